@@ -1,0 +1,1 @@
+"""SMS backends: one module per vendor, plus console and locmem for development and tests."""

@@ -1,0 +1,38 @@
+"""Development backend: writes each message to a stream instead of sending it."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, ClassVar, TextIO
+
+from .base import BaseBackend, SendResult, SMSMessage
+
+
+class ConsoleBackend(BaseBackend):
+    """Prints the message (code included) to ``stream`` (default: stdout).
+
+    For development only: the ``sms_gateway.W001`` system check warns when it
+    is configured with ``DEBUG = False``.
+    """
+
+    options: ClassVar[Mapping[str, Any]] = {"stream": None, "sender": None}
+    max_segments = 10
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+
+    @property
+    def stream(self) -> TextIO:
+        return self.config["stream"] or sys.stdout
+
+    def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
+        sender = self.config["sender"] or message.sender or "-"
+        with self._lock:
+            self.stream.write(
+                f"SMS via {self.alias!r} from {sender} to {message.recipient}:\n{message.text}\n{'-' * 40}\n"
+            )
+            self.stream.flush()
+        return SendResult(status="printed")

@@ -1,0 +1,195 @@
+"""Base for vendor backends that speak HTTP.
+
+It owns what every vendor call shares, so that a vendor module only builds
+its request and reads the answer:
+
+- one keep-alive :class:`requests.Session` per backend instance, reused by
+  every thread (its connection pool is thread-safe);
+- a timeout on every call, bounding connecting, each read and the whole
+  answer, which is also cut off past ``max_response_bytes``;
+- the mapping of transport failures and HTTP statuses to our
+  :mod:`~django_sms_gateway.exceptions`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from .. import __version__
+from ..exceptions import (
+    GatewayAuthError,
+    GatewayConnectionError,
+    GatewayError,
+    GatewayRateLimited,
+    GatewayTimeout,
+    GatewayUnavailable,
+    RequestRejected,
+)
+from .base import BaseBackend
+
+USER_AGENT = f"django-sms-gateway/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class VendorResponse:
+    """A vendor's answer, read whole (and bounded) before the socket is freed."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class HTTPBackend(BaseBackend):
+    """A backend that calls a vendor's HTTP API.
+
+    Subclasses set ``default_base_url`` and extend ``options`` with
+    ``{**HTTPBackend.options, ...}``; they implement ``send`` with
+    :meth:`request`, :meth:`raise_for_status` and :meth:`read_json`.
+    """
+
+    options: ClassVar[Mapping[str, Any]] = {"base_url": None, "sender": None}
+    default_base_url: ClassVar[str] = ""
+    #: Answers longer than this are cut off, never held whole.
+    max_response_bytes: ClassVar[int] = 64 * 1024
+    #: Connections kept per backend; one is used while calls are sequential.
+    pool_size: ClassVar[int] = 16
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.base_url = (self.config.get("base_url") or self.default_base_url).rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise self.config_error(f"option 'base_url' must be an http(s) URL, not {self.base_url!r}")
+        self.session = self.build_session()
+
+    def build_session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        session.trust_env = False  # no proxies or .netrc credentials picked up by surprise
+        return session
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path_or_url: str, *, timeout: float, **kwargs: Any) -> VendorResponse:
+        """Make one call and read its answer, all within ``timeout`` seconds.
+
+        Raises :class:`GatewayTimeout` or :class:`GatewayConnectionError`
+        (``not_sent`` set when the connection was never made) and
+        :class:`GatewayUnavailable` for an answer over ``max_response_bytes``.
+        """
+        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        deadline = time.monotonic() + timeout
+        try:
+            response = self.session.request(
+                method, url, timeout=(timeout, timeout), stream=True, allow_redirects=False, **kwargs
+            )
+        except requests.ConnectTimeout as exc:
+            raise self.error(GatewayTimeout, f"no connection within {timeout:g}s", not_sent=True) from exc
+        except requests.ReadTimeout as exc:
+            raise self.error(GatewayTimeout, f"no answer within {timeout:g}s") from exc
+        except requests.ConnectionError as exc:
+            if _connection_refused(exc):
+                raise self.error(GatewayConnectionError, "connection refused", not_sent=True) from exc
+            raise self.error(GatewayConnectionError, "connection failed") from exc
+        except requests.RequestException as exc:
+            raise self.error(GatewayConnectionError, f"request failed ({type(exc).__name__})") from exc
+        with response:
+            body = self._read_bounded(response, deadline, timeout)
+            return VendorResponse(response.status_code, response.headers, body)
+
+    def _read_bounded(self, response: requests.Response, deadline: float, timeout: float) -> bytes:
+        limit = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self.error(GatewayUnavailable, f"answer larger than {limit} bytes", status_code=response.status_code)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.raw.stream(8192, decode_content=True):
+                size += len(chunk)
+                if size > limit:
+                    raise self.error(
+                        GatewayUnavailable, f"answer larger than {limit} bytes", status_code=response.status_code
+                    )
+                if time.monotonic() > deadline:
+                    raise self.error(GatewayTimeout, f"answer not complete within {timeout:g}s")
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+                raise self.error(GatewayTimeout, f"answer not complete within {timeout:g}s") from exc
+            raise self.error(GatewayConnectionError, "connection broke while reading the answer") from exc
+        return b"".join(chunks)
+
+    def error(self, cls: type[GatewayError], reason: str, **kwargs: Any) -> GatewayError:
+        return cls(reason, alias=self.alias, **kwargs)
+
+    def raise_for_status(self, response: VendorResponse, *, vendor_status: str | None = None) -> None:
+        """Map a non-2xx answer to our errors: 401/403 auth, 429 throttled,
+        5xx unavailable, other 4xx :meth:`client_error`."""
+        status = response.status
+        if response.ok:
+            return
+        kwargs: dict[str, Any] = {"status_code": status, "vendor_status": vendor_status}
+        if status in (401, 403):
+            raise self.error(GatewayAuthError, f"credentials refused (HTTP {status})", **kwargs)
+        if status == 429:
+            raise self.error(GatewayRateLimited, "rate limited (HTTP 429)", **kwargs)
+        if status >= 500:
+            raise self.error(GatewayUnavailable, f"vendor error (HTTP {status})", **kwargs)
+        raise self.client_error(response, vendor_status)
+
+    def client_error(self, response: VendorResponse, vendor_status: str | None) -> GatewayError:
+        """The error for a 4xx answer other than 401/403/429."""
+        return self.error(
+            RequestRejected, f"request rejected (HTTP {response.status})",
+            status_code=response.status, vendor_status=vendor_status,
+        )
+
+    def read_json(self, response: VendorResponse) -> dict[str, Any]:
+        """The answer as a JSON object, or :class:`GatewayUnavailable`."""
+        try:
+            data = json.loads(response.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self.error(GatewayUnavailable, "unreadable answer (not JSON)", status_code=response.status) from exc
+        if not isinstance(data, dict):
+            raise self.error(GatewayUnavailable, "unreadable answer (not a JSON object)", status_code=response.status)
+        return data
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _connection_refused(exc: BaseException) -> bool:
+    """True when the chain of causes shows the TCP connection was never made."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionRefusedError, urllib3.exceptions.NewConnectionError)):
+            return True
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, BaseException) and _connection_refused(arg):
+                return True
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException) and id(reason) not in seen:
+            current = reason
+            continue
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,0 +1,33 @@
+"""One-time codes: made with ``secrets``, stored only as a keyed hash."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from django.utils.crypto import salted_hmac
+
+_SALT = "django_sms_gateway.codes"
+
+
+def generate_code(length: int) -> str:
+    """A uniformly random string of ``length`` ASCII digits."""
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def hash_code(device_id: object, code: str) -> str:
+    """HMAC-SHA256 of ``code`` bound to the device, keyed with ``SECRET_KEY``
+    (so a copy of the database alone does not reveal or test codes)."""
+    return salted_hmac(_SALT, f"{device_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def code_matches(device_id: object, code: str, stored_hash: str | None) -> bool:
+    """Constant-time comparison of ``code`` with ``stored_hash``."""
+    if not stored_hash:
+        return False
+    return hmac.compare_digest(hash_code(device_id, code), stored_hash)
+
+
+def unguessable_marker() -> str:
+    """A value for the token column when the vendor holds the code."""
+    return "vendor:" + secrets.token_hex(24)

@@ -1,0 +1,50 @@
+"""Every setting django-sms-gateway reads, with its default.
+
+Read through the ``settings`` object below (``settings.OTP_SMS_TOKEN_LENGTH``)
+so that ``override_settings`` works and defaults live in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django.conf
+from django.utils.translation import gettext_lazy as _
+
+DEFAULTS: dict[str, Any] = {
+    # Ordered gateways, like CACHES. None: one console backend (development).
+    "SMS_GATEWAYS": None,
+    # The code.
+    "OTP_SMS_TOKEN_LENGTH": 6,
+    "OTP_SMS_TOKEN_VALIDITY": 300,
+    "OTP_SMS_THROTTLE_FACTOR": 1,
+    "OTP_SMS_COOLDOWN_DURATION": 60,
+    # The message.
+    "OTP_SMS_SENDER": None,
+    "OTP_SMS_MESSAGE": _("Your verification code is {token}. It expires in {minutes} minutes."),
+    "OTP_SMS_SITE_NAME": "",
+    # Numbers written without a country code are read as this region (None: refuse them).
+    "OTP_SMS_DEFAULT_REGION": None,
+    # Seconds: one vendor call (a gateway's TIMEOUT overrides it), and the whole challenge.
+    "OTP_SMS_GATEWAY_TIMEOUT": 5.0,
+    "OTP_SMS_CHALLENGE_BUDGET": 12.0,
+    # Days DeliveryRecord rows are kept; `manage.py prunesmsdeliveries` deletes older ones (None: keep all).
+    "OTP_SMS_DELIVERY_RECORD_DAYS": 90,
+    # Vendor webhooks: seconds a signed timestamp may differ from now, and the largest body read.
+    "OTP_SMS_WEBHOOK_TOLERANCE": 300,
+    "OTP_SMS_WEBHOOK_MAX_BYTES": 16 * 1024,
+    # Alias in CACHES holding the sending-limit counters (shared between processes in production).
+    "OTP_SMS_LIMITS_CACHE": "default",
+}
+
+
+class Settings:
+    """Attribute access to Django settings with this package's defaults."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in DEFAULTS:
+            return getattr(django.conf.settings, name, DEFAULTS[name])
+        return getattr(django.conf.settings, name)
+
+
+settings = Settings()

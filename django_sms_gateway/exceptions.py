@@ -1,0 +1,155 @@
+"""Runtime errors of django-sms-gateway.
+
+Configuration mistakes are :class:`django.core.exceptions.ImproperlyConfigured`,
+raised when settings are read, never one of these.
+
+A vendor backend raises a :class:`GatewayError` subclass for one failed send;
+its ``retry_next`` says whether the dispatcher tries the next gateway. The
+dispatcher collects the attempts and, when no gateway delivered, raises
+:class:`DeliveryFailed`, whose ``str()`` is safe to show to an end user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+
+class SMSGatewayError(Exception):
+    """Base class of every runtime error this package raises."""
+
+
+class GatewayError(SMSGatewayError):
+    """One gateway could not deliver one message.
+
+    ``reason`` is short and ours (never a vendor body, a credential or a code),
+    so it can go to logs and the admin. The vendor-level cause is chained with
+    ``raise ... from``.
+    """
+
+    #: Try the next gateway in ``SMS_GATEWAYS`` after this failure.
+    retry_next: bool = True
+    #: The request surely never reached the vendor, so repeating it at the same
+    #: vendor cannot send a second SMS (connection refused).
+    not_sent: bool = False
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        alias: str | None = None,
+        status_code: int | None = None,
+        vendor_status: str | None = None,
+        not_sent: bool | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        if not_sent is not None:
+            self.not_sent = not_sent
+        self.alias = alias
+        self.status_code = status_code
+        self.vendor_status = vendor_status
+
+    def __str__(self) -> str:
+        where = f"[{self.alias}] " if self.alias else ""
+        return f"{where}{self.reason}"
+
+
+class GatewayUnavailable(GatewayError):
+    """The vendor could not take the message now (5xx, unreadable answer)."""
+
+
+class GatewayTimeout(GatewayUnavailable):
+    """The vendor did not answer within the time allowed."""
+
+
+class GatewayConnectionError(GatewayUnavailable):
+    """The connection to the vendor failed or broke."""
+
+
+class GatewayAuthError(GatewayUnavailable):
+    """The vendor refused our credentials (401/403): a configuration problem
+    at that vendor, so the next one is tried."""
+
+
+class GatewayRateLimited(GatewayUnavailable):
+    """The vendor throttled us (429 or its own quota status)."""
+
+
+class RequestRejected(GatewayError):
+    """The vendor refused our request as malformed (a 400 about our payload).
+
+    That is our bug or a mismatch with this vendor, not the recipient's fault,
+    so the next vendor, which gets its own payload, is tried."""
+
+
+class RecipientRefused(GatewayError):
+    """The recipient is refused in a way every vendor would refuse (not a
+    valid mobile number); trying further gateways would not help."""
+
+    retry_next = False
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What happened at one gateway during one challenge."""
+
+    alias: str
+    outcome: str  # "sent", "failed" or "skipped"
+    reason: str = ""
+    elapsed: float = 0.0
+    error: GatewayError | None = None
+    reference: str | None = None
+
+
+class DeliveryFailed(SMSGatewayError):
+    """No gateway delivered the code.
+
+    ``str()`` is a sentence for the end user. ``attempts`` keeps every
+    :class:`Attempt` (alias, reason, elapsed seconds) for logs and admins.
+    """
+
+    default_message = _("We could not send the text message. Please try again in a few minutes.")
+
+    def __init__(self, attempts: list[Attempt] | tuple[Attempt, ...] = (), message: str | None = None) -> None:
+        self.attempts = tuple(attempts)
+        self.message = message if message is not None else self.default_message
+        super().__init__(str(self.message))
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+    def summary(self) -> str:
+        """One line per attempt, for logs and admins (not for end users)."""
+        lines = (f"{a.alias}: {a.outcome} ({a.reason}, {a.elapsed:.3f}s)" for a in self.attempts)
+        return "; ".join(lines) or "no gateway tried"
+
+
+class NoGatewayForNumber(DeliveryFailed):
+    """No configured gateway may serve the number's country."""
+
+    default_message = _("Text messages cannot be sent to this phone number's country.")
+
+
+class RecipientNotReachable(DeliveryFailed):
+    """A gateway refused the recipient in a way every gateway would."""
+
+    default_message = _("This phone number cannot receive text messages. Please check it.")
+
+
+class SendLimitExceeded(SMSGatewayError):
+    """A sending limit was hit; ``str()`` is safe for end users.
+
+    ``limit`` names which limit (for logs, signals and the admin) and
+    ``retry_after`` is the number of seconds until sending may succeed, if known.
+    """
+
+    def __init__(self, limit: str, message: str | None = None, retry_after: int | None = None) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        self.message = message or _("Too many text messages were requested. Please try again later.")
+        super().__init__(str(self.message))
+
+    def __str__(self) -> str:
+        return str(self.message)

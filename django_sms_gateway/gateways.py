@@ -1,0 +1,127 @@
+"""The ``SMS_GATEWAYS`` registry: ordered aliases, built once per process.
+
+Like Django's ``caches`` and ``storages`` handlers: entries have ``BACKEND``
+(dotted path) and ``OPTIONS``, plus ``COUNTRIES`` and ``TIMEOUT``; instances
+are built on first use, shared by all threads, and rebuilt when a relevant
+setting changes (``override_settings`` included).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from .backends.base import BaseBackend
+from .conf import settings
+
+DEFAULT_GATEWAYS: dict[str, dict[str, Any]] = {
+    "console": {"BACKEND": "django_sms_gateway.backends.console.ConsoleBackend"},
+}
+ENTRY_KEYS = frozenset({"BACKEND", "OPTIONS", "COUNTRIES", "TIMEOUT"})
+#: Settings whose change rebuilds the backends.
+WATCHED_SETTINGS = frozenset({"SMS_GATEWAYS", "OTP_SMS_GATEWAY_TIMEOUT", "OTP_SMS_SENDER"})
+
+
+def build_backend(alias: str, entry: Any) -> BaseBackend:
+    """Build one backend from its ``SMS_GATEWAYS`` entry, or raise
+    ``ImproperlyConfigured`` naming the alias and what is wrong."""
+    where = f"SMS_GATEWAYS[{alias!r}]"
+    if not isinstance(entry, Mapping):
+        raise ImproperlyConfigured(f"{where} must be a dict with a 'BACKEND' key.")
+    unknown = sorted(set(entry) - ENTRY_KEYS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(ENTRY_KEYS))})."
+        )
+    path = entry.get("BACKEND")
+    if not path or not isinstance(path, str):
+        raise ImproperlyConfigured(f"{where}: 'BACKEND' is required (a dotted path to a backend class).")
+    try:
+        backend_class = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"{where}: cannot import BACKEND {path!r}: {exc}") from exc
+    if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
+        raise ImproperlyConfigured(f"{where}: BACKEND {path!r} is not a django_sms_gateway backend class.")
+    options = entry.get("OPTIONS") or {}
+    if not isinstance(options, Mapping):
+        raise ImproperlyConfigured(f"{where}: 'OPTIONS' must be a dict.")
+    countries = entry.get("COUNTRIES")
+    if countries is not None:
+        if isinstance(countries, str) or not all(isinstance(c, str) for c in countries):
+            raise ImproperlyConfigured(f"{where}: 'COUNTRIES' must be a list of ISO 3166 region codes.")
+        bad = [c for c in countries if c.upper() not in phonenumbers.SUPPORTED_REGIONS]
+        if bad:
+            raise ImproperlyConfigured(f"{where}: 'COUNTRIES' has {bad[0]!r}, which is not an ISO 3166 region code.")
+    timeout = entry.get("TIMEOUT", settings.OTP_SMS_GATEWAY_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ImproperlyConfigured(f"{where}: 'TIMEOUT' must be a positive number of seconds.")
+    if "sender" in backend_class.options and options.get("sender") is None and settings.OTP_SMS_SENDER:
+        options = {**options, "sender": settings.OTP_SMS_SENDER}
+    return backend_class(alias, options, countries=countries, timeout=timeout)
+
+
+class GatewayHandler:
+    """Ordered access to the configured backends: ``gateways.all()``,
+    ``gateways["alias"]``, ``for backend in gateways``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._backends: dict[str, BaseBackend] | None = None
+
+    @staticmethod
+    def configured() -> dict[str, Any]:
+        value = settings.SMS_GATEWAYS
+        if value is None:
+            return DEFAULT_GATEWAYS
+        if not isinstance(value, Mapping) or not value:
+            raise ImproperlyConfigured("SMS_GATEWAYS must be a non-empty dict of alias -> gateway settings.")
+        return dict(value)
+
+    def _load(self) -> dict[str, BaseBackend]:
+        backends = self._backends
+        if backends is None:
+            with self._lock:
+                if self._backends is None:
+                    self._backends = {
+                        alias: build_backend(alias, entry) for alias, entry in self.configured().items()
+                    }
+                backends = self._backends
+        return backends
+
+    def all(self) -> list[BaseBackend]:
+        return list(self._load().values())
+
+    def __iter__(self) -> Iterator[BaseBackend]:
+        return iter(self.all())
+
+    def __getitem__(self, alias: str) -> BaseBackend:
+        try:
+            return self._load()[alias]
+        except KeyError:
+            raise KeyError(f"no SMS gateway {alias!r} in SMS_GATEWAYS") from None
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self._load()
+
+    def reset(self) -> None:
+        """Close and forget the backends; they are rebuilt on next use."""
+        with self._lock:
+            old, self._backends = self._backends, None
+        for backend in (old or {}).values():
+            backend.close()
+
+
+gateways = GatewayHandler()
+
+
+@receiver(setting_changed)
+def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in WATCHED_SETTINGS:
+        gateways.reset()

@@ -1,0 +1,61 @@
+"""Test helpers for sites using django-sms-gateway.
+
+- pytest: the ``sms_outbox`` fixture (this module is a pytest plugin,
+  registered by the package's entry point) gives ``django_sms_gateway.outbox``
+  emptied before and after the test.
+- unittest / Django ``TestCase``: mix :class:`SMSOutboxMixin` in.
+
+Both expect ``SMS_GATEWAYS`` to use
+``django_sms_gateway.backends.locmem.LocmemBackend`` in test settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import django_sms_gateway
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is optional for sites
+    pytest = None  # type: ignore[assignment]
+
+
+def clear_outbox() -> None:
+    """Empty ``django_sms_gateway.outbox`` in place."""
+    django_sms_gateway.outbox.clear()
+
+
+def last_code(number: str | None = None) -> str:
+    """The code of the newest outbox message (to ``number``, if given)."""
+    for message in reversed(django_sms_gateway.outbox):
+        if number is None or message.recipient == number:
+            return message.code
+    raise AssertionError(f"no SMS in the outbox{' for ' + number if number else ''}")
+
+
+class SMSOutboxMixin:
+    """Empties the SMS outbox around every test of a ``TestCase``."""
+
+    def setUp(self) -> None:
+        clear_outbox()
+        super().setUp()  # type: ignore[misc]
+
+    def tearDown(self) -> None:
+        super().tearDown()  # type: ignore[misc]
+        clear_outbox()
+
+    @property
+    def sms_outbox(self) -> list[Any]:
+        return django_sms_gateway.outbox
+
+
+if pytest is not None:
+
+    @pytest.fixture
+    def sms_outbox() -> Iterator[list[Any]]:
+        """``django_sms_gateway.outbox``, empty at the start and end of the test."""
+        clear_outbox()
+        yield django_sms_gateway.outbox
+        clear_outbox()
