@@ -1,0 +1,18 @@
+"""Loopback sandbox imitating the SMS vendors' HTTP APIs.
+
+One HTTP server speaks Signicat, ZignSec, AccuAuth and iP1 under ``/signicat``,
+``/zignsec``, ``/accuauth`` and ``/ip1``, records every SMS it "sends", shows
+them on an inbox page and injects faults on demand. It uses only the standard
+library and :mod:`django_sms_gateway.text` (no Django), so it also runs alone::
+
+    python -m django_sms_gateway.sandbox --port 8025 --fault signicat=500
+
+See :class:`Sandbox` for the Python API, :data:`FAULTS` for the faults per key
+and :data:`CREDENTIALS` for what the imitated vendors accept.
+"""
+
+from __future__ import annotations
+
+from .server import COMMON_FAULTS, CREDENTIALS, FAULTS, VENDORS, RecordedRequest, Sandbox
+
+__all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "VENDORS", "RecordedRequest", "Sandbox"]

@@ -1,0 +1,106 @@
+"""The sandbox's ``GET /`` page: received SMS as a phone inbox, vendor switches.
+
+Plain HTML with inline CSS and no external assets; it refreshes itself every
+two seconds. Everything that comes from requests is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+__all__ = ["VendorStatus", "render_inbox"]
+
+_STYLE = """
+body{font:15px/1.4 system-ui,sans-serif;margin:0;background:#eef0f3;color:#1d232a}
+header{background:#1d232a;color:#fff;padding:12px 24px}
+header h1{font-size:18px;margin:0}
+main{display:flex;gap:24px;padding:24px;align-items:flex-start;flex-wrap:wrap}
+section.vendors{background:#fff;border-radius:8px;padding:16px;min-width:320px}
+h2{font-size:15px;margin:0 0 12px}
+.vendor{display:flex;align-items:center;gap:8px;padding:6px 0;border-top:1px solid #e3e6ea}
+.vendor .name{font-weight:600;width:80px}
+.vendor .line{flex:1;color:#55606c;font-size:13px}
+.dot{width:10px;height:10px;border-radius:50%;background:#2e9d57}
+.dot.off{background:#d0413a}
+form{margin:0}
+button{font:inherit;font-size:13px;padding:3px 10px;border-radius:4px;
+border:1px solid #a9b1ba;background:#f6f7f9;cursor:pointer}
+.phones{display:flex;gap:16px;flex-wrap:wrap;flex:1}
+.phone{background:#fff;border:8px solid #1d232a;border-radius:24px;width:300px;padding:12px}
+.phone h3{font-size:14px;text-align:center;margin:0 0 10px}
+.phone ol{list-style:none;margin:0;padding:0}
+.sms{background:#e5e8ec;border-radius:14px;padding:8px 12px;margin:0 0 8px}
+.sms p{margin:0;white-space:pre-wrap;overflow-wrap:anywhere}
+.sms small{display:block;color:#6b7682;font-size:11px;margin-top:4px}
+.empty{color:#6b7682}
+"""
+
+
+@dataclass(frozen=True)
+class VendorStatus:
+    """What the page shows for one vendor: its base URL, active fault
+    (``{"fault", "remaining"}`` or None) and request count."""
+
+    name: str
+    base_url: str
+    fault: Mapping[str, Any] | None
+    requests: int
+
+
+def _vendor_row(status: VendorStatus) -> str:
+    fault = status.fault
+    if fault is None:
+        state, dot, next_fault, label = "on", "", "500", "Switch off"
+    else:
+        left = fault["remaining"]
+        suffix = "" if left is None else f" for the next {left} request{'s' * (left != 1)}"
+        state = f"off (fault {fault['fault']}{suffix})"
+        dot, next_fault, label = " off", "", "Switch on"
+    requests = f"{status.requests} request{'s' * (status.requests != 1)}"
+    return (
+        '<div class="vendor">'
+        f'<span class="dot{dot}"></span><span class="name">{escape(status.name)}</span>'
+        f'<span class="line">{escape(state)} &middot; {requests}<br>'
+        f"<code>{escape(status.base_url)}</code></span>"
+        '<form method="post" action="/_sandbox/faults">'
+        f'<input type="hidden" name="vendor" value="{escape(status.name)}">'
+        f'<input type="hidden" name="fault" value="{next_fault}">'
+        f"<button>{label}</button></form></div>"
+    )
+
+
+def _phone(recipient: str, messages: list[Mapping[str, str]]) -> str:
+    items = "".join(
+        f'<li class="sms"><p>{escape(m["text"])}</p>'
+        f'<small>{escape(m["vendor"])} &middot; <time>{escape(m["at"])}</time></small></li>'
+        for m in messages
+    )
+    return f'<article class="phone"><h3>{escape(recipient)}</h3><ol>{items}</ol></article>'
+
+
+def group_by_phone(messages: Iterable[Mapping[str, str]]) -> list[tuple[str, list[Mapping[str, str]]]]:
+    """``[(recipient, messages newest first)]``, the most recently texted phone first."""
+    groups: dict[str, list[Mapping[str, str]]] = {}
+    for message in reversed(list(messages)):
+        groups.setdefault(message["recipient"], []).append(message)
+    return list(groups.items())
+
+
+def render_inbox(messages: Iterable[Mapping[str, str]], vendors: Iterable[VendorStatus]) -> str:
+    """The whole page; ``messages`` oldest first, as the sandbox records them."""
+    phones = "".join(_phone(recipient, group) for recipient, group in group_by_phone(messages))
+    rows = "".join(_vendor_row(status) for status in vendors)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="refresh" content="2"><title>SMS sandbox inbox</title>'
+        f"<style>{_STYLE}</style></head><body>"
+        "<header><h1>SMS vendor sandbox</h1></header><main>"
+        f'<section class="vendors"><h2>Vendors</h2>{rows}'
+        '<div class="vendor"><form method="post" action="/_sandbox/reset">'
+        "<button>Reset messages and faults</button></form></div></section>"
+        f'<section class="phones">{phones or "<p class=empty>No messages yet.</p>"}</section>'
+        "</main></body></html>"
+    )

@@ -1,0 +1,234 @@
+"""ZignSec Two-Factor Authentication SMS v5: send, status, signed webhook.
+
+Wire contract (``seeds/zignsec-2fa-sms-v5.txt`` and ``vendors.md``):
+
+* ``POST /core/api/sessions/two_factor_auth/sms`` with ``Authorization: <api
+  key>`` (no scheme word) and ``{"metadata": {"from", "to", "message",
+  "max_message_parts"}, "relay_state"?, "webhook"?}`` answers
+  ``{"data": {"id", "status": "pending"}}``.
+* ``GET /core/api/sessions/{id}`` answers ``{"data": {"request_data", "id",
+  "number_of_message_parts", "status"}}``; the status turns from ``pending``
+  to ``delivered`` once the delivery delay has passed; unknown id -> 404.
+* After the delay the sandbox POSTs the ``two_factor_auth_sms.status_changed``
+  envelope to the session's ``webhook``, signed with ``X-ZignSec-Hmac-SHA256:
+  t=<unix time>,v1=<hex HMAC-SHA256(secret, "{t}.{raw body}")>``, but only
+  when the webhook host is a loopback address; other hosts are never called.
+
+The error body is not published; the sandbox answers
+``{"errors": [{"code", "description"}]}`` (inferred).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from django_sms_gateway.text import segment_info
+
+from .base import E164, SENDER, Recorder, Request, Response, Vendor, is_loopback_host, same
+
+__all__ = ["CREDENTIALS", "SIGNATURE_HEADER", "WEBHOOK_EVENT", "ZignSec", "sign"]
+
+#: ``api_key`` goes in the Authorization header; ``webhook_secret`` is the
+#: default key of the webhook signatures.
+CREDENTIALS = MappingProxyType(
+    {"api_key": "sandbox-zignsec-api-key", "webhook_secret": "sandbox-zignsec-webhook-secret"}
+)
+SIGNATURE_HEADER = "X-ZignSec-Hmac-SHA256"
+WEBHOOK_EVENT = "two_factor_auth_sms.status_changed"
+WEBHOOK_TIMEOUT = 2.0
+
+SEND_ROUTE = "/core/api/sessions/two_factor_auth/sms"
+_SESSION_ROUTE = re.compile(r"/core/api/sessions/([^/]+)")
+_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found",
+          405: "method_not_allowed", 429: "too_many_requests", 500: "internal_server_error"}
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-ZignSec-Hmac-SHA256`` header value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def error(status: int, description: str, headers: dict[str, str] | None = None) -> Response:
+    """A ZignSec error answer."""
+    return Response.json(status, {"errors": [{"code": _CODES.get(status, "error"),
+                                              "description": description}]}, headers=headers)
+
+
+def validate_session(payload: Any) -> str | None:
+    """Why ``payload`` is not a valid send request, or None when it is."""
+    if not isinstance(payload, dict):
+        return "the request body must be a JSON object"
+    metadata = payload.get("metadata")
+    if not isinstance(metadata, dict):
+        return "metadata: required object"
+    for name in ("from", "to", "message"):
+        if not isinstance(metadata.get(name), str) or not metadata[name]:
+            return f"metadata.{name}: required non-empty string"
+    if not SENDER.fullmatch(metadata["from"]):
+        return "metadata.from: must be a phone number in international format or 1-11 letters/digits"
+    if not E164.fullmatch(metadata["to"]):
+        return "metadata.to: must be a phone number in international format, like +46701234567"
+    parts = metadata.get("max_message_parts")
+    if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+        return "metadata.max_message_parts: required integer of at least 1"
+    needed = segment_info(metadata["message"]).segments
+    if needed > parts:
+        return f"metadata.message: needs {needed} message parts, max_message_parts is {parts}"
+    if payload.get("relay_state") is not None and not isinstance(payload["relay_state"], str):
+        return "relay_state: must be a string"
+    webhook = payload.get("webhook")
+    if webhook is not None:
+        split = urlsplit(webhook) if isinstance(webhook, str) else None
+        if split is None or split.scheme not in ("http", "https") or not split.hostname:
+            return "webhook: must be an http(s) URL"
+    return None
+
+
+@dataclass
+class _Session:
+    id: str
+    request_data: dict[str, Any]
+    parts: int
+    created: float
+
+
+class ZignSec(Vendor):
+    """ZignSec sessions, their status progression and webhooks."""
+
+    name = "zignsec"
+    fault_variants = {"zignsec": ("400", "404")}
+
+    def __init__(self, record: Recorder, *, webhook_secret: str = CREDENTIALS["webhook_secret"],
+                 delivery_delay: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(record)
+        self._secret = webhook_secret
+        self._delay = delivery_delay
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sessions: dict[str, _Session] = {}
+        # Bumped by reset(): a webhook scheduled before a reset is not sent.
+        self._generation = 0
+        self._stopping = threading.Event()
+        self._webhooks = {"sent": 0, "failed": 0, "skipped": 0}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+            self._generation += 1
+            self._webhooks = dict.fromkeys(self._webhooks, 0)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def webhook_counts(self) -> dict[str, int]:
+        """Webhooks ``sent`` (2xx answer), ``failed`` and ``skipped`` (not loopback)."""
+        with self._lock:
+            return dict(self._webhooks)
+
+    def handle(self, request: Request) -> Response:
+        if not same(request.headers.get("Authorization", ""), CREDENTIALS["api_key"]):
+            return error(401, "missing or invalid Authorization API key")
+        if request.route == SEND_ROUTE:
+            if request.method != "POST":
+                return error(405, "use POST", {"Allow": "POST"})
+            return self._create(request)
+        match = _SESSION_ROUTE.fullmatch(request.route)
+        if match is None:
+            return error(404, "no such endpoint")
+        if request.method != "GET":
+            return error(405, "use GET", {"Allow": "GET"})
+        return self._status(match.group(1))
+
+    def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        status = int(fault)
+        descriptions = {400: "the request is malformed", 401: "missing or invalid Authorization API key",
+                        404: "the session ID does not exist", 429: "too many requests"}
+        return error(status, descriptions.get(status, "an unexpected error occurred on the server"),
+                     {"Retry-After": "1"} if status == 429 else None)
+
+    def _create(self, request: Request) -> Response:
+        payload = request.parsed() if request.content_type == "application/json" else None
+        problem = validate_session(payload)
+        if problem is not None or payload is None:
+            return error(400, problem or "the body must be a JSON object")
+        metadata = payload["metadata"]
+        session = _Session(
+            id=str(uuid.uuid4()),
+            request_data={"metadata": dict(metadata), "relay_state": payload.get("relay_state"),
+                          "webhook": payload.get("webhook")},
+            parts=segment_info(metadata["message"]).segments,
+            created=self._clock(),
+        )
+        with self._lock:
+            self._sessions[session.id] = session
+            generation = self._generation
+        self._record(self.name, metadata["to"], metadata["message"])
+        if session.request_data["webhook"]:
+            threading.Thread(target=self._deliver_webhook, args=(session, generation),
+                             name=f"zignsec-webhook-{session.id}", daemon=True).start()
+        return Response.json(200, {"data": {"id": session.id, "status": "pending"}})
+
+    def _state(self, session: _Session) -> str:
+        return "delivered" if self._clock() - session.created >= self._delay else "pending"
+
+    def _status(self, session_id: str) -> Response:
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is None:
+            return error(404, "the session ID does not exist")
+        return Response.json(200, {"data": {
+            "request_data": session.request_data,
+            "id": session.id,
+            "number_of_message_parts": session.parts,
+            "status": self._state(session),
+        }})
+
+    def _count(self, outcome: str, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation:
+                self._webhooks[outcome] += 1
+
+    def _deliver_webhook(self, session: _Session, generation: int) -> None:
+        if self._stopping.wait(self._delay):
+            return
+        with self._lock:
+            if generation != self._generation:
+                return
+        target = urlsplit(session.request_data["webhook"])
+        if not is_loopback_host(target.hostname or ""):
+            self._count("skipped", generation)
+            return
+        body = json.dumps({
+            "event": WEBHOOK_EVENT,
+            "id": session.id,
+            "relay_state": session.request_data["relay_state"],
+            "result": {"status": "delivered", "errors": [], "number_of_message_parts": session.parts},
+        }, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json",
+                   SIGNATURE_HEADER: sign(self._secret, int(time.time()), body)}
+        connection_class = (http.client.HTTPSConnection if target.scheme == "https"
+                            else http.client.HTTPConnection)
+        connection = connection_class(target.hostname, target.port, timeout=WEBHOOK_TIMEOUT)
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        try:
+            connection.request("POST", path, body, headers)
+            status = connection.getresponse().status
+        except (OSError, http.client.HTTPException):
+            self._count("failed", generation)
+            return
+        finally:
+            connection.close()
+        self._count("sent" if 200 <= status < 300 else "failed", generation)

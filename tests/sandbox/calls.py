@@ -1,0 +1,96 @@
+"""Well-formed requests to each imitated vendor, shared by the sandbox tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
+
+#: Client timeout of every test request: nothing in the suite may hang.
+TIMEOUT = 5.0
+
+SIGNICAT = CREDENTIALS["signicat"]
+ZIGNSEC = CREDENTIALS["zignsec"]
+ACCUAUTH = CREDENTIALS["accuauth"]
+IP1 = CREDENTIALS["ip1"]
+ACCUAUTH_HEADERS = {"X-DF-API-ID": ACCUAUTH["api_id"], "X-DF-API-SECRET": ACCUAUTH["api_secret"]}
+IP1_AUTH = (IP1["account"], IP1["api_key"])
+
+
+def signicat_token(sandbox: Sandbox, http: Any = requests, scope: str = "client.sms.send") -> str:
+    response = signicat_token_request(sandbox, http, scope=scope)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def signicat_token_request(sandbox: Sandbox, http: Any = requests, *, scope: str = "client.sms.send",
+                           auth: tuple[str, str] | None = None, **kwargs: Any) -> requests.Response:
+    return http.post(
+        sandbox.base_url("signicat") + "/oidc/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=auth or (SIGNICAT["client_id"], SIGNICAT["client_secret"]),
+        timeout=kwargs.pop("timeout", TIMEOUT),
+        **kwargs,
+    )
+
+
+def signicat_send(sandbox: Sandbox, token: str, payload: Any = None, http: Any = requests,
+                  **kwargs: Any) -> requests.Response:
+    if payload is None:
+        payload = {"sender": "Sandbox", "recipient": "+4798765432", "message": "Your code is 1234"}
+    return http.post(sandbox.base_url("signicat") + "/sms/messages", json=payload,
+                     headers={"Authorization": f"Bearer {token}"}, timeout=kwargs.pop("timeout", TIMEOUT),
+                     **kwargs)
+
+
+def zignsec_payload(**metadata: Any) -> dict[str, Any]:
+    base = {"from": "+123456789", "to": "+46701234567", "message": "Your code is 1234",
+            "max_message_parts": 1}
+    base.update(metadata)
+    return {"metadata": base, "relay_state": "user-42"}
+
+
+def zignsec_send(sandbox: Sandbox, payload: Any = None, http: Any = requests, *,
+                 key: str | None = None, **kwargs: Any) -> requests.Response:
+    return http.post(sandbox.base_url("zignsec") + "/core/api/sessions/two_factor_auth/sms",
+                     json=zignsec_payload() if payload is None else payload,
+                     headers={"Authorization": ZIGNSEC["api_key"] if key is None else key},
+                     timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+
+def accuauth_send(sandbox: Sandbox, fields: Any = None, http: Any = requests, *, form: bool = False,
+                  headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+    if fields is None:
+        fields = {"phone_number": "+6281234567890", "content": "code:123456,expire_at:5"}
+    body = {"data": fields} if form else {"json": fields}
+    return http.post(sandbox.base_url("accuauth") + "/data/send_sms_otp",
+                     headers=ACCUAUTH_HEADERS if headers is None else headers,
+                     timeout=kwargs.pop("timeout", TIMEOUT), **body, **kwargs)
+
+
+def ip1_create(sandbox: Sandbox, fields: Any = None, http: Any = requests, *,
+               auth: tuple[str, str] = IP1_AUTH, **kwargs: Any) -> requests.Response:
+    return http.post(sandbox.base_url("ip1") + "/api/authentications",
+                     json={"Phone": "46701234567"} if fields is None else fields, auth=auth,
+                     timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+
+def ip1_validate(sandbox: Sandbox, phone: str, code: str, http: Any = requests) -> requests.Response:
+    return http.post(sandbox.base_url("ip1") + "/api/authentications/validate",
+                     json={"Phone": phone, "Code": code}, auth=IP1_AUTH, timeout=TIMEOUT)
+
+
+def call(sandbox: Sandbox, key: str, **kwargs: Any) -> requests.Response:
+    """A valid request for a fault key (Signicat gets its token first)."""
+    if key == "signicat":
+        token = signicat_token(sandbox)
+        return signicat_send(sandbox, token, **kwargs)
+    if key == "signicat-token":
+        return signicat_token_request(sandbox, **kwargs)
+    if key == "zignsec":
+        return zignsec_send(sandbox, **kwargs)
+    if key == "accuauth":
+        return accuauth_send(sandbox, **kwargs)
+    return ip1_create(sandbox, **kwargs)
