@@ -1,0 +1,120 @@
+"""``manage.py sendtestsms NUMBER [--gateway ALIAS | --all]``: check the gateways for real.
+
+Sends a clearly labelled test text (never a login code) through the gateway
+chain, one gateway, or each gateway in turn, and prints every attempt:
+gateway, outcome, time and reason. Exits non-zero when nothing was delivered.
+"""
+
+from __future__ import annotations
+
+from itertools import cycle, islice
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext
+
+from ...backends.base import BaseBackend, SMSMessage
+from ...conf import settings
+from ...dispatch import send_message
+from ...exceptions import Attempt, DeliveryFailed
+from ...gateways import gateways
+from ...phone import mask_number, normalize_number
+from ...text import compile_template
+
+#: Stands in for the code: the same digits every time, so nobody mistakes it for one.
+TEST_DIGITS = "1234567890"
+
+
+def build_test_message(recipient: str) -> SMSMessage:
+    """The test text for ``recipient`` (E.164), in the active language.
+
+    It goes through the same template machinery as a code, so vendors that
+    render their own text (vendor-held templates, vendor-made codes) get it too.
+    """
+    length = int(settings.OTP_SMS_TOKEN_LENGTH)
+    token = "".join(islice(cycle(TEST_DIGITS), length))
+    site_name = str(settings.OTP_SMS_SITE_NAME or "") or "django-sms-gateway"
+    validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
+    template = compile_template(gettext("Test message from {site_name}: {token}. This is not a login code."))
+    return SMSMessage(
+        recipient=recipient,
+        text=template.render(token, site_name=site_name),
+        code=token,
+        sender=settings.OTP_SMS_SENDER,
+        validity=validity,
+        template=template,
+        site_name=site_name,
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Send a test SMS (not a login code) through SMS_GATEWAYS and show each attempt: "
+        "gateway, outcome, time and reason. Exits non-zero when nothing was delivered."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("number", help="Mobile number to send to, in international format (+4798765432).")
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("--gateway", metavar="ALIAS", help="Send through this gateway only.")
+        which.add_argument(
+            "--all", action="store_true", help="Send through every gateway in turn (one message each)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        typed = options["number"]
+        try:
+            recipient = normalize_number(typed, settings.OTP_SMS_DEFAULT_REGION)
+        except ValidationError as exc:
+            raise CommandError(f"Cannot send to {typed!r}: {' '.join(exc.messages)}") from None
+        try:
+            backends = gateways.all()
+        except ImproperlyConfigured as exc:
+            raise CommandError(f"SMS_GATEWAYS is misconfigured: {exc} (run manage.py check for hints)") from None
+
+        runs: list[list[BaseBackend] | None]
+        if options["gateway"]:
+            alias = options["gateway"]
+            if alias not in gateways:
+                known = ", ".join(b.alias for b in backends)
+                raise CommandError(f"No gateway {alias!r} in SMS_GATEWAYS (configured: {known}).")
+            runs = [[gateways[alias]]]
+            plan = f"gateway {alias!r}"
+        elif options["all"]:
+            runs = [[backend] for backend in backends]
+            plan = "each gateway in turn: " + ", ".join(b.alias for b in backends)
+        else:
+            runs = [None]
+            plan = "the chain: " + " -> ".join(b.alias for b in backends)
+
+        message = build_test_message(recipient)
+        self.stdout.write(f"Test SMS to {mask_number(recipient)} through {plan}")
+        self.stdout.write(f"{'gateway':<20} {'outcome':<8} {'time':>9}  reason")
+        delivered: list[str] = []
+        for run in runs:
+            try:
+                delivery = send_message(message, backends=run)
+            except DeliveryFailed as failure:
+                attempts = failure.attempts
+            else:
+                attempts = delivery.attempts
+                delivered.append(delivery.alias)
+            for attempt in attempts:
+                self._show(attempt)
+
+        if not delivered:
+            raise CommandError("Nothing was delivered: every gateway tried failed or was skipped.")
+        tried = len(runs)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Delivered by {', '.join(delivered)}"
+                + (f" ({len(delivered)} of {tried} gateways)." if tried > 1 else ".")
+            )
+        )
+
+    def _show(self, attempt: Attempt) -> None:
+        style = {"sent": self.style.SUCCESS, "failed": self.style.ERROR}.get(attempt.outcome, self.style.WARNING)
+        elapsed = f"{attempt.elapsed * 1000:.0f} ms"
+        reason = attempt.reason + (f" (ref {attempt.reference})" if attempt.reference else "")
+        self.stdout.write(style(f"{attempt.alias:<20} {attempt.outcome:<8} {elapsed:>9}  {reason}"))

@@ -1,0 +1,84 @@
+"""Every fault the sandbox can produce at one vendor makes the dispatcher
+fall back to the other vendor with the same code, and the delivery records
+say what happened."""
+
+import re
+
+import pytest
+from django.test import override_settings
+
+from django_sms_gateway.backends.signicat import SignicatBackend
+from django_sms_gateway.backends.zignsec import ZignSecBackend
+from django_sms_gateway.models import DeliveryRecord
+from django_sms_gateway.sandbox import FAULTS
+
+from .helpers import closed_port_url, signicat_entry, zignsec_entry
+
+pytestmark = pytest.mark.django_db
+
+#: Every fault the sandbox offers for the Signicat SMS call, its token
+#: endpoint and the ZignSec API (taken from the sandbox, so new faults are covered).
+FAULT_CASES = [(key, fault) for key in ("signicat", "signicat-token", "zignsec") for fault in FAULTS[key]]
+ENTRIES = {"signicat": signicat_entry, "zignsec": zignsec_entry}
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+def code_in(text):
+    match = CODE.search(text)
+    assert match, "no code in the message"
+    return match.group(1)
+
+
+def sent_text(recorded):
+    body = recorded.parsed
+    return body["message"] if "message" in body else body["metadata"]["message"]
+
+
+@pytest.mark.parametrize(("fault_key", "fault"), FAULT_CASES)
+def test_fault_at_first_vendor_falls_back_to_the_other_with_the_same_code(sandbox, device, fault_key, fault):
+    first = fault_key.split("-")[0]
+    second = "zignsec" if first == "signicat" else "signicat"
+    sandbox.set_fault(fault_key, fault)
+    gateways = {first: ENTRIES[first](sandbox, TIMEOUT=0.4), second: ENTRIES[second](sandbox)}
+    with override_settings(SMS_GATEWAYS=gateways):
+        device.generate_challenge()
+
+    [delivered] = sandbox.messages
+    assert delivered["vendor"] == second
+    code = code_in(delivered["text"])
+    if fault_key != "signicat-token":  # the SMS request itself reached the failing vendor
+        assert code_in(sent_text(sandbox.last_request(fault_key))) == code
+    failed, sent = DeliveryRecord.objects.order_by("id")
+    assert (failed.gateway, failed.outcome, sent.gateway, sent.outcome) == (first, "failed", second, "sent")
+    assert failed.reason and code not in failed.reason
+    assert device.verify_token(code) is True
+
+
+@pytest.mark.parametrize(("first", "backend_class"), [("signicat", SignicatBackend), ("zignsec", ZignSecBackend)])
+def test_connection_refused_is_retried_once_then_falls_back(sandbox, device, monkeypatch, first, backend_class):
+    calls = []
+    original = backend_class.send
+
+    def counting_send(self, message, *, timeout):
+        calls.append(self.alias)
+        return original(self, message, timeout=timeout)
+
+    monkeypatch.setattr(backend_class, "send", counting_send)
+    second = "zignsec" if first == "signicat" else "signicat"
+    gateways = {first: ENTRIES[first](sandbox, base_url=closed_port_url()), second: ENTRIES[second](sandbox)}
+    with override_settings(SMS_GATEWAYS=gateways):
+        device.generate_challenge()
+    assert calls.count(first) == 2
+    assert [m["vendor"] for m in sandbox.messages] == [second]
+    failed = DeliveryRecord.objects.get(gateway=first)
+    assert failed.outcome == "failed" and failed.reason == "connection refused"
+    assert device.verify_token(code_in(sandbox.messages[0]["text"])) is True
+
+
+def test_zignsec_session_id_is_recorded_after_signicat_fails(sandbox, device):
+    sandbox.set_fault("signicat", "500")
+    with override_settings(SMS_GATEWAYS={"signicat": signicat_entry(sandbox), "zignsec": zignsec_entry(sandbox)}):
+        device.generate_challenge()
+    sent = DeliveryRecord.objects.get(gateway="zignsec")
+    assert sent.outcome == "sent" and sent.reference and sent.status == "pending"
+    assert DeliveryRecord.objects.get(gateway="signicat").reason == "vendor error (HTTP 500)"

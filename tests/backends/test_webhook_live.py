@@ -1,0 +1,40 @@
+"""The sandbox's real signed webhook reaches a running Django server and
+updates the delivery record, end to end over loopback HTTP."""
+
+import time
+
+import pytest
+from django.test import override_settings
+
+from django_sms_gateway.models import DeliveryRecord
+from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
+
+from .helpers import zignsec_entry
+
+pytestmark = pytest.mark.urls("tests.backends.urls")
+
+
+@pytest.fixture
+def slow_sandbox():
+    # The webhook follows 0.3 s after the send, well after the delivery
+    # record is written, as with the real vendor.
+    with Sandbox(zignsec_delivery_delay=0.3) as running:
+        yield running
+
+
+def test_sandbox_webhook_updates_the_delivery_record(transactional_db, live_server, slow_sandbox, device):
+    webhook_url = f"{live_server.url}/sms/webhooks/zignsec/zignsec/"
+    entry = zignsec_entry(slow_sandbox, webhook_url=webhook_url,
+                          webhook_secret=CREDENTIALS["zignsec"]["webhook_secret"])
+    with override_settings(SMS_GATEWAYS={"zignsec": entry}):
+        device.generate_challenge()
+        record = DeliveryRecord.objects.get()
+        assert record.status == "pending"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and slow_sandbox.stats["zignsec_webhooks"] == {
+            "sent": 0, "failed": 0, "skipped": 0
+        }:
+            time.sleep(0.02)
+    assert slow_sandbox.stats["zignsec_webhooks"] == {"sent": 1, "failed": 0, "skipped": 0}
+    record.refresh_from_db()
+    assert record.status == "delivered" and record.segments == 1

@@ -1,0 +1,260 @@
+"""ZignSec backend over real HTTP against the sandbox: wire format, message
+parts, session ids on delivery records, polling and error mapping."""
+
+import time
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from django_sms_gateway.backends.base import SMSMessage
+from django_sms_gateway.backends.zignsec import SessionStatus, ZignSecBackend, poll_session, refresh_delivery
+from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.exceptions import (
+    GatewayAuthError,
+    GatewayConnectionError,
+    GatewayRateLimited,
+    GatewayTimeout,
+    GatewayUnavailable,
+    RecipientRefused,
+    RequestRejected,
+)
+from django_sms_gateway.gateways import build_backend
+from django_sms_gateway.models import DeliveryRecord
+from django_sms_gateway.sandbox import CREDENTIALS
+
+from .helpers import NUMBER, SENDER, closed_port_url, zignsec_entry
+
+CODE = "271828"
+API_KEY = CREDENTIALS["zignsec"]["api_key"]
+
+
+def backend_for(sandbox, **options):
+    return build_backend("zignsec", zignsec_entry(sandbox, **options))
+
+
+def message(text=None, recipient=NUMBER):
+    built = build_message(recipient, CODE)
+    if text is None:
+        return built
+    return SMSMessage(recipient=recipient, text=text, code=CODE, sender=built.sender)
+
+
+def wait_for(predicate, seconds=5.0):
+    """Poll ``predicate`` until true (bounded): the sandbox delivers after a delay."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_session_request_matches_the_vendor_document(sandbox):
+    backend = backend_for(sandbox)
+    result = backend.send(message(), timeout=2)
+
+    request = sandbox.last_request("zignsec")
+    assert request.method == "POST"
+    assert request.path == "/zignsec/core/api/sessions/two_factor_auth/sms"
+    assert request.headers["Authorization"] == API_KEY  # the raw key, no scheme word
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Accept"] == "application/json"
+    body = request.parsed
+    assert set(body) == {"metadata", "relay_state"}
+    assert body["metadata"] == {"from": SENDER, "to": NUMBER, "message": message().text, "max_message_parts": 1}
+    relay_state = body["relay_state"]
+    assert isinstance(relay_state, str) and relay_state.startswith("zignsec.")
+    assert CODE not in relay_state and "98765432" not in relay_state
+
+    assert result.status == "pending" and result.segments == 1
+    assert len(result.reference) == 36  # the sandbox's UUID session id
+    assert poll_session(backend, result.reference).session_id == result.reference
+
+
+def test_relay_state_differs_per_message(sandbox):
+    backend = backend_for(sandbox)
+    backend.send(message(), timeout=2)
+    first = sandbox.last_request("zignsec").parsed["relay_state"]
+    backend.send(message(), timeout=2)
+    assert sandbox.last_request("zignsec").parsed["relay_state"] != first
+
+
+def test_webhook_url_is_sent_as_webhook(sandbox):
+    backend = backend_for(sandbox, webhook_url="https://example.com/sms/webhooks/zignsec/zignsec/",
+                          webhook_secret="s3cret")
+    backend.send(message(), timeout=2)
+    assert sandbox.last_request("zignsec").parsed["webhook"] == "https://example.com/sms/webhooks/zignsec/zignsec/"
+    assert sandbox.stats["zignsec_webhooks"]["sent"] == 0  # the sandbox never calls non-loopback hosts
+
+
+def test_max_message_parts_is_the_real_segment_count(sandbox):
+    backend = backend_for(sandbox, max_message_parts=3)
+    assert backend.max_segments == 3
+    backend.send(message("x" * 200), timeout=2)  # GSM-7: 2 parts of 153
+    assert sandbox.last_request("zignsec").parsed["metadata"]["max_message_parts"] == 2
+    backend.send(message("€" * 80), timeout=2)  # extension characters count 2: 160 septets, 1 part
+    assert sandbox.last_request("zignsec").parsed["metadata"]["max_message_parts"] == 1
+    backend.send(message("ç" * 140), timeout=2)  # UCS-2: 3 parts of 67
+    assert sandbox.last_request("zignsec").parsed["metadata"]["max_message_parts"] == 3
+
+
+def test_message_over_the_configured_parts_is_refused_before_calling(sandbox):
+    backend = backend_for(sandbox)  # default max_message_parts=1
+    with pytest.raises(RequestRejected) as info:
+        backend.send(message("x" * 161), timeout=2)
+    assert "2 SMS parts" in info.value.reason and "max_message_parts is 1" in info.value.reason
+    with pytest.raises(RequestRejected):
+        backend_for(sandbox, max_message_parts=2).send(message("ç" * 135), timeout=2)
+    assert sandbox.stats["zignsec"]["requests"] == 0
+
+
+def test_recipient_that_is_not_e164_is_refused_before_calling(sandbox):
+    with pytest.raises(RecipientRefused):
+        backend_for(sandbox).send(message(recipient="0047 98765432"), timeout=2)
+    assert sandbox.stats["zignsec"]["requests"] == 0
+
+
+@pytest.mark.django_db
+def test_session_id_is_the_delivery_record_reference_and_polling_updates_it(sandbox, device):
+    with override_settings(SMS_GATEWAYS={"zignsec": zignsec_entry(sandbox)}):
+        device.generate_challenge()
+        record = DeliveryRecord.objects.get()
+        session_id = record.reference
+        assert record.gateway == "zignsec" and record.outcome == "sent"
+        assert record.status == "pending" and record.segments == 1 and len(session_id) == 36
+        assert record.number_masked == "+47******32"
+
+        assert wait_for(lambda: poll_session("zignsec", session_id).final)
+        state = refresh_delivery(record)
+    assert state == SessionStatus(session_id, "delivered", 1)
+    assert record.status == "delivered" and record.segments == 1
+    record.refresh_from_db()
+    assert record.status == "delivered"
+
+
+def test_poll_session_reads_the_documented_answer(sandbox):
+    backend = backend_for(sandbox)
+    session_id = backend.send(message(), timeout=2).reference
+    first = poll_session(backend, session_id, timeout=2)
+    assert first.session_id == session_id and first.status in ("pending", "delivered")
+    request = sandbox.last_request("zignsec")
+    assert request.method == "GET" and request.path == f"/zignsec/core/api/sessions/{session_id}"
+    assert request.headers["Authorization"] == API_KEY
+    assert wait_for(lambda: poll_session(backend, session_id).status == "delivered")
+    assert poll_session(backend, session_id).segments == 1
+
+
+def test_poll_session_errors(sandbox, settings):
+    backend = backend_for(sandbox)
+    with pytest.raises(RequestRejected, match="session not found"):
+        poll_session(backend, "3b7e1f7c-0000-4000-8000-000000000000")
+    with pytest.raises(ValueError):
+        poll_session(backend, "../../etc/passwd")
+    settings.SMS_GATEWAYS = {"locmem": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend"}}
+    with pytest.raises(TypeError, match="not a ZignSec gateway"):
+        poll_session("locmem", "abc")
+    with pytest.raises(KeyError):
+        poll_session("nope", "abc")
+    sandbox.set_fault("zignsec", "malformed")
+    with pytest.raises(GatewayUnavailable):
+        poll_session(backend, "abc")
+
+
+def test_unknown_status_words_are_kept_raw_and_not_final():
+    assert SessionStatus("s", "queued_for_retry").final is False
+    assert SessionStatus("s", "pending").final is False
+    assert SessionStatus("s", "delivered").final is True
+
+
+@pytest.mark.django_db
+def test_refresh_delivery_needs_a_reference():
+    record = DeliveryRecord.objects.create(gateway="zignsec", outcome="failed")
+    with pytest.raises(ValueError, match="no vendor reference"):
+        refresh_delivery(record)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "status"),
+    [
+        ("500", GatewayUnavailable, 500),
+        ("401", GatewayAuthError, 401),
+        ("429", GatewayRateLimited, 429),
+        ("400", RequestRejected, 400),
+        ("404", RequestRejected, 404),
+        ("refuse", GatewayConnectionError, None),
+        ("hang", GatewayTimeout, None),
+        ("malformed", GatewayUnavailable, 200),
+        ("oversized", GatewayUnavailable, 200),
+    ],
+)
+def test_faults_map_to_our_errors(sandbox, fault, error, status):
+    backend = backend_for(sandbox)
+    sandbox.set_fault("zignsec", fault)
+    with pytest.raises(error) as info:
+        backend.send(message(), timeout=0.5)
+    err = info.value
+    assert type(err) is error and err.retry_next and err.alias == "zignsec"
+    assert err.status_code == status and not err.not_sent
+    assert CODE not in err.reason and "98765432" not in err.reason and API_KEY not in err.reason
+
+
+def test_400_reason_carries_the_vendor_description(sandbox):
+    sandbox.set_fault("zignsec", "400")
+    with pytest.raises(RequestRejected) as info:
+        backend_for(sandbox).send(message(), timeout=2)
+    assert info.value.reason == "request rejected (HTTP 400): the request is malformed"
+
+
+def test_wrong_api_key_is_an_auth_error(sandbox):
+    with pytest.raises(GatewayAuthError):
+        backend_for(sandbox, api_key="not-the-key").send(message(), timeout=2)
+
+
+def test_connection_refused_is_marked_not_sent():
+    backend = ZignSecBackend("z", {"api_key": "k", "sender": SENDER, "base_url": closed_port_url()})
+    with pytest.raises(GatewayConnectionError) as info:
+        backend.send(message(), timeout=1)
+    assert info.value.not_sent
+
+
+def test_defaults():
+    backend = ZignSecBackend("z", {"api_key": "k", "sender": SENDER})
+    assert backend.base_url == "https://gateway.zignsec.com"
+    assert backend.max_segments == 1 and backend.config["webhook_url"] is None
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({}, "'api_key' is required"),
+        ({"api_key": ""}, "'api_key' is required"),
+        ({"api_key": "k", "max_message_parts": 0}, "'max_message_parts'"),
+        ({"api_key": "k", "max_message_parts": "2"}, "'max_message_parts'"),
+        ({"api_key": "k", "max_message_parts": True}, "'max_message_parts'"),
+        ({"api_key": "k", "webhook_url": "/relative/"}, "'webhook_url'"),
+        ({"api_key": "k", "webhook_url": "https://example.com/hook/"}, "needs 'webhook_secret'"),
+        ({"api_key": "k", "webhook_secret": ""}, "'webhook_secret'"),
+        ({"api_key": "k", "sender": "Too long sender"}, "'sender'"),
+        ({"api_key": "k", "client_id": "x"}, "unknown option 'client_id'"),
+    ],
+)
+def test_option_errors_name_gateway_and_option(options, problem):
+    with pytest.raises(ImproperlyConfigured) as info:
+        ZignSecBackend("zs", {"sender": SENDER, **options})
+    assert "SMS_GATEWAYS['zs']" in str(info.value) and problem in str(info.value)
+
+
+def test_sender_is_required():
+    with pytest.raises(ImproperlyConfigured, match="'sender' is required"):
+        ZignSecBackend("zs", {"api_key": "k"})
+
+
+def test_system_check_uses_max_message_parts(sandbox, settings):
+    from django_sms_gateway.checks import check_gateways
+
+    settings.OTP_SMS_MESSAGE = "Your code is {token}. " + "x" * 150
+    settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox)}
+    assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
+    settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox, max_message_parts=2)}
+    assert check_gateways() == []

@@ -1,0 +1,5 @@
+"""A site that includes the package's URLs the way the README says."""
+
+from django.urls import include, path
+
+urlpatterns = [path("sms/", include("django_sms_gateway.urls"))]

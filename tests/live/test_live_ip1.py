@@ -1,0 +1,50 @@
+"""Sends one real SMS authentication through iP1 when credentials and a test
+number are in the environment; skips (naming the missing variables) otherwise.
+
+Required: ``IP1_ACCOUNT`` (``ip1-...``), ``IP1_API_KEY``, ``SMS_LIVE_TEST_NUMBER``
+(E.164). Optional: ``IP1_BASE_URL``, ``IP1_SENDER``.
+
+Besides sending, it checks the inferred validate contract: a code that cannot
+be the one sent (letters, while the authentication is numeric-only) gets a
+4xx, which the backend reads as "not valid" (False), not as an outage.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from django_sms_gateway.codes import generate_code
+from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.gateways import build_backend
+from django_sms_gateway.phone import normalize_number
+
+pytestmark = pytest.mark.live
+
+REQUIRED = ("IP1_ACCOUNT", "IP1_API_KEY", "SMS_LIVE_TEST_NUMBER")
+
+
+@pytest.fixture
+def backend():
+    missing = [name for name in REQUIRED if not os.environ.get(name)]
+    if missing:
+        pytest.skip(f"live iP1 test: set {', '.join(missing)}")
+    options = {"account": os.environ["IP1_ACCOUNT"], "api_key": os.environ["IP1_API_KEY"]}
+    if os.environ.get("IP1_BASE_URL"):
+        options["base_url"] = os.environ["IP1_BASE_URL"]
+    if os.environ.get("IP1_SENDER"):
+        options["sender"] = os.environ["IP1_SENDER"]
+    built = build_backend(
+        "ip1-live", {"BACKEND": "django_sms_gateway.backends.ip1.IP1Backend", "OPTIONS": options, "TIMEOUT": 15}
+    )
+    yield built
+    built.close()
+
+
+def test_sends_a_real_sms_authentication_and_refuses_a_wrong_code(backend):
+    number = normalize_number(os.environ["SMS_LIVE_TEST_NUMBER"])
+    message = build_message(number, generate_code(6))
+    result = backend.send(message, timeout=15)
+    assert result.reference, "iP1 created the authentication but returned no ID"
+    assert backend.verify(number, "Z" * len(message.code), timeout=15) is False
