@@ -1,0 +1,171 @@
+"""Admin for SMS devices (masked numbers, throttle state) and delivery records
+(read-only, with per-gateway success rates)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .models import DeliveryRecord, SMSDevice
+
+
+@admin.register(SMSDevice)
+class SMSDeviceAdmin(admin.ModelAdmin):
+    """Lists show masked numbers only; the full number is on the change form,
+    where it is edited and validated (``full_clean`` normalises it). The code
+    hash is never shown."""
+
+    list_display = ("user", "name", "masked_number", "confirmed", "failure_count", "locked_until", "last_used_at")
+    list_filter = ("confirmed",)
+    list_select_related = ("user",)
+    search_fields = (f"user__{get_user_model().USERNAME_FIELD}", "name")
+    raw_id_fields = ("user",)
+    fieldsets = (
+        (None, {"fields": ("user", "name", "number", "confirmed")}),
+        (
+            _("State"),
+            {"fields": ("throttling_failure_count", "locked_until", "last_generated_timestamp", "last_used_at",
+                        "created_at")},
+        ),
+    )
+    readonly_fields = ("throttling_failure_count", "locked_until", "last_generated_timestamp", "last_used_at",
+                       "created_at")
+    actions = ("reset_throttling", "reset_cooldown")
+
+    @admin.display(description=_("phone number"))
+    def masked_number(self, device: SMSDevice) -> str:
+        return device.masked_number
+
+    @admin.display(description=_("failed attempts"), ordering="throttling_failure_count")
+    def failure_count(self, device: SMSDevice) -> int:
+        return device.throttling_failure_count
+
+    @admin.display(description=_("locked until"))
+    def locked_until(self, device: SMSDevice) -> datetime | None:
+        allowed, details = device.verify_is_allowed()
+        if allowed or not details:
+            return None
+        locked: datetime | None = details.get("locked_until")
+        return locked
+
+    @admin.action(description=_("Reset throttling of the selected devices"), permissions=["change"])
+    def reset_throttling(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
+        count = queryset.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+        self.message_user(
+            request,
+            ngettext("Throttling was reset for %(count)d device.", "Throttling was reset for %(count)d devices.",
+                     count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Reset the code cooldown of the selected devices"), permissions=["change"])
+    def reset_cooldown(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
+        count = queryset.update(last_generated_timestamp=None)
+        self.message_user(
+            request,
+            ngettext("The cooldown was reset for %(count)d device.", "The cooldown was reset for %(count)d devices.",
+                     count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+@dataclass(frozen=True)
+class GatewayHealth:
+    """One gateway's recent record, for the delivery changelist."""
+
+    gateway: str
+    sent_day: int = 0
+    failed_day: int = 0
+    sent_week: int = 0
+    failed_week: int = 0
+    last_failure_at: datetime | None = None
+    last_failure_reason: str = ""
+
+    @staticmethod
+    def _rate(sent: int, failed: int) -> float | None:
+        return 100.0 * sent / (sent + failed) if sent + failed else None
+
+    @property
+    def rate_day(self) -> float | None:
+        """Percentage of attempts accepted in the last 24 hours (skips excluded)."""
+        return self._rate(self.sent_day, self.failed_day)
+
+    @property
+    def rate_week(self) -> float | None:
+        """Percentage of attempts accepted in the last 7 days (skips excluded)."""
+        return self._rate(self.sent_week, self.failed_week)
+
+
+def gateway_health(now: datetime | None = None) -> list[GatewayHealth]:
+    """Per-gateway success rates over 24 h and 7 d and the last failure, in
+    two aggregate queries whatever the number of records."""
+    now = now or timezone.now()
+    day, week = now - timedelta(days=1), now - timedelta(days=7)
+    sent, failed = Q(outcome=DeliveryRecord.Outcome.SENT), Q(outcome=DeliveryRecord.Outcome.FAILED)
+    counts: dict[str, Mapping[str, Any]] = {
+        row["gateway"]: row
+        for row in DeliveryRecord.objects.filter(created_at__gte=week)
+        .values("gateway")
+        .annotate(
+            sent_day=Count("id", filter=sent & Q(created_at__gte=day)),
+            failed_day=Count("id", filter=failed & Q(created_at__gte=day)),
+            sent_week=Count("id", filter=sent),
+            failed_week=Count("id", filter=failed),
+        )
+        .order_by()
+    }
+    failures = DeliveryRecord.objects.filter(failed)
+    latest = failures.filter(gateway=OuterRef("gateway")).order_by("-created_at", "-id")
+    last: dict[str, Mapping[str, Any]] = {
+        row["gateway"]: row
+        for row in failures.values("gateway")
+        .annotate(last_at=Max("created_at"), last_reason=Subquery(latest.values("reason")[:1]))
+        .order_by()
+    }
+    return [
+        GatewayHealth(
+            gateway=gateway,
+            sent_day=counts.get(gateway, {}).get("sent_day", 0),
+            failed_day=counts.get(gateway, {}).get("failed_day", 0),
+            sent_week=counts.get(gateway, {}).get("sent_week", 0),
+            failed_week=counts.get(gateway, {}).get("failed_week", 0),
+            last_failure_at=last.get(gateway, {}).get("last_at"),
+            last_failure_reason=last.get(gateway, {}).get("last_reason") or "",
+        )
+        for gateway in sorted(set(counts) | set(last))
+    ]
+
+
+@admin.register(DeliveryRecord)
+class DeliveryRecordAdmin(admin.ModelAdmin):
+    """Read-only (records may be deleted); the changelist opens with each
+    gateway's success rate and last failure."""
+
+    list_display = ("created_at", "gateway", "outcome", "status", "reason", "segments", "charge", "elapsed_ms",
+                    "number_masked")
+    list_filter = ("gateway", "outcome", "status", ("created_at", admin.DateFieldListFilter))
+    date_hierarchy = "created_at"
+    search_fields = ("reference",)
+    fields = ("created_at", "updated_at", "device", "gateway", "reference", "outcome", "status", "reason",
+              "segments", "charge", "elapsed_ms", "number_masked")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {"gateway_health": gateway_health(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)

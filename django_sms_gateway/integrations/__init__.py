@@ -1,0 +1,1 @@
+"""Adapters that let other Django packages send through ``SMS_GATEWAYS``."""

@@ -1,0 +1,90 @@
+"""django-two-factor-auth gateway: send its codes through ``SMS_GATEWAYS``.
+
+In the site's settings::
+
+    TWO_FACTOR_SMS_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"
+
+django-two-factor-auth makes the code (TOTP) and checks it; this gateway
+renders ``OTP_SMS_MESSAGE`` (translated, in the request's language) with that
+code and sends it through the gateways in order, with fallback, country
+rules, the time budget, signals and delivery records, like an
+:class:`~django_sms_gateway.models.SMSDevice` code.
+
+Gateways whose vendor makes its own code (``verifies_codes``, such as iP1)
+are passed over on this path: they would send their code, not
+django-two-factor-auth's. Voice calls are not supported.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+from .. import signals
+from ..backends.base import BaseBackend
+from ..dispatch import Delivery, build_message, send_message
+from ..exceptions import DeliveryFailed, RecipientNotReachable
+from ..gateways import gateways
+from ..phone import mask_number, normalize_number
+
+logger = logging.getLogger("django_sms_gateway")
+
+#: Dotted path to use as ``TWO_FACTOR_SMS_GATEWAY``.
+GATEWAY_PATH = "django_sms_gateway.integrations.two_factor.Gateway"
+#: Seconds a django-two-factor-auth SMS code stays valid at least: it accepts
+#: the current 30-second TOTP step and the five before it, so a code sent now
+#: is good for 150 to 180 seconds. The message says "2 minutes", never more.
+TOTP_VALIDITY = 120
+
+
+def code_sending_gateways() -> list[BaseBackend]:
+    """The gateways that send the text they are given, in ``SMS_GATEWAYS`` order."""
+    return [backend for backend in gateways.all() if not backend.verifies_codes]
+
+
+class Gateway:
+    """``TWO_FACTOR_SMS_GATEWAY`` implementation (django-two-factor-auth
+    builds one per message and calls :meth:`send_sms`)."""
+
+    def send_sms(self, device: Any, token: str) -> Delivery:
+        """Send ``token`` to ``device.number`` (a ``PhoneNumber`` or a string).
+
+        Raises :class:`~django_sms_gateway.exceptions.DeliveryFailed` (user-safe
+        text) when no gateway delivered it, and ``ImproperlyConfigured`` when
+        every gateway makes its own codes.
+        """
+        from ..models import DeliveryRecord
+
+        raw = getattr(device.number, "as_e164", None) or str(device.number or "")
+        try:
+            recipient = normalize_number(raw)
+        except ValidationError as exc:
+            logger.warning("SMS to %s not sent: not a mobile number (%s)", mask_number(raw), exc.messages[0])
+            raise RecipientNotReachable() from exc
+        backends = code_sending_gateways()
+        if not backends:
+            raise ImproperlyConfigured(
+                "Every gateway in SMS_GATEWAYS makes its own codes (verifies_codes), so none can send "
+                "django-two-factor-auth's code. Add a gateway that sends the text it is given."
+            )
+        message = build_message(recipient, token, validity=TOTP_VALIDITY)
+        try:
+            delivery = send_message(message, backends=backends)
+        except DeliveryFailed as failure:
+            DeliveryRecord.record(None, failure.attempts, number=recipient)
+            raise
+        DeliveryRecord.record(None, delivery.attempts, delivery.result, number=recipient)
+        signals.code_sent.send(
+            sender=type(self), alias=delivery.alias, number=mask_number(recipient), device=device, delivery=delivery
+        )
+        return delivery
+
+    def make_call(self, device: Any, token: str) -> None:
+        """Voice calls are not supported; the ``sms_gateway.E010`` check
+        reports ``TWO_FACTOR_CALL_GATEWAY`` pointing here."""
+        raise ImproperlyConfigured(
+            f"{GATEWAY_PATH} sends text messages only; set TWO_FACTOR_CALL_GATEWAY to a voice gateway "
+            "or remove it."
+        )
