@@ -1,0 +1,94 @@
+"""Settings of the django-sms-gateway example site. Development only.
+
+Environment variables:
+
+- ``DEMO_SMS``: ``console`` or ``sandbox`` (see :mod:`example_project.demo_sms`).
+- ``DEMO_SANDBOX_PORT``: port of the loopback vendor sandbox (default 8025).
+- ``DJANGO_SECRET_KEY``: overrides the fixed development key.
+"""
+
+import os
+from pathlib import Path
+
+from example_project.demo_sms import choose_mode, sms_gateways
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-example-site-of-django-sms-gateway")
+DEBUG = True
+ALLOWED_HOSTS: list[str] = []  # with DEBUG: localhost, 127.0.0.1 and [::1]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_sms_gateway",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After AuthenticationMiddleware: sets request.user.otp_device and is_verified().
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+# Sign-in: password first (LOGIN_URL), then the SMS step (OTP_LOGIN_URL),
+# where django_otp.decorators.otp_required sends signed-in but unverified users.
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+OTP_LOGIN_URL = "/accounts/verify/"
+
+# django-sms-gateway.
+DEMO_SMS = choose_mode(os.environ.get("DEMO_SMS"))
+DEMO_SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", "8025"))
+DEMO_SANDBOX_URL = f"http://127.0.0.1:{DEMO_SANDBOX_PORT}"
+SMS_GATEWAYS = sms_gateways(DEMO_SMS, DEMO_SANDBOX_URL)
+OTP_SMS_COOLDOWN_DURATION = 30  # short, so "Resend" can be tried in the demo
+OTP_SMS_SITE_NAME = "SMS demo"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"short": {"format": "[%(name)s] %(levelname)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "short"}},
+    # Shows each gateway tried (masked numbers, never codes), so fallback is visible.
+    "loggers": {"django_sms_gateway": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}
