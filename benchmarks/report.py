@@ -1,0 +1,149 @@
+"""The targets of issue 5 and the table that shows each measurement against them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .measure import Samples
+from .scenarios import Counts, HungResult, ThreadResult
+
+__all__ = ["Check", "Results", "checks", "render"]
+
+#: Targets (issue 5).
+HEALTHY_OVER_FLOOR = 1.2
+REFUSED_OVER_HEALTHY = 1.2
+HUNG_OVER_HEALTHY = 1.2
+MAX_QUERIES_GENERATE = 3
+MAX_QUERIES_VERIFY = 2
+MIN_THREAD_SPEEDUP = 1.6
+
+
+@dataclass
+class Results:
+    floor: Samples
+    healthy: Samples
+    refused: Samples
+    refused_zignsec_connections: int
+    hung: HungResult
+    naive: Samples
+    counts: Counts
+    threads: ThreadResult
+
+
+@dataclass(frozen=True)
+class Check:
+    label: str
+    value: str
+    target: str
+    ok: bool | None  # None: shown for information, no target
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.ok is None else ("PASS" if self.ok else "FAIL")
+
+
+def _ratio(a: Samples, b: Samples) -> float:
+    return a.median_ms / b.median_ms
+
+
+def latency_checks(r: Results) -> list[tuple[Samples, str, Check | None]]:
+    """(samples, description, check of its ratio) per latency scenario."""
+    healthy_ratio = _ratio(r.healthy, r.floor)
+    refused_ratio = _ratio(r.refused, r.healthy)
+    hung_ratio = _ratio(r.hung.samples, r.healthy)
+    naive_ratio = _ratio(r.naive, r.floor)
+    hung_ok = r.hung.breaker_opened and hung_ratio <= HUNG_OVER_HEALTHY
+    return [
+        (r.floor, "floor: bare keep-alive Session POST", None),
+        (r.healthy, "healthy: generate_challenge(), Signicat",
+         Check("healthy / floor", f"{healthy_ratio:.2f}", f"<= {HEALTHY_OVER_FLOOR}",
+               healthy_ratio <= HEALTHY_OVER_FLOOR)),
+        (r.refused, "primary refused -> ZignSec",
+         Check("refused / healthy", f"{refused_ratio:.2f}", f"<= {REFUSED_OVER_HEALTHY}",
+               refused_ratio <= REFUSED_OVER_HEALTHY)),
+        (r.hung.samples, "primary hung, breaker open -> ZignSec"
+         if r.hung.breaker_opened else "primary hung, NO breaker -> ZignSec",
+         Check("hung / healthy", f"{hung_ratio:.2f}", f"<= {HUNG_OVER_HEALTHY}", hung_ok)),
+        (r.naive, "naive: requests.post per SMS",
+         Check("naive / floor", f"{naive_ratio:.2f}", "(peers)", None)),
+    ]
+
+
+def count_checks(r: Results) -> list[Check]:
+    c, t = r.counts, r.threads
+    single, multi = t.single, t.multi
+    verify = max(c.queries_verify_right, c.queries_verify_wrong)
+
+    def cores(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    return [
+        Check(f"Signicat token requests / 1,000 SMS ({c.messages:,} sequential)",
+              f"{c.tokens_per_1000:.1f} ({c.token_requests} in {c.seconds:.1f}s)",
+              f"1 per {c.token_ttl}s lifetime", c.token_requests == c.token_lifetimes),
+        Check(f"Signicat token requests, {multi.threads} threads on a fresh backend",
+              str(t.token_requests_first_burst), "1", t.token_requests_first_burst == 1),
+        Check(f"TCP connections Signicat ({c.messages:,} sequential SMS)",
+              str(c.connections.get("signicat")), "1", c.connections.get("signicat") == 1),
+        Check("TCP connections ZignSec (primary refused scenario)",
+              str(r.refused_zignsec_connections), "1", r.refused_zignsec_connections == 1),
+        Check(f"TCP connections Signicat ({multi.threads} threads)", str(t.signicat_connections),
+              f"<= {multi.threads}", t.signicat_connections <= multi.threads),
+        Check("SQL queries per generate_challenge()", str(c.queries_generate),
+              f"<= {MAX_QUERIES_GENERATE}", c.queries_generate <= MAX_QUERIES_GENERATE),
+        Check("SQL queries per verify_token() right / wrong",
+              f"{c.queries_verify_right} / {c.queries_verify_wrong}", f"<= {MAX_QUERIES_VERIFY}",
+              verify <= MAX_QUERIES_VERIFY),
+        Check("throughput, 1 thread (SMS/s)",
+              f"{single.per_second:.0f}/s (client {single.cpu_share:.2f}, "
+              f"sandbox {cores(t.sandbox_cpu_single)} cores)", "", None),
+        Check(f"throughput, {multi.threads} threads (SMS/s)",
+              f"{multi.per_second:.0f}/s (client {multi.cpu_share:.2f}, "
+              f"sandbox {cores(t.sandbox_cpu_multi)} cores)", "", None),
+        Check(f"{multi.threads} threads / 1 thread", f"{t.ratio:.2f}", f">= {MIN_THREAD_SPEEDUP}",
+              t.ratio >= MIN_THREAD_SPEEDUP),
+    ]
+
+
+def checks(r: Results) -> list[Check]:
+    """Every check that has a target."""
+    found = [check for _, _, check in latency_checks(r) if check is not None] + count_checks(r)
+    return [check for check in found if check.ok is not None]
+
+
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], right: set[int]) -> str:
+    rows = [header, *rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        return "| " + " | ".join(cells) + " |"
+
+    separator = "|" + "|".join(("-" * (w + 1) + ":") if i in right else ("-" * (w + 2))
+                               for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(rows[0]), separator, *(line(row) for row in rows[1:])])
+
+
+def render(r: Results) -> str:
+    """Two Markdown tables (latency, then counts) and the breaker note."""
+    latency_rows = []
+    for samples, description, check in latency_checks(r):
+        latency_rows.append((
+            description, str(len(samples)), f"{samples.median_ms:.3f}", f"{samples.p95_ms:.3f}",
+            f"{check.label} = {check.value}" if check else "", check.target if check else "",
+            check.verdict if check else "",
+        ))
+    latency = _table(("scenario", "n", "median ms", "p95 ms", "ratio", "target", "result"),
+                     latency_rows, {1, 2, 3})
+    counts = _table(("count", "value", "target", "result"),
+                    [(c.label, c.value, c.target, c.verdict) for c in count_checks(r)], set())
+    hung = r.hung
+    note = (
+        f"Breaker: {hung.opening_calls} calls ({hung.opening_seconds:.2f}s) waited for the hung "
+        f"vendor before calls stopped waiting."
+        if hung.breaker_opened
+        else f"Breaker: after {hung.opening_calls} calls ({hung.opening_seconds:.2f}s) every call still "
+             "waited for the hung vendor's timeout; no breaker is active."
+    )
+    return f"{latency}\n\n{counts}\n\n{note}"

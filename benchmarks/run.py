@@ -1,0 +1,117 @@
+"""``make bench`` / ``python -m benchmarks.run``: measure the SMS login step.
+
+Starts the vendor sandbox in its own process, runs every scenario against it
+(loopback only), prints the tables and exits non-zero when a target is
+missed (``--no-fail``: report only). ``--profile`` prints a cProfile of the
+healthy path instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=500, help="timed calls per scenario (default 500)")
+    parser.add_argument("--warmup", type=int, default=100, help="untimed calls first (default 100)")
+    parser.add_argument("--messages", type=int, default=1000,
+                        help="sequential sends for the token/connection counts (default 1000)")
+    parser.add_argument("--threads", type=int, default=8, help="threads of the concurrency scenario (default 8)")
+    parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target is missed")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of generate_challenge() instead of the tables")
+    parser.add_argument("--show-sql", action="store_true", help="also print the SQL of the counted calls")
+    return parser
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C does: cleanup code still runs."""
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.samples < 20 or args.warmup < 0 or args.threads < 2 or args.messages < 1:
+        print("--samples must be >= 20, --threads >= 2, --messages >= 1, --warmup >= 0", file=sys.stderr)
+        return 2
+    _stop_on_sigterm()
+    workdir = tempfile.mkdtemp(prefix="sms-bench-")
+    os.environ["SMS_BENCH_SQLITE_PATH"] = os.path.join(workdir, "bench.sqlite3")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from . import database
+    from .report import Results, checks, render
+    from .sandbox_process import SandboxProcess
+    from .scenarios import Bench
+
+    old_name = settings.DATABASES["default"]["NAME"]
+    database.create()
+    try:
+        with SandboxProcess() as sandbox:
+            bench = Bench(sandbox, samples=args.samples, warmup=args.warmup)
+            if args.profile:
+                from .profiling import profile_healthy
+
+                print(profile_healthy(bench))
+                return 0
+            started = time.perf_counter()
+            floor, healthy = bench.floor_and_healthy()
+            refused, refused_connections = bench.refused()
+            hung = bench.hung()
+            naive = bench.naive()
+            counts = bench.counts(args.messages)
+            threads = bench.threads(args.threads)
+            elapsed = time.perf_counter() - started
+            sandbox_pid = sandbox.process.pid if sandbox.process else "?"
+        results = Results(floor, healthy, refused, refused_connections, hung, naive, counts, threads)
+        print(
+            f"django-sms-gateway benchmark: {args.samples} timed calls per scenario after "
+            f"{args.warmup} warm-up calls; {database.describe()}, "
+            f"{'Redis' if 'redis' in type(cache).__module__ else 'local-memory'} cache; "
+            f"sandbox in its own process (pid {sandbox_pid}); "
+            f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {elapsed:.0f}s.\n"
+        )
+        print(render(results))
+        if args.show_sql:
+            for call, queries in counts.sql.items():
+                print(f"\n{call}:")
+                for sql in queries:
+                    print(f"  {sql}")
+    finally:
+        database.destroy(old_name)
+    failed = [check for check in checks(results) if not check.ok]
+    if failed:
+        print(f"\n{len(failed)} target(s) missed: " + "; ".join(f"{c.label} = {c.value}" for c in failed))
+        return 0 if args.no_fail else 1
+    print("\nAll targets met.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The benchmark scenarios: each sets up gateways against the sandbox and measures.
+
+Every scenario starts from a clean slate: the sandbox is reset (messages,
+counters, faults, issued tokens), Django's cache is cleared (breaker and
+limit state) and the gateways are rebuilt by ``override_settings``, so one
+scenario's connections, tokens or open breaker never help or hurt another.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection, connections
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.models import SMSDevice
+from django_sms_gateway.sandbox import CREDENTIALS
+
+from .measure import Samples, Throughput, sample, throughput
+from .sandbox_process import SandboxProcess
+
+__all__ = ["Bench", "Counts", "HungResult", "ThreadResult"]
+
+NUMBER = "+4798765432"
+SENDER = "Bench"
+SIGNICAT = "django_sms_gateway.backends.signicat.SignicatBackend"
+ZIGNSEC = "django_sms_gateway.backends.zignsec.ZignSecBackend"
+_CODE = re.compile(r"\b(\d{6})\b")
+
+
+@dataclass
+class Counts:
+    """What the sandbox and the database saw for sequential healthy sends."""
+
+    messages: int = 0
+    seconds: float = 0.0
+    token_requests: int = 0
+    token_ttl: int = 600
+    connections: dict[str, int] = field(default_factory=dict)
+    queries_generate: int = 0
+    queries_verify_right: int = 0
+    queries_verify_wrong: int = 0
+    sql: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def token_lifetimes(self) -> int:
+        """Token lifetimes the run spanned (a fresh token is due at each)."""
+        return max(1, -(-int(self.seconds) // self.token_ttl))
+
+    @property
+    def tokens_per_1000(self) -> float:
+        return 1000 * self.token_requests / self.messages if self.messages else 0.0
+
+
+@dataclass
+class HungResult:
+    """The hung-primary scenario: what opening the breaker cost, then samples."""
+
+    opening_calls: int
+    opening_seconds: float
+    breaker_opened: bool
+    samples: Samples
+
+
+@dataclass
+class ThreadResult:
+    single: Throughput
+    multi: Throughput
+    sandbox_cpu_single: float | None  # cores busy in the sandbox process
+    sandbox_cpu_multi: float | None
+    token_requests_first_burst: int
+    signicat_connections: int
+
+    @property
+    def ratio(self) -> float:
+        return self.multi.per_second / self.single.per_second
+
+
+class Bench:
+    """Scenario runner bound to one sandbox process."""
+
+    def __init__(self, sandbox: SandboxProcess, *, samples: int, warmup: int, timeout: float = 2.0,
+                 hung_timeout: float = 0.5, token_ttl: int = 600) -> None:
+        self.sandbox = sandbox
+        self.samples = samples
+        self.warmup = warmup
+        self.timeout = timeout
+        self.hung_timeout = hung_timeout
+        self.token_ttl = token_ttl
+        self._devices = 0
+
+    # -- set-up helpers -------------------------------------------------------
+
+    def signicat(self, base_url: str | None = None, *, timeout: float | None = None) -> dict[str, Any]:
+        credentials = CREDENTIALS["signicat"]
+        return {
+            "BACKEND": SIGNICAT,
+            "OPTIONS": {
+                "client_id": credentials["client_id"],
+                "client_secret": credentials["client_secret"],
+                "base_url": base_url or self.sandbox.base_url("signicat"),
+                "sender": SENDER,
+            },
+            "TIMEOUT": timeout or self.timeout,
+        }
+
+    def zignsec(self) -> dict[str, Any]:
+        return {
+            "BACKEND": ZIGNSEC,
+            "OPTIONS": {
+                "api_key": CREDENTIALS["zignsec"]["api_key"],
+                "base_url": self.sandbox.base_url("zignsec"),
+                "sender": SENDER,
+            },
+            "TIMEOUT": self.timeout,
+        }
+
+    @contextmanager
+    def gateways(self, signicat: dict[str, Any] | None = None) -> Iterator[None]:
+        """Signicat first, ZignSec second, on fresh backends and a clean sandbox and cache."""
+        self.sandbox.reset()
+        cache.clear()
+        with override_settings(SMS_GATEWAYS={"signicat": signicat or self.signicat(), "zignsec": self.zignsec()}):
+            yield
+        cache.clear()
+
+    def device(self, number: str = NUMBER) -> SMSDevice:
+        self._devices += 1
+        user = get_user_model().objects.create_user(f"bench-{self._devices}")
+        return SMSDevice.objects.create(user=user, name="phone", number=number, confirmed=True)
+
+    def _sample(self, name: str, call: Callable[[], object], **kwargs: int) -> Samples:
+        kwargs.setdefault("samples", self.samples)
+        kwargs.setdefault("warmup", self.warmup)
+        return sample(name, call, **kwargs)
+
+    def _vendor_call(self, session: requests.Session | None) -> tuple[Callable[[], object], str]:
+        """A bare Signicat send of the same payload our backend posts, and the token it uses."""
+        signicat = self.sandbox.base_url("signicat")
+        credentials = CREDENTIALS["signicat"]
+        answer = requests.post(
+            f"{signicat}/oidc/token", auth=(credentials["client_id"], credentials["client_secret"]),
+            data={"grant_type": "client_credentials", "scope": "client.sms.send"}, timeout=5,
+        )
+        answer.raise_for_status()
+        headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        payload = {"sender": SENDER, "recipient": NUMBER, "message": build_message(NUMBER, "123456").text}
+        url = f"{signicat}/sms/messages"
+        post = session.post if session is not None else requests.post
+
+        def call() -> None:
+            response = post(url, json=payload, headers=headers, timeout=self.timeout)
+            if response.status_code != 200:
+                raise RuntimeError(f"the sandbox refused the bare call: HTTP {response.status_code}")
+
+        return call, headers["Authorization"]
+
+    # -- scenarios ------------------------------------------------------------
+
+    def floor_and_healthy(self) -> tuple[Samples, Samples]:
+        """The bare keep-alive POST and ``generate_challenge()``, interleaved
+        call by call so that both see the same machine state."""
+        device = self.device()
+        with self.gateways(), requests.Session() as session:
+            bare, _token = self._vendor_call(session)
+            floor: list[float] = []
+            healthy: list[float] = []
+            clock = time.perf_counter
+            for index in range(self.warmup + self.samples):
+                pair = ((bare, floor), (device.generate_challenge, healthy))
+                for call, into in pair if index % 2 else reversed(pair):
+                    started = clock()
+                    call()
+                    if index >= self.warmup:
+                        into.append(clock() - started)
+        return Samples("floor", tuple(floor)), Samples("healthy", tuple(healthy))
+
+    def refused(self) -> tuple[Samples, int]:
+        """Signicat's port closed (bound, not listening), ZignSec takes the
+        message. Also returns the TCP connections ZignSec saw."""
+        device = self.device()
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+            with self.gateways(self.signicat(f"http://127.0.0.1:{port}/signicat")):
+                result = self._sample("primary refused", device.generate_challenge)
+                zignsec = self.sandbox.stats()["zignsec"]
+                if zignsec["requests"] < self.samples:
+                    raise RuntimeError("ZignSec did not take the messages in the refused scenario")
+        return result, zignsec["connections"]
+
+    def hung(self, max_opening_calls: int = 20) -> HungResult:
+        """Signicat accepts and never answers; measured once calls stop
+        waiting for it (the breaker is open)."""
+        device = self.device()
+        with self.gateways(self.signicat(timeout=self.hung_timeout)):
+            self.sandbox.set_fault("signicat", "hang")
+            try:
+                opening_calls, opening_started = 0, time.perf_counter()
+                fast_in_a_row = 0
+                while fast_in_a_row < 3 and opening_calls < max_opening_calls:
+                    started = time.perf_counter()
+                    device.generate_challenge()
+                    opening_calls += 1
+                    fast = time.perf_counter() - started < self.hung_timeout / 2
+                    fast_in_a_row = fast_in_a_row + 1 if fast else 0
+                opening_seconds = time.perf_counter() - opening_started
+                opened = fast_in_a_row >= 3
+                # Without a breaker every call waits out the timeout: a few samples tell enough.
+                samples = self.samples if opened else 5
+                result = self._sample("primary hung", device.generate_challenge, samples=samples,
+                                      warmup=self.warmup if opened else 0)
+            finally:
+                self.sandbox.set_fault("signicat", None)  # releases the hung handlers
+        return HungResult(opening_calls, opening_seconds, opened, result)
+
+    def naive(self) -> Samples:
+        """What peers do: ``requests.post`` per SMS, a new connection each time."""
+        with self.gateways():
+            bare, _token = self._vendor_call(None)
+            return self._sample("naive", bare)
+
+    def counts(self, messages: int = 1000) -> Counts:
+        """Sequential healthy sends on fresh backends: tokens, connections, SQL."""
+        device = self.device()
+        result = Counts(messages=messages, token_ttl=self.token_ttl)
+        with self.gateways():
+            started = time.perf_counter()
+            for _ in range(messages):
+                device.generate_challenge()
+            result.seconds = time.perf_counter() - started
+            stats = self.sandbox.stats()
+            result.token_requests = stats["signicat_token_requests"]
+            result.connections = {vendor: stats[vendor]["connections"] for vendor in ("signicat", "zignsec")}
+
+            with CaptureQueriesContext(connection) as ctx:
+                device.generate_challenge()
+            result.queries_generate = len(ctx.captured_queries)
+            result.sql["generate_challenge"] = [q["sql"] for q in ctx.captured_queries]
+            match = _CODE.search(self.sandbox.messages()[-1]["text"])
+            if match is None:
+                raise RuntimeError("no code found in the last message the sandbox received")
+            code = match.group(1)
+            wrong = "000000" if code != "000000" else "111111"
+            with CaptureQueriesContext(connection) as ctx:
+                if device.verify_token(wrong):
+                    raise RuntimeError("a wrong code was accepted")
+            result.queries_verify_wrong = len(ctx.captured_queries)
+            result.sql["verify_token (wrong)"] = [q["sql"] for q in ctx.captured_queries]
+            with CaptureQueriesContext(connection) as ctx:
+                if not device.verify_token(code):
+                    raise RuntimeError("the code that was sent was refused")
+            result.queries_verify_right = len(ctx.captured_queries)
+            result.sql["verify_token (right)"] = [q["sql"] for q in ctx.captured_queries]
+        return result
+
+    def threads(self, threads: int = 8, per_thread: int = 150, single_calls: int = 600) -> ThreadResult:
+        """Throughput of ``threads`` threads sending at once vs one thread,
+        each thread with its own device (and database connection)."""
+        devices = [self.device(f"+479876543{i % 10}") for i in range(threads)]
+        calls = [d.generate_challenge for d in devices]
+        close = connections.close_all  # per thread: each thread has its own connections
+        with self.gateways():
+            # All threads start on a fresh backend at once: still one token.
+            throughput("burst", calls, per_thread=max(10, self.warmup // threads), teardown=close)
+            token_requests = self.sandbox.stats()["signicat_token_requests"]
+
+            cpu = self.sandbox.cpu_seconds()
+            single = throughput("1 thread", calls[:1], per_thread=single_calls, teardown=close)
+            cpu_single = self._cores(cpu, single.wall_seconds)
+
+            cpu = self.sandbox.cpu_seconds()
+            multi = throughput(f"{threads} threads", calls, per_thread=per_thread, teardown=close)
+            cpu_multi = self._cores(cpu, multi.wall_seconds)
+            signicat_connections = self.sandbox.stats()["signicat"]["connections"]
+        return ThreadResult(single, multi, cpu_single, cpu_multi, token_requests, signicat_connections)
+
+    def _cores(self, cpu_before: float | None, wall: float) -> float | None:
+        cpu_after = self.sandbox.cpu_seconds()
+        if cpu_before is None or cpu_after is None:
+            return None
+        return (cpu_after - cpu_before) / wall
