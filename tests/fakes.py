@@ -1,0 +1,62 @@
+"""Backends for tests of the dispatcher: they fail on demand."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django_otp.middleware import OTPMiddleware
+
+from django_sms_gateway import exceptions
+from django_sms_gateway.backends.base import REQUIRED, BaseBackend, SendResult
+
+calls: list[tuple[str, str, str]] = []  # (alias, recipient, code)
+
+
+class FailingBackend(BaseBackend):
+    """Raises the exception class named by the ``error`` option."""
+
+    options: ClassVar[dict[str, Any]] = {"error": "GatewayUnavailable", "sender": None}
+
+    def send(self, message, *, timeout):
+        calls.append((self.alias, message.recipient, message.code))
+        raise getattr(exceptions, self.config["error"])("made to fail")
+
+
+class RecordingBackend(BaseBackend):
+    options: ClassVar[dict[str, Any]] = {"sender": None}
+
+    def send(self, message, *, timeout):
+        calls.append((self.alias, message.recipient, message.code))
+        return SendResult(reference=f"{self.alias}-ref")
+
+
+class ExplodingBackend(BaseBackend):
+    options: ClassVar[dict[str, Any]] = {}
+
+    def send(self, message, *, timeout):
+        calls.append((self.alias, message.recipient, message.code))
+        raise RuntimeError("secret-body-should-not-leak")
+
+
+class NeedsKeyBackend(BaseBackend):
+    """A backend with a required option, for the configuration checks."""
+
+    options: ClassVar[dict[str, Any]] = {"api_key": REQUIRED, "sender": None}
+
+
+class SiteOTPMiddleware(OTPMiddleware):
+    """A site's own subclass of django-otp's middleware."""
+
+
+class VendorCodeBackend(BaseBackend):
+    """Like iP1: the vendor makes and checks its own code."""
+
+    options: ClassVar[dict[str, Any]] = {"sender": None}
+    verifies_codes = True
+
+    def send(self, message, *, timeout):
+        calls.append((self.alias, message.recipient, message.code))
+        return SendResult(reference=f"{self.alias}-ref")
+
+    def verify(self, recipient, code, *, timeout):
+        return False

@@ -1,0 +1,93 @@
+"""Settings for the test suite.
+
+SQLite and the local-memory cache by default. ``DATABASE_URL`` (PostgreSQL)
+and ``REDIS_URL`` switch the suite to real servers, as CI does.
+"""
+
+import os
+from urllib.parse import unquote, urlsplit
+
+SECRET_KEY = "tests-not-secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# pytest-django's live_server serves static files and needs this set.
+STATIC_URL = "/static/"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django_otp",
+    "django_sms_gateway",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _database(url: str | None) -> dict:
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"DATABASE_URL: only postgres:// is supported, not {parts.scheme}://")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/") or "postgres",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        # One test database per run (inherited by subprocesses), so parallel runs never collide.
+        "TEST": {"NAME": os.environ.setdefault("SMS_TEST_DB_NAME", f"test_sms_{os.getpid()}")},
+    }
+
+
+DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
+
+REDIS_URL = os.environ.get("REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "KEY_PREFIX": f"sms-tests-{os.getpid()}"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+SMS_GATEWAYS = {"locmem": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend"}}
+OTP_SMS_COOLDOWN_DURATION = 0
+SILENCED_SYSTEM_CHECKS = ["sms_gateway.W001"]
+
+# django-two-factor-auth (test extra): its phone device model for the integration tests.
+try:
+    import two_factor  # noqa: F401
+except ImportError:  # the integration tests skip and say why
+    pass
+else:
+    INSTALLED_APPS += ["two_factor", "two_factor.plugins.phonenumber"]
+    TWO_FACTOR_PATCH_ADMIN = False

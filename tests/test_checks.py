@@ -1,0 +1,184 @@
+"""Each misconfiguration is its own system check, and its hint says how to fix it."""
+
+from django.core.checks import run_checks
+from django.test import override_settings
+from django.utils import translation
+from django.utils.functional import lazy
+
+from django_sms_gateway import checks
+
+LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
+CONSOLE = "django_sms_gateway.backends.console.ConsoleBackend"
+FAIL = "tests.fakes.FailingBackend"
+
+
+def ids(messages):
+    return [m.id for m in messages]
+
+
+def only(messages, check_id):
+    found = [m for m in messages if m.id == check_id]
+    assert len(found) == 1, messages
+    return found[0]
+
+
+def gateway_messages(**gateways):
+    with override_settings(SMS_GATEWAYS=gateways, DEBUG=True):
+        return checks.check_gateways()
+
+
+def test_a_correct_configuration_passes():
+    assert gateway_messages(a={"BACKEND": LOCMEM, "COUNTRIES": ["NO", "se"], "TIMEOUT": 3}) == []
+
+
+def test_sms_gateways_not_a_dict():
+    with override_settings(SMS_GATEWAYS=["a"], DEBUG=True):
+        message = only(checks.check_gateways(), "sms_gateway.E001")
+    assert "non-empty dict" in message.msg and "alias -> {'BACKEND'" in message.hint
+
+
+def test_entry_with_unknown_key_or_bad_timeout():
+    messages = gateway_messages(a={"BACKEND": LOCMEM, "OPTION": {}}, b={"BACKEND": LOCMEM, "TIMEOUT": 0})
+    assert ids(messages) == ["sms_gateway.E001", "sms_gateway.E001"]
+    assert "'OPTION'" in messages[0].msg and "'TIMEOUT'" in messages[1].msg
+    assert "'OPTIONS' (dict)" in messages[0].hint and "positive seconds" in messages[1].hint
+
+
+def test_unimportable_backend():
+    message = only(gateway_messages(a={"BACKEND": "no_such_module.Backend"}), "sms_gateway.E004")
+    assert "'no_such_module.Backend'" in message.msg and message.obj == "SMS_GATEWAYS['a']"
+    assert "dotted path" in message.hint and "installed" in message.hint
+
+
+def test_backend_that_is_not_a_backend_class():
+    message = only(gateway_messages(a={"BACKEND": "django_sms_gateway.text.segment_info"}), "sms_gateway.E004")
+    assert "not a django_sms_gateway backend class" in message.msg and "BaseBackend" in message.hint
+
+
+def test_unknown_option_names_the_option_and_lists_the_allowed_ones():
+    message = only(gateway_messages(a={"BACKEND": LOCMEM, "OPTIONS": {"api_kee": "x"}}), "sms_gateway.E005")
+    assert "'api_kee'" in message.msg
+    assert "SMS_GATEWAYS['a']['OPTIONS']" in message.hint and "optional: sender" in message.hint
+
+
+def test_missing_required_option():
+    with override_settings(SMS_GATEWAYS={"a": {"BACKEND": "tests.fakes.NeedsKeyBackend"}}, DEBUG=True):
+        message = only(checks.check_gateways(), "sms_gateway.E005")
+    assert "'api_key' is required" in message.msg and "required: api_key" in message.hint
+
+
+def test_countries_that_are_not_regions():
+    message = only(gateway_messages(a={"BACKEND": LOCMEM, "COUNTRIES": ["NO", "Norway"]}), "sms_gateway.E006")
+    assert "'Norway'" in message.msg and "two-letter ISO 3166" in message.hint
+    message = only(gateway_messages(a={"BACKEND": LOCMEM, "COUNTRIES": "NO"}), "sms_gateway.E006")
+    assert "['NO', 'SE']" in message.hint
+
+
+def test_every_gateway_problem_is_reported_not_just_the_first():
+    messages = gateway_messages(
+        a={"BACKEND": "nope.Backend"},
+        b={"BACKEND": LOCMEM, "OPTIONS": {"colour": "red"}},
+        c={"BACKEND": LOCMEM, "COUNTRIES": ["XX"]},
+        d={"BACKEND": LOCMEM},
+    )
+    assert ids(messages) == ["sms_gateway.E004", "sms_gateway.E005", "sms_gateway.E006"]
+    assert [m.obj for m in messages] == ["SMS_GATEWAYS['a']", "SMS_GATEWAYS['b']", "SMS_GATEWAYS['c']"]
+
+
+def test_template_without_token():
+    with override_settings(OTP_SMS_MESSAGE="Your code is ready", DEBUG=True):
+        message = only(checks.check_gateways(), "sms_gateway.E002")
+    assert "{token}" in message.msg and "Include {token}" in message.hint
+
+
+def test_template_too_long_for_a_gateway():
+    with override_settings(
+        SMS_GATEWAYS={"short": {"BACKEND": FAIL}, "long": {"BACKEND": LOCMEM}},
+        OTP_SMS_MESSAGE="{token} " + "x" * 200,
+        DEBUG=True,
+    ):
+        message = only(checks.check_gateways(), "sms_gateway.E003")
+    assert "'short'" in message.msg and "2 SMS parts" in message.msg and "Shorten the message" in message.hint
+
+
+def test_every_enabled_language_of_a_translated_template_is_checked():
+    # (The shipped catalogues themselves are checked in test_translations.)
+    # A translation that overflows is caught, naming its language only.
+    def render():
+        return "{token} " + ("x" * 200 if translation.get_language() == "nb" else "ok")
+
+    with override_settings(
+        SMS_GATEWAYS={"short": {"BACKEND": FAIL}},
+        LANGUAGES=[("en", "English"), ("nb", "Norsk"), ("sv", "Svenska")],
+        OTP_SMS_MESSAGE=lazy(render, str)(),
+        DEBUG=True,
+    ):
+        message = only(checks.check_gateways(), "sms_gateway.E003")
+    assert "OTP_SMS_MESSAGE in language nb needs 2 SMS parts" in message.msg
+
+
+def test_development_backend_with_debug_false():
+    with override_settings(SMS_GATEWAYS={"dev": {"BACKEND": CONSOLE}}, DEBUG=False):
+        message = only(checks.check_gateways(), "sms_gateway.W001")
+    assert "ConsoleBackend" in message.msg and "vendor backend" in message.hint
+    with override_settings(SMS_GATEWAYS={"dev": {"BACKEND": CONSOLE}}, DEBUG=True):
+        assert checks.check_gateways() == []
+
+
+def test_django_otp_missing_from_installed_apps():
+    with override_settings(INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"]):
+        message = only(checks.check_django_otp(), "sms_gateway.E007")
+    assert "Add 'django_otp' to INSTALLED_APPS" in message.hint
+
+
+def test_otp_middleware_missing():
+    with override_settings(MIDDLEWARE=["django.contrib.auth.middleware.AuthenticationMiddleware"]):
+        message = only(checks.check_django_otp(), "sms_gateway.W002")
+    assert "Add 'django_otp.middleware.OTPMiddleware' to MIDDLEWARE, after" in message.hint
+
+
+def test_otp_middleware_before_authentication():
+    with override_settings(MIDDLEWARE=[
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    ]):
+        message = only(checks.check_django_otp(), "sms_gateway.E008")
+    assert "Move 'django_otp.middleware.OTPMiddleware' below" in message.hint
+    with override_settings(MIDDLEWARE=["django_otp.middleware.OTPMiddleware"]):
+        message = only(checks.check_django_otp(), "sms_gateway.E008")
+    assert "and add 'django.contrib.auth.middleware.AuthenticationMiddleware'" in message.hint
+
+
+def test_otp_middleware_subclass_counts():
+    with override_settings(MIDDLEWARE=[
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "tests.fakes.SiteOTPMiddleware",
+    ]):
+        assert checks.check_django_otp() == []
+
+
+def test_limits_cache_that_is_not_shared():
+    for backend in ("locmem.LocMemCache", "dummy.DummyCache", "filebased.FileBasedCache"):
+        caches = {"default": {"BACKEND": f"django.core.cache.backends.{backend}", "LOCATION": "/tmp/x"}}
+        with override_settings(CACHES=caches, DEBUG=False):
+            message = only(checks.check_limits_cache(), "sms_gateway.W003")
+        assert "'default'" in message.msg and "RedisCache" in message.hint
+        with override_settings(CACHES=caches, DEBUG=True):
+            assert checks.check_limits_cache() == []
+    redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    locmem = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    with override_settings(CACHES={"default": locmem, "limits": redis}, OTP_SMS_LIMITS_CACHE="limits", DEBUG=False):
+        assert checks.check_limits_cache() == []
+
+
+def test_limits_cache_alias_not_in_caches():
+    with override_settings(OTP_SMS_LIMITS_CACHE="limits"):
+        message = only(checks.check_limits_cache(), "sms_gateway.E009")
+    assert "'limits'" in message.msg and "add a 'limits' cache to CACHES" in message.hint
+
+
+def test_checks_are_registered_with_manage_py_check():
+    with override_settings(SMS_GATEWAYS={"a": {"BACKEND": "nope.Backend"}}, MIDDLEWARE=[]):
+        found = ids(run_checks())
+    assert "sms_gateway.E004" in found and "sms_gateway.W002" in found

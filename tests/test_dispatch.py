@@ -1,0 +1,108 @@
+"""Ordered fallback, country skipping, one code per challenge, user-safe failures."""
+
+import logging
+
+import pytest
+from django.test import override_settings
+
+from django_sms_gateway.exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable
+from django_sms_gateway.models import DeliveryRecord
+from tests import fakes
+
+pytestmark = pytest.mark.django_db
+
+FAIL = "tests.fakes.FailingBackend"
+OK = "tests.fakes.RecordingBackend"
+LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
+
+
+@pytest.fixture(autouse=True)
+def _calls():
+    fakes.calls.clear()
+    yield
+    fakes.calls.clear()
+
+
+def gateways(*entries):
+    return override_settings(SMS_GATEWAYS={alias: entry for alias, entry in entries})
+
+
+def test_falls_back_in_order_with_the_same_code(device, sms_outbox):
+    with gateways(("a", {"BACKEND": FAIL}), ("b", {"BACKEND": FAIL, "OPTIONS": {"error": "GatewayTimeout"}}),
+                  ("c", {"BACKEND": LOCMEM}), ("d", {"BACKEND": OK})):
+        device.generate_challenge()
+    assert [c[0] for c in fakes.calls] == ["a", "b"]
+    codes = {c[2] for c in fakes.calls} | {sms_outbox[0].code}
+    assert len(codes) == 1 and sms_outbox[0].gateway == "c"
+    assert list(DeliveryRecord.objects.order_by("id").values_list("gateway", "outcome")) == [
+        ("a", "failed"), ("b", "failed"), ("c", "sent")
+    ]
+
+
+def test_skips_gateways_whose_countries_exclude_the_number(device, sms_outbox):
+    with gateways(("se", {"BACKEND": OK, "COUNTRIES": ["SE"]}), ("no", {"BACKEND": LOCMEM, "COUNTRIES": ["no"]})):
+        device.generate_challenge()
+    assert fakes.calls == [] and sms_outbox[0].gateway == "no"
+    assert DeliveryRecord.objects.get(gateway="se").outcome == "skipped"
+
+
+def test_number_no_gateway_serves_is_refused_clearly(device, sms_outbox):
+    with gateways(("se", {"BACKEND": LOCMEM, "COUNTRIES": ["SE", "DK"]})):
+        with pytest.raises(NoGatewayForNumber) as info:
+            device.generate_challenge()
+    assert "country" in str(info.value) and not sms_outbox
+
+
+def test_all_failing_raises_user_safe_error_with_attempts(device, sms_outbox, caplog):
+    caplog.set_level(logging.DEBUG)
+    with gateways(("a", {"BACKEND": FAIL}), ("b", {"BACKEND": "tests.fakes.ExplodingBackend"})):
+        with pytest.raises(DeliveryFailed) as info:
+            device.generate_challenge()
+    err = info.value
+    assert [a.alias for a in err.attempts] == ["a", "b"] and all(a.outcome == "failed" for a in err.attempts)
+    assert all(a.elapsed >= 0 for a in err.attempts)
+    text = str(err)
+    assert "secret-body" not in text and "made to fail" not in text and "+47" not in text
+    code = fakes.calls[0][2]
+    assert code not in text and code not in caplog.text and "98765432" not in caplog.text
+
+
+def test_failed_delivery_releases_cooldown_and_forgets_code(device, sms_outbox):
+    with override_settings(OTP_SMS_COOLDOWN_DURATION=60):
+        with gateways(("a", {"BACKEND": FAIL})):
+            with pytest.raises(DeliveryFailed):
+                device.generate_challenge()
+        code = fakes.calls[0][2]
+        assert device.verify_token(code) is False
+        device.generate_challenge()  # not blocked by a cooldown for a code nobody got
+    assert len(sms_outbox) == 1
+
+
+def test_recipient_refused_stops_the_walk(device, sms_outbox):
+    with gateways(("a", {"BACKEND": FAIL, "OPTIONS": {"error": "RecipientRefused"}}), ("b", {"BACKEND": LOCMEM})):
+        with pytest.raises(RecipientNotReachable):
+            device.generate_challenge()
+    assert not sms_outbox
+
+
+def test_request_rejected_tries_next(device, sms_outbox):
+    with gateways(("a", {"BACKEND": FAIL, "OPTIONS": {"error": "RequestRejected"}}), ("b", {"BACKEND": LOCMEM})):
+        device.generate_challenge()
+    assert sms_outbox[0].gateway == "b"
+
+
+def test_time_budget_skips_remaining_gateways(device, sms_outbox, monkeypatch):
+    import django_sms_gateway.dispatch as dispatch
+
+    clock = iter([0.0, 0.0, 100.0, 100.0, 100.0, 100.0])
+    monkeypatch.setattr(dispatch.time, "monotonic", lambda: next(clock))
+    with gateways(("a", {"BACKEND": FAIL}), ("b", {"BACKEND": LOCMEM})):
+        with pytest.raises(DeliveryFailed) as info:
+            device.generate_challenge()
+    assert [(a.alias, a.outcome, a.reason) for a in info.value.attempts][1] == ("b", "skipped", "time budget spent")
+
+
+def test_same_code_after_fallback_verifies(device, sms_outbox):
+    with gateways(("a", {"BACKEND": FAIL}), ("b", {"BACKEND": LOCMEM})):
+        device.generate_challenge()
+    assert device.verify_token(fakes.calls[0][2]) is True

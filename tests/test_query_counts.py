@@ -1,0 +1,62 @@
+"""SQL cost of the login step: at most 3 queries to send a code, 2 to check one."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from django_sms_gateway.sandbox.fixtures import sandbox, sms_sandbox  # noqa: F401
+from django_sms_gateway.testing import last_code
+
+pytestmark = pytest.mark.django_db
+
+
+def test_generate_challenge_queries(device, sms_outbox):
+    with CaptureQueriesContext(connection) as ctx:
+        device.generate_challenge()
+    assert len(ctx.captured_queries) <= 3, [q["sql"] for q in ctx.captured_queries]
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_verify_token_queries(device, sms_outbox, right):
+    device.generate_challenge()
+    code = last_code() if right else ("000000" if last_code() != "000000" else "111111")
+    with CaptureQueriesContext(connection) as ctx:
+        assert device.verify_token(code) is right
+    assert len(ctx.captured_queries) <= 2, [q["sql"] for q in ctx.captured_queries]
+
+
+# Outside a test transaction, as in production: a statement the ORM wraps in
+# BEGIN/COMMIT (bulk_create does, even for one row) is counted here, and the
+# code travels over real HTTP through the sandbox's Signicat and ZignSec.
+
+@pytest.fixture
+def sandbox_gateways(sandbox, settings):
+    from tests.backends.helpers import signicat_entry, zignsec_entry
+
+    settings.SMS_GATEWAYS = {"signicat": signicat_entry(sandbox), "zignsec": zignsec_entry(sandbox)}
+    return sandbox
+
+
+def _sandbox_code(sandbox):
+    text = sandbox.messages[-1]["text"]
+    return next(word.strip(".") for word in text.split() if word.strip(".").isdigit())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("signicat_up", [True, False], ids=["signicat", "fallback-to-zignsec"])
+def test_queries_through_the_sandbox_outside_a_transaction(user, sandbox_gateways, signicat_up):
+    from django_sms_gateway.models import SMSDevice
+
+    if not signicat_up:
+        sandbox_gateways.set_fault("signicat", "500")
+    device = SMSDevice.objects.create(user=user, name="phone", number="+4798765432")
+    with CaptureQueriesContext(connection) as ctx:
+        device.generate_challenge()
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert sandbox_gateways.messages[-1]["vendor"] == ("signicat" if signicat_up else "zignsec")
+    assert len(sql) <= 3, sql
+    assert not any(q.upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT")) for q in sql), sql
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert device.verify_token(_sandbox_code(sandbox_gateways)) is True
+    assert len(ctx.captured_queries) <= 2, [q["sql"] for q in ctx.captured_queries]

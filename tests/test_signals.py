@@ -1,0 +1,96 @@
+"""Each signal fires with the gateway alias and a masked number, never a code."""
+
+import pytest
+from django.test import override_settings
+
+import django_sms_gateway
+from django_sms_gateway import signals
+from django_sms_gateway.exceptions import DeliveryFailed
+from django_sms_gateway.testing import last_code
+from tests import fakes
+
+pytestmark = pytest.mark.django_db
+
+MASKED = "+47******32"
+FAIL = "tests.fakes.FailingBackend"
+LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
+
+
+@pytest.fixture
+def received():
+    """Connects a receiver to every signal; yields the (signal name, kwargs) it saw."""
+    seen = []
+    receivers = {}
+    for name in ("code_sent", "gateway_failed", "delivery_failed", "limit_hit", "code_verified", "code_refused"):
+        def receiver(sender, signal, _name=name, **kwargs):
+            seen.append((_name, kwargs))
+
+        receivers[name] = receiver
+        getattr(signals, name).connect(receiver)
+    fakes.calls.clear()
+    yield seen
+    for name, receiver in receivers.items():
+        getattr(signals, name).disconnect(receiver)
+    fakes.calls.clear()
+
+
+def assert_no_code(seen, code):
+    for _name, kwargs in seen:
+        assert code not in repr(kwargs)
+        assert "98765432" not in repr({k: v for k, v in kwargs.items() if k != "device"})
+
+
+def test_fallback_then_sent(device, sms_outbox, received):
+    with override_settings(SMS_GATEWAYS={"down": {"BACKEND": FAIL}, "up": {"BACKEND": LOCMEM}}):
+        device.generate_challenge()
+    assert [name for name, _ in received] == ["gateway_failed", "code_sent"]
+    failed, sent = received[0][1], received[1][1]
+    assert failed["alias"] == "down" and failed["number"] == MASKED and failed["reason"] == "made to fail"
+    assert sent["alias"] == "up" and sent["number"] == MASKED and sent["device"] == device
+    assert sent["delivery"].alias == "up"
+    assert_no_code(received, last_code())
+
+
+def test_delivery_failed(device, sms_outbox, received):
+    with override_settings(SMS_GATEWAYS={"a": {"BACKEND": FAIL}, "b": {"BACKEND": FAIL}}):
+        with pytest.raises(DeliveryFailed):
+            device.generate_challenge()
+    assert [name for name, _ in received] == ["gateway_failed", "gateway_failed", "delivery_failed"]
+    failed = received[-1][1]
+    assert failed["aliases"] == ("a", "b") and failed["number"] == MASKED
+    assert [a.alias for a in failed["attempts"]] == ["a", "b"]
+    assert_no_code(received, fakes.calls[0][2])
+
+
+def test_code_verified(device, sms_outbox, received):
+    device.generate_challenge()
+    code = last_code()
+    received.clear()
+    assert device.verify_token(code)
+    assert received == [("code_verified", {"alias": None, "number": MASKED, "device": device})]
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"), [("wrong", "wrong, expired or malformed code"), ("reused", "wrong, expired or malformed code")]
+)
+def test_code_refused(device, sms_outbox, received, typed, reason):
+    device.generate_challenge()
+    code = last_code()
+    if typed == "reused":
+        assert device.verify_token(code)
+    received.clear()
+    assert not device.verify_token(code if typed == "reused" else "12345x")
+    assert received == [
+        ("code_refused", {"alias": None, "number": MASKED, "device": device, "reason": reason})
+    ]
+    assert_no_code(received, code)
+
+
+def test_code_refused_while_throttled(device, sms_outbox, received):
+    device.generate_challenge()
+    code = last_code()
+    assert not device.verify_token("12345x")
+    received.clear()
+    assert not device.verify_token(code)  # right code, but within the throttle delay
+    assert received == [("code_refused", {"alias": None, "number": MASKED, "device": device, "reason": "throttled"})]
+    assert django_sms_gateway.outbox

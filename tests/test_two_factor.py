@@ -1,0 +1,106 @@
+"""django-two-factor-auth sends its codes through our gateways."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+from django.utils import translation
+
+from django_sms_gateway import checks, signals
+from django_sms_gateway.exceptions import DeliveryFailed, RecipientNotReachable
+from django_sms_gateway.integrations.two_factor import GATEWAY_PATH, Gateway
+from django_sms_gateway.models import DeliveryRecord
+from tests import fakes
+
+pytest.importorskip("two_factor", reason="install the test extra: pip install -e '.[test]' (django-two-factor-auth)")
+from two_factor.plugins.phonenumber.models import PhoneDevice  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
+FAIL = "tests.fakes.FailingBackend"
+VENDOR_CODE = "tests.fakes.VendorCodeBackend"
+NUMBER = "+4798765432"
+
+
+@pytest.fixture(autouse=True)
+def _two_factor(settings):
+    settings.TWO_FACTOR_SMS_GATEWAY = GATEWAY_PATH
+    fakes.calls.clear()
+    yield
+    fakes.calls.clear()
+
+
+@pytest.fixture
+def phone(user):
+    return PhoneDevice.objects.create(user=user, name="default", number=NUMBER, method="sms")
+
+
+def test_generate_challenge_sends_two_factors_token(phone, sms_outbox):
+    phone.generate_challenge()
+    [message] = sms_outbox
+    assert message.recipient == NUMBER and message.gateway == "locmem"
+    assert message.text == f"Your verification code is {message.code}. It expires in 2 minutes."
+    assert phone.verify_token(message.code)  # the token two_factor made and checks
+
+
+def test_fallback_skips_vendor_made_codes(phone, sms_outbox):
+    sent = []
+
+    def on_sent(sender, **kwargs):
+        sent.append(kwargs)
+
+    signals.code_sent.connect(on_sent)
+    try:
+        with override_settings(SMS_GATEWAYS={
+            "ip1": {"BACKEND": VENDOR_CODE},
+            "down": {"BACKEND": FAIL},
+            "up": {"BACKEND": LOCMEM},
+        }):
+            phone.generate_challenge()
+    finally:
+        signals.code_sent.disconnect(on_sent)
+    [message] = sms_outbox
+    assert message.gateway == "up"
+    assert fakes.calls == [("down", NUMBER, message.code)]  # iP1-style gateway never asked
+    assert list(DeliveryRecord.objects.order_by("id").values_list("gateway", "outcome", "number_masked", "device")) == [
+        ("down", "failed", "+47******32", None), ("up", "sent", "+47******32", None)
+    ]
+    assert sent[0]["alias"] == "up" and sent[0]["number"] == "+47******32" and sent[0]["device"] == phone
+
+
+def test_message_goes_out_in_the_active_language(phone, sms_outbox):
+    with translation.override("nb"):
+        phone.generate_challenge()
+    assert sms_outbox[0].text == f"Din bekreftelseskode er {sms_outbox[0].code}. Den utløper om 2 minutter."
+
+
+def test_no_gateway_delivered(phone, sms_outbox):
+    with override_settings(SMS_GATEWAYS={"a": {"BACKEND": FAIL}}):
+        with pytest.raises(DeliveryFailed) as info:
+            phone.generate_challenge()
+    assert "try again" in str(info.value) and not sms_outbox
+    assert DeliveryRecord.objects.get().outcome == "failed"
+
+
+def test_number_that_cannot_take_sms(user, sms_outbox):
+    landline = PhoneDevice(user=user, name="desk", number="+4722123456", method="sms")
+    with pytest.raises(RecipientNotReachable):
+        Gateway().send_sms(landline, "123456")
+    assert not sms_outbox
+
+
+def test_only_vendor_code_gateways_is_a_configuration_error(phone, sms_outbox):
+    with override_settings(SMS_GATEWAYS={"ip1": {"BACKEND": VENDOR_CODE}}):
+        with pytest.raises(ImproperlyConfigured, match="makes its own codes"):
+            phone.generate_challenge()
+        [message] = checks.check_two_factor()
+    assert message.id == "sms_gateway.E011" and "Add a gateway" in message.hint
+    assert fakes.calls == []
+
+
+def test_voice_calls_are_refused_clearly(phone, settings):
+    settings.TWO_FACTOR_CALL_GATEWAY = GATEWAY_PATH
+    with pytest.raises(ImproperlyConfigured, match="text messages only"):
+        Gateway().make_call(phone, "123456")
+    [message] = checks.check_two_factor()
+    assert message.id == "sms_gateway.E010" and "Remove TWO_FACTOR_CALL_GATEWAY" in message.hint
