@@ -4,7 +4,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from django_sms_gateway.sandbox.fixtures import sandbox, sms_sandbox  # noqa: F401
 from django_sms_gateway.testing import last_code
 
 pytestmark = pytest.mark.django_db
