@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +21,7 @@ from .dispatch import Delivery, send_code
 from .exceptions import Attempt, DeliveryFailed, GatewayError
 from .gateways import gateways
 from .phone import mask_number, normalize_number
+from .statements import claim_challenge, insert_rows
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -131,21 +132,13 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         code = generate_code(int(settings.OTP_SMS_TOKEN_LENGTH))
         token_hash = hash_code(self.pk, code)
         previous = self.last_generated_timestamp
-        if self.cooldown_enabled:
-            free = Q(last_generated_timestamp__isnull=True) | Q(
-                last_generated_timestamp__lte=now - timedelta(seconds=self.get_cooldown_duration())
-            )
-        else:
-            free = Q()  # no cooldown: every challenge sends
-        claimed = (
-            type(self)
-            .objects.filter(free, pk=self.pk)
-            .update(
-                last_generated_timestamp=now,
-                token=token_hash,
-                vendor_gateway="",
-                valid_until=now + timedelta(seconds=validity),
-            )
+        claimed = claim_challenge(
+            type(self),
+            self.pk,
+            now=now,
+            cooldown=self.get_cooldown_duration() if self.cooldown_enabled else None,
+            token=token_hash,
+            valid_until=now + timedelta(seconds=validity),
         )
         if not claimed:
             self.refresh_from_db(fields=["last_generated_timestamp"])
@@ -326,32 +319,34 @@ class DeliveryRecord(models.Model):
     @classmethod
     def record(
         cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = ""
-    ) -> list[Self]:
-        """Write one row per attempt; the sent attempt gets ``result``.
+    ) -> int:
+        """Write one row per attempt, the sent attempt with ``result``; returns
+        the number of rows written.
 
-        One INSERT per row, each standing alone: a login usually makes one
-        attempt, and ``bulk_create`` would wrap even a single row in
-        BEGIN/COMMIT (two more statements, and round trips on PostgreSQL).
+        All rows go in one INSERT statement (see :mod:`django_sms_gateway.statements`):
+        a login usually makes one attempt, and ``save()`` or ``bulk_create``
+        would cost more than the rest of the step. No ``save()`` signals are sent.
         Without a ``device`` (a send for another package's device, such as
         django-two-factor-auth's), ``number`` (E.164) is stored masked."""
         masked = device.masked_number if device is not None else mask_number(number)
-        rows: list[Self] = []
+        now = timezone.now()
+        rows = []
         for attempt in attempts:
             sent = attempt.outcome == cls.Outcome.SENT and result is not None
             rows.append(
-                cls(
-                    device=device,
-                    gateway=attempt.alias[:64],
-                    reference=(attempt.reference or "")[:128],
-                    outcome=attempt.outcome,
-                    status=(result.status if sent else "")[:32],
-                    reason=attempt.reason[:255],
-                    segments=result.segments if sent else None,
-                    charge=result.charge if sent else None,
-                    elapsed_ms=int(attempt.elapsed * 1000),
-                    number_masked=masked,
-                )
+                {
+                    "created_at": now,
+                    "updated_at": now,
+                    "device_id": device.pk if device is not None else None,
+                    "gateway": attempt.alias[:64],
+                    "reference": (attempt.reference or "")[:128],
+                    "outcome": attempt.outcome,
+                    "status": (result.status if sent else "")[:32],
+                    "reason": attempt.reason[:255],
+                    "segments": result.segments if sent else None,
+                    "charge": result.charge if sent else None,
+                    "elapsed_ms": int(attempt.elapsed * 1000),
+                    "number_masked": masked,
+                }
             )
-        for row in rows:
-            row.save(force_insert=True)
-        return rows
+        return insert_rows(cls, rows)
