@@ -1,7 +1,11 @@
 """Every setting django-sms-gateway reads, with its default.
 
 Read through the ``settings`` object below (``settings.OTP_SMS_TOKEN_LENGTH``)
-so that ``override_settings`` works and defaults live in one place.
+so that ``override_settings`` works and defaults live in one place. Values
+are looked up once and kept until a setting changes (Django's
+``setting_changed`` signal, sent by ``override_settings``): the login step
+reads several per call, and a missing setting costs Django an exception
+each time it is looked up.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import django.conf
+from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 
 DEFAULTS: dict[str, Any] = {
@@ -41,10 +46,22 @@ DEFAULTS: dict[str, Any] = {
 class Settings:
     """Attribute access to Django settings with this package's defaults."""
 
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
     def __getattr__(self, name: str) -> Any:
-        if name in DEFAULTS:
-            return getattr(django.conf.settings, name, DEFAULTS[name])
-        return getattr(django.conf.settings, name)
+        if name not in DEFAULTS:
+            return getattr(django.conf.settings, name)
+        try:
+            return self._values[name]
+        except KeyError:
+            value = self._values[name] = getattr(django.conf.settings, name, DEFAULTS[name])
+            return value
+
+    def forget(self, **kwargs: Any) -> None:
+        """Drop every kept value (connected to ``setting_changed``)."""
+        self._values.clear()
 
 
 settings = Settings()
+setting_changed.connect(settings.forget, dispatch_uid="django_sms_gateway.conf")
