@@ -95,10 +95,10 @@ def count_checks(r: Results) -> list[Check]:
         Check("SQL queries per verify_token() right / wrong",
               f"{c.queries_verify_right} / {c.queries_verify_wrong}", f"<= {MAX_QUERIES_VERIFY}",
               verify <= MAX_QUERIES_VERIFY),
-        Check("throughput, 1 thread (SMS/s)",
+        Check(f"throughput, 1 thread (SMS/s; vendor answers in {t.vendor_latency * 1000:.0f} ms)",
               f"{single.per_second:.0f}/s (client {single.cpu_share:.2f}, "
               f"sandbox {cores(t.sandbox_cpu_single)} cores)", "", None),
-        Check(f"throughput, {multi.threads} threads (SMS/s)",
+        Check(f"throughput, {multi.threads} threads (SMS/s; same vendor)",
               f"{multi.per_second:.0f}/s (client {multi.cpu_share:.2f}, "
               f"sandbox {cores(t.sandbox_cpu_multi)} cores)", "", None),
         Check(f"{multi.threads} threads / 1 thread", f"{t.ratio:.2f}", f">= {MIN_THREAD_SPEEDUP}",

@@ -174,6 +174,10 @@ class SandboxProcess:
         with ``fault``; ``None`` clears it and releases hung requests."""
         self._call("POST", "/_sandbox/faults", json={"vendor": key, "fault": fault, "count": count})
 
+    def set_latency(self, seconds: float) -> None:
+        """Delay every vendor answer by ``seconds`` (0: answer at once)."""
+        self._call("POST", "/_sandbox/latency", json={"seconds": seconds})
+
     def messages(self) -> list[dict[str, str]]:
         return self._call("GET", "/messages.json")
 

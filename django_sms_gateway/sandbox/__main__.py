@@ -35,6 +35,16 @@ def _loopback(value: str) -> str:
     return value
 
 
+def _latency(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 10:
+        raise argparse.ArgumentTypeError(f"latency must be seconds from 0 to 10, not {value!r}")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m django_sms_gateway.sandbox",
@@ -51,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="SECRET", help="key of the ZignSec webhook signatures")
     parser.add_argument("--zignsec-delivery-delay", type=float, default=0.05, metavar="SECONDS",
                         help="seconds until a ZignSec session is delivered (default 0.05)")
+    parser.add_argument("--latency", type=_latency, default=0.0, metavar="SECONDS",
+                        help="delay every vendor answer, like a real vendor's round trip (default 0)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser
 
@@ -79,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         zignsec_webhook_secret=args.zignsec_webhook_secret,
         zignsec_delivery_delay=args.zignsec_delivery_delay,
         log_requests=not args.quiet,
+        latency=args.latency,
     )
     for vendor, fault in args.fault:
         sandbox.set_fault(vendor, fault)

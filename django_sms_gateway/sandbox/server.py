@@ -123,17 +123,21 @@ class Sandbox:
         zignsec_webhook_secret: str = zignsec.CREDENTIALS["webhook_secret"],
         zignsec_delivery_delay: float = 0.05,
         hang_seconds: float = 30.0,
+        latency: float = 0.0,
         log_requests: bool = False,
     ) -> None:
         """Configure, without binding; :meth:`start` binds and serves.
 
-        Raises ``ValueError`` when ``host`` is not a loopback address.
+        ``latency`` (seconds) delays every vendor answer, like a real vendor's
+        round trip (see :meth:`set_latency`). Raises ``ValueError`` when
+        ``host`` is not a loopback address or ``latency`` is out of range.
         """
         if not is_loopback_host(host):
             raise ValueError(f"the sandbox only listens on loopback addresses, not {host!r}")
         self.host = host
         self.port = port
         self.hang_seconds = hang_seconds
+        self.latency = self._start_latency = _checked_latency(latency)
         self.log_requests = log_requests
         self.zignsec_webhook_secret = zignsec_webhook_secret
         self._cond = threading.Condition()
@@ -236,6 +240,12 @@ class Sandbox:
             self._generations[vendor] += 1
             self._cond.notify_all()
 
+    def set_latency(self, seconds: float) -> None:
+        """Delay every vendor answer by ``seconds`` (0 to 10), as a vendor
+        across the internet would; 0 answers at once. Raises ``ValueError``
+        out of that range. Control endpoints are never delayed."""
+        self.latency = _checked_latency(seconds)
+
     def clear_faults(self) -> None:
         """Clear every fault (and release hung requests)."""
         with self._cond:
@@ -250,8 +260,10 @@ class Sandbox:
 
     def reset(self) -> None:
         """Forget messages, counters, faults, last requests and vendor state
-        (Signicat tokens, ZignSec sessions, iP1 authentications)."""
+        (Signicat tokens, ZignSec sessions, iP1 authentications); the latency
+        returns to the one the sandbox was started with."""
         with self._cond:
+            self.latency = self._start_latency
             self._messages.clear()
             self._faults.clear()
             self._last.clear()
@@ -298,6 +310,7 @@ class Sandbox:
             "url": self.url,
             "vendors": {v: self.base_url(v) for v in VENDORS},
             "faults": self.faults,
+            "latency": self.latency,
             "stats": self.stats,
         }
 
@@ -464,6 +477,8 @@ class _Handler(BaseHTTPRequestHandler):
         recorded = RecordedRequest(request.method, path, headers, body, request.parsed())
         self.sandbox._note_request(vendor.name, key, recorded, new_connection)
         fault = self.sandbox._take_fault(key)
+        if self.sandbox.latency and fault not in ("refuse", "hang"):
+            _sleep(self.sandbox.latency)
         if fault == "refuse":
             self._reset_connection()
         elif fault == "hang":
@@ -539,7 +554,17 @@ def _control(sandbox: Sandbox, method: str, path: str, content_type: str, body: 
         except ValueError as exc:
             return Response.json(400, {"error": str(exc)})
         return _redirect_home() if is_form else Response.json(200, sandbox.state())
-    if path in ("/", "/messages.json", "/_sandbox/state", "/_sandbox/reset", "/_sandbox/faults"):
+    if method == "POST" and path == "/_sandbox/latency":
+        fields = parse_body(media_type, body)
+        try:
+            if not isinstance(fields, dict):
+                raise ValueError("send a JSON object or form fields: seconds")
+            sandbox.set_latency(_seconds(fields.get("seconds")))
+        except ValueError as exc:
+            return Response.json(400, {"error": str(exc)})
+        return Response.json(200, sandbox.state())
+    if path in ("/", "/messages.json", "/_sandbox/state", "/_sandbox/reset", "/_sandbox/faults",
+                "/_sandbox/latency"):
         return Response.json(405, {"error": f"{method} is not allowed on {path}"})
     return Response.json(404, {"error": f"no such page: {path}"})
 
@@ -559,6 +584,25 @@ def _optional_count(value: Any) -> int | None:
         except ValueError:
             raise ValueError(f"count must be a positive integer, not {value!r}") from None
     return value
+
+
+_sleep = time.sleep  # the vendor latency's wait (tests replace it)
+
+
+def _checked_latency(seconds: float) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 10:
+        raise ValueError(f"latency must be a number of seconds from 0 to 10, not {seconds!r}")
+    return float(seconds)
+
+
+def _seconds(value: Any) -> float:
+    """Latency seconds from JSON (number) or a form (text)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"seconds must be a number, not {value!r}") from None
+    return _checked_latency(value)
 
 
 def _redirect_home() -> Response:

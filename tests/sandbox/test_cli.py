@@ -74,3 +74,10 @@ def test_cli_rejects_an_unknown_fault():
 
     assert result.returncode == 2
     assert "signicat=teapot" in result.stderr
+
+
+def test_cli_rejects_a_bad_latency():
+    result = subprocess.run([*COMMAND, "--latency", "60"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+
+    assert result.returncode == 2
+    assert "latency" in result.stderr

@@ -284,3 +284,46 @@ def test_ipv6_loopback():
     with sandbox:
         assert sandbox.url.startswith("http://[::1]:")
         assert requests.get(sandbox.url + "/messages.json", timeout=TIMEOUT).json() == []
+
+
+def test_latency_delays_vendor_answers_but_not_control_pages(sandbox, monkeypatch):
+    from django_sms_gateway.sandbox import server
+
+    slept = []
+    monkeypatch.setattr(server, "_sleep", slept.append)
+    response = requests.post(sandbox.url + "/_sandbox/latency", json={"seconds": 0.02}, timeout=TIMEOUT)
+    assert response.status_code == 200 and response.json()["latency"] == 0.02
+
+    assert call(sandbox, "ip1").status_code == 200
+    requests.get(sandbox.url + "/messages.json", timeout=TIMEOUT)
+    assert slept == [0.02]
+
+    sandbox.set_latency(0)
+    call(sandbox, "ip1")
+    assert slept == [0.02]
+
+
+def test_latency_does_not_delay_refused_connections(sandbox, monkeypatch):
+    from django_sms_gateway.sandbox import server
+
+    slept = []
+    monkeypatch.setattr(server, "_sleep", slept.append)
+    sandbox.set_latency(0.5)
+    sandbox.set_fault("ip1", "refuse", count=1)
+    with pytest.raises(requests.ConnectionError):
+        call(sandbox, "ip1")
+    assert slept == []
+
+
+@pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": 11}, {"seconds": "soon"}, {"seconds": True}, [1]])
+def test_latency_endpoint_rejects_bad_input(sandbox, body):
+    response = requests.post(sandbox.url + "/_sandbox/latency", json=body, timeout=TIMEOUT)
+
+    assert response.status_code == 400
+    assert "seconds" in response.json()["error"] or "latency" in response.json()["error"]
+    assert sandbox.latency == 0
+
+
+def test_latency_is_checked_when_constructed():
+    with pytest.raises(ValueError, match="latency"):
+        Sandbox(latency=-0.1)
