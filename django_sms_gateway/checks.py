@@ -237,7 +237,7 @@ def _template_messages(backends: list[BaseBackend]) -> list[CheckMessage]:
             site_name=str(settings.OTP_SMS_SITE_NAME or ""),
         )
         for backend in backends:
-            if worst.segments > backend.max_segments:
+            if backend.uses_site_message and worst.segments > backend.max_segments:
                 messages.append(
                     Error(
                         f"OTP_SMS_MESSAGE in {_languages(codes)} needs {worst.segments} SMS parts "

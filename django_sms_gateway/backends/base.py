@@ -81,6 +81,8 @@ class BaseBackend:
     verifies_codes: ClassVar[bool] = False
     #: Most SMS parts this backend may send for one message.
     max_segments: int = 1
+    #: The text sent is ``OTP_SMS_MESSAGE`` (False when the backend has its own).
+    uses_site_message: bool = True
 
     def __init__(
         self,

@@ -93,6 +93,7 @@ class IP1Backend(HTTPBackend):
                 f"iP1 keeps codes 1 to 86400 seconds; OTP_SMS_TOKEN_VALIDITY is {validity}"
             )
         text_format = self.config["message_format"]
+        self.uses_site_message = text_format is None
         if text_format is None:
             self._check_default_format(validity)
         else:

@@ -486,3 +486,18 @@ def test_settings_ip1_cannot_honour_are_refused_at_start_up(settings, setting, v
 def test_a_custom_format_makes_otp_sms_message_irrelevant(settings):
     settings.OTP_SMS_MESSAGE = "{{ref}} {token}"
     assert build(message_format="Code {0}").config["message_format"] == "Code {0}"
+
+
+def test_system_check_measures_message_format_not_otp_sms_message(sandbox, settings):
+    from django_sms_gateway.checks import check_gateways
+
+    long_message = "Your code is {token}. " + "x" * 150
+    settings.OTP_SMS_MESSAGE = long_message
+    entry = ip1_entry(sandbox)
+    entry["OPTIONS"]["message_format"] = "Code {0}"
+    settings.SMS_GATEWAYS = {"ip1": entry}
+    assert check_gateways() == []
+
+    del entry["OPTIONS"]["message_format"]
+    settings.SMS_GATEWAYS = {"ip1": entry}
+    assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
