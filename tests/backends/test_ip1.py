@@ -491,13 +491,8 @@ def verify_concurrently(device_pk: int, code: str, threads: int = 8) -> list[boo
     return results
 
 
-@needs_postgres
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_checks_of_an_ip1_code_accept_at_most_once(ip1_first, device, sms_outbox):
-    device.generate_challenge()
-    results = verify_concurrently(device.pk, vendor_code(ip1_first))
-    assert results.count(True) <= 1
+# Many threads checking one iP1 code (accepted once, iP1 asked once) and a right
+# and a wrong code racing: tests/test_concurrency.py.
 
 
 @needs_postgres
