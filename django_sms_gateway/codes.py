@@ -8,6 +8,8 @@ import secrets
 from django.utils.crypto import salted_hmac
 
 _SALT = "django_sms_gateway.codes"
+#: Start of the token column's value while one request checks a vendor's code.
+IN_PROGRESS_PREFIX = "checking:"
 
 
 def generate_code(length: int) -> str:
@@ -31,3 +33,9 @@ def code_matches(device_id: object, code: str, stored_hash: str | None) -> bool:
 def unguessable_marker() -> str:
     """A value for the token column when the vendor holds the code."""
     return "vendor:" + secrets.token_hex(24)
+
+
+def in_progress_marker() -> str:
+    """A value for the token column while one request asks the vendor
+    whether a code is right (unique per request, nothing secret in it)."""
+    return IN_PROGRESS_PREFIX + secrets.token_hex(24)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin
 
 from . import signals
-from .codes import code_matches, generate_code, hash_code, unguessable_marker
+from .codes import IN_PROGRESS_PREFIX, code_matches, generate_code, hash_code, in_progress_marker, unguessable_marker
 from .conf import settings
 from .dispatch import Delivery, send_code
 from .exceptions import Attempt, DeliveryFailed, GatewayError
@@ -182,7 +182,18 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
     def verify_token(self, token: Any) -> bool:
         """True once for the code that was sent; False for anything else
-        (wrong, expired, reused, malformed, throttled)."""
+        (wrong, expired, reused, malformed, throttled).
+
+        Race-free without row locks, however the instance was loaded: the
+        row is read fresh, a success is a conditional UPDATE that only one
+        request can win, and a failure is an atomic increment (never lost).
+        A code the vendor holds (iP1) is first *reserved*, so that only one
+        request at a time asks the vendor (see :meth:`_verify_with_vendor`).
+
+        SQL: 2 statements for our own codes (SELECT, UPDATE); 3 for a
+        vendor-held code that is checked with the vendor (SELECT, reserve,
+        outcome).
+        """
         state = (
             type(self)
             .objects.filter(pk=self.pk)
@@ -192,29 +203,27 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         )
         if state is None:
             return False
+        # Decisions use these locals, not attributes another thread sharing
+        # this instance might overwrite; the attributes are set for django-otp.
+        stored, valid_until, vendor, failures, _failed_at = state
         (self.token, self.valid_until, self.vendor_gateway, self.throttling_failure_count,
          self.throttling_failure_timestamp) = state
         allowed, _details = self.verify_is_allowed()
         if not allowed:
-            self._refused("throttled")
+            self._refused("throttled", vendor)
             return False
 
         now = timezone.now()
-        candidate = self._well_formed(token)
-        stored, failures = self.token, self.throttling_failure_count
+        candidate = self._well_formed(token, vendor=bool(vendor))
         matched: bool | None
-        if candidate is None or not stored or now >= self.valid_until:
+        if candidate is None or not stored or now >= valid_until:
             matched = False
-        elif self.vendor_gateway:
-            matched = self._vendor_says_valid(candidate)
-            if matched is None:  # vendor unreachable: not the user's fault, not counted
-                self._refused("vendor unavailable")
-                return False
+        elif vendor:
+            return self._verify_with_vendor(candidate, stored, vendor, failures, now)
         else:
             matched = code_matches(self.pk, candidate, stored)
 
         if matched:
-            alias = self.vendor_gateway or None
             # Succeeds for exactly one request: the one that still finds the
             # same code and no failure recorded since it read the row.
             won = (
@@ -222,40 +231,105 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                 .objects.filter(
                     pk=self.pk, token=stored, valid_until__gt=now, throttling_failure_count=failures
                 )
-                .update(
-                    token=None,
-                    vendor_gateway="",
-                    valid_until=now,
-                    throttling_failure_count=0,
-                    throttling_failure_timestamp=None,
-                    last_generated_timestamp=None,
-                    last_used_at=now,
-                )
+                .update(**self._success_fields(now))
             )
             if won:
-                self.token, self.vendor_gateway, self.valid_until = None, "", now
-                self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
-                self.last_generated_timestamp, self.last_used_at = None, now
-                signals.code_verified.send(
-                    sender=type(self), alias=alias, number=self.masked_number, device=self
-                )
+                self._succeeded(now, alias=None)
                 return True
-            self._refused("already used")
+            self._refused("already used", vendor)
             return False
 
+        self._count_failure(now, failures)
+        self._refused("wrong, expired or malformed code", vendor)
+        return False
+
+    def _verify_with_vendor(self, candidate: str, stored: str, vendor: str, failures: int, now: datetime) -> bool:
+        """Check a well-formed, unexpired ``candidate`` with the vendor that
+        holds the code, one request at a time.
+
+        1. Reserve: a conditional UPDATE swaps the stored value for a fresh
+           in-progress marker. Only one request wins; the others are refused
+           ("check in progress") without asking the vendor and without
+           counting a failure, so the vendor's single-use code is never spent
+           by a request that could not then be let in.
+        2. Ask the vendor, then settle in one UPDATE guarded by the marker:
+           right: success; wrong: restore the stored value and count one
+           failure; vendor unable to answer: restore, not counted.
+
+        If the process dies between 1 and 2 the marker stays: that one
+        challenge can no longer be verified (the code is lost, nothing is
+        accepted), and the next :meth:`generate_challenge` replaces it. The
+        marker holds nothing secret.
+        """
+        if stored.startswith(IN_PROGRESS_PREFIX):
+            self._refused("check in progress", vendor)
+            return False
+        marker = in_progress_marker()
+        reserved = (
+            type(self)
+            .objects.filter(pk=self.pk, token=stored, valid_until__gt=now, throttling_failure_count=failures)
+            .update(token=marker)
+        )
+        if not reserved:
+            self._refused("check in progress", vendor)
+            return False
+        mine = type(self).objects.filter(pk=self.pk, token=marker)
+
+        verdict = self._vendor_says_valid(candidate, vendor)
+        if verdict is None:  # vendor unreachable: not the user's fault, not counted
+            mine.update(token=stored)
+            self._refused("vendor unavailable", vendor)
+            return False
+        if verdict:
+            if mine.update(**self._success_fields(now)):
+                self._succeeded(now, alias=vendor)
+                return True
+            # A new challenge replaced the code while the vendor was asked.
+            self._refused("already used", vendor)
+            return False
+        settled = mine.update(
+            token=stored,
+            throttling_failure_count=F("throttling_failure_count") + 1,
+            throttling_failure_timestamp=now,
+        )
+        if not settled:  # a new challenge replaced the marker; the guess still counts
+            self._count_failure(now, failures)
+        else:
+            self.throttling_failure_count, self.throttling_failure_timestamp = failures + 1, now
+        self._refused("wrong, expired or malformed code", vendor)
+        return False
+
+    @staticmethod
+    def _success_fields(now: datetime) -> dict[str, Any]:
+        return {
+            "token": None,
+            "vendor_gateway": "",
+            "valid_until": now,
+            "throttling_failure_count": 0,
+            "throttling_failure_timestamp": None,
+            "last_generated_timestamp": None,
+            "last_used_at": now,
+        }
+
+    def _succeeded(self, now: datetime, *, alias: str | None) -> None:
+        self.token, self.vendor_gateway, self.valid_until = None, "", now
+        self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
+        self.last_generated_timestamp, self.last_used_at = None, now
+        signals.code_verified.send(sender=type(self), alias=alias, number=self.masked_number, device=self)
+
+    def _count_failure(self, now: datetime, failures: int) -> None:
         type(self).objects.filter(pk=self.pk).update(
             throttling_failure_count=F("throttling_failure_count") + 1, throttling_failure_timestamp=now
         )
         self.throttling_failure_count = failures + 1
         self.throttling_failure_timestamp = now
-        self._refused("wrong, expired or malformed code")
-        return False
 
-    def _well_formed(self, token: Any) -> str | None:
+    def _well_formed(self, token: Any, *, vendor: bool = False) -> str | None:
         """The code as typed if it has the right shape, else None.
 
         Outer whitespace is forgiven; anything else (inner whitespace,
-        non-ASCII digits, wrong length) is refused.
+        non-ASCII digits, wrong length) is refused. A vendor's code may hold
+        ASCII letters too.
         """
         if isinstance(token, int) and not isinstance(token, bool):
             token = str(token)
@@ -265,24 +339,24 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         length = int(settings.OTP_SMS_TOKEN_LENGTH)
         if len(token) != length or not token.isascii():
             return None
-        if self.vendor_gateway:
+        if vendor:
             return token if token.isalnum() else None
         return token if token.isdigit() else None
 
-    def _vendor_says_valid(self, code: str) -> bool | None:
+    def _vendor_says_valid(self, code: str, alias: str) -> bool | None:
         try:
-            backend = gateways[self.vendor_gateway]
+            backend = gateways[alias]
             return backend.verify(self.number, code, timeout=backend.timeout)
         except (GatewayError, KeyError) as exc:
             logger.warning(
                 "SMS gateway %r could not check a code for %s: %s",
-                self.vendor_gateway, self.masked_number, getattr(exc, "reason", type(exc).__name__),
+                alias, self.masked_number, getattr(exc, "reason", type(exc).__name__),
             )
             return None
 
-    def _refused(self, reason: str) -> None:
+    def _refused(self, reason: str, alias: str | None = None) -> None:
         signals.code_refused.send(
-            sender=type(self), alias=self.vendor_gateway or None, number=self.masked_number, device=self, reason=reason
+            sender=type(self), alias=alias or None, number=self.masked_number, device=self, reason=reason
         )
 
 

@@ -59,3 +59,20 @@ def test_queries_through_the_sandbox_outside_a_transaction(user, sandbox_gateway
     with CaptureQueriesContext(connection) as ctx:
         assert device.verify_token(_sandbox_code(sandbox_gateways)) is True
     assert len(ctx.captured_queries) <= 2, [q["sql"] for q in ctx.captured_queries]
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_verify_token_queries_for_a_code_ip1_holds(sandbox, settings, device, right):
+    """A vendor-held code costs one more statement: it is reserved before the
+    vendor is asked (so that racing requests never ask twice), then settled."""
+    import re
+
+    from tests.backends.helpers import ip1_entry
+
+    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox)}
+    device.generate_challenge()
+    code = re.search(r"code is (\d+)\.", sandbox.messages[-1]["text"]).group(1)
+    guess = code if right else "".join("1" if c == "0" else "0" for c in code)
+    with CaptureQueriesContext(connection) as ctx:
+        assert device.verify_token(guess) is right
+    assert len(ctx.captured_queries) <= 3, [q["sql"] for q in ctx.captured_queries]

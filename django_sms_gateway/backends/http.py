@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -122,7 +122,7 @@ class HTTPBackend(BaseBackend):
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.raw.stream(8192, decode_content=True):
+            for chunk in _pieces(response.raw):
                 size += len(chunk)
                 if size > limit:
                     raise self.error(
@@ -174,6 +174,21 @@ class HTTPBackend(BaseBackend):
 
     def close(self) -> None:
         self.session.close()
+
+
+def _pieces(raw: Any) -> Iterator[bytes]:
+    """The decoded body in pieces of at most 8 KiB, each from one socket read.
+
+    ``read1`` returns what one read brought, so a server trickling a byte at
+    a time is noticed at the deadline; ``stream`` (older urllib3) waits for
+    a full piece, which a trickle can stretch far past the timeout.
+    """
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:
+        yield from raw.stream(8192, decode_content=True)
+        return
+    while chunk := read1(8192, decode_content=True):
+        yield chunk
 
 
 def _connection_refused(exc: BaseException) -> bool:
