@@ -81,6 +81,12 @@ class BaseBackend:
     verifies_codes: ClassVar[bool] = False
     #: Most SMS parts this backend may send for one message.
     max_segments: int = 1
+    #: Circuit breaker (see :mod:`django_sms_gateway.breaker`): consecutive
+    #: failures that open it (0: off) and seconds it stays open. Set from the
+    #: ``SMS_GATEWAYS`` entry; None reads ``OTP_SMS_BREAKER_THRESHOLD`` /
+    #: ``OTP_SMS_BREAKER_COOLOFF`` at send time.
+    breaker_threshold: int | None = None
+    breaker_cooloff: float | None = None
 
     def __init__(
         self,
