@@ -193,31 +193,29 @@ class Circuit:
         gateway's timeout, ended a wait); a refusal of the recipient is an
         answer, so it counts as health."""
         gate = self._gates.get(backend.alias)
-        if gate is None or self._cache is None:
+        cache = self._cache
+        if gate is None or cache is None:
             return
         keys = state_keys(backend.alias)
         try:
             if error is None or not error.retry_next:
-                self._healthy(backend.alias, gate, keys)
+                self._healthy(cache, backend.alias, gate, keys)
             elif not cut_short:
-                self._failed(backend.alias, gate, keys)
+                self._failed(cache, backend.alias, gate, keys)
             elif gate.trial:  # not a verdict: let the next request try
-                self._cache.delete(keys.trial)
+                cache.delete(keys.trial)
         except Exception as exc:
             _cache_failed(self._alias, exc)
 
-    def _healthy(self, alias: str, gate: _Gate, keys: StateKeys) -> None:
-        assert self._cache is not None
+    def _healthy(self, cache: BaseCache, alias: str, gate: _Gate, keys: StateKeys) -> None:
         if gate.trial or (self._bypass and (gate.failures or self._state.get(keys.open) is not None)):
-            self._cache.delete_many([keys.failures, keys.open, keys.trial])
+            cache.delete_many([keys.failures, keys.open, keys.trial])
             logger.info("SMS gateway %r circuit closed: the vendor answered again", alias)
             signals.breaker_closed.send(sender=Circuit, alias=alias)
         elif gate.failures:
-            self._cache.delete(keys.failures)
+            cache.delete(keys.failures)
 
-    def _failed(self, alias: str, gate: _Gate, keys: StateKeys) -> None:
-        assert self._cache is not None
-        cache = self._cache
+    def _failed(self, cache: BaseCache, alias: str, gate: _Gate, keys: StateKeys) -> None:
         try:
             failures = cache.incr(keys.failures)
         except ValueError:  # no count yet (or it just expired)
