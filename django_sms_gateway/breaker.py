@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from django.core.cache import BaseCache, caches
@@ -66,8 +66,7 @@ _warned: dict[str, float] = {}
 _warn_lock = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
-class StateKeys:
+class StateKeys(NamedTuple):
     failures: str
     open: str
     trial: str
@@ -148,7 +147,8 @@ class Circuit:
         alias = cache_alias()
         if not gates:
             return cls(None, alias, {}, {})
-        keys = [key for name in gates for key in _as_tuple(state_keys(name))]
+        # The trial key is not read: only the half-open state needs it, and there add() decides.
+        keys = [key for name in gates for key in state_keys(name)[:2]]
         try:
             cache = caches[alias]
             state = cache.get_many(keys)
@@ -173,8 +173,6 @@ class Circuit:
         elif gate.failures < gate.threshold:
             return None
         # Cool-off over (or its key gone with failures still counted): half-open.
-        if self._state.get(keys.trial) is not None:
-            return TRIAL_ELSEWHERE
         try:
             claimed = self._cache.add(keys.trial, _now(), timeout=math.ceil(backend.timeout + TRIAL_MARGIN))
         except Exception as exc:
@@ -274,13 +272,9 @@ def states(backends: Sequence[BaseBackend]) -> dict[str, BreakerState]:
 
 def reset(aliases: Iterable[str]) -> None:
     """Close the breakers of ``aliases`` (forget failures, cool-off, trial)."""
-    keys = [key for alias in aliases for key in _as_tuple(state_keys(alias))]
+    keys = [key for alias in aliases for key in state_keys(alias)]
     if keys:
         caches[cache_alias()].delete_many(keys)
-
-
-def _as_tuple(keys: StateKeys) -> tuple[str, str, str]:
-    return keys.failures, keys.open, keys.trial
 
 
 def _as_int(value: Any) -> int:
