@@ -195,31 +195,47 @@ class Circuit:
         if gate is None or cache is None:
             return
         keys = state_keys(backend.alias)
+        alias = backend.alias
         try:
             if error is None or not error.retry_next:
-                self._healthy(cache, backend.alias, gate, keys)
+                closed, opened_after = self._healthy(cache, gate, keys), 0
             elif not cut_short:
-                self._failed(cache, backend.alias, gate, keys)
-            elif gate.trial:  # not a verdict: let the next request try
-                cache.delete(keys.trial)
+                closed, opened_after = False, self._failed(cache, gate, keys)
+            else:
+                closed, opened_after = False, 0
+                if gate.trial:  # not a verdict: let the next request try
+                    cache.delete(keys.trial)
         except Exception as exc:
             _cache_failed(self._alias, exc)
-
-    def _healthy(self, cache: BaseCache, alias: str, gate: _Gate, keys: StateKeys) -> None:
-        if gate.trial or (self._bypass and (gate.failures or self._state.get(keys.open) is not None)):
-            cache.delete_many([keys.failures, keys.open, keys.trial])
+            return
+        # Signals outside the try: a receiver's error is not a cache error.
+        if closed:
             logger.info("SMS gateway %r circuit closed: the vendor answered again", alias)
             signals.breaker_closed.send(sender=Circuit, alias=alias)
-        elif gate.failures:
-            cache.delete(keys.failures)
+        elif opened_after:
+            logger.warning(
+                "SMS gateway %r circuit opened after %d %s; skipped for %s s", alias, opened_after,
+                "failure" if opened_after == 1 else "failures", f"{gate.cooloff:g}",
+            )
+            signals.breaker_opened.send(sender=Circuit, alias=alias, failures=opened_after, cooloff=gate.cooloff)
 
-    def _failed(self, cache: BaseCache, alias: str, gate: _Gate, keys: StateKeys) -> None:
+    def _healthy(self, cache: BaseCache, gate: _Gate, keys: StateKeys) -> bool:
+        """Forget failures; True when this closed an open circuit."""
+        if gate.trial or (self._bypass and (gate.failures or self._state.get(keys.open) is not None)):
+            cache.delete_many([keys.failures, keys.open, keys.trial])
+            return True
+        if gate.failures:
+            cache.delete(keys.failures)
+        return False
+
+    def _failed(self, cache: BaseCache, gate: _Gate, keys: StateKeys) -> int:
+        """Count a failure; the count when this opened the circuit, else 0."""
         try:
             failures = cache.incr(keys.failures)
         except ValueError:  # no count yet (or it just expired)
             failures = 1 if cache.add(keys.failures, 1, timeout=FAILURE_TTL) else cache.incr(keys.failures)
         if failures < gate.threshold:
-            return
+            return 0
         until = _now() + gate.cooloff
         # A cool-off key outlives its end by a second or more: caches round TTLs to whole seconds.
         ttl = math.ceil(gate.cooloff) + 1
@@ -227,12 +243,8 @@ class Circuit:
             cache.set(keys.open, until, timeout=ttl)
             cache.delete(keys.trial)
         elif not cache.add(keys.open, until, timeout=ttl):
-            return  # another request opened it, or a trial will decide
-        logger.warning(
-            "SMS gateway %r circuit opened after %d failures; skipped for %s s", alias, failures,
-            f"{gate.cooloff:g}",
-        )
-        signals.breaker_opened.send(sender=Circuit, alias=alias, failures=failures, cooloff=gate.cooloff)
+            return 0  # another request opened it, or a trial will decide
+        return int(failures)
 
 
 @dataclass(frozen=True, slots=True)

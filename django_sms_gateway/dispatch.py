@@ -111,7 +111,6 @@ def send_message(
             result = _send_once(backend, message, remaining, deadline)
         except GatewayError as err:
             elapsed = time.monotonic() - started
-            circuit.record(backend, err, cut_short=isinstance(err, GatewayTimeout) and remaining < backend.timeout)
             attempts.append(Attempt(backend.alias, "failed", err.reason, elapsed, err))
             logger.warning(
                 "SMS gateway %r failed for %s after %.3fs: %s", backend.alias, masked, elapsed, err.reason
@@ -119,6 +118,7 @@ def send_message(
             signals.gateway_failed.send(
                 sender=type(backend), alias=backend.alias, number=masked, reason=err.reason, error=err
             )
+            circuit.record(backend, err, cut_short=isinstance(err, GatewayTimeout) and remaining < backend.timeout)
             if not err.retry_next:
                 failure: DeliveryFailed = RecipientNotReachable(attempts)
                 _announce_failure(failure, masked)

@@ -398,3 +398,21 @@ def test_state_is_shared_between_processes(sms_outbox):
                   backup={"BACKEND": LOCMEM}):
         assert send() == [("remote", "skipped", "circuit open"), ("backup", "sent", "accepted")]
     assert tried("remote") == 0
+
+
+@pytest.mark.django_db
+def test_login_records_the_skip_and_fails_cleanly_when_every_circuit_is_open(device, sms_outbox):
+    from django_sms_gateway.models import DeliveryRecord
+
+    with gateways(a={"BACKEND": FAIL, "BREAKER_THRESHOLD": 1}, b={"BACKEND": LOCMEM}):
+        device.generate_challenge()
+        device.generate_challenge()
+    assert list(DeliveryRecord.objects.order_by("id").values_list("gateway", "outcome", "reason")) == [
+        ("a", "failed", "made to fail"), ("b", "sent", "accepted"), ("a", "skipped", "circuit open"),
+        ("b", "sent", "accepted"),
+    ]
+    with gateways(a={"BACKEND": FAIL, "BREAKER_THRESHOLD": 1}):
+        with pytest.raises(DeliveryFailed) as info:
+            device.generate_challenge()
+    assert [(a.alias, a.outcome, a.reason) for a in info.value.attempts] == [("a", "skipped", "circuit open")]
+    assert str(info.value) == str(DeliveryFailed.default_message) and tried("a") == 1
