@@ -21,6 +21,10 @@ Every message names what is wrong and its hint says how to fix it.
 ``E011``            ``TWO_FACTOR_SMS_GATEWAY`` points at our gateway, but every
                     gateway makes its own codes (iP1), so none can send
                     django-two-factor-auth's.
+``E014``            The circuit breaker settings are wrong: a threshold that is
+                    not a whole number >= 0, a cool-off that is not a positive
+                    number (globally or in an ``SMS_GATEWAYS`` entry), or an
+                    ``OTP_SMS_BREAKER_CACHE`` not in ``CACHES``.
 ``W001``            A console or locmem backend (sends nothing) with ``DEBUG = False``.
 ``W002``            ``django_otp.middleware.OTPMiddleware`` is not in ``MIDDLEWARE``.
 ``W003``            The limits cache cannot share counts between processes
@@ -46,7 +50,7 @@ from .backends.base import REQUIRED, BaseBackend
 from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
 from .conf import settings
-from .gateways import GatewayHandler, build_backend
+from .gateways import GatewayHandler, breaker_settings, build_backend
 from .text import TemplateError, compile_template
 
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
@@ -121,6 +125,19 @@ def _check_entry(alias: str, entry: Any) -> tuple[BaseBackend | None, list[Check
                         )
                     ]
             try:
+                breaker_settings(alias, entry)
+            except ImproperlyConfigured as exc:
+                return None, [
+                    _gateway_error(
+                        alias,
+                        str(exc),
+                        "Set BREAKER_THRESHOLD (or OTP_SMS_BREAKER_THRESHOLD) to the number of consecutive "
+                        "failures that open the circuit, such as 3 (0 turns the breaker off), and "
+                        "BREAKER_COOLOFF (or OTP_SMS_BREAKER_COOLOFF) to the seconds it stays open, such as 30.",
+                        "sms_gateway.E014",
+                    )
+                ]
+            try:
                 return build_backend(alias, entry), []
             except ImproperlyConfigured as exc:
                 # BaseBackend.config_error() prefixes "SMS_GATEWAYS['x'] (ClassName):".
@@ -139,7 +156,8 @@ def _check_entry(alias: str, entry: Any) -> tuple[BaseBackend | None, list[Check
 def _entry_hint(alias: str) -> str:
     return (
         f"Make SMS_GATEWAYS[{alias!r}] a dict with 'BACKEND' (dotted path) and optionally 'OPTIONS' (dict), "
-        "'COUNTRIES' (list of region codes) and 'TIMEOUT' (positive seconds)."
+        "'COUNTRIES' (list of region codes), 'TIMEOUT' (positive seconds), 'BREAKER_THRESHOLD' "
+        "(consecutive failures, 0: no breaker) and 'BREAKER_COOLOFF' (positive seconds)."
     )
 
 
@@ -337,6 +355,24 @@ def check_limits_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             )
         ]
     return []
+
+
+@register(Tags.caches)
+def check_breaker_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E014: ``OTP_SMS_BREAKER_CACHE``, when set, names a cache in ``CACHES``
+    (when unset the limits cache is used, which E009 and W003 check)."""
+    alias = settings.OTP_SMS_BREAKER_CACHE
+    caches = django_settings.CACHES or {}
+    if alias is None or alias in caches:
+        return []
+    return [
+        Error(
+            f"OTP_SMS_BREAKER_CACHE is {alias!r}, which is not in CACHES.",
+            hint=f"Set OTP_SMS_BREAKER_CACHE to one of {sorted(caches)}, add a {alias!r} cache to CACHES, "
+            "or remove it to keep breaker state in the limits cache (OTP_SMS_LIMITS_CACHE).",
+            id="sms_gateway.E014",
+        )
+    ]
 
 
 TWO_FACTOR_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"

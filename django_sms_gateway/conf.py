@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds: one vendor call (a gateway's TIMEOUT overrides it), and the whole challenge.
     "OTP_SMS_GATEWAY_TIMEOUT": 5.0,
     "OTP_SMS_CHALLENGE_BUDGET": 12.0,
+    # Circuit breaker per gateway (an entry's BREAKER_THRESHOLD / BREAKER_COOLOFF override these):
+    # consecutive failures that open it (0 or None: off), seconds it stays open before one trial,
+    # and the alias in CACHES holding its state (None: the same cache as OTP_SMS_LIMITS_CACHE).
+    "OTP_SMS_BREAKER_THRESHOLD": 3,
+    "OTP_SMS_BREAKER_COOLOFF": 30.0,
+    "OTP_SMS_BREAKER_CACHE": None,
     # Days DeliveryRecord rows are kept; `manage.py prunesmsdeliveries` deletes older ones (None: keep all).
     "OTP_SMS_DELIVERY_RECORD_DAYS": 90,
     # Vendor webhooks: seconds a signed timestamp may differ from now, and the largest body read.

@@ -1,8 +1,9 @@
 """Send one code through the gateways in order, within the challenge's time budget.
 
 The same code goes to every gateway tried. Gateways whose ``COUNTRIES``
-exclude the number are skipped. The first gateway that accepts the message
-ends the walk; a failure whose ``retry_next`` is false ends it too.
+exclude the number are skipped, and so are gateways whose circuit breaker is
+open (:mod:`django_sms_gateway.breaker`). The first gateway that accepts the
+message ends the walk; a failure whose ``retry_next`` is false ends it too.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 
 from . import signals
 from .backends.base import BaseBackend, SendResult, SMSMessage
+from .breaker import Circuit
 from .conf import settings
 from .exceptions import (
     Attempt,
     DeliveryFailed,
     GatewayError,
+    GatewayTimeout,
     GatewayUnavailable,
     NoGatewayForNumber,
     RecipientNotReachable,
@@ -71,10 +74,15 @@ def send_code(recipient: str, code: str, *, validity: int | None = None) -> Deli
     return send_message(message)
 
 
-def send_message(message: SMSMessage, *, backends: Sequence[BaseBackend] | None = None) -> Delivery:
+def send_message(
+    message: SMSMessage, *, backends: Sequence[BaseBackend] | None = None, bypass_breaker: bool = False
+) -> Delivery:
     """Walk ``backends`` (default: every gateway in ``SMS_GATEWAYS``, in order)
     until one accepts ``message``. Raises :class:`DeliveryFailed` (or a
-    subclass) with every attempt when none does."""
+    subclass) with every attempt when none does.
+
+    ``bypass_breaker`` tries gateways whose circuit is open (an operator's
+    test); their outcomes still count for the breaker."""
     deadline = time.monotonic() + float(settings.OTP_SMS_CHALLENGE_BUDGET)
     region = region_of(message.recipient)
     masked = mask_number(message.recipient)
@@ -85,6 +93,7 @@ def send_message(message: SMSMessage, *, backends: Sequence[BaseBackend] | None 
         logger.warning("SMS to %s not sent: no gateway serves region %s", masked, region)
         raise NoGatewayForNumber(attempts)
 
+    circuit = Circuit.read([b for b in backends if b.serves(region)], bypass=bypass_breaker)
     for backend in backends:
         if not backend.serves(region):
             attempts.append(Attempt(backend.alias, "skipped", f"does not serve {region}"))
@@ -92,6 +101,10 @@ def send_message(message: SMSMessage, *, backends: Sequence[BaseBackend] | None 
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             attempts.append(Attempt(backend.alias, "skipped", "time budget spent"))
+            continue
+        skipped = circuit.admit(backend)
+        if skipped is not None:
+            attempts.append(Attempt(backend.alias, "skipped", skipped))
             continue
         started = time.monotonic()
         try:
@@ -105,12 +118,14 @@ def send_message(message: SMSMessage, *, backends: Sequence[BaseBackend] | None 
             signals.gateway_failed.send(
                 sender=type(backend), alias=backend.alias, number=masked, reason=err.reason, error=err
             )
+            circuit.record(backend, err, cut_short=isinstance(err, GatewayTimeout) and remaining < backend.timeout)
             if not err.retry_next:
                 failure: DeliveryFailed = RecipientNotReachable(attempts)
                 _announce_failure(failure, masked)
                 raise failure from err
             continue
         elapsed = time.monotonic() - started
+        circuit.record(backend)
         attempts.append(Attempt(backend.alias, "sent", "accepted", elapsed, reference=result.reference))
         logger.info("SMS sent to %s via %r in %.3fs", masked, backend.alias, elapsed)
         return Delivery(backend, result, tuple(attempts))

@@ -1,7 +1,8 @@
 """The ``SMS_GATEWAYS`` registry: ordered aliases, built once per process.
 
 Like Django's ``caches`` and ``storages`` handlers: entries have ``BACKEND``
-(dotted path) and ``OPTIONS``, plus ``COUNTRIES`` and ``TIMEOUT``; instances
+(dotted path) and ``OPTIONS``, plus ``COUNTRIES``, ``TIMEOUT`` and the circuit
+breaker's ``BREAKER_THRESHOLD`` and ``BREAKER_COOLOFF``; instances
 are built on first use, shared by all threads, and rebuilt when a relevant
 setting changes (``override_settings`` included).
 """
@@ -24,9 +25,37 @@ from .conf import settings
 DEFAULT_GATEWAYS: dict[str, dict[str, Any]] = {
     "console": {"BACKEND": "django_sms_gateway.backends.console.ConsoleBackend"},
 }
-ENTRY_KEYS = frozenset({"BACKEND", "OPTIONS", "COUNTRIES", "TIMEOUT"})
+ENTRY_KEYS = frozenset({"BACKEND", "OPTIONS", "COUNTRIES", "TIMEOUT", "BREAKER_THRESHOLD", "BREAKER_COOLOFF"})
 #: Settings whose change rebuilds the backends.
-WATCHED_SETTINGS = frozenset({"SMS_GATEWAYS", "OTP_SMS_GATEWAY_TIMEOUT", "OTP_SMS_SENDER"})
+WATCHED_SETTINGS = frozenset(
+    {"SMS_GATEWAYS", "OTP_SMS_GATEWAY_TIMEOUT", "OTP_SMS_SENDER", "OTP_SMS_BREAKER_THRESHOLD",
+     "OTP_SMS_BREAKER_COOLOFF"}
+)
+
+
+def breaker_settings(alias: str, entry: Mapping[str, Any]) -> tuple[int, float]:
+    """``(threshold, cooloff)`` of a gateway's circuit breaker: the entry's
+    ``BREAKER_THRESHOLD`` / ``BREAKER_COOLOFF``, else ``OTP_SMS_BREAKER_THRESHOLD``
+    / ``OTP_SMS_BREAKER_COOLOFF``. A threshold of 0 (or None) turns it off.
+    Raises ``ImproperlyConfigured`` naming the setting that is wrong."""
+    where = f"SMS_GATEWAYS[{alias!r}]"
+    if "BREAKER_THRESHOLD" in entry:
+        threshold, source = entry["BREAKER_THRESHOLD"], f"{where}: 'BREAKER_THRESHOLD'"
+    else:
+        threshold, source = settings.OTP_SMS_BREAKER_THRESHOLD, f"OTP_SMS_BREAKER_THRESHOLD (used by {where})"
+    if threshold is None:
+        threshold = 0
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ImproperlyConfigured(
+            f"{source} must be a whole number of consecutive failures (0 or None: no breaker), not {threshold!r}."
+        )
+    if "BREAKER_COOLOFF" in entry:
+        cooloff, source = entry["BREAKER_COOLOFF"], f"{where}: 'BREAKER_COOLOFF'"
+    else:
+        cooloff, source = settings.OTP_SMS_BREAKER_COOLOFF, f"OTP_SMS_BREAKER_COOLOFF (used by {where})"
+    if isinstance(cooloff, bool) or not isinstance(cooloff, (int, float)) or not 0 < cooloff < float("inf"):
+        raise ImproperlyConfigured(f"{source} must be a positive number of seconds, not {cooloff!r}.")
+    return threshold, float(cooloff)
 
 
 def build_backend(alias: str, entry: Any) -> BaseBackend:
@@ -62,9 +91,12 @@ def build_backend(alias: str, entry: Any) -> BaseBackend:
     timeout = entry.get("TIMEOUT", settings.OTP_SMS_GATEWAY_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ImproperlyConfigured(f"{where}: 'TIMEOUT' must be a positive number of seconds.")
+    threshold, cooloff = breaker_settings(alias, entry)
     if "sender" in backend_class.options and options.get("sender") is None and settings.OTP_SMS_SENDER:
         options = {**options, "sender": settings.OTP_SMS_SENDER}
-    return backend_class(alias, options, countries=countries, timeout=timeout)
+    backend = backend_class(alias, options, countries=countries, timeout=timeout)
+    backend.breaker_threshold, backend.breaker_cooloff = threshold, cooloff
+    return backend
 
 
 class GatewayHandler:

@@ -10,6 +10,12 @@ carries a code.
 - ``limit_hit(limit, number, key, retry_after)``: a sending limit refused a send.
 - ``code_verified(alias, number, device)``: a code was accepted.
 - ``code_refused(alias, number, device, reason)``: a code was refused.
+- ``breaker_opened(alias, failures, cooloff)``: gateway ``alias`` failed
+  ``failures`` times in a row (or failed its trial) and is skipped for
+  ``cooloff`` seconds. Sent once per opening in the whole cluster (the state
+  is shared through the cache), by the process whose failure opened it.
+- ``breaker_closed(alias)``: the trial after a cool-off succeeded (or
+  ``manage.py sendtestsms`` delivered through the gateway); it is used again.
 
 For ``code_verified`` and ``code_refused``, ``alias`` is the gateway that
 checked the code when the vendor holds it (iP1), and None when the code was
@@ -26,3 +32,5 @@ delivery_failed = Signal()
 limit_hit = Signal()
 code_verified = Signal()
 code_refused = Signal()
+breaker_opened = Signal()
+breaker_closed = Signal()

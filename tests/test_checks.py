@@ -182,3 +182,24 @@ def test_checks_are_registered_with_manage_py_check():
     with override_settings(SMS_GATEWAYS={"a": {"BACKEND": "nope.Backend"}}, MIDDLEWARE=[]):
         found = ids(run_checks())
     assert "sms_gateway.E004" in found and "sms_gateway.W002" in found
+
+
+def test_bad_breaker_settings():
+    messages = gateway_messages(a={"BACKEND": LOCMEM, "BREAKER_THRESHOLD": "3"},
+                                b={"BACKEND": LOCMEM, "BREAKER_COOLOFF": 0},
+                                c={"BACKEND": LOCMEM, "BREAKER_THRESHOLD": 0, "BREAKER_COOLOFF": 5})
+    assert ids(messages) == ["sms_gateway.E014", "sms_gateway.E014"]
+    assert "SMS_GATEWAYS['a']: 'BREAKER_THRESHOLD'" in messages[0].msg and messages[0].obj == "SMS_GATEWAYS['a']"
+    assert "'BREAKER_COOLOFF'" in messages[1].msg and "0 turns the breaker off" in messages[1].hint
+    with override_settings(OTP_SMS_BREAKER_THRESHOLD=-1):
+        message = only(gateway_messages(a={"BACKEND": LOCMEM}), "sms_gateway.E014")
+    assert "OTP_SMS_BREAKER_THRESHOLD" in message.msg
+
+
+def test_breaker_cache_alias_not_in_caches():
+    assert checks.check_breaker_cache() == []  # unset: the limits cache, checked by E009
+    with override_settings(OTP_SMS_BREAKER_CACHE="breaker"):
+        message = only(checks.check_breaker_cache(), "sms_gateway.E014")
+    assert "'breaker'" in message.msg and "add a 'breaker' cache to CACHES" in message.hint
+    with override_settings(OTP_SMS_BREAKER_CACHE="default"):
+        assert checks.check_breaker_cache() == []

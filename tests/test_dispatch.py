@@ -106,3 +106,17 @@ def test_same_code_after_fallback_verifies(device, sms_outbox):
     with gateways(("a", {"BACKEND": FAIL}), ("b", {"BACKEND": LOCMEM})):
         device.generate_challenge()
     assert device.verify_token(fakes.calls[0][2]) is True
+
+
+@pytest.mark.parametrize(("fault", "reason"), [("hang", "no answer within 0.3s"), ("refuse", "connection failed")])
+def test_a_request_that_reached_the_vendor_is_never_repeated_there(sandbox, device, sms_outbox, fault, reason):
+    """A read timeout or a connection reset after the request was sent may
+    have sent the SMS: the next vendor is tried, the same one never again."""
+    from tests.backends.helpers import zignsec_entry
+
+    sandbox.set_fault("zignsec", fault)
+    with gateways(("zignsec", zignsec_entry(sandbox, TIMEOUT=0.3)), ("backup", {"BACKEND": LOCMEM})):
+        device.generate_challenge()
+    assert sandbox.stats["zignsec"]["requests"] == 1 and sms_outbox[0].gateway == "backup"
+    failed = DeliveryRecord.objects.get(gateway="zignsec")
+    assert failed.outcome == "failed" and failed.reason == reason

@@ -44,6 +44,12 @@ def test_sender_falls_back_to_setting():
         ({"BACKEND": LOCMEM, "COUNTRIES": "NO"}, "'COUNTRIES' must be a list"),
         ({"BACKEND": LOCMEM, "COUNTRIES": ["NO", "XX"]}, "'XX', which is not an ISO 3166 region"),
         ({"BACKEND": LOCMEM, "OPTIONS": ["sender"]}, "'OPTIONS' must be a dict"),
+        ({"BACKEND": LOCMEM, "BREAKER": 3}, "unknown key 'BREAKER'"),
+        ({"BACKEND": LOCMEM, "BREAKER_THRESHOLD": -1}, "'BREAKER_THRESHOLD' must be a whole number"),
+        ({"BACKEND": LOCMEM, "BREAKER_THRESHOLD": 2.5}, "'BREAKER_THRESHOLD' must be a whole number"),
+        ({"BACKEND": LOCMEM, "BREAKER_THRESHOLD": True}, "'BREAKER_THRESHOLD' must be a whole number"),
+        ({"BACKEND": LOCMEM, "BREAKER_COOLOFF": 0}, "'BREAKER_COOLOFF' must be a positive number"),
+        ({"BACKEND": LOCMEM, "BREAKER_COOLOFF": "30"}, "'BREAKER_COOLOFF' must be a positive number"),
         ("locmem", "must be a dict"),
     ],
 )
@@ -83,3 +89,18 @@ def test_system_check_reports_bad_gateway_and_long_template():
         assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
     with override_settings(OTP_SMS_MESSAGE="no code here", DEBUG=True):
         assert [m.id for m in check_gateways()] == ["sms_gateway.E002"]
+
+
+def test_breaker_settings_come_from_the_entry_else_the_global_settings():
+    entries = {"own": {"BACKEND": LOCMEM, "BREAKER_THRESHOLD": 5, "BREAKER_COOLOFF": 2.5},
+               "off": {"BACKEND": LOCMEM, "BREAKER_THRESHOLD": None}, "global": {"BACKEND": LOCMEM}}
+    with override_settings(SMS_GATEWAYS=entries, OTP_SMS_BREAKER_THRESHOLD=4, OTP_SMS_BREAKER_COOLOFF=60):
+        assert [(b.breaker_threshold, b.breaker_cooloff) for b in gateways] == [(5, 2.5), (0, 60.0), (4, 60.0)]
+        with override_settings(OTP_SMS_BREAKER_THRESHOLD=7):  # a change rebuilds the backends
+            assert gateways["global"].breaker_threshold == 7
+
+
+@override_settings(OTP_SMS_BREAKER_COOLOFF=-5, SMS_GATEWAYS={"a": {"BACKEND": LOCMEM}})
+def test_bad_global_breaker_setting_is_named():
+    with pytest.raises(ImproperlyConfigured, match=r"OTP_SMS_BREAKER_COOLOFF \(used by SMS_GATEWAYS\['a'\]\)"):
+        gateways.all()

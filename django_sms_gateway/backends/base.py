@@ -83,6 +83,12 @@ class BaseBackend:
     max_segments: int = 1
     #: The text sent is ``OTP_SMS_MESSAGE`` (False when the backend has its own).
     uses_site_message: bool = True
+    #: Circuit breaker (see :mod:`django_sms_gateway.breaker`): consecutive
+    #: failures that open it (0: off) and seconds it stays open. Set from the
+    #: ``SMS_GATEWAYS`` entry; None reads ``OTP_SMS_BREAKER_THRESHOLD`` /
+    #: ``OTP_SMS_BREAKER_COOLOFF`` at send time.
+    breaker_threshold: int | None = None
+    breaker_cooloff: float | None = None
 
     def __init__(
         self,

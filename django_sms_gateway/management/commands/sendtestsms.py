@@ -3,6 +3,11 @@
 Sends a clearly labelled test text (never a login code) through the gateway
 chain, one gateway, or each gateway in turn, and prints every attempt:
 gateway, outcome, time and reason. Exits non-zero when nothing was delivered.
+
+Through the chain, gateways whose circuit breaker is open are skipped, as at
+login. ``--gateway`` and ``--all`` test a gateway even while its circuit is
+open (and say so); every outcome still counts for the breaker, so a delivery
+closes the circuit.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 
+from ... import breaker
 from ...backends.base import BaseBackend, SMSMessage
 from ...conf import settings
 from ...dispatch import send_message
@@ -90,11 +96,20 @@ class Command(BaseCommand):
 
         message = build_test_message(recipient)
         self.stdout.write(f"Test SMS to {mask_number(recipient)} through {plan}")
+        bypass = runs != [None]
+        chosen = [backend for run in runs if run for backend in run] if bypass else backends
+        for state in breaker.states(chosen).values():
+            if state.state in ("open", "half-open"):
+                action = ("testing it anyway (outcome still counts)" if bypass
+                          else "skipped here as at login; test it with --gateway " + state.alias)
+                self.stdout.write(self.style.WARNING(
+                    f"Circuit breaker of {state.alias!r} is {state.state} after {state.failures} failures: {action}."
+                ))
         self.stdout.write(f"{'gateway':<20} {'outcome':<8} {'time':>9}  reason")
         delivered: list[str] = []
         for run in runs:
             try:
-                delivery = send_message(message, backends=run)
+                delivery = send_message(message, backends=run, bypass_breaker=bypass)
             except DeliveryFailed as failure:
                 attempts = failure.attempts
             else:
