@@ -376,9 +376,9 @@ def check_send(number: str, *, user_id: Any = None, request: Any = None, sender:
         "SMS to %s refused: sending limit %s hit (retry in %d s)",
         masked, ", ".join(f"{limit.name} {limit.count}/{limit.seconds}s" for limit, _opaque, _left in hit), retry_after,
     )
-    for limit, opaque, left in hit[1:]:
+    for limit, opaque, left in hit:
         signals.limit_hit.send(sender=sender, limit=limit.name, number=masked, key=opaque, retry_after=left)
-    raise _refuse(sender, hit[0][0].name, masked, hit[0][1], retry_after, None)
+    raise SendLimitExceeded(limit=hit[0][0].name, retry_after=retry_after)
 
 
 def validate() -> None:

@@ -74,7 +74,8 @@ REDIS_URL = os.environ.get("REDIS_URL")
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-         "KEY_PREFIX": f"sms-tests-{os.getpid()}"}
+         # One prefix per run, inherited by subprocesses (which share the run's counters).
+         "KEY_PREFIX": os.environ.setdefault("SMS_TEST_CACHE_PREFIX", f"sms-tests-{os.getpid()}")}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
