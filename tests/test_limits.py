@@ -434,3 +434,25 @@ def test_redis_down_fails_closed(sms_outbox, caplog):
     ), caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
         assert_refused_without_trace(make_device(), sms_outbox, limit="unavailable")
     assert "limits cache 'sms-limits' is unreachable (ConnectionError)" in caplog.text
+
+
+def test_the_example_site_shows_the_limit_and_counts_per_client_ip(client, sms_outbox):
+    """Through the demo's SMS step: the limit's user-safe text is shown as an alert."""
+    from tests.example_site import example_settings
+    from tests.test_example_project import PASSWORD, messages_of, send_code
+
+    user = get_user_model().objects.create_user("alice", password=PASSWORD)
+    phone = SMSDevice.objects.create(user=user, name="Mobile", number=NUMBER, confirmed=True)
+    with override_settings(**example_settings(OTP_SMS_COOLDOWN_DURATION=0)), sending_limits(ip=(1, 3600)):
+        client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+        assert messages_of(send_code(client, phone)) == ["We sent a code by text message to +47******32."]
+        refused = send_code(client, phone)
+        assert messages_of(refused) == [GENERIC]
+        assert 'role="alert"' in refused.content.decode()
+    assert len(sms_outbox) == 1
+
+
+def test_the_example_project_installs_the_middleware():
+    from tests.example_site import example_settings
+
+    assert "django_sms_gateway.middleware.SMSRequestMiddleware" in example_settings()["MIDDLEWARE"]

@@ -3,6 +3,8 @@
 Sends a clearly labelled test text (never a login code) through the gateway
 chain, one gateway, or each gateway in turn, and prints every attempt:
 gateway, outcome, time and reason. Exits non-zero when nothing was delivered.
+It is an operator's tool: the sending limits (``OTP_SMS_LIMITS``, allowlists)
+do not apply to it and it does not count against them.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def build_test_message(recipient: str) -> SMSMessage:
 class Command(BaseCommand):
     help = (
         "Send a test SMS (not a login code) through SMS_GATEWAYS and show each attempt: "
-        "gateway, outcome, time and reason. Exits non-zero when nothing was delivered."
+        "gateway, outcome, time and reason. Exits non-zero when nothing was delivered. "
+        "Not subject to the sending limits (OTP_SMS_LIMITS)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
