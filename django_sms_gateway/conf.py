@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     },
     # Digits dropped from the end of a number to make its "prefix" (the neighbours it is counted with).
     "OTP_SMS_LIMIT_PREFIX_DIGITS": 3,
-    # ISO 3166 regions codes may be sent to (empty: every region) and phonenumbers types by name.
+    # ISO 3166 region codes may be sent to (empty: every region) and phonenumbers types by name.
     "OTP_SMS_ALLOWED_COUNTRIES": (),
     "OTP_SMS_ALLOWED_NUMBER_TYPES": ("MOBILE", "FIXED_LINE_OR_MOBILE"),
     # Client IP for the "ip" limit: request.META key set by the site's proxy (None: REMOTE_ADDR),
