@@ -89,27 +89,31 @@ def client_ip(request: Any) -> str | None:
     trusted proxies, or its entry is not an address, ``REMOTE_ADDR`` is used:
     such a request did not come through the proxies as configured.
     """
+    address = client_address(request, *ip_settings())
+    return str(address) if address is not None else None
+
+
+def client_address(request: Any, header: str | None, proxies: int) -> IPAddress | None:
+    """:func:`client_ip` with the (validated) settings given, as an address object."""
     meta = getattr(request, "META", None)
     if not isinstance(meta, dict):
         return None
-    header, proxies = ip_settings()
     if header is not None and header != "REMOTE_ADDR":
         entries = str(meta.get(header, "")).split(",")
         if len(entries) >= proxies and entries[-proxies].strip():
             address = parse_ip(entries[-proxies])
             if address is not None:
-                return str(address)
+                return address
         logger.warning(
             "%s has no usable client address for %d trusted prox%s; using REMOTE_ADDR for the SMS limits",
             header, proxies, "y" if proxies == 1 else "ies",
         )
-    address = parse_ip(meta.get("REMOTE_ADDR"))
-    return str(address) if address is not None else None
+    return parse_ip(meta.get("REMOTE_ADDR"))
 
 
-def limit_key(address: str) -> str:
+def limit_key(address: str | IPAddress) -> str:
     """What the per-IP limit counts by: the IPv4 address, or the IPv6 /64."""
-    ip = ipaddress.ip_address(address)
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
     return str(ip)

@@ -50,7 +50,7 @@ from django.dispatch import receiver
 from phonenumbers import NumberParseException, PhoneNumberType
 
 from . import signals
-from .client_ip import client_ip, ip_settings, limit_key
+from .client_ip import client_address, ip_settings, limit_key
 from .conf import settings
 from .exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
 from .middleware import current_request
@@ -74,6 +74,9 @@ _SETTINGS = frozenset(
         "OTP_SMS_LIMIT_PREFIX_DIGITS",
         "OTP_SMS_ALLOWED_COUNTRIES",
         "OTP_SMS_ALLOWED_NUMBER_TYPES",
+        "OTP_SMS_LIMITS_CACHE",
+        "OTP_SMS_CLIENT_IP_HEADER",
+        "OTP_SMS_TRUSTED_PROXIES",
         "SECRET_KEY",
     }
 )
@@ -94,7 +97,10 @@ class LimitsConfig:
     prefix_digits: int
     countries: frozenset[str]
     number_types: frozenset[int]
-    hmac_key: bytes
+    cache_alias: str
+    ip_header: str | None
+    ip_proxies: int
+    hmac: Any  # keyed HMAC-SHA256, copied for each subject
 
 
 _config: LimitsConfig | None = None
@@ -201,9 +207,13 @@ def config() -> LimitsConfig:
     if _config is None:
         limits, digits = limit_settings()
         countries, types = allowlist_settings()
+        header, proxies = ip_settings()
         secret = str(django_settings.SECRET_KEY).encode()
         key = hashlib.sha256(b"django_sms_gateway.limits\0" + secret).digest()
-        _config = LimitsConfig(limits, digits, countries, types, key)
+        _config = LimitsConfig(
+            limits, digits, countries, types, str(settings.OTP_SMS_LIMITS_CACHE), header, proxies,
+            hmac.new(key, digestmod=hashlib.sha256),
+        )
     return _config
 
 
@@ -231,7 +241,9 @@ class Charge:
 
 
 def _digest(cfg: LimitsConfig, name: str, subject: str) -> str:
-    return hmac.new(cfg.hmac_key, f"{name}\0{subject}".encode(), hashlib.sha256).hexdigest()[:24]
+    mac = cfg.hmac.copy()
+    mac.update(f"{name}\0{subject}".encode())
+    return str(mac.hexdigest()[:24])
 
 
 def _redis_client(cache: BaseCache) -> Any:
@@ -337,7 +349,7 @@ def check_send(number: str, *, user_id: Any = None, request: Any = None, sender:
     if any(limit.name == "ip" for limit in cfg.limits):
         if request is None:
             request = current_request()
-        address = client_ip(request) if request is not None else None
+        address = client_address(request, cfg.ip_header, cfg.ip_proxies) if request is not None else None
         subjects["ip"] = limit_key(address) if address is not None else None
     counted: list[tuple[Limit, str, int]] = []  # limit, opaque key, seconds left in its window
     entries: list[tuple[str, int]] = []  # cache key, ttl
@@ -353,7 +365,7 @@ def check_send(number: str, *, user_id: Any = None, request: Any = None, sender:
     if not counted:
         return Charge()
 
-    alias = settings.OTP_SMS_LIMITS_CACHE
+    alias = cfg.cache_alias
     try:
         cache = caches[alias]
         counts = _raise(cache, entries)
