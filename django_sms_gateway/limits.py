@@ -265,7 +265,7 @@ def _raise(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> list[int]:
         for key, ttl in entries:
             full = cache.make_and_validate_key(key)
             pipe.incr(full)
-            pipe.expire(full, ttl)  # an absolute window end, so re-setting it each time is harmless
+            pipe.expire(full, ttl)  # until the window's end (+ margin): each send sets the same end again
         return [int(value) for value in pipe.execute()[0::2]]
     counts = []
     for key, ttl in entries:

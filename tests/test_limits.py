@@ -456,3 +456,32 @@ def test_the_example_project_installs_the_middleware():
     from tests.example_site import example_settings
 
     assert "django_sms_gateway.middleware.SMSRequestMiddleware" in example_settings()["MIDDLEWARE"]
+
+
+def test_the_limit_checks_are_registered():
+    from django.core.checks import run_checks
+
+    with override_settings(OTP_SMS_LIMITS={"numbr": (1, 60)}, OTP_SMS_ALLOWED_COUNTRIES=["XX"]):
+        found = {message.id for message in run_checks()}
+    assert {"sms_gateway.E012", "sms_gateway.E013"} <= found
+
+
+def test_django_otp_token_form_shows_the_limit_text(sms_outbox, user):
+    """django-otp's own form passes no request; the middleware supplies it, and the
+    refusal reaches the user as the form's error."""
+    from django_otp.forms import OTPTokenForm
+
+    device = SMSDevice.objects.create(user=user, name="phone", number=NUMBER, confirmed=True)
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.7")
+
+    def challenge(request):
+        form = OTPTokenForm(user, request, data={"otp_device": device.persistent_id, "otp_challenge": "1"})
+        form.is_valid()
+        return form.errors.get("__all__", [])
+
+    with sending_limits(ip=(1, 3600)):
+        first = SMSRequestMiddleware(challenge)(request)
+        refused = SMSRequestMiddleware(challenge)(request)
+    assert len(sms_outbox) == 1
+    assert "We sent a code" in " ".join(first)
+    assert any(GENERIC in error for error in refused)
