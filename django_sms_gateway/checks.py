@@ -21,6 +21,12 @@ Every message names what is wrong and its hint says how to fix it.
 ``E011``            ``TWO_FACTOR_SMS_GATEWAY`` points at our gateway, but every
                     gateway makes its own codes (iP1), so none can send
                     django-two-factor-auth's.
+``E012``            A sending-limit setting is wrong: ``OTP_SMS_LIMITS`` (unknown
+                    limit, not ``(sends, seconds)``), ``OTP_SMS_LIMIT_PREFIX_DIGITS``,
+                    ``OTP_SMS_CLIENT_IP_HEADER`` or ``OTP_SMS_TRUSTED_PROXIES``.
+``E013``            ``OTP_SMS_ALLOWED_COUNTRIES`` has a non-ISO region, or
+                    ``OTP_SMS_ALLOWED_NUMBER_TYPES`` a name that is not a type
+                    that can receive codes.
 ``E014``            The circuit breaker settings are wrong: a threshold that is
                     not a whole number >= 0, a cool-off that is not a positive
                     number (globally or in an ``SMS_GATEWAYS`` entry), or an
@@ -29,6 +35,9 @@ Every message names what is wrong and its hint says how to fix it.
 ``W002``            ``django_otp.middleware.OTPMiddleware`` is not in ``MIDDLEWARE``.
 ``W003``            The limits cache cannot share counts between processes
                     (local-memory, dummy or file-based) with ``DEBUG = False``.
+``W004``            The ``ip`` limit is on but ``SMSRequestMiddleware`` is not in
+                    ``MIDDLEWARE``, so sends made without a request (django-otp's
+                    forms) are not counted per client IP.
 ==================  =========================================================
 """
 
@@ -373,6 +382,63 @@ def check_breaker_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             id="sms_gateway.E014",
         )
     ]
+
+
+@register(Tags.security)
+def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E012: the limit and client-IP settings; E013: the allowlists; W004: the middleware."""
+    from .client_ip import ip_settings
+    from .limits import allowlist_settings, limit_settings
+    from .middleware import MIDDLEWARE_PATH
+
+    messages: list[CheckMessage] = []
+    limits: tuple[Any, ...] = ()
+    try:
+        limits = limit_settings()[0]
+    except ImproperlyConfigured as exc:
+        messages.append(
+            Error(
+                str(exc),
+                hint="Write OTP_SMS_LIMITS as {'number': (5, 3600), 'ip': None, ...} with the limits "
+                "number, prefix, user, ip and global; see 'Sending limits' in the README.",
+                id="sms_gateway.E012",
+            )
+        )
+    try:
+        ip_settings()
+    except ImproperlyConfigured as exc:
+        messages.append(
+            Error(
+                str(exc),
+                hint="Behind a proxy, set OTP_SMS_CLIENT_IP_HEADER = 'HTTP_X_FORWARDED_FOR' and "
+                "OTP_SMS_TRUSTED_PROXIES to the number of proxies in front of the site; see "
+                "'Client IP behind a proxy' in the README.",
+                id="sms_gateway.E012",
+            )
+        )
+    try:
+        allowlist_settings()
+    except ImproperlyConfigured as exc:
+        messages.append(
+            Error(
+                str(exc),
+                hint="Write OTP_SMS_ALLOWED_COUNTRIES as ISO 3166 codes (['NO', 'SE'], empty for all) and "
+                "OTP_SMS_ALLOWED_NUMBER_TYPES as ['MOBILE', 'FIXED_LINE_OR_MOBILE'] or a part of it.",
+                id="sms_gateway.E013",
+            )
+        )
+    if any(limit.name == "ip" for limit in limits) and _position(list(django_settings.MIDDLEWARE or []),
+                                                                  MIDDLEWARE_PATH) is None:
+        messages.append(
+            Warning(
+                "The 'ip' sending limit is on, but SMSRequestMiddleware is not in MIDDLEWARE, so codes "
+                "asked for through django-otp's forms (which pass no request) are not counted per client IP.",
+                hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE, or set OTP_SMS_LIMITS = {{'ip': None}} to "
+                "turn the limit off.",
+                id="sms_gateway.W004",
+            )
+        )
+    return messages
 
 
 TWO_FACTOR_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"

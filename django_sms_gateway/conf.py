@@ -46,6 +46,24 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_WEBHOOK_MAX_BYTES": 16 * 1024,
     # Alias in CACHES holding the sending-limit counters (shared between processes in production).
     "OTP_SMS_LIMITS_CACHE": "default",
+    # Sending limits: name -> (sends, seconds) per fixed window, or None to turn one off. A site's
+    # dict is merged over these; OTP_SMS_LIMITS = None turns every counter off. See limits.py.
+    "OTP_SMS_LIMITS": {
+        "number": (5, 3600),
+        "prefix": (20, 3600),
+        "ip": (20, 3600),
+        "user": (10, 3600),
+        "global": (1000, 3600),
+    },
+    # Digits dropped from the end of a number to make its "prefix" (the neighbours it is counted with).
+    "OTP_SMS_LIMIT_PREFIX_DIGITS": 3,
+    # ISO 3166 region codes may be sent to (empty: every region) and phonenumbers types by name.
+    "OTP_SMS_ALLOWED_COUNTRIES": (),
+    "OTP_SMS_ALLOWED_NUMBER_TYPES": ("MOBILE", "FIXED_LINE_OR_MOBILE"),
+    # Client IP for the "ip" limit: request.META key set by the site's proxy (None: REMOTE_ADDR),
+    # and how many proxies in front of the site append to it.
+    "OTP_SMS_CLIENT_IP_HEADER": None,
+    "OTP_SMS_TRUSTED_PROXIES": 1,
 }
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin
 
-from . import signals
+from . import limits, signals
 from .codes import IN_PROGRESS_PREFIX, code_matches, generate_code, hash_code, in_progress_marker, unguessable_marker
 from .conf import settings
 from .dispatch import Delivery, send_code
@@ -125,8 +125,12 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         """Claim the cooldown slot, store the new code's hash and send it.
 
         Returns the :class:`~django_sms_gateway.dispatch.Delivery`, or None
-        when another request took the cooldown slot first.
+        when another request took the cooldown slot first. The sending limits
+        (:mod:`django_sms_gateway.limits`) come first: when one refuses, it
+        raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded` and
+        nothing is written or sent.
         """
+        charge = limits.check_send(self.number, user_id=self.user_id, request=request, sender=type(self))
         now = timezone.now()
         validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
         code = generate_code(int(settings.OTP_SMS_TOKEN_LENGTH))
@@ -141,6 +145,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             valid_until=now + timedelta(seconds=validity),
         )
         if not claimed:
+            charge.refund()  # nothing is sent: the send must not count against the limits
             self.refresh_from_db(fields=["last_generated_timestamp"])
             return None
         self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""

@@ -7,7 +7,10 @@ carries a code.
 - ``gateway_failed(alias, number, reason, error)``: one gateway failed; the next is tried.
 - ``delivery_failed(aliases, number, attempts, error)``: no gateway delivered the
   code; ``aliases`` are the gateways that failed, in order (each attempt has its alias).
-- ``limit_hit(limit, number, key, retry_after)``: a sending limit refused a send.
+- ``limit_hit(limit, number, key, retry_after)``: a sending limit refused a send;
+  ``limit`` is ``number``, ``prefix``, ``user``, ``ip``, ``global``, ``country``,
+  ``number_type`` or ``unavailable`` (limits cache unreachable), ``key`` an opaque
+  id of the counter (never the number or address), or None.
 - ``code_verified(alias, number, device)``: a code was accepted.
 - ``code_refused(alias, number, device, reason)``: a code was refused.
 - ``breaker_opened(alias, failures, cooloff)``: gateway ``alias`` failed

@@ -32,6 +32,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_sms_gateway.middleware.SMSRequestMiddleware",
 ]
 TEMPLATES = [
     {
@@ -92,3 +93,7 @@ except ImportError:  # the integration tests skip and say why
 else:
     INSTALLED_APPS += ["two_factor", "two_factor.plugins.phonenumber"]
     TWO_FACTOR_PATCH_ADMIN = False
+
+# The suite sends many codes to the same numbers, and the local-memory cache lives as long as the
+# test process: every sending-limit counter is off here. tests/test_limits.py turns them on.
+OTP_SMS_LIMITS = None

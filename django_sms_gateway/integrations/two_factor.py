@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
-from .. import signals
+from .. import limits, signals
 from ..backends.base import BaseBackend
 from ..dispatch import Delivery, build_message, send_message
 from ..exceptions import DeliveryFailed, RecipientNotReachable
@@ -51,7 +51,9 @@ class Gateway:
     def send_sms(self, device: Any, token: str) -> Delivery:
         """Send ``token`` to ``device.number`` (a ``PhoneNumber`` or a string).
 
-        Raises :class:`~django_sms_gateway.exceptions.DeliveryFailed` (user-safe
+        Raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded`
+        (user-safe text) when a sending limit refuses it,
+        :class:`~django_sms_gateway.exceptions.DeliveryFailed` (user-safe
         text) when no gateway delivered it, and ``ImproperlyConfigured`` when
         every gateway makes its own codes.
         """
@@ -69,6 +71,8 @@ class Gateway:
                 "Every gateway in SMS_GATEWAYS makes its own codes (verifies_codes), so none can send "
                 "django-two-factor-auth's code. Add a gateway that sends the text it is given."
             )
+        # No request reaches a gateway: the client IP comes from SMSRequestMiddleware.
+        limits.check_send(recipient, user_id=getattr(device, "user_id", None), sender=type(self))
         message = build_message(recipient, token, validity=TOTP_VALIDITY)
         try:
             delivery = send_message(message, backends=backends)

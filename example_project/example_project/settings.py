@@ -39,6 +39,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Lets the sending limits see the client IP: OTPTokenForm sends codes without the request.
+    "django_sms_gateway.middleware.SMSRequestMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"
@@ -82,6 +84,9 @@ DEMO_SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", "8025"))
 DEMO_SANDBOX_URL = f"http://127.0.0.1:{DEMO_SANDBOX_PORT}"
 SMS_GATEWAYS = sms_gateways(DEMO_SMS, DEMO_SANDBOX_URL)
 OTP_SMS_COOLDOWN_DURATION = 30  # short, so "Resend" can be tried in the demo
+# Sending limits (README "Sending limits"): the defaults, with more codes per number per hour so
+# that trying the fallback does not run into the limit; 11 codes in an hour show its message.
+OTP_SMS_LIMITS = {"number": (10, 3600)}
 OTP_SMS_SITE_NAME = "SMS demo"
 
 LOGGING = {

@@ -8,6 +8,9 @@ Through the chain, gateways whose circuit breaker is open are skipped, as at
 login. ``--gateway`` and ``--all`` test a gateway even while its circuit is
 open (and say so); every outcome still counts for the breaker, so a delivery
 closes the circuit.
+
+It is an operator's tool: the sending limits (``OTP_SMS_LIMITS``, allowlists)
+do not apply to it and it does not count against them.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ def build_test_message(recipient: str) -> SMSMessage:
 class Command(BaseCommand):
     help = (
         "Send a test SMS (not a login code) through SMS_GATEWAYS and show each attempt: "
-        "gateway, outcome, time and reason. Exits non-zero when nothing was delivered."
+        "gateway, outcome, time and reason. Exits non-zero when nothing was delivered. "
+        "Not subject to the sending limits (OTP_SMS_LIMITS)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

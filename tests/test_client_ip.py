@@ -1,0 +1,131 @@
+"""The client IP for the per-IP limit, directly and behind proxies, and the request middleware."""
+
+import asyncio
+import logging
+
+import pytest
+from django.test import RequestFactory, override_settings
+
+from django_sms_gateway.client_ip import client_ip, limit_key, parse_ip
+from django_sms_gateway.middleware import SMSRequestMiddleware, current_request
+
+XFF = "HTTP_X_FORWARDED_FOR"
+
+
+def request(remote="10.0.0.1", **meta):
+    return RequestFactory().get("/", REMOTE_ADDR=remote, **meta)
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        (" 203.0.113.7 ", "203.0.113.7"),
+        ("203.0.113.7:51234", "203.0.113.7"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("", None),
+        ("unknown", None),
+        ("203.0.113", None),
+        ("999.1.1.1", None),
+        ("[2001:db8::1", None),
+        ("[2001:db8::1]x", None),
+        ("1.2.3.4; DROP TABLE", None),
+        ("1" * 200, None),
+        (None, None),
+    ],
+)
+def test_parse_ip(raw, parsed):
+    address = parse_ip(raw)
+    assert (str(address) if address is not None else None) == parsed
+
+
+def test_remote_addr_by_default_ignores_forwarded_headers():
+    assert client_ip(request("203.0.113.7", **{XFF: "198.51.100.1"})) == "203.0.113.7"
+
+
+def test_no_usable_address():
+    assert client_ip(request("garbage")) is None
+    assert client_ip(object()) is None
+
+
+@override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF)
+def test_one_trusted_proxy_takes_the_address_it_appended():
+    # The client wrote the first two entries itself; only the last one comes from our proxy.
+    spoofed = request("10.0.0.1", **{XFF: "1.1.1.1, 2.2.2.2, 203.0.113.7"})
+    assert client_ip(spoofed) == "203.0.113.7"
+    assert client_ip(request("10.0.0.1", **{XFF: "203.0.113.7"})) == "203.0.113.7"
+
+
+@override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=2)
+def test_two_trusted_proxies_take_the_second_address_from_the_right():
+    assert client_ip(request("10.0.0.1", **{XFF: "1.1.1.1, 203.0.113.7, 10.0.0.2"})) == "203.0.113.7"
+    assert client_ip(request("10.0.0.1", **{XFF: "[2001:db8::7]:443,10.0.0.2"})) == "2001:db8::7"
+
+
+@override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=2)
+@pytest.mark.parametrize("header", [None, "", "203.0.113.7", "garbage, 10.0.0.2", " , 10.0.0.2"])
+def test_a_header_not_written_by_the_proxies_falls_back_to_remote_addr(header, caplog):
+    meta = {} if header is None else {XFF: header}
+    with caplog.at_level(logging.WARNING, logger="django_sms_gateway"):
+        assert client_ip(request("198.51.100.9", **meta)) == "198.51.100.9"
+    assert "using REMOTE_ADDR" in caplog.text
+
+
+@override_settings(OTP_SMS_CLIENT_IP_HEADER="HTTP_X_REAL_IP")
+def test_a_single_address_header():
+    assert client_ip(request("10.0.0.1", HTTP_X_REAL_IP="203.0.113.7")) == "203.0.113.7"
+
+
+def test_limit_key_groups_ipv6_by_64():
+    assert limit_key("203.0.113.7") == "203.0.113.7"
+    assert limit_key("2001:db8:1:2:3:4:5:6") == limit_key("2001:db8:1:2::ffff") == "2001:db8:1:2::/64"
+    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+
+
+def test_middleware_keeps_the_request_only_while_it_is_handled():
+    seen = []
+    incoming = request()
+    middleware = SMSRequestMiddleware(lambda r: seen.append(current_request()) or "response")
+    assert middleware(incoming) == "response"
+    assert seen == [incoming] and current_request() is None
+
+
+def test_middleware_resets_on_errors():
+    def explode(r):
+        raise RuntimeError("view failed")
+
+    with pytest.raises(RuntimeError):
+        SMSRequestMiddleware(explode)(request())
+    assert current_request() is None
+
+
+def test_middleware_async():
+    seen = []
+    incoming = request()
+
+    async def view(r):
+        await asyncio.sleep(0)
+        seen.append(current_request())
+        return "response"
+
+    middleware = SMSRequestMiddleware(view)
+    assert asyncio.iscoroutinefunction(middleware) or middleware.is_async
+    assert asyncio.run(middleware(incoming)) == "response"
+    assert seen == [incoming] and current_request() is None
+
+
+def test_concurrent_async_requests_see_their_own_request():
+    async def view(r):
+        await asyncio.sleep(0.01)
+        return current_request() is r
+
+    middleware = SMSRequestMiddleware(view)
+
+    async def both():
+        return await asyncio.gather(middleware(request("1.1.1.1")), middleware(request("2.2.2.2")))
+
+    assert asyncio.run(both()) == [True, True]

@@ -1,0 +1,487 @@
+"""Sending limits: each limit refuses the send after its budget, before anything is written or sent."""
+
+import logging
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.db import connection
+from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
+from freezegun import freeze_time
+
+from django_sms_gateway import checks, limits, signals
+from django_sms_gateway.exceptions import DeliveryFailed, SendLimitExceeded
+from django_sms_gateway.middleware import SMSRequestMiddleware
+from django_sms_gateway.models import DeliveryRecord, SMSDevice
+
+pytestmark = pytest.mark.django_db
+
+NUMBER = "+4798765432"
+LIMITS_CACHE = "sms-limits"
+OFF = dict.fromkeys(limits.LIMIT_NAMES)
+GENERIC = "Too many text messages were requested. Please try again later."
+
+
+class UnreachableCache(LocMemCache):
+    """A cache whose server is down: every operation raises, as redis-py does."""
+
+    def _fail(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+    get = set = add = incr = decr = delete = get_many = set_many = _fail
+
+
+def limit_caches(cache_backend="django.core.cache.backends.locmem.LocMemCache"):
+    return {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        LIMITS_CACHE: {"BACKEND": cache_backend, "LOCATION": f"limits-{uuid.uuid4()}"},
+    }
+
+
+@contextmanager
+def sending_limits(cache_backend="django.core.cache.backends.locmem.LocMemCache", **values):
+    """Only the limits named in ``values`` on, in a fresh cache of their own."""
+    with override_settings(
+        CACHES=limit_caches(cache_backend), OTP_SMS_LIMITS_CACHE=LIMITS_CACHE, OTP_SMS_LIMITS={**OFF, **values}
+    ):
+        yield caches[LIMITS_CACHE]
+
+
+@pytest.fixture
+def hits():
+    received = []
+
+    def on_hit(sender, signal, **kwargs):
+        received.append(kwargs)
+
+    signals.limit_hit.connect(on_hit)
+    yield received
+    signals.limit_hit.disconnect(on_hit)
+
+
+def make_device(number=NUMBER, username=None):
+    user = get_user_model().objects.create_user(username or f"u{uuid.uuid4().hex[:8]}")
+    return SMSDevice.objects.create(user=user, name="phone", number=number)
+
+
+def row_state(device):
+    return SMSDevice.objects.filter(pk=device.pk).values_list("token", "last_generated_timestamp", "valid_until").get()
+
+
+def assert_refused_without_trace(device, sms_outbox, *, limit, request=None):
+    """The send is refused: no query at all, no SMS, no delivery record."""
+    before = (row_state(device), len(sms_outbox), DeliveryRecord.objects.count())
+    with CaptureQueriesContext(connection) as queries, pytest.raises(SendLimitExceeded) as refused:
+        device.generate_challenge(request)
+    assert queries.captured_queries == []
+    assert (row_state(device), len(sms_outbox), DeliveryRecord.objects.count()) == before
+    assert refused.value.limit == limit
+    return refused.value
+
+
+# -- each counter ------------------------------------------------------------
+
+
+def test_number_limit_refuses_the_next_send_and_writes_nothing(sms_outbox, hits):
+    device = make_device()
+    with sending_limits(number=(3, 3600)):
+        for _ in range(3):
+            device.generate_challenge()
+        refused = assert_refused_without_trace(device, sms_outbox, limit="number")
+    assert len(sms_outbox) == 3
+    assert str(refused) == GENERIC
+    assert 1 <= refused.retry_after <= 3600
+    [hit] = hits
+    assert hit["limit"] == "number" and hit["number"] == "+47******32" and hit["retry_after"] == refused.retry_after
+    assert hit["key"].startswith("number:") and "98765432" not in hit["key"]
+
+
+def test_the_window_ends_and_sending_works_again(sms_outbox):
+    device = make_device()
+    with sending_limits(number=(1, 60)), freeze_time("2026-03-02 10:00:05") as clock:
+        device.generate_challenge()
+        clock.tick(timedelta(seconds=1))  # frozen time: the same instant is still the (zero) cooldown
+        with pytest.raises(SendLimitExceeded) as refused:
+            device.generate_challenge()
+        assert refused.value.retry_after == 54
+        clock.tick(timedelta(seconds=54))
+        device.generate_challenge()
+    assert len(sms_outbox) == 2
+
+
+def test_prefix_groups_neighbouring_numbers(sms_outbox):
+    with sending_limits(prefix=(2, 3600)), override_settings(OTP_SMS_LIMIT_PREFIX_DIGITS=3):
+        make_device("+4798765001").generate_challenge()
+        make_device("+4798765999").generate_challenge()
+        assert_refused_without_trace(make_device("+4798765432"), sms_outbox, limit="prefix")
+        make_device("+4798766432").generate_challenge()  # another range of a thousand numbers
+    assert [m.recipient for m in sms_outbox] == ["+4798765001", "+4798765999", "+4798766432"]
+
+
+def test_user_limit_counts_all_of_a_users_phones(sms_outbox, user):
+    phones = [SMSDevice.objects.create(user=user, name=f"p{i}", number=f"+479876543{i}") for i in range(3)]
+    with sending_limits(user=(2, 3600)):
+        phones[0].generate_challenge()
+        phones[1].generate_challenge()
+        assert_refused_without_trace(phones[2], sms_outbox, limit="user")
+        make_device("+4798765439").generate_challenge()  # another user
+    assert len(sms_outbox) == 3
+
+
+def test_ip_limit_from_the_request_passed_in(sms_outbox):
+    factory = RequestFactory()
+    here, there = factory.post("/", REMOTE_ADDR="203.0.113.7"), factory.post("/", REMOTE_ADDR="203.0.113.8")
+    with sending_limits(ip=(2, 3600)):
+        make_device("+4798765001").generate_challenge(here)
+        make_device("+4798765002").generate_challenge(here)
+        assert_refused_without_trace(make_device("+4798765003"), sms_outbox, limit="ip", request=here)
+        make_device("+4798765004").generate_challenge(there)
+        make_device("+4798765005").generate_challenge()  # no request, no middleware: the ip limit cannot apply
+    assert len(sms_outbox) == 4
+
+
+def test_ip_limit_from_the_middleware_when_no_request_is_passed(sms_outbox):
+    """django-otp's OTPTokenForm calls generate_challenge() without the request."""
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.7")
+    devices = [make_device(f"+479876500{i}") for i in range(3)]
+    with sending_limits(ip=(2, 3600)):
+        for device in devices[:2]:
+            SMSRequestMiddleware(lambda request, device=device: device.generate_challenge())(request)
+        with pytest.raises(SendLimitExceeded):
+            SMSRequestMiddleware(lambda request: devices[2].generate_challenge())(request)
+        # A request passed explicitly wins over the one the middleware keeps.
+        other = RequestFactory().post("/", REMOTE_ADDR="198.51.100.1")
+        SMSRequestMiddleware(lambda request: devices[2].generate_challenge(other))(request)
+    assert len(sms_outbox) == 3
+
+
+def test_ipv6_clients_are_counted_per_64(sms_outbox):
+    factory = RequestFactory()
+    with sending_limits(ip=(1, 3600)):
+        make_device("+4798765001").generate_challenge(factory.post("/", REMOTE_ADDR="2001:db8:1:2::1"))
+        with pytest.raises(SendLimitExceeded):
+            make_device("+4798765002").generate_challenge(factory.post("/", REMOTE_ADDR="2001:db8:1:2:ffff::9"))
+        make_device("+4798765003").generate_challenge(factory.post("/", REMOTE_ADDR="2001:db8:1:3::1"))
+    assert len(sms_outbox) == 2
+
+
+def test_global_budget(sms_outbox, hits):
+    with sending_limits(**{"global": (2, 3600)}):
+        make_device("+4798765001").generate_challenge()
+        make_device("+4798765002").generate_challenge()
+        assert_refused_without_trace(make_device("+4798765003"), sms_outbox, limit="global")
+    assert hits[0]["key"] == "global"
+
+
+def test_a_refused_send_does_not_use_up_the_other_limits(sms_outbox):
+    with sending_limits(number=(1, 3600), **{"global": (2, 3600)}):
+        first = make_device("+4798765001")
+        first.generate_challenge()
+        for _ in range(5):
+            with pytest.raises(SendLimitExceeded):
+                first.generate_challenge()
+        make_device("+4798765002").generate_challenge()  # the refused sends did not count globally
+        with pytest.raises(SendLimitExceeded) as refused:
+            make_device("+4798765003").generate_challenge()
+    assert refused.value.limit == "global"
+    assert len(sms_outbox) == 2
+
+
+def test_a_lost_cooldown_race_does_not_count(sms_outbox, device):
+    with sending_limits(number=(2, 3600)), override_settings(OTP_SMS_COOLDOWN_DURATION=60):
+        with freeze_time(timezone.now()) as clock:
+            stale = SMSDevice.objects.get(pk=device.pk)
+            assert device.send_code() is not None
+            assert stale.send_code() is None  # the other request took the slot: nothing sent
+            clock.tick(timedelta(seconds=61))
+            assert device.send_code() is not None  # would be the third count without the refund
+    assert len(sms_outbox) == 2
+
+
+def test_failed_deliveries_still_count():
+    """Pumping costs money whether or not the vendor delivers."""
+    device = make_device()
+    down = {"down": {"BACKEND": "tests.fakes.FailingBackend"}}
+    with sending_limits(number=(2, 3600)), override_settings(SMS_GATEWAYS=down):
+        for _ in range(2):
+            with pytest.raises(DeliveryFailed):
+                device.generate_challenge()
+        with pytest.raises(SendLimitExceeded):
+            device.generate_challenge()
+
+
+def test_several_limits_hit_at_once_each_signal_and_wait_for_the_longest(sms_outbox, hits):
+    device = make_device()
+    with sending_limits(number=(1, 60), user=(1, 3600)), freeze_time("2026-03-02 10:00:00") as clock:
+        device.generate_challenge()
+        clock.tick(timedelta(seconds=1))
+        with pytest.raises(SendLimitExceeded) as refused:
+            device.generate_challenge()
+    assert refused.value.limit == "number" and refused.value.retry_after == 3599
+    assert sorted((hit["limit"], hit["retry_after"]) for hit in hits) == [("number", 59), ("user", 3599)]
+
+
+def test_cache_keys_hold_no_number_or_address(sms_outbox):
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.77")
+    with sending_limits(**{name: (5, 3600) for name in limits.LIMIT_NAMES}) as cache:
+        make_device().generate_challenge(request)
+        keys = list(cache._cache)
+    assert len(keys) == 5
+    assert not [key for key in keys if "98765" in key or "203.0.113" in key]
+
+
+def test_the_message_is_translated(sms_outbox):
+    device = make_device()
+    with sending_limits(number=(1, 3600)), translation.override("nb"):
+        device.generate_challenge()
+        with pytest.raises(SendLimitExceeded) as refused:
+            device.generate_challenge()
+        assert str(refused.value) == "Det er bedt om for mange tekstmeldinger. Prøv igjen senere."
+    assert str(refused.value) == GENERIC
+
+
+# -- allowlists ----------------------------------------------------------------
+
+
+def test_country_allowlist(sms_outbox, hits):
+    # The counters' cache is down: the allowlist refuses first, at no cache cost.
+    with sending_limits("tests.test_limits.UnreachableCache", number=(5, 3600)), override_settings(
+        OTP_SMS_ALLOWED_COUNTRIES=["se", "DK"]
+    ):
+        refused = assert_refused_without_trace(make_device(), sms_outbox, limit="country")
+    assert str(refused) == "Text messages cannot be sent to this phone number's country."
+    assert hits == [{"limit": "country", "number": "+47******32", "key": None, "retry_after": None}]
+    with sending_limits(), override_settings(OTP_SMS_ALLOWED_COUNTRIES=["SE", "NO"]):
+        make_device("+4798765001").generate_challenge()
+    assert len(sms_outbox) == 1
+
+
+def test_number_type_allowlist(sms_outbox):
+    us = make_device("+12015550123")  # FIXED_LINE_OR_MOBILE: North American numbers do not tell
+    with sending_limits(), override_settings(OTP_SMS_ALLOWED_NUMBER_TYPES=["MOBILE"]):
+        refused = assert_refused_without_trace(us, sms_outbox, limit="number_type")
+        make_device().generate_challenge()
+    assert str(refused) == "This phone number cannot receive text messages. Please check it."
+    with sending_limits():  # the default allows both
+        us.generate_challenge()
+    assert len(sms_outbox) == 2
+
+
+def test_a_landline_stored_without_full_clean_is_refused(sms_outbox):
+    with sending_limits():
+        assert_refused_without_trace(make_device("+4722123456"), sms_outbox, limit="number_type")
+
+
+# -- fail closed ----------------------------------------------------------------
+
+
+def test_unreachable_cache_refuses_the_send_and_logs_an_error(sms_outbox, hits, caplog):
+    device = make_device()
+    with sending_limits("tests.test_limits.UnreachableCache", number=(5, 3600)):
+        with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
+            refused = assert_refused_without_trace(device, sms_outbox, limit="unavailable")
+    assert str(refused) == "We could not send the text message. Please try again in a few minutes."
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    line = record.getMessage()
+    assert "limits cache 'sms-limits' is unreachable (ConnectionError)" in line
+    assert "+47******32" in line and "98765432" not in line and "6390" not in line
+    assert hits[0]["limit"] == "unavailable"
+
+
+def test_no_counter_on_means_no_cache_call(sms_outbox):
+    with sending_limits("tests.test_limits.UnreachableCache"):
+        make_device().generate_challenge()
+    with override_settings(CACHES=limit_caches("tests.test_limits.UnreachableCache"),
+                           OTP_SMS_LIMITS_CACHE=LIMITS_CACHE, OTP_SMS_LIMITS=None):
+        make_device("+4798765001").generate_challenge()
+    assert len(sms_outbox) == 2
+
+
+# -- settings ----------------------------------------------------------------------
+
+
+def test_a_partial_setting_is_merged_over_the_defaults():
+    with override_settings(OTP_SMS_LIMITS={"number": (2, 60), "ip": None}):
+        enabled, digits = limits.limit_settings()
+    assert [(limit.name, limit.count, limit.seconds) for limit in enabled] == [
+        ("number", 2, 60), ("prefix", 20, 3600), ("user", 10, 3600), ("global", 1000, 3600)
+    ]
+    assert digits == 3
+    with override_settings(OTP_SMS_LIMITS={}):
+        assert len(limits.limit_settings()[0]) == 5
+    with override_settings(OTP_SMS_LIMITS=None):
+        assert limits.limit_settings()[0] == ()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("OTP_SMS_LIMITS", {"numbr": (5, 60)}, "'numbr'"),
+        ("OTP_SMS_LIMITS", {"number": 5}, "OTP_SMS_LIMITS['number']"),
+        ("OTP_SMS_LIMITS", {"ip": (5, 0)}, "OTP_SMS_LIMITS['ip']"),
+        ("OTP_SMS_LIMITS", {"user": (5, 60, 1)}, "OTP_SMS_LIMITS['user']"),
+        ("OTP_SMS_LIMITS", {"global": ("5", 60)}, "OTP_SMS_LIMITS['global']"),
+        ("OTP_SMS_LIMITS", {"prefix": (True, 60)}, "OTP_SMS_LIMITS['prefix']"),
+        ("OTP_SMS_LIMITS", [("number", (5, 60))], "OTP_SMS_LIMITS must be a dict"),
+        ("OTP_SMS_LIMIT_PREFIX_DIGITS", 0, "OTP_SMS_LIMIT_PREFIX_DIGITS"),
+        ("OTP_SMS_LIMIT_PREFIX_DIGITS", "3", "OTP_SMS_LIMIT_PREFIX_DIGITS"),
+        ("OTP_SMS_CLIENT_IP_HEADER", "X-Forwarded-For", "'HTTP_X_FORWARDED_FOR'"),
+        ("OTP_SMS_CLIENT_IP_HEADER", "http_x_real_ip", "'HTTP_X_REAL_IP'"),
+        ("OTP_SMS_TRUSTED_PROXIES", 0, "OTP_SMS_TRUSTED_PROXIES"),
+    ],
+)
+def test_limit_misconfiguration_is_e012_and_improperly_configured(setting, value, named):
+    with override_settings(**{setting: value}):
+        messages = checks.check_limits()
+        with pytest.raises(ImproperlyConfigured) as error:
+            limits.validate()
+    [message] = [m for m in messages if m.id == "sms_gateway.E012"]
+    assert named in message.msg and named in str(error.value)
+    assert message.hint
+
+
+def test_a_bad_setting_stops_the_send_with_improperly_configured(sms_outbox):
+    with override_settings(OTP_SMS_LIMITS={"numbr": (5, 60)}), pytest.raises(ImproperlyConfigured, match="numbr"):
+        make_device().generate_challenge()
+    assert sms_outbox == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("OTP_SMS_ALLOWED_COUNTRIES", ["NO", "XX"], "'XX'"),
+        ("OTP_SMS_ALLOWED_COUNTRIES", ["Norway"], "'Norway'"),
+        ("OTP_SMS_ALLOWED_COUNTRIES", "NO", "list of ISO 3166"),
+        ("OTP_SMS_ALLOWED_NUMBER_TYPES", ["MOBILE", "CELL"], "'CELL', which is not a phonenumbers type"),
+        ("OTP_SMS_ALLOWED_NUMBER_TYPES", ["PREMIUM_RATE"], "'PREMIUM_RATE', a kind of number that cannot receive"),
+        ("OTP_SMS_ALLOWED_NUMBER_TYPES", [], "non-empty list"),
+    ],
+)
+def test_allowlist_misconfiguration_is_e013(setting, value, named):
+    with override_settings(**{setting: value}):
+        [message] = checks.check_limits()
+        with pytest.raises(ImproperlyConfigured) as error:
+            limits.validate()
+    assert message.id == "sms_gateway.E013" and named in message.msg and named in str(error.value)
+
+
+def test_default_and_test_settings_pass_the_checks():
+    assert checks.check_limits() == []
+    with override_settings(OTP_SMS_LIMITS={}):
+        assert checks.check_limits() == []
+    with override_settings(OTP_SMS_LIMITS={"number": (3, 600)}, OTP_SMS_ALLOWED_COUNTRIES=["no", "SE"],
+                           OTP_SMS_ALLOWED_NUMBER_TYPES=["mobile"], OTP_SMS_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR",
+                           OTP_SMS_TRUSTED_PROXIES=2):
+        assert checks.check_limits() == []
+
+
+def test_ip_limit_without_the_middleware_is_w004():
+    from django.conf import settings
+
+    middleware = [m for m in settings.MIDDLEWARE if "SMSRequestMiddleware" not in m]
+    with override_settings(MIDDLEWARE=middleware, OTP_SMS_LIMITS={}):
+        [message] = checks.check_limits()
+        assert message.id == "sms_gateway.W004" and "SMSRequestMiddleware" in message.hint
+        with override_settings(OTP_SMS_LIMITS={"ip": None}):
+            assert checks.check_limits() == []
+
+
+# -- other senders ------------------------------------------------------------------
+
+
+def test_sendtestsms_is_not_limited(sms_outbox):
+    """An operator's tool: it must work while users are being refused."""
+    with sending_limits(number=(1, 3600), **{"global": (1, 3600)}):
+        for _ in range(3):
+            call_command("sendtestsms", NUMBER, stdout=None)
+    assert len(sms_outbox) == 3
+
+
+def test_two_factor_gateway_is_limited(sms_outbox, user):
+    pytest.importorskip("two_factor", reason="install the test extra (django-two-factor-auth)")
+    from two_factor.plugins.phonenumber.models import PhoneDevice
+
+    from django_sms_gateway.integrations.two_factor import GATEWAY_PATH
+
+    phone = PhoneDevice.objects.create(user=user, name="default", number=NUMBER, method="sms")
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.7")
+    with sending_limits(user=(1, 3600), ip=(5, 3600)), override_settings(TWO_FACTOR_SMS_GATEWAY=GATEWAY_PATH):
+        SMSRequestMiddleware(lambda request: phone.generate_challenge())(request)
+        with pytest.raises(SendLimitExceeded) as refused:
+            SMSRequestMiddleware(lambda request: phone.generate_challenge())(request)
+    assert refused.value.limit == "user"
+    assert len(sms_outbox) == 1
+
+
+def test_redis_down_fails_closed(sms_outbox, caplog):
+    """Django's Redis cache on a port where nothing listens: the send is refused."""
+    pytest.importorskip("redis", reason="install the test extra (redis)")
+    with override_settings(
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            LIMITS_CACHE: {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+        },
+        OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
+        OTP_SMS_LIMITS={"number": (5, 3600)},
+    ), caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
+        assert_refused_without_trace(make_device(), sms_outbox, limit="unavailable")
+    assert "limits cache 'sms-limits' is unreachable (ConnectionError)" in caplog.text
+
+
+def test_the_example_site_shows_the_limit_and_counts_per_client_ip(client, sms_outbox):
+    """Through the demo's SMS step: the limit's user-safe text is shown as an alert."""
+    from tests.example_site import example_settings
+    from tests.test_example_project import PASSWORD, messages_of, send_code
+
+    user = get_user_model().objects.create_user("alice", password=PASSWORD)
+    phone = SMSDevice.objects.create(user=user, name="Mobile", number=NUMBER, confirmed=True)
+    with override_settings(**example_settings(OTP_SMS_COOLDOWN_DURATION=0)), sending_limits(ip=(1, 3600)):
+        client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+        assert messages_of(send_code(client, phone)) == ["We sent a code by text message to +47******32."]
+        refused = send_code(client, phone)
+        assert messages_of(refused) == [GENERIC]
+        assert 'role="alert"' in refused.content.decode()
+    assert len(sms_outbox) == 1
+
+
+def test_the_example_project_installs_the_middleware():
+    from tests.example_site import example_settings
+
+    assert "django_sms_gateway.middleware.SMSRequestMiddleware" in example_settings()["MIDDLEWARE"]
+
+
+def test_the_limit_checks_are_registered():
+    from django.core.checks import run_checks
+
+    with override_settings(OTP_SMS_LIMITS={"numbr": (1, 60)}, OTP_SMS_ALLOWED_COUNTRIES=["XX"]):
+        found = {message.id for message in run_checks()}
+    assert {"sms_gateway.E012", "sms_gateway.E013"} <= found
+
+
+def test_django_otp_token_form_shows_the_limit_text(sms_outbox, user):
+    """django-otp's own form passes no request; the middleware supplies it, and the
+    refusal reaches the user as the form's error."""
+    from django_otp.forms import OTPTokenForm
+
+    device = SMSDevice.objects.create(user=user, name="phone", number=NUMBER, confirmed=True)
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.7")
+
+    def challenge(request):
+        form = OTPTokenForm(user, request, data={"otp_device": device.persistent_id, "otp_challenge": "1"})
+        form.is_valid()
+        return form.errors.get("__all__", [])
+
+    with sending_limits(ip=(1, 3600)):
+        first = SMSRequestMiddleware(challenge)(request)
+        refused = SMSRequestMiddleware(challenge)(request)
+    assert len(sms_outbox) == 1
+    assert "We sent a code" in " ".join(first)
+    assert any(GENERIC in error for error in refused)
