@@ -17,7 +17,7 @@ from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin,
 from . import limits, signals
 from .codes import IN_PROGRESS_PREFIX, code_matches, generate_code, hash_code, in_progress_marker, unguessable_marker
 from .conf import settings
-from .dispatch import Delivery, send_code
+from .dispatch import Delivery, build_message, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError
 from .gateways import gateways
 from .phone import mask_number, normalize_number
@@ -130,10 +130,12 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded` and
         nothing is written or sent.
         """
-        charge = limits.check_send(self.number, user_id=self.user_id, request=request, sender=type(self))
-        now = timezone.now()
         validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
         code = generate_code(int(settings.OTP_SMS_TOKEN_LENGTH))
+        # A broken template raises here, before anything is counted or written.
+        message = build_message(self.number, code, validity=validity)
+        charge = limits.check_send(self.number, user_id=self.user_id, request=request, sender=type(self))
+        now = timezone.now()
         token_hash = hash_code(self.pk, code)
         previous = self.last_generated_timestamp
         claimed = claim_challenge(
@@ -152,7 +154,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         self.valid_until = now + timedelta(seconds=validity)
 
         try:
-            delivery = send_code(self.number, code, validity=validity)
+            delivery = send_message(message)
         except DeliveryFailed as failure:
             # Nothing reached the user: give the slot back and forget the code.
             type(self).objects.filter(pk=self.pk, token=token_hash).update(
