@@ -34,3 +34,20 @@ def _forget_breaker_state(monkeypatch):
         breaker.reset(touched)
     except Exception:  # noqa: S110  (a test that broke the cache on purpose)
         pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_postgres_sessions(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end connections that server
+    threads (live_server, sandbox webhooks) left open to it; PostgreSQL
+    refuses to drop a database in use and would leave it behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
