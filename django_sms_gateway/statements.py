@@ -66,10 +66,19 @@ def insert_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) ->
     connection = connections[alias]
     fields = _insert_fields(model)
     sql = _insert_sql(model, alias, len(rows))
-    params = [field.get_db_prep_save(row[field.attname], connection) for row in rows for field in fields]
+    params = [_prepared(field, row[field.attname], connection) for row in rows for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     return len(rows)
+
+
+def _prepared(field: models.Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as the database takes it. Text, whole numbers and NULL go as
+    they are (what the ORM's preparation returns for them); everything else,
+    datetimes first of all, is prepared by the field."""
+    if value is None or type(value) in (str, int):
+        return value
+    return field.get_db_prep_save(value, connection)
 
 
 def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
