@@ -19,6 +19,10 @@ import time
 from collections.abc import Sequence
 
 
+#: Seconds the sandbox waits before answering in the "realistic" pair (real vendors: 50-500 ms).
+REALISTIC_LATENCY = 0.02
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=500, help="timed calls per scenario (default 500)")
@@ -63,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
 
     django.setup()
     from django.conf import settings
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from . import database
     from .report import Results, checks, render
@@ -82,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
                 return 0
             started = time.perf_counter()
             floor, healthy = bench.floor_and_healthy()
+            real_floor, real_healthy = bench.floor_and_healthy(vendor_latency=REALISTIC_LATENCY, samples=200)
             refused, refused_connections = bench.refused()
             hung = bench.hung()
             naive = bench.naive()
@@ -89,11 +94,12 @@ def _run(args: argparse.Namespace) -> int:
             threads = bench.threads(args.threads)
             elapsed = time.perf_counter() - started
             sandbox_pid = sandbox.process.pid if sandbox.process else "?"
-        results = Results(floor, healthy, refused, refused_connections, hung, naive, counts, threads)
+        results = Results(floor, healthy, refused, refused_connections, hung, naive, counts, threads,
+                          (real_floor, real_healthy, REALISTIC_LATENCY))
         print(
             f"django-sms-gateway benchmark: {args.samples} timed calls per scenario after "
             f"{args.warmup} warm-up calls; {database.describe()}, "
-            f"{'Redis' if 'redis' in type(cache).__module__ else 'local-memory'} cache; "
+            f"{'Redis' if 'redis' in type(caches['default']).__module__ else 'local-memory'} cache; "
             f"sandbox in its own process (pid {sandbox_pid}); "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {elapsed:.0f}s.\n"
         )

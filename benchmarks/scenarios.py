@@ -171,21 +171,25 @@ class Bench:
 
     # -- scenarios ------------------------------------------------------------
 
-    def floor_and_healthy(self) -> tuple[Samples, Samples]:
+    def floor_and_healthy(self, vendor_latency: float = 0.0, samples: int | None = None) -> tuple[Samples, Samples]:
         """The bare keep-alive POST and ``generate_challenge()``, interleaved
-        call by call so that both see the same machine state."""
+        call by call so that both see the same machine state; the sandbox
+        answers after ``vendor_latency`` seconds."""
         device = self.device()
+        samples = self.samples if samples is None else samples
+        warmup = min(self.warmup, 20) if vendor_latency else self.warmup  # slow calls warm up as quickly
         with self.gateways(), requests.Session() as session:
+            self.sandbox.set_latency(vendor_latency)
             bare, _token = self._vendor_call(session)
             floor: list[float] = []
             healthy: list[float] = []
             clock = time.perf_counter
-            for index in range(self.warmup + self.samples):
+            for index in range(warmup + samples):
                 pair = ((bare, floor), (device.generate_challenge, healthy))
                 for call, into in pair if index % 2 else reversed(pair):
                     started = clock()
                     call()
-                    if index >= self.warmup:
+                    if index >= warmup:
                         into.append(clock() - started)
         return Samples("floor", tuple(floor)), Samples("healthy", tuple(healthy))
 
