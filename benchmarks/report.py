@@ -29,8 +29,10 @@ class Results:
     naive: Samples
     counts: Counts
     threads: ThreadResult
-    # The same pair with the sandbox answering like a vendor across the internet.
-    realistic: tuple[Samples, Samples, float] | None = None  # floor, healthy, vendor latency (s)
+    # The floor/healthy pair again under other conditions, for context: (condition, floor, healthy).
+    context: tuple[tuple[str, Samples, Samples], ...] = ()
+    # ZignSec as the only gateway: the fallback scenarios' cost without any failing over.
+    zignsec_alone: Samples | None = None
 
 
 @dataclass(frozen=True)
@@ -69,21 +71,30 @@ def latency_checks(r: Results) -> list[tuple[Samples, str, Check | None]]:
          Check("hung / healthy", f"{hung_ratio:.2f}", f"<= {HUNG_OVER_HEALTHY}", hung_ok)),
         (r.naive, "naive: requests.post per SMS",
          Check("naive / floor", f"{naive_ratio:.2f}", "(peers)", None)),
-        *_realistic_rows(r),
+        *_context_rows(r),
+        *_zignsec_rows(r),
     ]
 
 
-def _realistic_rows(r: Results) -> list[tuple[Samples, str, Check | None]]:
-    if r.realistic is None:
+def _zignsec_rows(r: Results) -> list[tuple[Samples, str, Check | None]]:
+    if r.zignsec_alone is None:
         return []
-    floor, healthy, latency = r.realistic
-    ratio = _ratio(healthy, floor)
-    ms = f"{latency * 1000:.0f} ms"
+    alone = r.zignsec_alone
     return [
-        (floor, f"floor, vendor answers in {ms}", None),
-        (healthy, f"healthy, vendor answers in {ms}",
-         Check("healthy / floor", f"{ratio:.2f}", "(context)", None)),
+        (alone, "ZignSec alone (no failover)",
+         Check("refused / alone", f"{_ratio(r.refused, alone):.2f}; "
+               f"hung / alone = {_ratio(r.hung.samples, alone):.2f}", "(context)", None)),
     ]
+
+
+def _context_rows(r: Results) -> list[tuple[Samples, str, Check | None]]:
+    rows: list[tuple[Samples, str, Check | None]] = []
+    for condition, floor, healthy in r.context:
+        ratio = _ratio(healthy, floor)
+        rows.append((floor, f"floor, {condition}", None))
+        rows.append((healthy, f"healthy, {condition}",
+                     Check("healthy / floor", f"{ratio:.2f}", "(context)", None)))
+    return rows
 
 
 def count_checks(r: Results) -> list[Check]:

@@ -86,16 +86,22 @@ def _run(args: argparse.Namespace) -> int:
                 return 0
             started = time.perf_counter()
             floor, healthy = bench.floor_and_healthy()
-            real_floor, real_healthy = bench.floor_and_healthy(vendor_latency=REALISTIC_LATENCY, samples=200)
+            limited = bench.floor_and_healthy(limits_on=True)
+            realistic = bench.floor_and_healthy(vendor_latency=REALISTIC_LATENCY, samples=200)
             refused, refused_connections = bench.refused()
+            zignsec_alone = bench.zignsec_alone()
             hung = bench.hung()
             naive = bench.naive()
             counts = bench.counts(args.messages)
             threads = bench.threads(args.threads)
             elapsed = time.perf_counter() - started
             sandbox_pid = sandbox.process.pid if sandbox.process else "?"
-        results = Results(floor, healthy, refused, refused_connections, hung, naive, counts, threads,
-                          (real_floor, real_healthy, REALISTIC_LATENCY))
+        context = (
+            ("sending limits on", *limited),
+            (f"vendor answers in {REALISTIC_LATENCY * 1000:.0f} ms", *realistic),
+        )
+        results = Results(floor, healthy, refused, refused_connections, hung, naive, counts, threads, context,
+                          zignsec_alone)
         print(
             f"django-sms-gateway benchmark: {args.samples} timed calls per scenario after "
             f"{args.warmup} warm-up calls; {database.describe()}, "

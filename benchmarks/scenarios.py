@@ -38,6 +38,7 @@ NUMBER = "+4798765432"
 SENDER = "Bench"
 SIGNICAT = "django_sms_gateway.backends.signicat.SignicatBackend"
 ZIGNSEC = "django_sms_gateway.backends.zignsec.ZignSecBackend"
+UNREACHABLE_LIMITS = ("number", "prefix", "ip", "user", "global")
 _CODE = re.compile(r"\b(\d{6})\b")
 
 
@@ -171,11 +172,16 @@ class Bench:
 
     # -- scenarios ------------------------------------------------------------
 
-    def floor_and_healthy(self, vendor_latency: float = 0.0, samples: int | None = None) -> tuple[Samples, Samples]:
+    def floor_and_healthy(self, vendor_latency: float = 0.0, samples: int | None = None,
+                          limits_on: bool = False) -> tuple[Samples, Samples]:
         """The bare keep-alive POST and ``generate_challenge()``, interleaved
         call by call so that both see the same machine state; the sandbox
-        answers after ``vendor_latency`` seconds."""
+        answers after ``vendor_latency`` seconds. ``limits_on`` counts every
+        send against all five sending limits (caps too high to be reached)."""
         device = self.device()
+        if limits_on:
+            with override_settings(OTP_SMS_LIMITS=dict.fromkeys(UNREACHABLE_LIMITS, (10**9, 3600))):
+                return self.floor_and_healthy(vendor_latency, samples)
         samples = self.samples if samples is None else samples
         warmup = min(self.warmup, 20) if vendor_latency else self.warmup  # slow calls warm up as quickly
         with self.gateways(), requests.Session() as session:
@@ -206,6 +212,15 @@ class Bench:
                 if zignsec["requests"] < self.samples:
                     raise RuntimeError("ZignSec did not take the messages in the refused scenario")
         return result, zignsec["connections"]
+
+    def zignsec_alone(self) -> Samples:
+        """``generate_challenge()`` with ZignSec the only gateway: what the
+        fallback scenarios would cost if failing over cost nothing."""
+        device = self.device()
+        self.sandbox.reset()
+        cache.clear()
+        with override_settings(SMS_GATEWAYS={"zignsec": self.zignsec()}):
+            return self._sample("ZignSec alone", device.generate_challenge)
 
     def hung(self, max_opening_calls: int = 20) -> HungResult:
         """Signicat accepts and never answers; measured once calls stop
