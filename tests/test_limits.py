@@ -485,3 +485,34 @@ def test_django_otp_token_form_shows_the_limit_text(sms_outbox, user):
     assert len(sms_outbox) == 1
     assert "We sent a code" in " ".join(first)
     assert any(GENERIC in error for error in refused)
+
+
+@pytest.mark.parametrize("backend", ["django.core.cache.backends.filebased.FileBasedCache",
+                                     "django.core.cache.backends.db.DatabaseCache"])
+def test_a_counter_lives_to_its_windows_end_on_caches_without_native_incr(sms_outbox, tmp_path, backend):
+    """Django's database and file caches implement incr as get + set, and that set
+    would give the counter the cache's default TIMEOUT: with 60 s, a number limited
+    to 2 an hour got a fresh count after a minute without a send."""
+    location = str(tmp_path) if backend.endswith("FileBasedCache") else "sms_limits_cache_table"
+    caches_setting = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        LIMITS_CACHE: {"BACKEND": backend, "LOCATION": location, "TIMEOUT": 60},
+    }
+    device = make_device()
+    with override_settings(CACHES=caches_setting, OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
+                           OTP_SMS_LIMITS={**OFF, "number": (2, 3600)}):
+        if backend.endswith("DatabaseCache"):
+            call_command("createcachetable", location)
+        with freeze_time("2026-03-02 10:00:00") as clock:
+            device.generate_challenge()
+            clock.tick(timedelta(seconds=10))
+            device.generate_challenge()
+            clock.tick(timedelta(seconds=100))  # past the cache's TIMEOUT, inside the hour
+            with pytest.raises(SendLimitExceeded) as refused:
+                device.generate_challenge()
+            assert refused.value.limit == "number"
+            # A refusal gives its count back without shortening the window either.
+            clock.tick(timedelta(seconds=100))
+            with pytest.raises(SendLimitExceeded):
+                device.generate_challenge()
+    assert len(sms_outbox) == 2
