@@ -516,3 +516,19 @@ def test_a_counter_lives_to_its_windows_end_on_caches_without_native_incr(sms_ou
             with pytest.raises(SendLimitExceeded):
                 device.generate_challenge()
     assert len(sms_outbox) == 2
+
+
+def test_two_factor_gateway_with_a_broken_template_counts_nothing(sms_outbox, user):
+    """The message is rendered before the send is counted, as for an SMSDevice."""
+    pytest.importorskip("two_factor", reason="install the test extra (django-two-factor-auth)")
+    from two_factor.plugins.phonenumber.models import PhoneDevice
+
+    from django_sms_gateway.integrations.two_factor import GATEWAY_PATH
+    from django_sms_gateway.text import TemplateError
+
+    phone = PhoneDevice.objects.create(user=user, name="default", number=NUMBER, method="sms")
+    with sending_limits(number=(1, 3600)), override_settings(TWO_FACTOR_SMS_GATEWAY=GATEWAY_PATH):
+        with override_settings(OTP_SMS_MESSAGE="Your code is ready"), pytest.raises(TemplateError):
+            phone.generate_challenge()
+        phone.generate_challenge()
+    assert len(sms_outbox) == 1
