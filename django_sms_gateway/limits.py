@@ -37,7 +37,7 @@ import hmac
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -172,7 +172,9 @@ def allowlist_settings() -> tuple[frozenset[str], frozenset[int]]:
     ``sms_gateway.E013`` check reports the same).
     """
     countries = settings.OTP_SMS_ALLOWED_COUNTRIES or ()
-    if isinstance(countries, str) or not all(isinstance(c, str) for c in countries):
+    if isinstance(countries, str) or not isinstance(countries, Iterable) or not all(
+        isinstance(c, str) for c in countries
+    ):
         raise ImproperlyConfigured(
             f"OTP_SMS_ALLOWED_COUNTRIES must be a list of ISO 3166 region codes such as ['NO', 'SE'], "
             f"not {countries!r}."
@@ -184,7 +186,9 @@ def allowlist_settings() -> tuple[frozenset[str], frozenset[int]]:
                 "(two letters, such as 'NO')."
             )
     names = settings.OTP_SMS_ALLOWED_NUMBER_TYPES
-    if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
+    if isinstance(names, str) or not isinstance(names, Iterable) or not names or not all(
+        isinstance(n, str) for n in names
+    ):
         raise ImproperlyConfigured(
             f"OTP_SMS_ALLOWED_NUMBER_TYPES must be a non-empty list of phonenumbers type names, "
             f"such as {list(RECEIVING_TYPES)}, not {names!r}."

@@ -363,6 +363,10 @@ def test_a_bad_setting_stops_the_send_with_improperly_configured(sms_outbox):
         ("OTP_SMS_ALLOWED_NUMBER_TYPES", ["MOBILE", "CELL"], "'CELL', which is not a phonenumbers type"),
         ("OTP_SMS_ALLOWED_NUMBER_TYPES", ["PREMIUM_RATE"], "'PREMIUM_RATE', a kind of number that cannot receive"),
         ("OTP_SMS_ALLOWED_NUMBER_TYPES", [], "non-empty list"),
+        # Not a list at all: an error naming the setting, not a TypeError out of manage.py check.
+        ("OTP_SMS_ALLOWED_COUNTRIES", 47, "list of ISO 3166"),
+        ("OTP_SMS_ALLOWED_COUNTRIES", True, "list of ISO 3166"),
+        ("OTP_SMS_ALLOWED_NUMBER_TYPES", 5, "non-empty list"),
     ],
 )
 def test_allowlist_misconfiguration_is_e013(setting, value, named):
