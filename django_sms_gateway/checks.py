@@ -372,7 +372,7 @@ def check_breaker_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     (when unset the limits cache is used, which E009 and W003 check)."""
     alias = settings.OTP_SMS_BREAKER_CACHE
     caches = django_settings.CACHES or {}
-    if alias is None or alias in caches:
+    if alias is None or (isinstance(alias, str) and alias in caches):
         return []
     return [
         Error(

@@ -23,7 +23,8 @@ the global budget or a neighbour's prefix. A counter whose subject is unknown
 Cache keys never hold a raw number or address: they are an HMAC (keyed with
 ``SECRET_KEY``) of the subject, truncated. With Django's Redis cache every
 counter of one send is raised in one pipelined round trip (INCR + EXPIRE
-each); other caches use ``incr``, falling back to ``add`` for a new window.
+each); other caches use ``incr``, falling back to ``add`` for a new window
+(the database and file caches: a get and a set that keeps the window's expiry).
 
 When the cache cannot be reached the send is refused (fail closed), with an
 ERROR log line naming the cache alias and the exception class.
@@ -36,7 +37,7 @@ import hmac
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -171,7 +172,9 @@ def allowlist_settings() -> tuple[frozenset[str], frozenset[int]]:
     ``sms_gateway.E013`` check reports the same).
     """
     countries = settings.OTP_SMS_ALLOWED_COUNTRIES or ()
-    if isinstance(countries, str) or not all(isinstance(c, str) for c in countries):
+    if isinstance(countries, str) or not isinstance(countries, Iterable) or not all(
+        isinstance(c, str) for c in countries
+    ):
         raise ImproperlyConfigured(
             f"OTP_SMS_ALLOWED_COUNTRIES must be a list of ISO 3166 region codes such as ['NO', 'SE'], "
             f"not {countries!r}."
@@ -183,7 +186,9 @@ def allowlist_settings() -> tuple[frozenset[str], frozenset[int]]:
                 "(two letters, such as 'NO')."
             )
     names = settings.OTP_SMS_ALLOWED_NUMBER_TYPES
-    if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
+    if isinstance(names, str) or not isinstance(names, Iterable) or not names or not all(
+        isinstance(n, str) for n in names
+    ):
         raise ImproperlyConfigured(
             f"OTP_SMS_ALLOWED_NUMBER_TYPES must be a non-empty list of phonenumbers type names, "
             f"such as {list(RECEIVING_TYPES)}, not {names!r}."
@@ -271,7 +276,7 @@ def _raise(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> list[int]:
     for key, ttl in entries:
         for _try in range(3):
             try:
-                counts.append(cache.incr(key))
+                counts.append(_step(cache, key, 1, ttl))
                 break
             except ValueError:  # no counter yet in this window
                 if cache.add(key, 1, ttl):
@@ -280,6 +285,23 @@ def _raise(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> list[int]:
         else:
             raise RuntimeError(f"counter {key!r} vanished while it was being raised")
     return counts
+
+
+def _step(cache: BaseCache, key: str, delta: int, ttl: int) -> int:
+    """Add ``delta`` to an existing counter; ValueError when there is none.
+
+    ``BaseCache.incr`` (the database and file caches) is a get and a set, and
+    that set would give the counter the cache's default ``TIMEOUT`` instead of
+    its window's end: the same two round trips here keep ``ttl``.
+    """
+    if type(cache).incr is not BaseCache.incr:
+        return cache.incr(key, delta) if delta > 0 else cache.decr(key, -delta)
+    value = cache.get(key)
+    if value is None:
+        raise ValueError(f"no counter {key!r}")
+    value += delta
+    cache.set(key, value, ttl)
+    return int(value)
 
 
 def _lower(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> None:
@@ -293,9 +315,9 @@ def _lower(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> None:
                 pipe.expire(full, ttl)  # DECR of an expired counter would otherwise leave it forever
             pipe.execute()
             return
-        for key, _ttl in entries:
+        for key, ttl in entries:
             try:
-                cache.decr(key)
+                _step(cache, key, -1, ttl)
             except ValueError:
                 pass
     except Exception as exc:

@@ -203,3 +203,6 @@ def test_breaker_cache_alias_not_in_caches():
     assert "'breaker'" in message.msg and "add a 'breaker' cache to CACHES" in message.hint
     with override_settings(OTP_SMS_BREAKER_CACHE="default"):
         assert checks.check_breaker_cache() == []
+    with override_settings(OTP_SMS_BREAKER_CACHE=["breaker"]):  # not an alias at all: E014, not a TypeError
+        message = only(checks.check_breaker_cache(), "sms_gateway.E014")
+    assert "['breaker']" in message.msg

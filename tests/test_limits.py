@@ -363,6 +363,10 @@ def test_a_bad_setting_stops_the_send_with_improperly_configured(sms_outbox):
         ("OTP_SMS_ALLOWED_NUMBER_TYPES", ["MOBILE", "CELL"], "'CELL', which is not a phonenumbers type"),
         ("OTP_SMS_ALLOWED_NUMBER_TYPES", ["PREMIUM_RATE"], "'PREMIUM_RATE', a kind of number that cannot receive"),
         ("OTP_SMS_ALLOWED_NUMBER_TYPES", [], "non-empty list"),
+        # Not a list at all: an error naming the setting, not a TypeError out of manage.py check.
+        ("OTP_SMS_ALLOWED_COUNTRIES", 47, "list of ISO 3166"),
+        ("OTP_SMS_ALLOWED_COUNTRIES", True, "list of ISO 3166"),
+        ("OTP_SMS_ALLOWED_NUMBER_TYPES", 5, "non-empty list"),
     ],
 )
 def test_allowlist_misconfiguration_is_e013(setting, value, named):
@@ -485,3 +489,50 @@ def test_django_otp_token_form_shows_the_limit_text(sms_outbox, user):
     assert len(sms_outbox) == 1
     assert "We sent a code" in " ".join(first)
     assert any(GENERIC in error for error in refused)
+
+
+@pytest.mark.parametrize("backend", ["django.core.cache.backends.filebased.FileBasedCache",
+                                     "django.core.cache.backends.db.DatabaseCache"])
+def test_a_counter_lives_to_its_windows_end_on_caches_without_native_incr(sms_outbox, tmp_path, backend):
+    """Django's database and file caches implement incr as get + set, and that set
+    would give the counter the cache's default TIMEOUT: with 60 s, a number limited
+    to 2 an hour got a fresh count after a minute without a send."""
+    location = str(tmp_path) if backend.endswith("FileBasedCache") else "sms_limits_cache_table"
+    caches_setting = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        LIMITS_CACHE: {"BACKEND": backend, "LOCATION": location, "TIMEOUT": 60},
+    }
+    device = make_device()
+    with override_settings(CACHES=caches_setting, OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
+                           OTP_SMS_LIMITS={**OFF, "number": (2, 3600)}):
+        if backend.endswith("DatabaseCache"):
+            call_command("createcachetable", location)
+        with freeze_time("2026-03-02 10:00:00") as clock:
+            device.generate_challenge()
+            clock.tick(timedelta(seconds=10))
+            device.generate_challenge()
+            clock.tick(timedelta(seconds=100))  # past the cache's TIMEOUT, inside the hour
+            with pytest.raises(SendLimitExceeded) as refused:
+                device.generate_challenge()
+            assert refused.value.limit == "number"
+            # A refusal gives its count back without shortening the window either.
+            clock.tick(timedelta(seconds=100))
+            with pytest.raises(SendLimitExceeded):
+                device.generate_challenge()
+    assert len(sms_outbox) == 2
+
+
+def test_two_factor_gateway_with_a_broken_template_counts_nothing(sms_outbox, user):
+    """The message is rendered before the send is counted, as for an SMSDevice."""
+    pytest.importorskip("two_factor", reason="install the test extra (django-two-factor-auth)")
+    from two_factor.plugins.phonenumber.models import PhoneDevice
+
+    from django_sms_gateway.integrations.two_factor import GATEWAY_PATH
+    from django_sms_gateway.text import TemplateError
+
+    phone = PhoneDevice.objects.create(user=user, name="default", number=NUMBER, method="sms")
+    with sending_limits(number=(1, 3600)), override_settings(TWO_FACTOR_SMS_GATEWAY=GATEWAY_PATH):
+        with override_settings(OTP_SMS_MESSAGE="Your code is ready"), pytest.raises(TemplateError):
+            phone.generate_challenge()
+        phone.generate_challenge()
+    assert len(sms_outbox) == 1

@@ -71,9 +71,10 @@ class Gateway:
                 "Every gateway in SMS_GATEWAYS makes its own codes (verifies_codes), so none can send "
                 "django-two-factor-auth's code. Add a gateway that sends the text it is given."
             )
+        # A broken template raises here, before the send is counted.
+        message = build_message(recipient, token, validity=TOTP_VALIDITY)
         # No request reaches a gateway: the client IP comes from SMSRequestMiddleware.
         limits.check_send(recipient, user_id=getattr(device, "user_id", None), sender=type(self))
-        message = build_message(recipient, token, validity=TOTP_VALIDITY)
         try:
             delivery = send_message(message, backends=backends)
         except DeliveryFailed as failure:
