@@ -25,15 +25,43 @@ checked the code when the vendor holds it (iP1), and None when the code was
 checked here. ``code_sent`` may also come from the django-two-factor-auth
 gateway (:mod:`django_sms_gateway.integrations.two_factor`), whose ``device``
 is a two_factor ``PhoneDevice``.
+
+They are notices: a receiver that raises is logged (logger
+``django_sms_gateway``, with its traceback) and never stops a send, a
+fallback or a verification halfway, nor reaches the user.
 """
+
+from __future__ import annotations
+
+import logging
+from typing import Any
 
 from django.dispatch import Signal
 
-code_sent = Signal()
-gateway_failed = Signal()
-delivery_failed = Signal()
-limit_hit = Signal()
-code_verified = Signal()
-code_refused = Signal()
-breaker_opened = Signal()
-breaker_closed = Signal()
+logger = logging.getLogger("django_sms_gateway")
+
+
+class Notice(Signal):
+    """A signal whose receivers cannot break the code that sends it."""
+
+    def send(self, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+        """Call every receiver like ``send_robust``; log what one raised."""
+        responses = self.send_robust(sender, **named)
+        for receiver, response in responses:
+            if isinstance(response, Exception):
+                logger.error(
+                    "SMS signal receiver %s raised %s",
+                    getattr(receiver, "__qualname__", repr(receiver)), type(response).__name__,
+                    exc_info=response,
+                )
+        return responses
+
+
+code_sent = Notice()
+gateway_failed = Notice()
+delivery_failed = Notice()
+limit_hit = Notice()
+code_verified = Notice()
+code_refused = Notice()
+breaker_opened = Notice()
+breaker_closed = Notice()

@@ -94,3 +94,22 @@ def test_code_refused_while_throttled(device, sms_outbox, received):
     assert not device.verify_token(code)  # right code, but within the throttle delay
     assert received == [("code_refused", {"alias": None, "number": MASKED, "device": device, "reason": "throttled"})]
     assert django_sms_gateway.outbox
+
+
+@pytest.mark.parametrize("name", ["gateway_failed", "code_sent", "code_verified"])
+def test_a_receiver_that_raises_is_logged_and_breaks_nothing(device, sms_outbox, name, caplog):
+    def broken(sender, **kwargs):
+        raise RuntimeError("alerting is down")
+
+    getattr(signals, name).connect(broken)
+    try:
+        gateways = {"first": {"BACKEND": FAIL}, "second": {"BACKEND": LOCMEM}}
+        with override_settings(SMS_GATEWAYS=gateways):
+            device.generate_challenge()
+            assert [m.gateway for m in django_sms_gateway.outbox] == ["second"]
+            assert device.verify_token(last_code()) is True
+    finally:
+        getattr(signals, name).disconnect(broken)
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "signal receiver" in r.getMessage()]
+    assert len(errors) == 1 and "RuntimeError" in errors[0].getMessage()
+    assert errors[0].exc_info is not None
