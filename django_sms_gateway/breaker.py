@@ -45,12 +45,13 @@ from django.core.cache import BaseCache, caches
 from . import signals
 from .backends.base import BaseBackend
 from .conf import settings
+from .counters import add_to
 from .exceptions import GatewayError
 
 logger = logging.getLogger("django_sms_gateway")
 
 KEY_PREFIX = "sms_gateway:breaker:"
-#: Seconds a run of failures is remembered without a new one (ends "consecutive").
+#: Seconds a run of failures is remembered (from its first failure on most caches).
 FAILURE_TTL = 24 * 3600
 #: Seconds past the gateway's timeout that a trial claim outlives its request.
 TRIAL_MARGIN = 5.0
@@ -231,9 +232,10 @@ class Circuit:
     def _failed(self, cache: BaseCache, gate: _Gate, keys: StateKeys) -> int:
         """Count a failure; the count when this opened the circuit, else 0."""
         try:
-            failures = cache.incr(keys.failures)
+            failures = add_to(cache, keys.failures, 1, FAILURE_TTL)
         except ValueError:  # no count yet (or it just expired)
-            failures = 1 if cache.add(keys.failures, 1, timeout=FAILURE_TTL) else cache.incr(keys.failures)
+            added = cache.add(keys.failures, 1, timeout=FAILURE_TTL)
+            failures = 1 if added else add_to(cache, keys.failures, 1, FAILURE_TTL)
         if failures < gate.threshold:
             return 0
         until = _now() + gate.cooloff

@@ -416,3 +416,21 @@ def test_login_records_the_skip_and_fails_cleanly_when_every_circuit_is_open(dev
             device.generate_challenge()
     assert [(a.alias, a.outcome, a.reason) for a in info.value.attempts] == [("a", "skipped", "circuit open")]
     assert str(info.value) == str(DeliveryFailed.default_message) and tried("a") == 1
+
+
+def test_failures_stay_counted_past_the_file_caches_default_timeout(tmp_path, sms_outbox):
+    """The file and database caches' incr is a get + set that would give the
+    count the cache's TIMEOUT (60 s here): failures a few minutes apart never
+    added up to the threshold."""
+    from freezegun import freeze_time
+
+    caches_setting = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                  "LOCATION": str(tmp_path), "TIMEOUT": 60}}
+    with override_settings(CACHES=caches_setting), gateways(a={"BACKEND": FAIL}, b={"BACKEND": LOCMEM}):
+        with freeze_time("2026-03-02 10:00:00") as frozen:
+            for _ in range(2):
+                assert send()[0] == ("a", "failed", "made to fail")
+                frozen.tick(90)
+            assert send()[0] == ("a", "failed", "made to fail")
+            assert send()[0] == ("a", "skipped", "circuit open")
+    assert tried("a") == 3
