@@ -53,6 +53,7 @@ from phonenumbers import NumberParseException, PhoneNumberType
 from . import signals
 from .client_ip import client_address, ip_settings, limit_key
 from .conf import settings
+from .counters import add_to
 from .exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
 from .middleware import current_request
 from .phone import mask_number
@@ -272,36 +273,23 @@ def _raise(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> list[int]:
             pipe.incr(full)
             pipe.expire(full, ttl)  # until the window's end (+ margin): each send sets the same end again
         return [int(value) for value in pipe.execute()[0::2]]
-    counts = []
-    for key, ttl in entries:
-        for _try in range(3):
-            try:
-                counts.append(_step(cache, key, 1, ttl))
-                break
-            except ValueError:  # no counter yet in this window
-                if cache.add(key, 1, ttl):
-                    counts.append(1)
+    counts: list[int] = []
+    try:
+        for key, ttl in entries:
+            for _try in range(3):
+                try:
+                    counts.append(add_to(cache, key, 1, ttl))
                     break
-        else:
-            raise RuntimeError(f"counter {key!r} vanished while it was being raised")
+                except ValueError:  # no counter yet in this window
+                    if cache.add(key, 1, ttl):
+                        counts.append(1)
+                        break
+            else:
+                raise RuntimeError(f"counter {key!r} vanished while it was being raised")
+    except Exception:
+        _lower(cache, entries[: len(counts)])  # the send is refused: it counts against nothing
+        raise
     return counts
-
-
-def _step(cache: BaseCache, key: str, delta: int, ttl: int) -> int:
-    """Add ``delta`` to an existing counter; ValueError when there is none.
-
-    ``BaseCache.incr`` (the database and file caches) is a get and a set, and
-    that set would give the counter the cache's default ``TIMEOUT`` instead of
-    its window's end: the same two round trips here keep ``ttl``.
-    """
-    if type(cache).incr is not BaseCache.incr:
-        return cache.incr(key, delta) if delta > 0 else cache.decr(key, -delta)
-    value = cache.get(key)
-    if value is None:
-        raise ValueError(f"no counter {key!r}")
-    value += delta
-    cache.set(key, value, ttl)
-    return int(value)
 
 
 def _lower(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> None:
@@ -317,7 +305,7 @@ def _lower(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> None:
             return
         for key, ttl in entries:
             try:
-                _step(cache, key, -1, ttl)
+                add_to(cache, key, -1, ttl)
             except ValueError:
                 pass
     except Exception as exc:

@@ -138,14 +138,18 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         now = timezone.now()
         token_hash = hash_code(self.pk, code)
         previous = self.last_generated_timestamp
-        claimed = claim_challenge(
-            type(self),
-            self.pk,
-            now=now,
-            cooldown=self.get_cooldown_duration() if self.cooldown_enabled else None,
-            token=token_hash,
-            valid_until=now + timedelta(seconds=validity),
-        )
+        try:
+            claimed = claim_challenge(
+                type(self),
+                self.pk,
+                now=now,
+                cooldown=self.get_cooldown_duration() if self.cooldown_enabled else None,
+                token=token_hash,
+                valid_until=now + timedelta(seconds=validity),
+            )
+        except BaseException:
+            charge.refund()  # a database error: nothing was sent
+            raise
         if not claimed:
             charge.refund()  # nothing is sent: the send must not count against the limits
             self.refresh_from_db(fields=["last_generated_timestamp"])

@@ -536,3 +536,39 @@ def test_two_factor_gateway_with_a_broken_template_counts_nothing(sms_outbox, us
             phone.generate_challenge()
         phone.generate_challenge()
     assert len(sms_outbox) == 1
+
+
+def test_a_database_error_while_claiming_gives_the_counts_back(sms_outbox, device, monkeypatch):
+    from django.db import OperationalError
+
+    from django_sms_gateway import models
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with sending_limits(number=(1, 3600)):
+        monkeypatch.setattr(models, "claim_challenge", database_down)
+        with pytest.raises(OperationalError):
+            device.send_code()
+        monkeypatch.undo()
+        assert device.send_code() is not None  # the failed attempt did not use up the only send
+    assert len(sms_outbox) == 1
+
+
+class FlakyCache(LocMemCache):
+    """Raises on the second counter's first add, like a connection dropped mid-send."""
+
+    def add(self, key, *args, **kwargs):
+        if ":prefix:" in key and not getattr(self, "_failed_once", False):
+            self._failed_once = True
+            raise ConnectionError("connection reset")
+        return super().add(key, *args, **kwargs)
+
+
+def test_counters_raised_before_the_cache_failed_are_lowered(sms_outbox, device):
+    with sending_limits(f"{__name__}.FlakyCache", number=(1, 3600), prefix=(10, 3600)):
+        with pytest.raises(SendLimitExceeded) as refused:
+            device.send_code()
+        assert refused.value.limit == "unavailable"
+        assert device.send_code() is not None  # the number counter was given back
+    assert len(sms_outbox) == 1
