@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 
 from django.utils.crypto import salted_hmac
@@ -35,7 +36,18 @@ def unguessable_marker() -> str:
     return "vendor:" + secrets.token_hex(24)
 
 
-def in_progress_marker() -> str:
+def in_progress_marker(until: float) -> str:
     """A value for the token column while one request asks the vendor
-    whether a code is right (unique per request, nothing secret in it)."""
-    return IN_PROGRESS_PREFIX + secrets.token_hex(24)
+    whether a code is right, until ``until`` (epoch seconds) at the latest.
+    Unique per request; nothing secret in it."""
+    return f"{IN_PROGRESS_PREFIX}{math.ceil(until)}:{secrets.token_hex(24)}"
+
+
+def check_in_progress(token: str, now: float) -> bool:
+    """Whether ``token`` is an in-progress marker whose request may still be
+    asking the vendor (one left behind by a dead process is not, once its
+    time is up)."""
+    if not token.startswith(IN_PROGRESS_PREFIX):
+        return False
+    until = token[len(IN_PROGRESS_PREFIX):].split(":", 1)[0]
+    return not until.isdigit() or now < int(until)

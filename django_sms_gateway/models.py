@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin
 
 from . import limits, signals
-from .codes import IN_PROGRESS_PREFIX, code_matches, generate_code, hash_code, in_progress_marker, unguessable_marker
+from .codes import check_in_progress, code_matches, generate_code, hash_code, in_progress_marker, unguessable_marker
 from .conf import settings
 from .dispatch import Delivery, build_message, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError
@@ -24,6 +24,9 @@ from .phone import mask_number, normalize_number
 from .statements import claim_challenge, insert_rows
 
 logger = logging.getLogger("django_sms_gateway")
+
+#: Seconds past the vendor's timeout that a reserved vendor code stays reserved.
+RESERVATION_MARGIN = 5.0
 
 
 class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
@@ -267,15 +270,14 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
            right: success; wrong: restore the stored value and count one
            failure; vendor unable to answer: restore, not counted.
 
-        If the process dies between 1 and 2 the marker stays: that one
-        challenge can no longer be verified (the code is lost, nothing is
-        accepted), and the next :meth:`generate_challenge` replaces it. The
-        marker holds nothing secret.
+        If the process dies between 1 and 2 the marker stays until its time
+        (the vendor's timeout and a margin) is up; then the next request
+        reserves over it. The marker holds nothing secret.
         """
-        if stored.startswith(IN_PROGRESS_PREFIX):
+        if check_in_progress(stored, now.timestamp()):
             self._refused("check in progress", vendor)
             return False
-        marker = in_progress_marker()
+        marker = in_progress_marker(now.timestamp() + self._vendor_timeout(vendor) + RESERVATION_MARGIN)
         reserved = (
             type(self)
             .objects.filter(pk=self.pk, token=stored, valid_until__gt=now, throttling_failure_count=failures)
@@ -309,6 +311,13 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             self.throttling_failure_count, self.throttling_failure_timestamp = failures + 1, now
         self._refused("wrong, expired or malformed code", vendor)
         return False
+
+    @staticmethod
+    def _vendor_timeout(vendor: str) -> float:
+        try:
+            return gateways[vendor].timeout
+        except KeyError:  # the gateway is gone: _vendor_says_valid reports it
+            return 0.0
 
     @staticmethod
     def _success_fields(now: datetime) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import LOCMEM_ENTRY, closed_port_url, ip1_entry
+from .helpers import LOCMEM_ENTRY, TIMEOUT, closed_port_url, ip1_entry
 
 NUMBER = "+4798765432"
 DIGITS = "4798765432"
@@ -437,25 +437,34 @@ def test_the_reservation_is_undone_after_a_wrong_code_or_a_vendor_failure(ip1_fi
 
 
 @pytest.mark.django_db
-def test_a_reservation_left_by_a_crash_blocks_only_that_challenge(ip1_first, device, sms_outbox, monkeypatch):
-    """If a process dies while asking iP1, that challenge's code cannot be
-    used (nothing is accepted, nothing counted); a new challenge works."""
-    device.generate_challenge()
-    code = vendor_code(ip1_first)
+def test_a_reservation_left_by_a_crash_lapses_after_the_vendor_timeout(ip1_first, device, sms_outbox, monkeypatch):
+    """If a process dies while asking iP1, its reservation blocks the code
+    (nothing accepted, nothing counted) only until the vendor's timeout and a
+    margin are over; then the same code can be checked again."""
+    from datetime import timedelta
 
-    def crash(self, recipient, candidate, *, timeout):
-        raise SystemExit("process killed")
+    from freezegun import freeze_time
 
-    monkeypatch.setattr(IP1Backend, "verify", crash)
-    with pytest.raises(SystemExit):
-        device.verify_token(code)
-    monkeypatch.undo()
-    stuck = SMSDevice.objects.get(pk=device.pk)
-    assert stuck.token.startswith("checking:") and len(stuck.token) <= SMSDevice._meta.get_field("token").max_length
-    assert device.verify_token(code) is False and failure_count(device) == 0
-    assert ip1_first.stats["ip1"]["requests"] == 1  # iP1 never asked
-    device.generate_challenge()
-    assert device.verify_token(vendor_code(ip1_first)) is True
+    from django_sms_gateway.models import RESERVATION_MARGIN
+
+    with freeze_time(timezone.now()) as clock:
+        device.generate_challenge()
+        code = vendor_code(ip1_first)
+
+        def crash(self, recipient, candidate, *, timeout):
+            raise SystemExit("process killed")
+
+        monkeypatch.setattr(IP1Backend, "verify", crash)
+        with pytest.raises(SystemExit):
+            device.verify_token(code)
+        monkeypatch.undo()
+        stuck = SMSDevice.objects.get(pk=device.pk)
+        assert stuck.token.startswith("checking:") and len(stuck.token) <= SMSDevice._meta.get_field("token").max_length
+        assert device.verify_token(code) is False and failure_count(device) == 0
+        assert ip1_first.stats["ip1"]["requests"] == 1  # iP1 not asked while the reservation holds
+
+        clock.tick(timedelta(seconds=TIMEOUT + RESERVATION_MARGIN + 1))
+        assert device.verify_token(code) is True
 
 
 # -- concurrency (PostgreSQL) ----------------------------------------------------------
