@@ -179,7 +179,6 @@ def test_throttling_holds_under_concurrency(device, sms_outbox, settings, refusa
     """Once a failure is recorded, no racing request gets the right code in
     while the device is throttled; only guesses actually checked are counted."""
     settings.OTP_SMS_THROTTLE_FACTOR = 60
-    accepted = 0
     for trial in range(TRIALS):
         SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
         device.generate_challenge()
@@ -188,7 +187,6 @@ def test_throttling_holds_under_concurrency(device, sms_outbox, settings, refusa
         right = trial % THREADS
         results = racers.race([fresh_load(device.pk, code if i == right else wrong(code)) for i in range(THREADS)])
         assert all(r is False for i, r in enumerate(results) if i != right)
-        accepted += results[right]
         counted = refusals["wrong, expired or malformed code"]
         assert failure_count(device.pk) == counted  # no lost and no extra counts
         if not results[right]:
@@ -198,7 +196,6 @@ def test_throttling_holds_under_concurrency(device, sms_outbox, settings, refusa
             assert device.verify_token(code) is False
             SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)  # delay over
             assert device.verify_token(code) is True
-    assert 0 <= accepted <= TRIALS
 
 
 @pytest.mark.parametrize("loading", ["fresh", "stale"])
