@@ -120,8 +120,15 @@ class MessageTemplate:
         return self.source.format(token=token, minutes=minutes, site_name=site_name)
 
     def worst_case(self, token_length: int, *, minutes: int, site_name: str = "") -> SegmentInfo:
-        """Segments of the longest message this template can produce."""
-        return segment_info(self.render("9" * token_length, minutes=minutes, site_name=site_name))
+        """Segments of the longest message this template can produce, which
+        every code of ``token_length`` digits needs (a digit is one unit in
+        either encoding). Kept per template and arguments: hot path."""
+        return _worst_case(self, token_length, minutes, site_name)
+
+
+@lru_cache(maxsize=256)
+def _worst_case(template: MessageTemplate, token_length: int, minutes: int, site_name: str) -> SegmentInfo:
+    return segment_info(template.render("9" * token_length, minutes=minutes, site_name=site_name))
 
 
 @lru_cache(maxsize=64)

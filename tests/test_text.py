@@ -65,3 +65,27 @@ def test_template_renders_and_measures_worst_case():
     assert tpl.render("123456", minutes=5, site_name="Acme") == "Acme: 123456 (5 min)"
     assert tpl.worst_case(6, minutes=5, site_name="Acme").units == len("Acme: 999999 (5 min)")
     assert compile_template("{token}") is compile_template("{token}")
+
+
+@given(
+    literal=st.text(alphabet=st.sampled_from("Aa9 .,é€{}[]~Ωßñ😀漢"), max_size=200).map(
+        lambda s: s.replace("{", "{{").replace("}", "}}")
+    ),
+    code=st.from_regex(r"\A[0-9]{4,10}\Z"),
+    minutes=st.integers(min_value=1, max_value=1440),
+)
+def test_a_messages_segments_are_those_of_its_text(literal, code, minutes):
+    from django_sms_gateway.backends.base import SMSMessage
+
+    template = compile_template(literal + "{token} {minutes}")
+    text = template.render(code, minutes=minutes)
+    message = SMSMessage(recipient="+4798765432", text=text, code=code, validity=minutes * 60, template=template)
+    assert message.segment_info() == segment_info(text)
+
+
+def test_a_text_not_from_the_template_is_counted_itself():
+    from django_sms_gateway.backends.base import SMSMessage
+
+    template = compile_template("Code {token}")
+    message = SMSMessage(recipient="+4798765432", text="Kode 123456 — ΩΩΩ", code="123456", template=template)
+    assert message.segment_info() == segment_info("Kode 123456 — ΩΩΩ")

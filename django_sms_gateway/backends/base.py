@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 
 from ..phone import mask_number
-from ..text import MessageTemplate
+from ..text import MessageTemplate, SegmentInfo, segment_info
 
 _MISSING = object()
 #: Marks an option that must be given in ``OPTIONS``.
@@ -49,6 +49,20 @@ class SMSMessage:
     @property
     def minutes(self) -> int:
         return max(1, (self.validity + 59) // 60)
+
+    def segment_info(self) -> SegmentInfo:
+        """Units and SMS parts of ``text``. A text rendered from ``template``
+        with a digit code needs what the template needs for that many digits,
+        which is counted once, not per message."""
+        code, template = self.code, self.template
+        if (
+            template is not None
+            and code.isascii()
+            and code.isdigit()
+            and self.text == template.render(code, minutes=self.minutes, site_name=self.site_name)
+        ):
+            return template.worst_case(len(code), minutes=self.minutes, site_name=self.site_name)
+        return segment_info(self.text)
 
     def render(self, token: str) -> str:
         """The message text with ``token`` in place of the code."""

@@ -36,7 +36,6 @@ from ..exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from ..text import segment_info
 from .addressing import is_e164, sender_problem
 from .base import REQUIRED, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -154,7 +153,7 @@ class SignicatBackend(HTTPBackend):
             raise self.error(RecipientRefused, "recipient is not an E.164 number")
         if not message.text:
             raise self.error(RequestRejected, "message is empty")
-        info = segment_info(message.text)
+        info = message.segment_info()
         if info.segments > self.max_segments:
             raise self.error(
                 RequestRejected,

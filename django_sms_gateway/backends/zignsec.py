@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from ..exceptions import GatewayError, GatewayUnavailable, RecipientRefused, RequestRejected
-from ..text import segment_info
 from .addressing import is_e164, sender_problem
 from .base import REQUIRED, BaseBackend, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -177,7 +176,7 @@ class ZignSecBackend(HTTPBackend):
             raise self.error(RecipientRefused, "recipient is not an E.164 number")
         if not message.text:
             raise self.error(RequestRejected, "message is empty")
-        info = segment_info(message.text)
+        info = message.segment_info()
         if info.segments > self.max_segments:
             raise self.error(
                 RequestRejected,
