@@ -32,9 +32,12 @@ from ..exceptions import (
     GatewayRateLimited,
     GatewayTimeout,
     GatewayUnavailable,
+    RecipientRefused,
     RequestRejected,
 )
-from .base import BaseBackend
+from ..text import SegmentInfo
+from .addressing import is_e164, sender_problem
+from .base import BaseBackend, SMSMessage
 
 USER_AGENT = f"django-sms-gateway/{__version__}"
 
@@ -83,6 +86,30 @@ class HTTPBackend(BaseBackend):
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         session.trust_env = False  # no proxies or .netrc credentials picked up by surprise
         return session
+
+    def checked_text_message(self, message: SMSMessage, parts_note: str) -> tuple[str, SegmentInfo]:
+        """The sender and SMS parts of ``message`` for a vendor that sends the
+        text it is given; a GatewayError, with nothing sent, for a sender
+        outside the rules (:mod:`.addressing`), a recipient that is not E.164,
+        an empty text or more parts than ``max_segments`` (``parts_note``
+        says what the vendor allows)."""
+        sender = self.config["sender"] or message.sender
+        if sender is None:
+            raise self.error(RequestRejected, "no sender configured")
+        problem = sender_problem(sender)
+        if problem:
+            raise self.error(RequestRejected, f"sender {problem}")
+        if not is_e164(message.recipient):
+            raise self.error(RecipientRefused, "recipient is not an E.164 number")
+        if not message.text:
+            raise self.error(RequestRejected, "message is empty")
+        info = message.segment_info()
+        if info.segments > self.max_segments:
+            raise self.error(
+                RequestRejected,
+                f"message needs {info.segments} SMS parts ({info.units} {info.encoding} units); {parts_note}",
+            )
+        return str(sender), info
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -33,10 +33,9 @@ from ..exceptions import (
     GatewayRateLimited,
     GatewayTimeout,
     GatewayUnavailable,
-    RecipientRefused,
     RequestRejected,
 )
-from .addressing import is_e164, sender_problem
+from .addressing import sender_problem
 from .base import REQUIRED, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
@@ -143,23 +142,7 @@ class SignicatBackend(HTTPBackend):
     def build_payload(self, message: SMSMessage) -> dict[str, str]:
         """The Sms object for ``message``, or a GatewayError when Signicat
         would refuse it (checked here so that nothing is sent)."""
-        sender = self.config["sender"] or message.sender
-        if sender is None:
-            raise self.error(RequestRejected, "no sender configured")
-        problem = sender_problem(sender)
-        if problem:
-            raise self.error(RequestRejected, f"sender {problem}")
-        if not is_e164(message.recipient):
-            raise self.error(RecipientRefused, "recipient is not an E.164 number")
-        if not message.text:
-            raise self.error(RequestRejected, "message is empty")
-        info = message.segment_info()
-        if info.segments > self.max_segments:
-            raise self.error(
-                RequestRejected,
-                f"message needs {info.segments} SMS parts ({info.units} {info.encoding} units); "
-                "Signicat sends one (160 GSM-7 or 70 UCS-2 units)",
-            )
+        sender, _info = self.checked_text_message(message, "Signicat sends one (160 GSM-7 or 70 UCS-2 units)")
         return {"sender": sender, "recipient": message.recipient, "message": message.text}
 
     def _post_message(self, payload: dict[str, str], token: str, deadline: float) -> VendorResponse:

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from ..exceptions import GatewayError, GatewayUnavailable, RecipientRefused, RequestRejected
-from .addressing import is_e164, sender_problem
+from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
+from .addressing import sender_problem
 from .base import REQUIRED, BaseBackend, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
@@ -166,23 +166,7 @@ class ZignSecBackend(HTTPBackend):
     def build_payload(self, message: SMSMessage) -> dict[str, Any]:
         """The session request for ``message``; a GatewayError, with nothing
         sent, when ZignSec could not take it."""
-        sender = self.config["sender"] or message.sender
-        if sender is None:
-            raise self.error(RequestRejected, "no sender configured")
-        problem = sender_problem(sender)
-        if problem:
-            raise self.error(RequestRejected, f"sender {problem}")
-        if not is_e164(message.recipient):
-            raise self.error(RecipientRefused, "recipient is not an E.164 number")
-        if not message.text:
-            raise self.error(RequestRejected, "message is empty")
-        info = message.segment_info()
-        if info.segments > self.max_segments:
-            raise self.error(
-                RequestRejected,
-                f"message needs {info.segments} SMS parts ({info.units} {info.encoding} units); "
-                f"max_message_parts is {self.max_segments}",
-            )
+        sender, info = self.checked_text_message(message, f"max_message_parts is {self.max_segments}")
         payload: dict[str, Any] = {
             "metadata": {
                 "from": sender,
