@@ -267,12 +267,7 @@ def _raise(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> list[int]:
     """Add one to every counter ``(key, ttl)``; return the new counts."""
     client = _redis_client(cache)
     if client is not None:
-        pipe = client.pipeline(transaction=False)
-        for key, ttl in entries:
-            full = cache.make_and_validate_key(key)
-            pipe.incr(full)
-            pipe.expire(full, ttl)  # until the window's end (+ margin): each send sets the same end again
-        return [int(value) for value in pipe.execute()[0::2]]
+        return _redis_add(client, cache, entries, 1)
     counts: list[int] = []
     try:
         for key, ttl in entries:
@@ -292,16 +287,23 @@ def _raise(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> list[int]:
     return counts
 
 
+def _redis_add(client: Any, cache: BaseCache, entries: Sequence[tuple[str, int]], delta: int) -> list[int]:
+    """Add ``delta`` to every counter in one pipelined round trip; each gets
+    its window's end (+ margin) again, so that a counter lowered after it
+    expired does not stay forever."""
+    pipe = client.pipeline(transaction=False)
+    for key, ttl in entries:
+        full = cache.make_and_validate_key(key)
+        pipe.incrby(full, delta)
+        pipe.expire(full, ttl)
+    return [int(value) for value in pipe.execute()[0::2]]
+
+
 def _lower(cache: BaseCache, entries: Sequence[tuple[str, int]]) -> None:
     try:
         client = _redis_client(cache)
         if client is not None:
-            pipe = client.pipeline(transaction=False)
-            for key, ttl in entries:
-                full = cache.make_and_validate_key(key)
-                pipe.decr(full)
-                pipe.expire(full, ttl)  # DECR of an expired counter would otherwise leave it forever
-            pipe.execute()
+            _redis_add(client, cache, entries, -1)
             return
         for key, ttl in entries:
             try:
