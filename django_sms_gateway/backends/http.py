@@ -111,6 +111,32 @@ class HTTPBackend(BaseBackend):
             )
         return str(sender), info
 
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Any = None,
+        auth: Any = None,
+    ) -> requests.PreparedRequest:
+        """The request as :meth:`requests.Session.request` would prepare it
+        with this backend's session, without its per-call merging of
+        environment, hooks and settings we never set (``trust_env`` is off):
+        the session's headers under ``headers``, its cookies, ``auth``."""
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=method,
+            url=url,
+            headers={**self.session.headers, **headers} if headers else self.session.headers,
+            json=json,
+            data=data,
+            auth=auth,
+            cookies=self.session.cookies,
+        )
+        return prepared
+
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
@@ -124,9 +150,8 @@ class HTTPBackend(BaseBackend):
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         deadline = time.monotonic() + timeout
         try:
-            response = self.session.request(
-                method, url, timeout=(timeout, timeout), stream=True, allow_redirects=False, **kwargs
-            )
+            prepared = self.prepare(method, url, **kwargs)
+            response = self.session.send(prepared, timeout=(timeout, timeout), stream=True, allow_redirects=False)
         except requests.ConnectTimeout as exc:
             raise self.error(GatewayTimeout, f"no connection within {timeout:g}s", not_sent=True) from exc
         except requests.ReadTimeout as exc:
