@@ -126,15 +126,15 @@ class HTTPBackend(BaseBackend):
         environment, hooks and settings we never set (``trust_env`` is off):
         the session's headers under ``headers``, its cookies, ``auth``."""
         prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=method,
-            url=url,
-            headers={**self.session.headers, **headers} if headers else self.session.headers,
-            json=json,
-            data=data,
-            auth=auth,
-            cookies=self.session.cookies,
-        )
+        prepared.prepare_method(method)
+        prepared.prepare_url(url, None)
+        prepared.prepare_headers({**self.session.headers, **headers} if headers else self.session.headers)
+        if self.session.cookies:  # a vendor's load balancer may set one; most never do
+            prepared.prepare_cookies(self.session.cookies)
+        prepared.prepare_body(data, None, json)
+        if auth is not None:  # after the body, as requests does: an auth may sign it
+            prepared.prepare_auth(auth, url)
+        prepared.prepare_hooks(None)
         return prepared
 
     def url(self, path: str) -> str:

@@ -24,9 +24,11 @@ class Backend(HTTPBackend):
     ],
     ids=["json", "form-with-basic-auth", "extra-headers", "bare-get"],
 )
-def test_prepared_like_session_request(kwargs):
+@pytest.mark.parametrize("cookie", [True, False], ids=["cookie", "no-cookie"])
+def test_prepared_like_session_request(kwargs, cookie):
     backend = Backend("vendor")
-    backend.session.cookies.set("lb", "node-2", domain="vendor.example")
+    if cookie:
+        backend.session.cookies.set("lb", "node-2", domain="vendor.example")
     url = backend.url("/api/messages")
 
     ours = backend.prepare("POST", url, **kwargs)
@@ -35,4 +37,4 @@ def test_prepared_like_session_request(kwargs):
     assert (ours.method, ours.url, ours.body) == (theirs.method, theirs.url, theirs.body)
     assert dict(ours.headers) == dict(theirs.headers)
     assert ours.headers["User-Agent"] == USER_AGENT
-    assert ours.headers["Cookie"] == "lb=node-2"
+    assert ours.headers.get("Cookie") == ("lb=node-2" if cookie else None)
