@@ -113,7 +113,7 @@ def count_checks(r: Results) -> list[Check]:
               str(t.token_requests_first_burst), "1", t.token_requests_first_burst == 1),
         Check(f"TCP connections Signicat ({c.messages:,} sequential SMS)",
               str(c.connections.get("signicat")), "1", c.connections.get("signicat") == 1),
-        Check("TCP connections ZignSec (primary refused scenario)",
+        Check("TCP connections ZignSec (fallback scenarios)",
               str(r.refused_zignsec_connections), "1", r.refused_zignsec_connections == 1),
         Check(f"TCP connections Signicat ({multi.threads} threads)", str(t.signicat_connections),
               f"<= {multi.threads}", t.signicat_connections <= multi.threads),

@@ -85,12 +85,9 @@ def _run(args: argparse.Namespace) -> int:
                 print(profile_healthy(bench))
                 return 0
             started = time.perf_counter()
-            floor, healthy = bench.floor_and_healthy()
+            core = bench.interleaved()
             limited = bench.floor_and_healthy(limits_on=True)
             realistic = bench.floor_and_healthy(vendor_latency=REALISTIC_LATENCY, samples=200)
-            refused, refused_connections = bench.refused()
-            zignsec_alone = bench.zignsec_alone()
-            hung = bench.hung()
             naive = bench.naive()
             counts = bench.counts(args.messages)
             threads = bench.threads(args.threads)
@@ -100,8 +97,8 @@ def _run(args: argparse.Namespace) -> int:
             ("sending limits on", *limited),
             (f"vendor answers in {REALISTIC_LATENCY * 1000:.0f} ms", *realistic),
         )
-        results = Results(floor, healthy, refused, refused_connections, hung, naive, counts, threads, context,
-                          zignsec_alone)
+        results = Results(core.floor, core.healthy, core.refused, core.zignsec_connections, core.hung, naive,
+                          counts, threads, context, core.zignsec_alone)
         print(
             f"django-sms-gateway benchmark: {args.samples} timed calls per scenario after "
             f"{args.warmup} warm-up calls; {database.describe()}, "

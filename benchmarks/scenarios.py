@@ -25,6 +25,8 @@ from django.test.utils import CaptureQueriesContext
 
 from django_sms_gateway import breaker, signals
 from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.backends.base import BaseBackend
+from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.gateways import gateways as registry
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.sandbox import CREDENTIALS
@@ -32,7 +34,7 @@ from django_sms_gateway.sandbox import CREDENTIALS
 from .measure import Samples, Throughput, sample, throughput
 from .sandbox_process import SandboxProcess
 
-__all__ = ["Bench", "Counts", "HungResult", "ThreadResult"]
+__all__ = ["Bench", "Counts", "HungResult", "Interleaved", "ThreadResult"]
 
 NUMBER = "+4798765432"
 SENDER = "Bench"
@@ -74,6 +76,18 @@ class HungResult:
     opening_seconds: float
     breaker_opened: bool
     samples: Samples
+
+
+@dataclass
+class Interleaved:
+    """The five scenarios measured call by call together."""
+
+    floor: Samples
+    healthy: Samples
+    refused: Samples
+    hung: HungResult
+    zignsec_alone: Samples
+    zignsec_connections: int  # TCP connections the shared ZignSec backend opened
 
 
 @dataclass
@@ -199,56 +213,91 @@ class Bench:
                         into.append(clock() - started)
         return Samples("floor", tuple(floor)), Samples("healthy", tuple(healthy))
 
-    def refused(self) -> tuple[Samples, int]:
-        """Signicat's port closed (bound, not listening), ZignSec takes the
-        message. Also returns the TCP connections ZignSec saw."""
-        device = self.device()
-        with socket.socket() as closed:
-            closed.bind(("127.0.0.1", 0))
-            port = closed.getsockname()[1]
-            with self.gateways(self.signicat(f"http://127.0.0.1:{port}/signicat")):
-                result = self._sample("primary refused", device.generate_challenge)
-                zignsec = self.sandbox.stats()["zignsec"]
-                if zignsec["requests"] < self.samples:
-                    raise RuntimeError("ZignSec did not take the messages in the refused scenario")
-        return result, zignsec["connections"]
+    def interleaved(self, max_opening_calls: int = 20) -> Interleaved:
+        """floor, healthy, primary refused, primary hung and ZignSec alone,
+        interleaved call by call in rotating order, so that all five see the
+        same machine state (measured one after the other, a scenario's median
+        moved by up to 30% between runs on a shared machine).
 
-    def zignsec_alone(self) -> Samples:
-        """``generate_challenge()`` with ZignSec the only gateway: what the
-        fallback scenarios would cost if failing over cost nothing."""
-        device = self.device()
+        Each scenario keeps its own built backends, swapped into the gateway
+        registry between calls (outside the timing), so its keep-alive
+        connections, Signicat token and circuit breaker carry over from one
+        of its calls to the next, as in a process serving logins. One ZignSec
+        backend serves the three scenarios that use it. "Hung" is a loopback
+        port that completes the TCP handshake and never answers.
+        """
         self.sandbox.reset()
         cache.clear()
-        with override_settings(SMS_GATEWAYS={"zignsec": self.zignsec()}):
-            return self._sample("ZignSec alone", device.generate_challenge)
-
-    def hung(self, max_opening_calls: int = 20) -> HungResult:
-        """Signicat accepts and never answers; measured once calls stop
-        waiting for it (its circuit breaker sent ``breaker_opened`` and is open)."""
-        device = self.device()
+        devices = {name: self.device() for name in ("healthy", "refused", "hung", "alone")}
         opened_for: list[str] = []
 
         def on_opened(sender: object, alias: str, **kwargs: object) -> None:
             opened_for.append(alias)
 
-        with self.gateways(self.signicat(timeout=self.hung_timeout)):
-            self.sandbox.set_fault("signicat", "hang")
+        with socket.socket() as closed, socket.socket() as silent, requests.Session() as session:
+            closed.bind(("127.0.0.1", 0))  # bound, not listening: connection refused
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(64)  # the kernel completes handshakes; nobody ever reads or answers
+            zignsec = build_backend("zignsec", self.zignsec())
+            refused = build_backend("signicat-refused", self.signicat(_loopback_url(closed)))
+            hung = build_backend("signicat-hung", self.signicat(_loopback_url(silent), timeout=self.hung_timeout))
+            backends = {
+                "healthy": {"signicat": build_backend("signicat", self.signicat()), "zignsec": zignsec},
+                "refused": {refused.alias: refused, "zignsec": zignsec},
+                "hung": {hung.alias: hung, "zignsec": zignsec},
+                "alone": {"zignsec": zignsec},
+            }
+            bare, _token = self._vendor_call(session)
+            calls: dict[str, Callable[[], object]] = {"floor": bare}
+            for name, device in devices.items():
+                calls[name] = device.generate_challenge
             signals.breaker_opened.connect(on_opened)
             try:
+                registry._backends = backends["hung"]
                 opening_calls, opening_started = 0, time.perf_counter()
-                while "signicat" not in opened_for and opening_calls < max_opening_calls:
-                    device.generate_challenge()
+                while hung.alias not in opened_for and opening_calls < max_opening_calls:
+                    devices["hung"].generate_challenge()
                     opening_calls += 1
                 opening_seconds = time.perf_counter() - opening_started
-                opened = breaker.states([registry["signicat"]])["signicat"].state == "open"
-                # Without a breaker every call waits out the timeout: a few samples tell enough.
-                samples = self.samples if opened else 5
-                result = self._sample("primary hung", device.generate_challenge, samples=samples,
-                                      warmup=self.warmup if opened else 0)
+                opened = breaker.states([hung])[hung.alias].state == "open"
+                if opened:
+                    samples = self._rotate(calls, backends)
+                else:  # no breaker: every hung call waits out the timeout; a few tell enough
+                    samples = self._rotate({k: v for k, v in calls.items() if k != "hung"}, backends)
+                    registry._backends = backends["hung"]
+                    samples["hung"] = self._sample("primary hung", devices["hung"].generate_challenge,
+                                                   samples=5, warmup=0)
             finally:
                 signals.breaker_opened.disconnect(on_opened)
-                self.sandbox.set_fault("signicat", None)  # releases the hung handlers
-        return HungResult(opening_calls, opening_seconds, opened, result)
+                registry._backends = None
+                for backend in {id(b): b for group in backends.values() for b in group.values()}.values():
+                    backend.close()
+        connections_seen = self.sandbox.stats()["zignsec"]["connections"]
+        cache.clear()
+        return Interleaved(
+            floor=samples["floor"],
+            healthy=samples["healthy"],
+            refused=samples["refused"],
+            hung=HungResult(opening_calls, opening_seconds, opened, samples["hung"]),
+            zignsec_alone=samples["alone"],
+            zignsec_connections=connections_seen,
+        )
+
+    def _rotate(self, calls: dict[str, Callable[[], object]],
+                backends: dict[str, dict[str, BaseBackend]]) -> dict[str, Samples]:
+        names = list(calls)
+        timings: dict[str, list[float]] = {name: [] for name in names}
+        clock = time.perf_counter
+        for index in range(self.warmup + self.samples):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                registry._backends = backends.get(name)
+                started = clock()
+                calls[name]()
+                elapsed = clock() - started
+                if index >= self.warmup:
+                    timings[name].append(elapsed)
+        return {name: Samples(name, tuple(seconds)) for name, seconds in timings.items()}
 
     def naive(self) -> Samples:
         """What peers do: ``requests.post`` per SMS, a new connection each time."""
@@ -328,3 +377,7 @@ class Bench:
         if cpu_before is None or cpu_after is None:
             return None
         return (cpu_after - cpu_before) / wall
+
+
+def _loopback_url(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}/signicat"
