@@ -129,8 +129,9 @@ class HTTPBackend(BaseBackend):
         prepared.prepare_method(method)
         prepared.prepare_url(url, None)
         prepared.prepare_headers({**self.session.headers, **headers} if headers else self.session.headers)
-        if self.session.cookies:  # a vendor's load balancer may set one; most never do
-            prepared.prepare_cookies(self.session.cookies)
+        # Even with no cookie: Session.send's redirect bookkeeping, run on a
+        # 3xx answer, needs the prepared request's cookie jar.
+        prepared.prepare_cookies(self.session.cookies)
         prepared.prepare_body(data, None, json)
         if auth is not None:  # after the body, as requests does: an auth may sign it
             prepared.prepare_auth(auth, url)

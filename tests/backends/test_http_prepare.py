@@ -1,10 +1,14 @@
 """HTTPBackend prepares each call as requests' Session.request would, without
 its per-call merging of environment and session settings."""
 
+import socket
+import threading
+
 import pytest
 import requests
 
 from django_sms_gateway.backends.http import USER_AGENT, HTTPBackend
+from django_sms_gateway.exceptions import RequestRejected
 
 
 class Backend(HTTPBackend):
@@ -38,3 +42,41 @@ def test_prepared_like_session_request(kwargs, cookie):
     assert dict(ours.headers) == dict(theirs.headers)
     assert ours.headers["User-Agent"] == USER_AGENT
     assert ours.headers.get("Cookie") == ("lb=node-2" if cookie else None)
+
+
+class Redirecting:
+    """A loopback server answering one request with a 302 elsewhere."""
+
+    def __init__(self, body: bytes = b'{"moved": true}') -> None:
+        self.body = body
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _addr = self.listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(self.body) + self.body
+            )
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_redirect_is_an_answer_like_any_other():
+    """A vendor's 3xx is not followed; it comes back as a non-2xx answer that
+    raise_for_status maps to a GatewayError (not an AttributeError from
+    requests' redirect bookkeeping on a request prepared without cookies)."""
+    server = Redirecting()
+    backend = Backend("vendor", {"base_url": f"http://127.0.0.1:{server.port}"})
+    try:
+        response = backend.request("POST", "/api/messages", timeout=2, json={"a": 1})
+    finally:
+        server.close()
+        backend.close()
+    assert response.status == 302
+    with pytest.raises(RequestRejected):
+        backend.raise_for_status(response)
