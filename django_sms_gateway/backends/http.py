@@ -129,8 +129,8 @@ class HTTPBackend(BaseBackend):
         prepared.prepare_method(method)
         prepared.prepare_url(url, None)
         prepared.prepare_headers({**self.session.headers, **headers} if headers else self.session.headers)
-        # Even with no cookie: Session.send's redirect bookkeeping, run on a
-        # 3xx answer, needs the prepared request's cookie jar.
+        # Even with no cookie: requests' redirect handling (Session.send, for
+        # anyone sending this request there) needs the prepared cookie jar.
         prepared.prepare_cookies(self.session.cookies)
         prepared.prepare_body(data, None, json)
         if auth is not None:  # after the body, as requests does: an auth may sign it
@@ -152,7 +152,7 @@ class HTTPBackend(BaseBackend):
         deadline = time.monotonic() + timeout
         try:
             prepared = self.prepare(method, url, **kwargs)
-            response = self.session.send(prepared, timeout=(timeout, timeout), stream=True, allow_redirects=False)
+            response = self._send(prepared, timeout)
         except requests.ConnectTimeout as exc:
             raise self.error(GatewayTimeout, f"no connection within {timeout:g}s", not_sent=True) from exc
         except requests.ReadTimeout as exc:
@@ -166,6 +166,19 @@ class HTTPBackend(BaseBackend):
         with response:
             body = self._read_bounded(response, deadline, timeout)
             return VendorResponse(response.status_code, response.headers, body)
+
+    def _send(self, prepared: requests.PreparedRequest, timeout: float) -> requests.Response:
+        """Send through the session's adapter, as ``Session.send`` does with
+        redirects off, but without its redirect bookkeeping: on a 3xx answer
+        that reads the whole body, unbounded in size and time."""
+        session = self.session
+        response: requests.Response = session.get_adapter(prepared.url or "").send(
+            prepared, stream=True, timeout=(timeout, timeout),
+            verify=session.verify,  # type: ignore[arg-type]  # passed as Session.send passes it
+            cert=session.cert, proxies=dict(session.proxies),
+        )
+        requests.cookies.extract_cookies_to_jar(session.cookies, prepared, response.raw)
+        return response
 
     def _read_bounded(self, response: requests.Response, deadline: float, timeout: float) -> bytes:
         limit = self.max_response_bytes

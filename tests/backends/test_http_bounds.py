@@ -19,8 +19,9 @@ class Endless:
     """A loopback server answering every request with 200 and a body that
     never ends: chunked 8 KiB pieces, or one byte every ``pause`` seconds."""
 
-    def __init__(self, *, trickle: bool) -> None:
+    def __init__(self, *, trickle: bool, status: bytes = b"200 OK") -> None:
         self.trickle = trickle
+        self.status = status
         self.sent = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -31,7 +32,9 @@ class Endless:
         conn, _addr = self.listener.accept()
         with conn:
             conn.recv(65536)
-            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            head = b"HTTP/1.1 " + self.status + b"\r\nContent-Type: application/json\r\n"
+            if self.status.startswith(b"3"):
+                head += b"Location: https://elsewhere.example/x\r\n"
             head += b"Content-Length: 100\r\n\r\n" if self.trickle else b"Transfer-Encoding: chunked\r\n\r\n"
             try:
                 conn.sendall(head)
@@ -69,3 +72,21 @@ def test_endless_answers_are_cut_off(trickle, expected):
         server.close()
         backend.close()
     assert elapsed < 3  # bounded by the timeout, not by the server (a sanity bound, not a timing assert)
+
+
+@pytest.mark.parametrize("trickle, expected", [(False, GatewayUnavailable), (True, GatewayTimeout)],
+                         ids=["endless-chunked", "trickle"])
+def test_endless_redirects_are_cut_off_too(trickle, expected):
+    """requests' Session.send reads a 3xx answer's whole body for its redirect
+    bookkeeping, even with redirects off; ours must still be bounded."""
+    server = Endless(trickle=trickle, status=b"302 Found")
+    backend = Probe("probe", {"base_url": f"http://127.0.0.1:{server.port}"})
+    try:
+        started = time.monotonic()
+        with pytest.raises(expected):
+            backend.request("POST", "/x", timeout=0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+        backend.close()
+    assert elapsed < 3  # a sanity bound, as above

@@ -59,7 +59,8 @@ class Redirecting:
             conn.recv(65536)
             conn.sendall(
                 b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(self.body) + self.body
+                b"Set-Cookie: lb=node-3; Path=/\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                % len(self.body) + self.body
             )
 
     def close(self) -> None:
@@ -78,5 +79,6 @@ def test_a_redirect_is_an_answer_like_any_other():
         server.close()
         backend.close()
     assert response.status == 302
+    assert backend.session.cookies.get("lb") == "node-3"  # kept for the next call, as Session.send does
     with pytest.raises(RequestRejected):
         backend.raise_for_status(response)
