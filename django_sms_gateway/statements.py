@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 __all__ = ["claim_challenge", "insert_rows"]
@@ -49,7 +49,8 @@ def claim_challenge(
     params.append(_field(model, "pk").get_db_prep_value(pk, connection))
     if cooldown is not None:
         params.append(fields[0].get_db_prep_value(now - timedelta(seconds=cooldown), connection))
-    with connection.cursor() as cursor:
+    # As QuerySet.update() and save() do: an error marks an enclosing atomic() for rollback.
+    with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1
 
@@ -67,7 +68,7 @@ def insert_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) ->
     fields = _insert_fields(model)
     sql = _insert_sql(model, alias, len(rows))
     params = [_prepared(field, row[field.attname], connection) for row in rows for field in fields]
-    with connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
         cursor.execute(sql, params)
     return len(rows)
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -74,3 +74,17 @@ def test_insert_nothing_is_no_statement():
     with CaptureQueriesContext(connection) as ctx:
         assert insert_rows(DeliveryRecord, []) == 0
     assert ctx.captured_queries == []
+
+
+def test_a_failed_statement_marks_the_atomic_block_for_rollback(device):
+    """As the ORM's save(), bulk_create() and update() do: a caller that
+    catches the error inside atomic() must not go on to commit."""
+    row = {
+        "created_at": timezone.now(), "updated_at": timezone.now(), "device_id": device.pk, "gateway": "g",
+        "reference": "", "outcome": "sent", "status": "", "reason": "", "segments": -1, "charge": None,
+        "elapsed_ms": 0, "number_masked": "",
+    }
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):  # segments is a PositiveSmallIntegerField: CHECK (segments >= 0)
+            insert_rows(DeliveryRecord, [row])
+        assert transaction.get_rollback() is True
