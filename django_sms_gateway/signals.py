@@ -36,7 +36,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import django
 from django.dispatch import Signal
+from django.dispatch.dispatcher import NO_RECEIVERS
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -46,15 +48,37 @@ class Notice(Signal):
 
     def send(self, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
         """Call every receiver like ``send_robust``; log what one raised."""
-        responses = self.send_robust(sender, **named)
-        for receiver, response in responses:
-            if isinstance(response, Exception):
-                logger.error(
-                    "SMS signal receiver %s raised %s",
-                    getattr(receiver, "__qualname__", repr(receiver)), type(response).__name__,
-                    exc_info=response,
-                )
+        if django.VERSION >= (5, 0):
+            return self.send_robust(sender, **named)  # logs through _log_robust_failure below
+        # Django 4.2's send_robust logs a failure inline with receiver.__qualname__,
+        # which a functools.partial or a callable object lacks: the AttributeError
+        # would escape. Its loop (4.2 has no async receivers), logging our way.
+        if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+            return []
+        responses: list[tuple[Any, Any]] = []
+        live: list[Any] = self._live_receivers(sender)  # type: ignore[assignment]  # a list on 4.2
+        for receiver in live:
+            try:
+                response = receiver(signal=self, sender=sender, **named)
+            except Exception as err:
+                self._log_robust_failure(receiver, err)
+                response = err
+            responses.append((receiver, response))
         return responses
+
+    def _log_robust_failure(self, receiver: Any, err: Exception) -> None:
+        # Replaces Django's (5.0+), which reads receiver.__qualname__ unguarded.
+        logger.error(
+            "SMS signal receiver %s raised %s",
+            _name(receiver), type(err).__name__,
+            exc_info=err,
+        )
+
+
+def _name(receiver: Any) -> str:
+    """The receiver's name; never its repr, which for a partial shows its arguments."""
+    named = getattr(receiver, "func", receiver)  # functools.partial
+    return str(getattr(named, "__qualname__", type(named).__qualname__))
 
 
 code_sent = Notice()

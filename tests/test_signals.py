@@ -1,5 +1,7 @@
 """Each signal fires with the gateway alias and a masked number, never a code."""
 
+import functools
+
 import pytest
 from django.test import override_settings
 
@@ -113,3 +115,30 @@ def test_a_receiver_that_raises_is_logged_and_breaks_nothing(device, sms_outbox,
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "signal receiver" in r.getMessage()]
     assert len(errors) == 1 and "RuntimeError" in errors[0].getMessage()
     assert errors[0].exc_info is not None
+
+
+class CallableReceiver:
+    """A receiver object (no ``__qualname__``), as metrics clients often are."""
+
+    def __call__(self, sender, **kwargs):
+        raise RuntimeError("alerting is down")
+
+
+@pytest.mark.parametrize("kind", ["partial", "callable-object"])
+def test_a_receiver_without_a_qualname_that_raises_breaks_nothing(device, sms_outbox, kind, caplog):
+    """Django's send_robust names a failing receiver by ``__qualname__``; a
+    functools.partial or callable object has none, and the AttributeError
+    raised while logging must not escape the notice."""
+    def broken(channel, sender, **kwargs):
+        raise RuntimeError("alerting is down")
+
+    receiver = functools.partial(broken, "sms") if kind == "partial" else CallableReceiver()
+    signals.code_sent.connect(receiver, weak=False)
+    try:
+        with override_settings(SMS_GATEWAYS={"only": {"BACKEND": LOCMEM}}):
+            device.generate_challenge()
+    finally:
+        signals.code_sent.disconnect(receiver)
+    assert [m.gateway for m in django_sms_gateway.outbox] == ["only"]
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "signal receiver" in r.getMessage()]
+    assert len(errors) == 1 and "RuntimeError" in errors[0].getMessage()
