@@ -149,6 +149,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                 cooldown=self.get_cooldown_duration() if self.cooldown_enabled else None,
                 token=token_hash,
                 valid_until=now + timedelta(seconds=validity),
+                instance=self,
             )
         except BaseException:
             charge.refund()  # a database error: nothing was sent
@@ -380,6 +381,16 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         )
 
 
+#: Largest values the ``segments`` and ``charge`` columns hold (on every database Django supports).
+SEGMENTS_MAX = 32767
+CHARGE_MAX = 2**31 - 1
+
+
+def _within(value: int | None, most: int) -> int | None:
+    """A vendor's count, kept within its column: a row must not fail after the SMS went out."""
+    return None if value is None else max(0, min(int(value), most))
+
+
 class DeliveryRecord(models.Model):
     """One attempt to send a code through one gateway. Never holds the code
     or the full number."""
@@ -437,10 +448,10 @@ class DeliveryRecord(models.Model):
                     "outcome": attempt.outcome,
                     "status": (result.status if sent else "")[:32],
                     "reason": attempt.reason[:255],
-                    "segments": result.segments if sent else None,
-                    "charge": result.charge if sent else None,
+                    "segments": _within(result.segments, SEGMENTS_MAX) if sent else None,
+                    "charge": _within(result.charge, CHARGE_MAX) if sent else None,
                     "elapsed_ms": int(attempt.elapsed * 1000),
                     "number_masked": masked,
                 }
             )
-        return insert_rows(cls, rows)
+        return insert_rows(cls, rows, hint=device)

@@ -32,15 +32,17 @@ def claim_challenge(
     cooldown: int | None,
     token: str,
     valid_until: datetime,
+    instance: models.Model | None = None,
 ) -> bool:
     """Take the device's challenge slot: store the new code's hash and expiry
     and stamp ``last_generated_timestamp``, in one conditional UPDATE.
 
     With a ``cooldown`` (seconds) the row is only claimed when no code was made
     in that time, so of two requests racing for it exactly one wins. Returns
-    whether this call claimed it.
+    whether this call claimed it. ``instance`` (the device) is the routing
+    hint, as for ``save()``.
     """
-    alias = router.db_for_write(model)
+    alias = router.db_for_write(model, instance=instance)
     connection = connections[alias]
     sql = _claim_sql(model, alias, cooldown is not None)
     fields = [_field(model, name) for name in _CLAIMED]
@@ -55,15 +57,18 @@ def claim_challenge(
         return cursor.rowcount == 1
 
 
-def insert_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) -> int:
+def insert_rows(
+    model: type[models.Model], rows: Iterable[Mapping[str, Any]], *, hint: models.Model | None = None
+) -> int:
     """INSERT ``rows`` (each a value for every concrete field but the
     auto-incremented key, by attribute name) in one statement, so they are
     written together or not at all without a transaction around them.
-    Returns the number of rows written. No ``save()`` signals are sent."""
+    Returns the number of rows written. No ``save()`` signals are sent.
+    ``hint`` is the routing hint (a related instance, as for ``save()``)."""
     rows = list(rows)
     if not rows:
         return 0
-    alias = router.db_for_write(model)
+    alias = router.db_for_write(model, instance=hint)
     connection = connections[alias]
     fields = _insert_fields(model)
     sql = _insert_sql(model, alias, len(rows))

@@ -88,3 +88,30 @@ def test_a_failed_statement_marks_the_atomic_block_for_rollback(device):
         with pytest.raises(IntegrityError):  # segments is a PositiveSmallIntegerField: CHECK (segments >= 0)
             insert_rows(DeliveryRecord, [row])
         assert transaction.get_rollback() is True
+
+
+class RecordingRouter:
+    """Routes nothing; notes the instance hint of each write."""
+
+    hints: list = []
+
+    def db_for_write(self, model, **hints):
+        RecordingRouter.hints.append((model.__name__, hints.get("instance")))
+        return None
+
+
+def test_both_writes_pass_the_device_as_routing_hint(device, settings, sms_outbox):
+    RecordingRouter.hints = []
+    settings.DATABASE_ROUTERS = [f"{__name__}.RecordingRouter"]
+    device.generate_challenge()
+    assert ("SMSDevice", device) in RecordingRouter.hints
+    assert ("DeliveryRecord", device) in RecordingRouter.hints
+
+
+def test_vendor_counts_beyond_a_column_are_kept_within_it(device):
+    class Result:
+        status, segments, charge = "OK", 10**6, 10**12
+
+    DeliveryRecord.record(device, (Attempt("accuauth", "sent", "accepted", 0.01),), Result())
+    row = DeliveryRecord.objects.get()
+    assert (row.segments, row.charge) == (32767, 2**31 - 1)
