@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from .. import __version__
 from ..exceptions import (
@@ -116,7 +117,7 @@ class HTTPBackend(BaseBackend):
         method: str,
         url: str,
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | None] | None = None,
         json: Any = None,
         data: Any = None,
         auth: Any = None,
@@ -124,19 +125,28 @@ class HTTPBackend(BaseBackend):
         """The request as :meth:`requests.Session.request` would prepare it
         with this backend's session, without its per-call merging of
         environment, hooks and settings we never set (``trust_env`` is off):
-        the session's headers under ``headers``, its cookies, ``auth``."""
+        the session's headers under ``headers`` (a None value removes one),
+        its cookies, ``auth`` (else credentials written in the URL)."""
         prepared = requests.PreparedRequest()
         prepared.prepare_method(method)
         prepared.prepare_url(url, None)
-        prepared.prepare_headers({**self.session.headers, **headers} if headers else self.session.headers)
+        prepared.prepare_headers(self._headers(headers) if headers else self.session.headers)
         # Even with no cookie: requests' redirect handling (Session.send, for
         # anyone sending this request there) needs the prepared cookie jar.
         prepared.prepare_cookies(self.session.cookies)
         prepared.prepare_body(data, None, json)
-        if auth is not None:  # after the body, as requests does: an auth may sign it
-            prepared.prepare_auth(auth, url)
+        prepared.prepare_auth(auth, url)  # after the body, as requests does: an auth may sign it
         prepared.prepare_hooks(None)
         return prepared
+
+    def _headers(self, extra: Mapping[str, str | None]) -> CaseInsensitiveDict[str | bytes]:
+        merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(self.session.headers)
+        for name, value in extra.items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        return merged
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

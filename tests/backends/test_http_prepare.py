@@ -24,9 +24,10 @@ class Backend(HTTPBackend):
         {"json": {"to": "+4798765432", "text": "Kode 123456 – ÆØÅ"}},
         {"data": {"grant_type": "client_credentials", "scope": "client.sms.send"}, "auth": ("id", "secret")},
         {"json": {"a": 1}, "headers": {"X-Api-Key": "k", "Accept": "application/problem+json"}},
+        {"headers": {"accept": "text/plain", "User-Agent": None}},
         {},
     ],
-    ids=["json", "form-with-basic-auth", "extra-headers", "bare-get"],
+    ids=["json", "form-with-basic-auth", "extra-headers", "lower-case-and-removed-headers", "bare-get"],
 )
 @pytest.mark.parametrize("cookie", [True, False], ids=["cookie", "no-cookie"])
 def test_prepared_like_session_request(kwargs, cookie):
@@ -40,7 +41,8 @@ def test_prepared_like_session_request(kwargs, cookie):
 
     assert (ours.method, ours.url, ours.body) == (theirs.method, theirs.url, theirs.body)
     assert dict(ours.headers) == dict(theirs.headers)
-    assert ours.headers["User-Agent"] == USER_AGENT
+    if "User-Agent" not in kwargs.get("headers", {}):
+        assert ours.headers["User-Agent"] == USER_AGENT
     assert ours.headers.get("Cookie") == ("lb=node-2" if cookie else None)
 
 
@@ -82,3 +84,14 @@ def test_a_redirect_is_an_answer_like_any_other():
     assert backend.session.cookies.get("lb") == "node-3"  # kept for the next call, as Session.send does
     with pytest.raises(RequestRejected):
         backend.raise_for_status(response)
+
+
+def test_credentials_in_the_base_url_are_sent_as_basic_auth():
+    backend = Backend("vendor", {"base_url": "https://user:p%40ss@vendor.example/api"})
+    url = backend.url("/messages")
+
+    ours = backend.prepare("POST", url, json={})
+    theirs = backend.session.prepare_request(requests.Request("POST", url, json={}))
+
+    assert ours.headers["Authorization"] == theirs.headers["Authorization"]
+    assert ours.headers["Authorization"].startswith("Basic ")
