@@ -54,7 +54,6 @@ def is_gsm7(text: str) -> bool:
     return all(c in _GSM7_BASIC or c in _GSM7_EXTENDED for c in text)
 
 
-@lru_cache(maxsize=1024)
 def segment_info(text: str) -> SegmentInfo:
     """Count the units and SMS parts ``text`` needs.
 
