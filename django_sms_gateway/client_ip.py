@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
+import time
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -25,6 +27,30 @@ logger = logging.getLogger("django_sms_gateway")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: IPv6 clients are counted per /64: one subscriber usually gets a whole /64.
 IPV6_PREFIX = 64
+#: Seconds between two warnings that the proxy header was unusable (per process).
+WARN_INTERVAL = 60.0
+
+
+class _Throttle:
+    """One warning per ``WARN_INTERVAL``, saying how many were held back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last: float | None = None
+        self.held_back = 0
+
+    def allow(self) -> int | None:
+        """The number held back since the last warning, or None: hold this one back."""
+        now = time.monotonic()
+        with self.lock:
+            if self.last is not None and now - self.last < WARN_INTERVAL:
+                self.held_back += 1
+                return None
+            held_back, self.held_back, self.last = self.held_back, 0, now
+            return held_back
+
+
+_fallback_warnings = _Throttle()
 
 
 def ip_settings() -> tuple[str | None, int]:
@@ -104,10 +130,13 @@ def client_address(request: Any, header: str | None, proxies: int) -> IPAddress 
             address = parse_ip(entries[-proxies])
             if address is not None:
                 return address
-        logger.warning(
-            "%s has no usable client address for %d trusted prox%s; using REMOTE_ADDR for the SMS limits",
-            header, proxies, "y" if proxies == 1 else "ies",
-        )
+        held_back = _fallback_warnings.allow()
+        if held_back is not None:  # requests that bypass the proxies could otherwise flood the log
+            logger.warning(
+                "%s has no usable client address for %d trusted prox%s; using REMOTE_ADDR for the SMS "
+                "limits (%d more such requests since the last warning)",
+                header, proxies, "y" if proxies == 1 else "ies", held_back,
+            )
     return parse_ip(meta.get("REMOTE_ADDR"))
 
 

@@ -66,6 +66,29 @@ def test_two_trusted_proxies_take_the_second_address_from_the_right():
     assert client_ip(request("10.0.0.1", **{XFF: "[2001:db8::7]:443,10.0.0.2"})) == "2001:db8::7"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_warning_throttle(monkeypatch):
+    from django_sms_gateway import client_ip as module
+
+    monkeypatch.setattr(module, "_fallback_warnings", module._Throttle())
+
+
+@override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=1)
+def test_the_fallback_warning_is_logged_once_a_minute_with_a_count(caplog, monkeypatch):
+    from django_sms_gateway import client_ip as module
+
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    with caplog.at_level(logging.WARNING, logger="django_sms_gateway"):
+        for _ in range(5):
+            assert client_ip(request("198.51.100.9")) == "198.51.100.9"
+        clock[0] += module.WARN_INTERVAL
+        client_ip(request("198.51.100.9"))
+    warnings = [r.getMessage() for r in caplog.records if "using REMOTE_ADDR" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "(0 more such requests" in warnings[0] and "(4 more such requests" in warnings[1]
+
+
 @override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=2)
 @pytest.mark.parametrize("header", [None, "", "203.0.113.7", "garbage, 10.0.0.2", " , 10.0.0.2"])
 def test_a_header_not_written_by_the_proxies_falls_back_to_remote_addr(header, caplog):
