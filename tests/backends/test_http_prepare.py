@@ -95,3 +95,8 @@ def test_credentials_in_the_base_url_are_sent_as_basic_auth():
 
     assert ours.headers["Authorization"] == theirs.headers["Authorization"]
     assert ours.headers["Authorization"].startswith("Basic ")
+
+
+def test_answers_are_asked_for_uncompressed():
+    prepared = Backend("vendor").prepare("GET", "https://vendor.example/x")
+    assert prepared.headers["Accept-Encoding"] == "identity"
