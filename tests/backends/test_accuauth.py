@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_sms_gateway import signals
 from django_sms_gateway.backends.accuauth import INDIA_BASE_URL, INDONESIA_BASE_URL, AccuAuthBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
@@ -24,7 +23,6 @@ from django_sms_gateway.exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
-from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
@@ -37,30 +35,9 @@ REQUEST_ID = re.compile(r"TID[0-9a-f]{32}")
 
 
 @pytest.fixture
-def make_backend(sandbox):
-    built = []
+def make_backend(sandbox, built_backends):
+    return lambda **options: built_backends("accuauth", accuauth_entry(sandbox, **options))
 
-    def make(**options):
-        backend = build_backend("accuauth", accuauth_entry(sandbox, **options))
-        built.append(backend)
-        return backend
-
-    yield make
-    for backend in built:
-        backend.close()
-
-
-@pytest.fixture
-def failures():
-    """Every GatewayError the dispatcher reports through ``gateway_failed``."""
-    seen: list[GatewayError] = []
-
-    def receiver(sender, error, **kwargs):
-        seen.append(error)
-
-    signals.gateway_failed.connect(receiver)
-    yield seen
-    signals.gateway_failed.disconnect(receiver)
 
 
 def send(backend, code=CODE, validity=300, number=NUMBER):

@@ -21,7 +21,6 @@ from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
-    GatewayError,
     GatewayRateLimited,
     GatewayTimeout,
     GatewayUnavailable,
@@ -56,29 +55,9 @@ def failure_count(device) -> int:
 
 
 @pytest.fixture
-def make_backend(sandbox):
-    built = []
+def make_backend(sandbox, built_backends):
+    return lambda **options: built_backends("ip1", ip1_entry(sandbox, **options))
 
-    def make(**options):
-        backend = build_backend("ip1", ip1_entry(sandbox, **options))
-        built.append(backend)
-        return backend
-
-    yield make
-    for backend in built:
-        backend.close()
-
-
-@pytest.fixture
-def failures():
-    seen: list[GatewayError] = []
-
-    def receiver(sender, error, **kwargs):
-        seen.append(error)
-
-    signals.gateway_failed.connect(receiver)
-    yield seen
-    signals.gateway_failed.disconnect(receiver)
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+import pytest
+
+from django_sms_gateway import signals
+from django_sms_gateway.exceptions import GatewayError
+from django_sms_gateway.gateways import build_backend
+
+
+@pytest.fixture
+def built_backends():
+    """``build(alias, entry)`` builds a backend from an ``SMS_GATEWAYS``
+    entry; every backend built is closed after the test."""
+    built = []
+
+    def build(alias, entry):
+        backend = build_backend(alias, entry)
+        built.append(backend)
+        return backend
+
+    yield build
+    for backend in built:
+        backend.close()
+
+
+@pytest.fixture
+def failures():
+    """Every GatewayError the dispatcher reports through ``gateway_failed``."""
+    seen: list[GatewayError] = []
+
+    def receiver(sender, error, **kwargs):
+        seen.append(error)
+
+    signals.gateway_failed.connect(receiver)
+    yield seen
+    signals.gateway_failed.disconnect(receiver)
