@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from .backends.base import BaseBackend
 from .conf import settings
 from .counters import add_to
 from .exceptions import GatewayError
+from .log_throttle import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -56,15 +56,13 @@ FAILURE_TTL = 24 * 3600
 #: Seconds past the gateway's timeout that a trial claim outlives its request.
 TRIAL_MARGIN = 5.0
 #: Seconds between two "breaker cache unreachable" warnings of one process.
-WARN_INTERVAL = 60.0
 
 #: Skip reasons, as shown in :class:`~django_sms_gateway.exceptions.Attempt`.
 OPEN = "circuit open"
 TRIAL_ELSEWHERE = "circuit open (trial in progress)"
 
 _now = time.time  # wall clock: the state is compared across servers
-_warned: dict[str, float] = {}
-_warn_lock = threading.Lock()
+_cache_warnings = LogThrottle()
 
 
 class StateKeys(NamedTuple):
@@ -100,12 +98,8 @@ def policy(backend: BaseBackend) -> tuple[int, float]:
 
 def _cache_failed(alias: str, exc: BaseException) -> None:
     """Log (rate-limited per process) that the breaker cache is unusable."""
-    now = time.monotonic()
-    with _warn_lock:
-        last = _warned.get(alias)
-        if last is not None and now - last < WARN_INTERVAL:
-            return
-        _warned[alias] = now
+    if _cache_warnings.allow(alias) is None:
+        return
     logger.warning(
         "SMS circuit breaker cache %r unavailable (%s); gateways are tried as if every breaker were closed",
         alias, type(exc).__name__,

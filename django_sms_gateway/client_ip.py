@@ -14,43 +14,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
-import time
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import settings
+from .log_throttle import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: IPv6 clients are counted per /64: one subscriber usually gets a whole /64.
 IPV6_PREFIX = 64
-#: Seconds between two warnings that the proxy header was unusable (per process).
-WARN_INTERVAL = 60.0
-
-
-class _Throttle:
-    """One warning per ``WARN_INTERVAL``, saying how many were held back."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.last: float | None = None
-        self.held_back = 0
-
-    def allow(self) -> int | None:
-        """The number held back since the last warning, or None: hold this one back."""
-        now = time.monotonic()
-        with self.lock:
-            if self.last is not None and now - self.last < WARN_INTERVAL:
-                self.held_back += 1
-                return None
-            held_back, self.held_back, self.last = self.held_back, 0, now
-            return held_back
-
-
-_fallback_warnings = _Throttle()
+_fallback_warnings = LogThrottle()
 
 
 def ip_settings() -> tuple[str | None, int]:

@@ -78,7 +78,7 @@ def _clean(monkeypatch):
     fakes.calls.clear()
     ScriptedBackend.script = []
     ScriptedBackend.hold = None
-    breaker._warned.clear()
+    monkeypatch.setattr(breaker, "_cache_warnings", breaker.LogThrottle())
     yield
     fakes.calls.clear()
     ScriptedBackend.script = []

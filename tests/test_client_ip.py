@@ -70,19 +70,20 @@ def test_two_trusted_proxies_take_the_second_address_from_the_right():
 def _fresh_warning_throttle(monkeypatch):
     from django_sms_gateway import client_ip as module
 
-    monkeypatch.setattr(module, "_fallback_warnings", module._Throttle())
+    monkeypatch.setattr(module, "_fallback_warnings", module.LogThrottle())
 
 
 @override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=1)
 def test_the_fallback_warning_is_logged_once_a_minute_with_a_count(caplog, monkeypatch):
-    from django_sms_gateway import client_ip as module
+    from django_sms_gateway import log_throttle
+    from django_sms_gateway.log_throttle import WARN_INTERVAL
 
     clock = [1000.0]
-    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(log_throttle.time, "monotonic", lambda: clock[0])
     with caplog.at_level(logging.WARNING, logger="django_sms_gateway"):
         for _ in range(5):
             assert client_ip(request("198.51.100.9")) == "198.51.100.9"
-        clock[0] += module.WARN_INTERVAL
+        clock[0] += WARN_INTERVAL
         client_ip(request("198.51.100.9"))
     warnings = [r.getMessage() for r in caplog.records if "using REMOTE_ADDR" in r.getMessage()]
     assert len(warnings) == 2
