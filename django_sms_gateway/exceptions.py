@@ -1,7 +1,9 @@
-"""Runtime errors of django-sms-gateway.
+"""Errors of django-sms-gateway.
 
-Configuration mistakes are :class:`django.core.exceptions.ImproperlyConfigured`,
-raised when settings are read, never one of these.
+Configuration mistakes are :class:`ConfigurationError` (an
+``ImproperlyConfigured``), raised when settings are read; each carries the id
+of the system check that reports it, so validation lives where the setting is
+read and :mod:`django_sms_gateway.checks` only reports.
 
 A vendor backend raises a :class:`GatewayError` subclass for one failed send;
 its ``retry_next`` says whether the dispatcher tries the next gateway. The
@@ -13,7 +15,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """A setting is wrong. ``str()`` names the setting and the problem.
+
+    ``check_id`` is the system check id that reports it (``sms_gateway.E005``),
+    ``hint`` says how to fix it and ``obj`` names the setting (such as
+    ``SMS_GATEWAYS['signicat']``). Never shown to end users.
+    """
+
+    def __init__(self, message: str, *, check_id: str, hint: str = "", obj: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.check_id = check_id
+        self.hint = hint
+        self.obj = obj
 
 
 class SMSGatewayError(Exception):

@@ -2,26 +2,118 @@
 
 A backend is built once per process per ``SMS_GATEWAYS`` alias (see
 :mod:`django_sms_gateway.gateways`) and must be safe to call from several
-threads at once. It validates its ``OPTIONS`` when built, raising
-``ImproperlyConfigured`` that names the alias and the option, and then sends
-one :class:`SMSMessage` per :meth:`BaseBackend.send` call, raising a
+threads at once. It declares its ``OPTIONS`` as :class:`Option` specs, which
+are validated when it is built (a
+:class:`~django_sms_gateway.exceptions.ConfigurationError` that names the
+alias and the option, check ``sms_gateway.E005``), and then sends one
+:class:`SMSMessage` per :meth:`BaseBackend.send` call, raising a
 :class:`~django_sms_gateway.exceptions.GatewayError` subclass on failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
-
+from ..exceptions import ConfigurationError
 from ..phone import mask_number
 from ..text import MessageTemplate, SegmentInfo, segment_info
+from .addressing import sender_problem
 
 _MISSING = object()
 #: Marks an option that must be given in ``OPTIONS``.
 REQUIRED: Any = _MISSING
+#: Check id of every problem with a gateway's ``OPTIONS``.
+OPTIONS_CHECK_ID = "sms_gateway.E005"
+
+OptionKind = Literal["any", "text", "secret", "bool", "int", "choice", "url", "sender"]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One name a backend accepts in ``OPTIONS``.
+
+    ``kind`` gives the rule every value of that option must follow:
+    ``text`` and ``secret`` a non-empty string of printable characters (a
+    secret's value is never repeated in an error), ``bool`` True or False,
+    ``int`` a whole number within ``minimum``/``maximum``, ``choice`` one of
+    ``choices``, ``url`` an http(s) URL, ``sender`` a sender ID
+    (:mod:`.addressing`), ``any`` no rule. ``None`` is accepted where it is
+    the default. ``check`` adds a rule of the option's own: it returns the
+    problem (completing "option 'x' ...") or None. ``doc`` says what the
+    option does, for error hints and the documentation.
+    """
+
+    default: Any = REQUIRED
+    kind: OptionKind = "any"
+    choices: tuple[Any, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    check: Callable[[Any], str | None] | None = None
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` does not fit this option, or None."""
+        if value is None and self.default is None:
+            return None
+        rule = _KIND_RULES[self.kind](self, value)
+        if rule is None and self.check is not None:
+            rule = self.check(value)
+        return rule
+
+
+def _text_problem(option: Option, value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    if not value.isprintable():
+        return "contains control characters"
+    return None
+
+
+def _int_problem(option: Option, value: Any) -> str | None:
+    low, high = option.minimum, option.maximum
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or (
+        high is not None and value > high
+    ):
+        if low is not None and high is not None:
+            return f"must be a whole number from {low} to {high}, not {value!r}"
+        if low is not None:
+            return f"must be a whole number of at least {low}, not {value!r}"
+        return f"must be a whole number, not {value!r}"
+    return None
+
+
+def _url_problem(option: Option, value: Any) -> str | None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"must be an http(s) URL, not {value!r}"
+    return None
+
+
+_KIND_RULES: dict[str, Callable[[Option, Any], str | None]] = {
+    "any": lambda option, value: None,
+    "text": _text_problem,
+    "secret": _text_problem,
+    "bool": lambda option, value: None if isinstance(value, bool) else "must be True or False",
+    "int": _int_problem,
+    "choice": lambda option, value: None
+    if value in option.choices
+    else f"must be one of {', '.join(map(repr, option.choices))}, not {value!r}",
+    "url": _url_problem,
+    "sender": lambda option, value: sender_problem(value),
+}
+
+
+def option_specs(options: Mapping[str, Any]) -> dict[str, Option]:
+    """``options`` with every plain default (the older spelling) as an
+    :class:`Option` of kind ``any``."""
+    return {name: spec if isinstance(spec, Option) else Option(spec) for name, spec in options.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +176,14 @@ class SendResult:
 class BaseBackend:
     """Base of every backend.
 
-    Subclasses declare ``options``: a mapping of option name to default, with
-    :data:`REQUIRED` for options that must be given. ``OPTIONS`` names not in
-    it are refused. :meth:`check_options` may validate values further.
+    Subclasses declare ``options``: a mapping of option name to
+    :class:`Option` (a plain value is taken as the default of an option
+    without a rule). ``OPTIONS`` names not in it are refused, and every
+    value given must follow its option's rule. :meth:`check_options` may
+    check what involves several options or other settings.
     """
 
-    #: Option name -> default (or REQUIRED).
+    #: Option name -> :class:`Option` (or a plain default).
     options: ClassVar[Mapping[str, Any]] = {}
     #: The vendor makes and checks the code itself (see :meth:`verify`).
     verifies_codes: ClassVar[bool] = False
@@ -115,21 +209,46 @@ class BaseBackend:
         self.alias = alias
         self.timeout = float(timeout)
         self.countries = frozenset(c.upper() for c in countries) if countries else None
+        if not isinstance(options, Mapping | None):
+            raise self.config_error(f"OPTIONS must be a dict, not {type(options).__name__}")
         given = dict(options or {})
-        unknown = sorted(set(given) - set(self.options))
+        specs = option_specs(self.options)
+        unknown = sorted(set(given) - set(specs), key=str)
         if unknown:
-            allowed = ", ".join(sorted(self.options)) or "none"
+            allowed = ", ".join(sorted(specs)) or "none"
             raise self.config_error(f"unknown option {unknown[0]!r} (allowed: {allowed})")
         self.config: dict[str, Any] = {}
-        for name, default in self.options.items():
-            value = given.get(name, default)
-            if value is _MISSING or (name in given and default is _MISSING and value in (None, "")):
+        for name, spec in specs.items():
+            value = given.get(name, spec.default)
+            if value is _MISSING or (name in given and spec.required and value in (None, "")):
                 raise self.config_error(f"option {name!r} is required")
+            if name in given:
+                problem = spec.problem(value)
+                if problem:
+                    raise self.config_error(f"option {name!r} {problem}")
             self.config[name] = value
         self.check_options()
 
-    def config_error(self, problem: str) -> ImproperlyConfigured:
-        return ImproperlyConfigured(f"SMS_GATEWAYS[{self.alias!r}] ({type(self).__name__}): {problem}")
+    def config_error(self, problem: str, *, check_id: str = OPTIONS_CHECK_ID) -> ConfigurationError:
+        """The error for a problem with this gateway's settings (``problem``
+        names the option); ``check_id`` is the system check reporting it."""
+        return ConfigurationError(
+            f"SMS_GATEWAYS[{self.alias!r}] ({type(self).__name__}): {problem}",
+            check_id=check_id,
+            hint=self.options_hint(),
+            obj=f"SMS_GATEWAYS[{self.alias!r}]",
+        )
+
+    @classmethod
+    def options_hint(cls) -> str:
+        """Which options this backend requires and which it also accepts."""
+        specs = option_specs(cls.options)
+        required = sorted(name for name, spec in specs.items() if spec.required)
+        optional = sorted(name for name, spec in specs.items() if not spec.required)
+        return (
+            f"{cls.__name__} OPTIONS: required: {', '.join(required) or 'none'}; "
+            f"optional: {', '.join(optional) or 'none'}."
+        )
 
     def check_options(self) -> None:
         """Validate option values; raise ``self.config_error(...)``."""
