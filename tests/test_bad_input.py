@@ -4,7 +4,7 @@
 device rows (only a wrong code's failure count may grow, by exactly one), the
 delivery records, the local outbox and the sandbox's sent messages. Finer
 variants live next to their feature (tests/test_device.py for numbers and
-codes, tests/backends/test_webhooks.py for the webhook, the backends' own
+codes, tests/vendors/test_webhooks.py for the webhook, the backends' own
 option tests for senders); this table is the one place that checks them all
 against the "nothing half-written" rule.
 """
@@ -28,7 +28,7 @@ from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, 
 from django_sms_gateway.testing import last_code
 from django_sms_gateway.text import TemplateError, compile_template
 
-from .backends.helpers import ip1_entry, signicat_entry, zignsec_entry
+from .vendors.helpers import ip1_entry, signicat_entry, zignsec_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +238,7 @@ BAD_WEBHOOKS = {
 }
 
 
-@pytest.mark.urls("tests.backends.urls")
+@pytest.mark.urls("tests.vendors.urls")
 @pytest.mark.parametrize("name", list(BAD_WEBHOOKS))
 def test_bad_webhooks_are_4xx_and_change_no_record(client, device, sandbox, settings, name):
     settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox, webhook_secret=SECRET)}

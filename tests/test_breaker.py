@@ -26,7 +26,7 @@ from django_sms_gateway.dispatch import send_code
 from django_sms_gateway.exceptions import DeliveryFailed, RecipientNotReachable
 from tests import fakes
 
-from .backends.helpers import LOCMEM, NUMBER, closed_port_url, signicat_entry, zignsec_entry
+from .vendors.helpers import LOCMEM, NUMBER, closed_port_url, signicat_entry, zignsec_entry
 
 FAIL = "tests.fakes.FailingBackend"
 SCRIPTED = "tests.test_breaker.ScriptedBackend"

@@ -8,7 +8,7 @@ compare, save) accepted the same code more than once in 19 of 20 such trials
 and lost about 9 of 12 failure counts; these tests demand 0 and 0.
 
 Run with ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make test``.
-The iP1 race without threads (any database) is in tests/backends/test_ip1.py.
+The iP1 race without threads (any database) is in tests/vendors/test_ip1.py.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django_sms_gateway import signals
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.testing import last_code
 
-from .backends.helpers import LOCMEM_ENTRY, ip1_entry
+from .vendors.helpers import LOCMEM_ENTRY, ip1_entry
 
 pytestmark = [
     pytest.mark.postgres,

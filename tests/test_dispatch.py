@@ -112,7 +112,7 @@ def test_same_code_after_fallback_verifies(device, sms_outbox):
 def test_a_request_that_reached_the_vendor_is_never_repeated_there(sandbox, device, sms_outbox, fault, reason):
     """A read timeout or a connection reset after the request was sent may
     have sent the SMS: the next vendor is tried, the same one never again."""
-    from tests.backends.helpers import zignsec_entry
+    from tests.vendors.helpers import zignsec_entry
 
     sandbox.set_fault("zignsec", fault)
     with gateways(("zignsec", zignsec_entry(sandbox, TIMEOUT=0.3)), ("backup", {"BACKEND": LOCMEM})):

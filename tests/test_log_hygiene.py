@@ -15,7 +15,7 @@ from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 from django_sms_gateway.testing import last_code
 
-from .backends.helpers import LOCMEM_ENTRY, accuauth_entry, ip1_entry, signicat_entry, zignsec_entry
+from .vendors.helpers import LOCMEM_ENTRY, accuauth_entry, ip1_entry, signicat_entry, zignsec_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,7 @@ def test_ip1_failing_at_verify_logs_no_secret(logs, user, sandbox, settings):
     assert_clean(logs.lines, {code})
 
 
-@pytest.mark.urls("tests.backends.urls")
+@pytest.mark.urls("tests.vendors.urls")
 def test_webhooks_log_no_secret(logs, client, user, sandbox, settings):
     settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox, webhook_secret=SECRET)}
     device = SMSDevice.objects.create(user=user, name="phone", number=NUMBER)

@@ -30,7 +30,7 @@ def test_verify_token_queries(device, sms_outbox, right):
 
 @pytest.fixture
 def sandbox_gateways(sandbox, settings):
-    from tests.backends.helpers import signicat_entry, zignsec_entry
+    from tests.vendors.helpers import signicat_entry, zignsec_entry
 
     settings.SMS_GATEWAYS = {"signicat": signicat_entry(sandbox), "zignsec": zignsec_entry(sandbox)}
     return sandbox
@@ -67,7 +67,7 @@ def test_verify_token_queries_for_a_code_ip1_holds(sandbox, settings, device, ri
     vendor is asked (so that racing requests never ask twice), then settled."""
     import re
 
-    from tests.backends.helpers import ip1_entry
+    from tests.vendors.helpers import ip1_entry
 
     settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox)}
     device.generate_challenge()

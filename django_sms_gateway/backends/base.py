@@ -173,6 +173,17 @@ class SendResult:
     charge: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialCheck:
+    """What a vendor said of our credentials when asked something harmless
+    (no SMS sent): ``accepted``, ``refused`` or ``unchecked`` (the vendor
+    has no such question, or could not answer); ``detail`` is a short
+    sentence of ours, never a vendor body or a credential."""
+
+    outcome: Literal["accepted", "refused", "unchecked"]
+    detail: str = ""
+
+
 class BaseBackend:
     """Base of every backend.
 
@@ -267,6 +278,12 @@ class BaseBackend:
         the one it sent to ``recipient``. Raises a GatewayError when the vendor
         cannot answer."""
         raise NotImplementedError(f"{type(self).__name__} does not verify codes")
+
+    def check_credentials(self, *, timeout: float) -> CredentialCheck:
+        """Ask the vendor something harmless that tells whether it accepts
+        our credentials, without sending an SMS. Backends whose vendor has
+        no such question keep this answer."""
+        return CredentialCheck("unchecked", "only a real send can tell")
 
     def close(self) -> None:
         """Release connections; called when settings change."""

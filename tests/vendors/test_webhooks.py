@@ -16,7 +16,7 @@ from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, 
 
 from .helpers import signicat_entry, zignsec_entry
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.backends.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls")]
 
 SECRET = "whsec-test-secret"
 SESSION = "26f5cc23-dbbb-45bb-a210-2818e70637bd"

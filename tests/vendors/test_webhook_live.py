@@ -11,7 +11,7 @@ from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
 
 from .helpers import zignsec_entry
 
-pytestmark = pytest.mark.urls("tests.backends.urls")
+pytestmark = pytest.mark.urls("tests.vendors.urls")
 
 
 @pytest.fixture
