@@ -132,8 +132,8 @@ class SignicatBackend(HTTPBackend):
                             headers={"Authorization": f"Bearer {token}"})
 
     def _rejected(self, response: VendorResponse, message: SMSMessage) -> GatewayError:
-        problem = _json_object(response.body)
-        violations = problem.get("violations") if isinstance(problem.get("violations"), list) else []
+        violations = _json_object(response.body).get("violations")
+        violations = violations if isinstance(violations, list) else []
         detail = summarize([v.get("message") for v in violations if isinstance(v, dict)],
                            recipient=message.recipient, secrets=(message.code, self.config["client_secret"]))
         return self.error(RequestRejected, "request rejected (HTTP 400)" + (f": {detail}" if detail else ""),

@@ -103,7 +103,7 @@ class ZignSecBackend(HTTPBackend):
         self.max_segments = self.config["max_message_parts"]
         self.final_statuses = frozenset(self.config["final_statuses"])
         if self.config["webhook_url"] and not self.config["webhook_secret"]:
-            raise self.config_error("option 'webhook_url' needs 'webhook_secret' too, or its webhooks cannot be verified")
+            raise self.config_error("option 'webhook_url' needs 'webhook_secret' too, to verify its webhooks")
         if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by ZignSec (or set OTP_SMS_SENDER)")
 

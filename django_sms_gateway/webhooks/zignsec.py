@@ -119,8 +119,8 @@ class ZignSecWebhookView(WebhookView):
         session_id = payload.get("id")
         if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
             raise MalformedWebhook("no usable session id")
-        result = payload.get("result") if isinstance(payload.get("result"), dict) else {}
-        details = result.get("eventSpecificData") if isinstance(result.get("eventSpecificData"), dict) else {}
+        result = _object(payload.get("result"))
+        details = _object(result.get("eventSpecificData"))
         status = status_word(result.get("status", details.get("status", payload.get("status"))))
         if status is None:
             raise MalformedWebhook("no usable status")
@@ -133,6 +133,10 @@ class ZignSecWebhookView(WebhookView):
 
 
 zignsec_webhook = ZignSecWebhookView.as_view()
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _zignsec_backend(backend_or_alias: BaseBackend | str) -> ZignSecBackend:
