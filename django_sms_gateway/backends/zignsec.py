@@ -98,10 +98,14 @@ class ZignSecBackend(HTTPBackend):
     default_base_url: ClassVar[str] = "https://gateway.zignsec.com"
     #: Statuses of a session just created that mean ZignSec took the message.
     accepted_statuses: ClassVar[frozenset[str]] = frozenset({"pending"})
+    #: Set from the ``final_statuses`` option (a subclass's own value, the
+    #: older spelling, is kept while the option has its default).
+    final_statuses: frozenset[str] = frozenset({"delivered"})
 
     def check_options(self) -> None:
         self.max_segments = self.config["max_message_parts"]
-        self.final_statuses = frozenset(self.config["final_statuses"])
+        if tuple(self.config["final_statuses"]) != ("delivered",):
+            self.final_statuses = frozenset(self.config["final_statuses"])
         if self.config["webhook_url"] and not self.config["webhook_secret"]:
             raise self.config_error("option 'webhook_url' needs 'webhook_secret' too, to verify its webhooks")
         if self.config["sender"] is None:
@@ -118,8 +122,7 @@ class ZignSecBackend(HTTPBackend):
             raise self._rejected(response, message)
         self.raise_for_status(response)
         data = self.read_json(response).get("data") if response.status == 200 else None
-        session_id = data.get("id") if isinstance(data, dict) else None
-        status = data.get("status") if isinstance(data, dict) else None
+        session_id, status = (data.get("id"), data.get("status")) if isinstance(data, dict) else (None, None)
         if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
             raise self.error(GatewayUnavailable, "answer without a usable session id", status_code=response.status)
         known = {word.casefold() for word in self.accepted_statuses | self.final_statuses}
@@ -159,10 +162,10 @@ class ZignSecBackend(HTTPBackend):
             raise self.error(RequestRejected, "session not found (HTTP 404)", status_code=404)
         self.raise_for_status(response)
         data = self.read_json(response).get("data")
-        status = data.get("status") if isinstance(data, dict) else None
+        data = data if isinstance(data, dict) else {}
+        status, parts = data.get("status"), data.get("number_of_message_parts")
         if not isinstance(status, str) or not status:
             raise self.error(GatewayUnavailable, "status answer without a status", status_code=response.status)
-        parts = data.get("number_of_message_parts") if isinstance(data, dict) else None
         segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and parts >= 0 else None
         return SessionStatus(session_id, status[:32], segments, self.final_statuses)
 
@@ -186,14 +189,10 @@ def error_messages(body: bytes) -> list[object]:
         answer = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return []
-    if not isinstance(answer, dict):
-        return []
-    errors = answer.get("errors")
-    messages: list[object] = [
-        (item.get("description") or item.get("message")) if isinstance(item, dict) else item
-        for item in (errors if isinstance(errors, list) else [])
-    ]
-    return messages or [answer.get("message")]
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    messages = [(e.get("description") or e.get("message")) if isinstance(e, dict) else e
+                for e in (errors if isinstance(errors, list) else [])]
+    return messages or [answer.get("message") if isinstance(answer, dict) else None]
 
 
 _MOVED = {"poll_session", "refresh_delivery", "record_session_status", "WebhookRefused", "SIGNATURE_HEADER"}

@@ -316,3 +316,11 @@ def test_system_check_uses_max_message_parts(sandbox, settings):
     assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
     settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox, max_message_parts=2)}
     assert check_gateways() == []
+
+
+def test_a_subclass_final_statuses_attribute_still_counts():
+    class Older(ZignSecBackend):
+        final_statuses = frozenset({"delivered", "expired"})
+
+    assert Older("z", {"api_key": "k", "sender": SENDER}).final_statuses == {"delivered", "expired"}
+    assert Older("z", {"api_key": "k", "sender": SENDER, "final_statuses": ["done"]}).final_statuses == {"done"}
