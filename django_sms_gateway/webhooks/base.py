@@ -15,7 +15,12 @@ plain-text answer that never repeats the input:
    envelope's shape, :func:`describe_envelope`);
 5. :meth:`WebhookView.record` writes each report onto the delivery records
    of that gateway and reference (no known record: 404);
-6. 200 ``ok``.
+6. 200 ``ok`` (also for a verified body that reports nothing).
+
+Subclasses set :attr:`WebhookView.backend_class` and
+:attr:`WebhookView.vendor`, implement ``verify`` and ``parse``, and may
+override ``accepts``, ``final_statuses``, ``tolerance`` and
+``http_method_names`` (POST only by default).
 
 The signature helpers (:func:`hmac_sha256_hex`, :func:`any_digest_matches`,
 :func:`timestamp_seconds`, :func:`check_fresh`) are for the vendor modules.
@@ -171,7 +176,7 @@ class WebhookView(View):
             reports = self.parse(request, body, backend)
         except MalformedWebhook as malformed:
             return self.refuse(alias, f"{malformed}; envelope {describe_envelope(body)}", "malformed body", 400)
-        if not self.record(alias, reports, backend):
+        if reports and not self.record(alias, reports, backend):
             return self.refuse(alias, "no delivery record for its reference", "unknown reference", 404)
         for report in reports:
             logger.info("%s webhook for gateway %r: %s is %s", self.vendor, alias, report.reference, report.status)
