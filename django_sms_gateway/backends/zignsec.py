@@ -18,10 +18,12 @@ Wire facts and their sources:
   Option ``auth_scheme``. Source: https://docs.zignsec.com/api/api-general/
   (it also names OAuth2 bearer tokens, but publishes no token endpoint for
   this product: override :meth:`ZignSecBackend.auth_headers` to use one).
-- *Inferred*: the shape of an error body (not published; ``errors[].description``
-  and ``message`` are read, :func:`error_messages`); the full status
-  vocabulary (unknown words are kept raw and are not final: option
-  ``final_statuses``); alphanumeric senders (the page shows only numbers).
+- Error body ``{"errors": [{"code", "description"}]}``: ZignSec's REST error
+  object, https://docs.zignsec.com/api-2/error-handling/ (the v5 page lists
+  only statuses, so a bare ``message`` is read too, :func:`error_messages`).
+- *Inferred*: the full status vocabulary (unknown words are kept raw and are
+  not final: option ``final_statuses``); alphanumeric senders (the page shows
+  only numbers).
 
 Webhooks and status polling that write delivery records live in
 :mod:`django_sms_gateway.webhooks.zignsec`.
@@ -183,8 +185,8 @@ class ZignSecBackend(HTTPBackend):
 
 
 def error_messages(body: bytes) -> list[object]:
-    """Messages of a ZignSec error answer (*inferred* shapes:
-    ``{"errors": [{"description"|"message"}]}`` or ``{"message"}``)."""
+    """Messages of a ZignSec error answer: ``errors[].description`` of the
+    published error object, or a bare ``message`` (*inferred*)."""
     try:
         answer = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -18,8 +18,12 @@ As ZignSec documents it (https://docs.zignsec.com/2fa/sms-verification/):
   text is inferred), but only when the webhook host is a loopback address;
   other hosts are never called.
 
-*Inferred*: ZignSec publishes error statuses but no error body; the sandbox
-answers ``{"errors": [{"code", "description"}]}``. Fault variants
+Errors carry ZignSec's published REST error object ``{"errors": [{"code",
+"description"}]}`` with its codes ``INVALID_REQUEST``, ``INVALID_PHONE``,
+``INVALID_WEBHOOK`` and ``SESSION_NOT_FOUND``
+(https://docs.zignsec.com/api-2/error-handling/); *inferred*: that the v5
+gateway still uses it (its page lists only the statuses), and the codes of
+401, 405, 429 and 500, which that list lacks. Fault variants
 ``no-status`` (200 with an id but no status) and ``202`` (the documented
 body under another 2xx) are answers a client must not take as a yes.
 """
@@ -57,8 +61,10 @@ WEBHOOK_TIMEOUT = 2.0
 
 SEND_ROUTE = "/core/api/sessions/two_factor_auth/sms"
 _SESSION_ROUTE = re.compile(r"/core/api/sessions/([^/]+)")
-_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found",
-          405: "method_not_allowed", 429: "too_many_requests", 500: "internal_server_error"}
+#: Codes of ZignSec's published list where it has one (INVALID_REQUEST,
+#: SESSION_NOT_FOUND); the others are ours.
+_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 404: "SESSION_NOT_FOUND",
+          405: "METHOD_NOT_ALLOWED", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL_ERROR"}
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -67,9 +73,10 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def error(status: int, description: str, headers: dict[str, str] | None = None) -> Response:
+def error(status: int, description: str, headers: dict[str, str] | None = None, *,
+          code: str | None = None) -> Response:
     """A ZignSec error answer."""
-    return Response.json(status, {"errors": [{"code": _CODES.get(status, "error"),
+    return Response.json(status, {"errors": [{"code": code or _CODES.get(status, "ERROR"),
                                               "description": description}]}, headers=headers)
 
 
@@ -174,7 +181,10 @@ class ZignSec(Vendor):
         payload = request.parsed() if request.content_type == "application/json" else None
         problem = validate_session(payload)
         if problem is not None or payload is None:
-            return error(400, problem or "the body must be a JSON object")
+            field = (problem or "").partition(":")[0]
+            code = {"metadata.to": "INVALID_PHONE", "metadata.from": "INVALID_PHONE",
+                    "webhook": "INVALID_WEBHOOK"}.get(field)
+            return error(400, problem or "the body must be a JSON object", code=code)
         metadata = payload["metadata"]
         session = _Session(
             id=str(uuid.uuid4()),

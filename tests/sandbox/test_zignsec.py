@@ -190,3 +190,17 @@ def test_webhook_errors_are_swallowed_and_counted(sandbox):
     zignsec_send(sandbox, {**zignsec_payload(), "webhook": f"http://127.0.0.1:{port}/hook"})
 
     wait_for(lambda: sandbox.stats["zignsec_webhooks"]["failed"] == 1)
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"to": "98765432"}, "INVALID_PHONE"),
+    ({"max_message_parts": 0}, "INVALID_REQUEST"),
+])
+def test_errors_carry_zignsecs_published_error_object(sandbox, change, code):
+    payload = zignsec_payload()
+    payload["metadata"].update(change)
+    response = zignsec_send(sandbox, payload)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["code"] == code and error["description"]
+    assert session_status(sandbox, str(uuid.uuid4())).json()["errors"][0]["code"] == "SESSION_NOT_FOUND"
