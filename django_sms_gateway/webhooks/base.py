@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -187,6 +188,10 @@ class WebhookView(View):
         try:
             backend = gateways[alias]
         except KeyError:
+            return None
+        except ImproperlyConfigured:
+            logger.error("%s webhook for gateway %r: SMS_GATEWAYS is misconfigured (see manage.py check)",
+                         self.vendor, alias)
             return None
         return backend if isinstance(backend, self.backend_class) and self.accepts(backend) else None
 

@@ -121,3 +121,11 @@ def test_describe_envelope_never_shows_a_value():
     assert text == "{'to': str, 'code': str, 'n': int}"
     assert describe_envelope(b"\xff") == "not JSON (1 bytes)"
     assert describe_envelope(b"[1]") == "JSON list, not an object"
+
+
+def test_a_misconfigured_gateway_is_404_and_logged_at_error(caplog):
+    with override_settings(SMS_GATEWAYS={"toy": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend",
+                                                 "OPTIONS": {"nope": 1}}}):
+        response = call(b"[]")
+    assert response.status_code == 404 and b"nope" not in response.content
+    assert [r.levelname for r in caplog.records] == ["ERROR"] and "misconfigured" in caplog.text
