@@ -98,7 +98,8 @@ class ZignSecBackend(HTTPBackend):
                                  doc="status words after which a session does not change (any case)"),
     }
     default_base_url: ClassVar[str] = "https://gateway.zignsec.com"
-    #: Statuses of a session just created that mean ZignSec took the message.
+    #: Statuses of a session just created that mean ZignSec took the message
+    #: (the page: "Typically ``pending``"); a subclass may add more.
     accepted_statuses: ClassVar[frozenset[str]] = frozenset({"pending"})
     #: Set from the ``final_statuses`` option (a subclass's own value, the
     #: older spelling, is kept while the option has its default).
@@ -127,8 +128,8 @@ class ZignSecBackend(HTTPBackend):
         session_id, status = (data.get("id"), data.get("status")) if isinstance(data, dict) else (None, None)
         if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
             raise self.error(GatewayUnavailable, "answer without a usable session id", status_code=response.status)
-        known = {word.casefold() for word in self.accepted_statuses | self.final_statuses}
-        if not isinstance(status, str) or status.casefold() not in known:
+        # Final words are not a yes: a final status may be a failure.
+        if not isinstance(status, str) or status.casefold() not in {w.casefold() for w in self.accepted_statuses}:
             raise self.error(GatewayUnavailable, "answer does not say the session was accepted",
                              status_code=response.status)
         return SendResult(reference=session_id, status=status[:32], segments=segments)

@@ -324,3 +324,13 @@ def test_a_subclass_final_statuses_attribute_still_counts():
 
     assert Older("z", {"api_key": "k", "sender": SENDER}).final_statuses == {"delivered", "expired"}
     assert Older("z", {"api_key": "k", "sender": SENDER, "final_statuses": ["done"]}).final_statuses == {"done"}
+
+
+def test_a_final_status_word_in_the_create_answer_is_not_a_yes(sandbox, monkeypatch):
+    """``final_statuses`` may hold failure words: only ``accepted_statuses`` say yes."""
+    backend = backend_for(sandbox, final_statuses=["delivered", "failed"])
+    monkeypatch.setattr(type(backend), "accepted_statuses", frozenset({"queued"}))
+    with pytest.raises(GatewayUnavailable, match="accepted"):
+        backend.send(message(), timeout=2)  # the sandbox answers "pending"
+    monkeypatch.setattr(type(backend), "accepted_statuses", frozenset({"PENDING"}))
+    assert backend.send(message(), timeout=2).status == "pending"
