@@ -16,8 +16,8 @@ Wire facts and their sources:
 - *Inferred*: the signed text is ``"{t}.{raw body}"`` and ``v1`` its hex
   digest (hook :meth:`ZignSecWebhookView.signed_payload`); the unit of ``t``
   (seconds or milliseconds are both accepted); the SMS status and part count
-  in ``result.status`` and ``result.number_of_message_parts`` (or in
-  ``result.eventSpecificData``; hook :meth:`ZignSecWebhookView.parse`);
+  in ``result.eventSpecificData`` when it has them, else in ``result``
+  (hook :meth:`ZignSecWebhookView.parse`);
   status words are compared without case (option ``final_statuses``).
 """
 
@@ -121,10 +121,11 @@ class ZignSecWebhookView(WebhookView):
             raise MalformedWebhook("no usable session id")
         result = _object(payload.get("result"))
         details = _object(result.get("eventSpecificData"))
-        status = status_word(result.get("status", details.get("status", payload.get("status"))))
+        # The product's own data first: result.status may be the generic session state ("Finished").
+        status = status_word(details.get("status", result.get("status", payload.get("status"))))
         if status is None:
             raise MalformedWebhook("no usable status")
-        parts = result.get("number_of_message_parts", details.get("number_of_message_parts"))
+        parts = details.get("number_of_message_parts", result.get("number_of_message_parts"))
         segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and parts >= 0 else None
         return [StatusReport(session_id, status, segments)]
 

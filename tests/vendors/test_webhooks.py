@@ -223,8 +223,8 @@ def test_final_statuses_option_decides_what_a_late_report_may_not_undo(client, r
 
 def test_status_may_come_in_the_generic_event_specific_data(client, record):
     body = json.dumps({"event": "session_updated", "id": SESSION,
-                       "result": {"errors": [], "eventSpecificData": {"status": "delivered",
-                                                                      "number_of_message_parts": 2}}}).encode()
+                       "result": {"errors": [], "status": "Finished",
+                                  "eventSpecificData": {"status": "delivered", "number_of_message_parts": 2}}}).encode()
     assert post(client, body).status_code == 200
     record.refresh_from_db()
     assert record.status == "delivered" and record.segments == 2
