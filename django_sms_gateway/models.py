@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import operator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -391,6 +394,30 @@ def _within(value: int | None, most: int) -> int | None:
     return None if value is None else max(0, min(int(value), most))
 
 
+class DeliveryRecordQuerySet(models.QuerySet["DeliveryRecord"]):
+    """Delivery records as vendor status reports find them."""
+
+    def for_reference(self, gateway: str, reference: str) -> DeliveryRecordQuerySet:
+        """The sent records of vendor reference ``reference`` through gateway ``gateway``."""
+        return self.filter(gateway=gateway, reference=reference, outcome=DeliveryRecord.Outcome.SENT)
+
+    def update_status(
+        self, status: str, *, segments: int | None = None, final_statuses: Iterable[str] = ()
+    ) -> int:
+        """Store a vendor-reported ``status`` (kept raw, cut to the column) and
+        part count; returns the rows updated. A record already in one of
+        ``final_statuses`` (compared case-insensitively) keeps it when a late
+        or replayed report carries a status that is not final."""
+        finals = {word.casefold() for word in final_statuses}
+        rows = self
+        if status.casefold() not in finals and finals:
+            rows = rows.exclude(reduce(operator.or_, (Q(status__iexact=word) for word in finals)))
+        changes: dict[str, Any] = {"status": status[:32], "updated_at": timezone.now()}
+        if segments is not None:
+            changes["segments"] = _within(segments, SEGMENTS_MAX)
+        return rows.update(**changes)
+
+
 class DeliveryRecord(models.Model):
     """One attempt to send a code through one gateway. Never holds the code
     or the full number."""
@@ -412,6 +439,8 @@ class DeliveryRecord(models.Model):
     charge = models.PositiveIntegerField(_("charge"), null=True, blank=True)
     elapsed_ms = models.PositiveIntegerField(_("elapsed (ms)"), default=0)
     number_masked = models.CharField(_("number"), max_length=24, blank=True)
+
+    objects = DeliveryRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

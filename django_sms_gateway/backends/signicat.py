@@ -1,20 +1,30 @@
-"""Signicat SMS API (``POST {base_url}/sms/messages``) with an OAuth2 token.
+"""Signicat SMS API with an OAuth2 client-credentials token.
 
-Wire protocol (``seeds/signicat-sms-api.txt`` and ``vendors.md``):
+Wire facts and their sources:
 
-- Token: ``POST {token_url}`` (default ``{base_url}/oidc/token``) with
-  ``Authorization: Basic base64(client_id:client_secret)`` and the form body
-  ``grant_type=client_credentials&scope=client.sms.send``; the answer is
-  ``{"access_token", "token_type", "scope", "expires_in"}``.
-- Send: JSON ``{"sender", "recipient", "message"}`` with
-  ``Authorization: Bearer <token>``. 200 with an empty body means one of
-  Signicat's gateways took the message; 400 is a problem document with
-  ``violations``; 500 means no Signicat gateway took it.
+- Send ``POST {base_url}/sms/messages``, JSON ``{"sender", "recipient",
+  "message"}`` with ``Authorization: Bearer <token>``; one recipient per call,
+  one-time passwords only, one SMS (160 GSM-7 / 70 UCS-2); sender numeric up
+  to 15 digits or 1-11 of ``[A-Za-z0-9 ]``. "An empty response with HTTP
+  response code 200" is the only success; 400 is a problem document with
+  ``violations``; 500 means no Signicat gateway took the message. Hosts
+  ``https://id.signicat.com``, ``https://preprod.signicat.com``,
+  ``https://beta.signicat.com``. Source: Signicat, "SMS API",
+  https://developer.signicat.com/enterprise/apis/sms-api/
+- Token ``POST {base_url}/oidc/token`` (form ``grant_type=client_credentials``
+  and ``scope``, here ``client.sms.send``) with ``Authorization: Basic
+  base64(client_id:client_secret)``; the answer ``{"access_token",
+  "token_type", "scope", "expires_in"}``; European tenants at
+  ``https://eu01.signicat.com``. Source: Signicat, "Accessing Signicat REST
+  services", https://developer.signicat.com/enterprise/apis/accessing-rest-services.html
+- *Inferred*: token errors follow RFC 6749 (``{"error"}``); how early a token
+  is renewed (:attr:`SignicatBackend.token_expiry_margin`) and the lifetime
+  assumed without ``expires_in`` (:attr:`SignicatBackend.default_token_lifetime`);
+  that a 401 from the SMS API means a stale token (one new token, one retry).
 
-One token serves every message until shortly before it expires. It is
-shared by all threads of the process: when it must be fetched, one thread
-fetches it while the others wait (the lock is never held during an SMS
-call). A 401 from the SMS API gets one new token and one retry.
+One token serves every thread of the process until shortly before it
+expires; when it must be fetched, one thread fetches it while the others
+wait (the lock is never held during an SMS call).
 """
 
 from __future__ import annotations
@@ -35,8 +45,7 @@ from ..exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
-from .addressing import sender_problem
-from .base import REQUIRED, SendResult, SMSMessage
+from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
 
@@ -58,27 +67,20 @@ class AccessToken:
 
 
 class SignicatBackend(HTTPBackend):
-    """Sends through Signicat's SMS API.
-
-    OPTIONS: ``client_id`` and ``client_secret`` (required), ``token_url``
-    (default ``{base_url}/oidc/token``), ``scope`` (default
-    ``client.sms.send``), ``base_url`` (default ``https://id.signicat.com``)
-    and ``sender`` (required here or through ``OTP_SMS_SENDER``: numeric up
-    to 15 digits, or 1-11 of ``[A-Za-z0-9 ]``).
-
-    Only one SMS part is allowed: a longer text is refused before calling.
-    A 400 is :class:`RequestRejected` even when a violation names the
-    recipient: we send only E.164 numbers that passed our own checks, so
-    such a 400 means Signicat's rules differ from ours, and the next
-    vendor may well deliver.
-    """
+    """Sends through Signicat's SMS API (options: :attr:`options`). One SMS
+    part only: a longer text is refused before calling. A 400 is
+    :class:`RequestRejected` even when a violation names the recipient: we
+    send only E.164 numbers that passed our own checks, so the next vendor
+    may well deliver."""
 
     options: ClassVar[Mapping[str, Any]] = {
         **HTTPBackend.options,
-        "client_id": REQUIRED,
-        "client_secret": REQUIRED,
-        "token_url": None,
-        "scope": DEFAULT_SCOPE,
+        "sender": Option(None, kind="sender", doc="numeric up to 15 digits, or 1-11 of A-Z a-z 0-9 and space"),
+        "client_id": Option(kind="text", check=lambda v: "may not contain ':' (HTTP Basic)" if ":" in v else None,
+                            doc="OAuth client id of your Signicat API client"),
+        "client_secret": Option(kind="secret", doc="its secret, sent only to token_url as HTTP Basic"),
+        "token_url": Option(None, kind="url", doc="where tokens come from (default {base_url}/oidc/token)"),
+        "scope": Option(DEFAULT_SCOPE, kind="text", doc="scope asked for; the SMS API refuses tokens without it"),
     }
     default_base_url: ClassVar[str] = "https://id.signicat.com"
     max_segments = 1
@@ -99,143 +101,104 @@ class SignicatBackend(HTTPBackend):
         self.clock: Callable[[], float] = time.monotonic
 
     def check_options(self) -> None:
-        for name in ("client_id", "client_secret", "scope"):
-            value = self.config[name]
-            if not isinstance(value, str) or not value.strip():
-                raise self.config_error(f"option {name!r} must be a non-empty string")
-        if ":" in self.config["client_id"]:
-            raise self.config_error("option 'client_id' may not contain ':' (HTTP Basic authentication)")
-        token_url = self.config["token_url"]
-        if token_url is not None and (
-            not isinstance(token_url, str) or not token_url.startswith(("http://", "https://"))
-        ):
-            raise self.config_error(f"option 'token_url' must be an http(s) URL, not {token_url!r}")
-        sender = self.config["sender"]
-        if sender is None:
+        if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by Signicat (or set OTP_SMS_SENDER)")
-        problem = sender_problem(sender)
-        if problem:
-            raise self.config_error(f"option 'sender' {problem}")
-
-    # -- sending ------------------------------------------------------------
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         deadline = time.monotonic() + timeout
-        payload = self.build_payload(message)
+        sender, _info = self.checked_text_message(message, "Signicat sends one (160 GSM-7 or 70 UCS-2 units)")
+        payload = {"sender": sender, "recipient": message.recipient, "message": message.text}
         token = self.access_token(deadline)
         response = self._post_message(payload, token, deadline)
         if response.status == 401:
-            # The token was revoked or expired early: one new token, one retry.
             self.discard_token(token)
             token = self.access_token(deadline)
             response = self._post_message(payload, token, deadline)
         if response.status == 400:
             raise self._rejected(response, message)
         self.raise_for_status(response)
-        if response.status != 200 or not _empty_or_json(response.body):
-            # Signicat answers 200 with an empty body; anything else came from
-            # something in between (a proxy's error page), not from Signicat.
-            raise self.error(GatewayUnavailable, f"unexpected answer (HTTP {response.status})",
-                             status_code=response.status)
+        if not self.accepted(response):
+            raise self.error(GatewayUnavailable, f"answer is not Signicat's yes (HTTP {response.status} "
+                             f"with {len(response.body)} bytes)", status_code=response.status)
         return SendResult(status="accepted", segments=1)
 
-    def build_payload(self, message: SMSMessage) -> dict[str, str]:
-        """The Sms object for ``message``, or a GatewayError when Signicat
-        would refuse it (checked here so that nothing is sent)."""
-        sender, _info = self.checked_text_message(message, "Signicat sends one (160 GSM-7 or 70 UCS-2 units)")
-        return {"sender": sender, "recipient": message.recipient, "message": message.text}
+    def accepted(self, response: VendorResponse) -> bool:
+        """Signicat's documented yes: 200 with an empty body (anything else
+        came from something in between, such as a proxy's page)."""
+        return response.status == 200 and not response.body.strip()
 
     def _post_message(self, payload: dict[str, str], token: str, deadline: float) -> VendorResponse:
-        return self.request(
-            "POST",
-            SEND_PATH,
-            timeout=self._remaining(deadline),
-            json=payload,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        return self.request("POST", SEND_PATH, timeout=self._remaining(deadline), json=payload,
+                            headers={"Authorization": f"Bearer {token}"})
 
     def _rejected(self, response: VendorResponse, message: SMSMessage) -> GatewayError:
-        violations: list[object] = []
-        try:
-            problem = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
-            problem = None
-        if isinstance(problem, dict) and isinstance(problem.get("violations"), list):
-            violations = [v.get("message") for v in problem["violations"] if isinstance(v, dict)]
-        detail = summarize(
-            violations, recipient=message.recipient, secrets=(message.code, self.config["client_secret"])
-        )
-        reason = "request rejected (HTTP 400)" + (f": {detail}" if detail else "")
-        return self.error(RequestRejected, reason, status_code=400)
+        violations = _json_object(response.body).get("violations")
+        violations = violations if isinstance(violations, list) else []
+        detail = summarize([v.get("message") for v in violations if isinstance(v, dict)],
+                           recipient=message.recipient, secrets=(message.code, self.config["client_secret"]))
+        return self.error(RequestRejected, "request rejected (HTTP 400)" + (f": {detail}" if detail else ""),
+                          status_code=400)
 
-    # -- the access token ---------------------------------------------------
+    def check_credentials(self, *, timeout: float) -> CredentialCheck:
+        """Fetch a token (no SMS is sent)."""
+        try:
+            token = self._fetch_token(time.monotonic() + timeout)
+        except GatewayAuthError as error:
+            return CredentialCheck("refused", f"Signicat refused the client credentials (HTTP {error.status_code})")
+        except GatewayError as error:
+            return CredentialCheck("unchecked", f"Signicat could not answer: {error.reason}")
+        with self._token_lock:
+            self._token = token
+        return CredentialCheck("accepted", f"Signicat issued a token for scope {self.config['scope']!r}")
 
     def access_token(self, deadline: float) -> str:
-        """A usable bearer token: the cached one, or one fetched now.
-
-        Threads that find no usable token queue on a lock; the first fetches,
-        the rest reuse its token. Waiting is bounded by ``deadline``.
-        """
+        """A usable bearer token: the cached one, or one fetched now (threads
+        that find none queue on a lock, bounded by ``deadline``)."""
         token = self._token
         if token is not None and token.usable(self.clock()):
             return token.value
         if not self._token_lock.acquire(timeout=self._remaining(deadline)):
             raise self.error(GatewayTimeout, "no access token within the time allowed")
         try:
-            token = self._token
-            if token is None or not token.usable(self.clock()):
-                token = self._fetch_token(deadline)
-                self._token = token
-            return token.value
+            if self._token is None or not self._token.usable(self.clock()):
+                self._token = self._fetch_token(deadline)
+            return self._token.value
         finally:
             self._token_lock.release()
 
     def discard_token(self, value: str) -> None:
-        """Forget the cached token if it is still ``value`` (another thread
-        may have replaced it already)."""
+        """Forget the cached token if it is still ``value``."""
         with self._token_lock:
             if self._token is not None and self._token.value == value:
                 self._token = None
 
     def _fetch_token(self, deadline: float) -> AccessToken:
         started = self.clock()
-        response = self.request(
-            "POST",
-            self.token_url,
-            timeout=self._remaining(deadline),
-            data={"grant_type": "client_credentials", "scope": self.config["scope"]},
-            headers={"Authorization": self._basic_auth},
-        )
-        if not response.ok:
-            raise self._token_error(response)
+        response = self.request("POST", self.token_url, timeout=self._remaining(deadline),
+                                data={"grant_type": "client_credentials", "scope": self.config["scope"]},
+                                headers={"Authorization": self._basic_auth})
+        status = response.status
+        if status == 429:
+            raise self.error(GatewayRateLimited, "token request rate limited (HTTP 429)", status_code=status)
+        if not 200 <= status < 500:
+            raise self.error(GatewayUnavailable, f"token endpoint error (HTTP {status})", status_code=status)
+        if status >= 400:
+            error = _json_object(response.body).get("error")
+            code = error if isinstance(error, str) and error.isascii() and error.replace("_", "").isalpha() \
+                and len(error) <= 40 else None
+            raise self.error(GatewayAuthError, f"token request refused (HTTP {status}{f', {code}' if code else ''})",
+                             status_code=status, vendor_status=code)
         answer = self.read_json(response)
-        value = answer.get("access_token")
+        value, token_type, lifetime = answer.get("access_token"), answer.get("token_type"), answer.get("expires_in")
         if not isinstance(value, str) or not value or not value.isprintable():
-            raise self.error(GatewayUnavailable, "token answer without an access_token", status_code=response.status)
-        token_type = answer.get("token_type", "Bearer")
+            raise self.error(GatewayUnavailable, "token answer without an access_token", status_code=status)
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            raise self.error(GatewayAuthError, "token answer is not a bearer token", status_code=response.status)
-        lifetime = answer.get("expires_in")
+            raise self.error(GatewayAuthError, "token answer is not a bearer token", status_code=status)
         if isinstance(lifetime, str) and lifetime.isdigit():
             lifetime = int(lifetime)
-        if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             lifetime = self.default_token_lifetime
-        margin = min(self.token_expiry_margin, lifetime / 10)
-        return AccessToken(value, started + lifetime - margin)
-
-    def _token_error(self, response: VendorResponse) -> GatewayError:
-        status = response.status
-        kwargs: dict[str, Any] = {"status_code": status}
-        if status == 429:
-            return self.error(GatewayRateLimited, "token request rate limited (HTTP 429)", **kwargs)
-        if status >= 500:
-            return self.error(GatewayUnavailable, f"token endpoint error (HTTP {status})", **kwargs)
-        if 400 <= status < 500:
-            error = _oauth_error_code(response.body)
-            kwargs["vendor_status"] = error
-            detail = f", {error}" if error else ""
-            return self.error(GatewayAuthError, f"token request refused (HTTP {status}{detail})", **kwargs)
-        return self.error(GatewayUnavailable, f"unexpected token answer (HTTP {status})", **kwargs)
+        return AccessToken(value, started + lifetime - min(self.token_expiry_margin, lifetime / 10))
 
     def _remaining(self, deadline: float) -> float:
         left = deadline - time.monotonic()
@@ -244,23 +207,9 @@ class SignicatBackend(HTTPBackend):
         return left
 
 
-def _empty_or_json(body: bytes) -> bool:
-    if not body.strip():
-        return True
-    try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return True
-
-
-def _oauth_error_code(body: bytes) -> str | None:
-    """The RFC 6749 ``error`` code of a token error answer, if it looks like one."""
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         answer = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return None
-    error = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(error, str) and 0 < len(error) <= 40 and error.replace("_", "").isalpha() and error.isascii():
-        return error
-    return None
+        return {}
+    return answer if isinstance(answer, dict) else {}

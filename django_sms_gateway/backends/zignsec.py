@@ -1,68 +1,68 @@
-"""ZignSec Two-Factor Authentication SMS v5: sessions, status polls, signed webhooks.
+"""ZignSec Two-Factor Authentication SMS v5: the session request and its answers.
 
-Wire protocol (``seeds/zignsec-2fa-sms-v5.txt`` and ``vendors.md``):
+Wire facts and their sources:
 
-- Send: ``POST {base_url}/core/api/sessions/two_factor_auth/sms`` with
-  ``Authorization: <api key>`` (the raw key, no scheme word) and JSON
+- Send ``POST {base_url}/core/api/sessions/two_factor_auth/sms`` with JSON
   ``{"metadata": {"from", "to", "message", "max_message_parts"},
-  "relay_state", "webhook"?}``; the answer is ``{"data": {"id", "status"}}``.
-- Status: ``GET {base_url}/core/api/sessions/{id}`` gives ``data.status``
-  (``pending``, ``delivered``, ...; the full list is not published) and
-  ``data.number_of_message_parts``.
-- Webhook (inferred from public implementations): the status envelope
-  ``{"event", "id", "relay_state", "result": {"status", ...}}`` POSTed to the
-  session's ``webhook`` URL, signed ``X-ZignSec-Hmac-SHA256: t=<unix>,v1=<hex>``
-  with ``v1 = HMAC-SHA256(webhook_secret, "{t}.{raw body}")``. A subclass
-  can change the scheme by overriding :meth:`ZignSecBackend.verify_webhook`.
+  "relay_state"?, "webhook"?}``; ``max_message_parts`` is "the maximum number
+  of message parts allowed"; success is ``200 {"data": {"id", "status":
+  "pending"}}``; errors 400 (malformed), 401 (no valid key), 404 (unknown
+  session), 500. Status ``GET {base_url}/core/api/sessions/{id}`` gives
+  ``data.status`` (``delivered`` in the example) and
+  ``data.number_of_message_parts``. Hosts ``https://gateway.zignsec.com``,
+  ``https://test-gateway.zignsec.com``. Source: ZignSec, "Two-Factor
+  Authentication SMS, Version 5", https://docs.zignsec.com/2fa/sms-verification/
+- Authentication: that page sends the raw key as ``Authorization: <key>``;
+  ZignSec's general API page says new APIs take it in a ``Zs-Product-Key``
+  header and older products move there (legacy scheme kept for now).
+  Option ``auth_scheme``. Source: https://docs.zignsec.com/api/api-general/
+  (it also names OAuth2 bearer tokens, but publishes no token endpoint for
+  this product: override :meth:`ZignSecBackend.auth_headers` to use one).
+- Error body ``{"errors": [{"code", "description"}]}``: ZignSec's REST error
+  object, https://docs.zignsec.com/api-2/error-handling/ (the v5 page lists
+  only statuses, so a bare ``message`` is read too, :func:`error_messages`).
+- *Inferred*: the full status vocabulary (unknown words are kept raw and are
+  not final: option ``final_statuses``); alphanumeric senders (the page shows
+  only numbers).
 
-The session id is kept as the delivery record's ``reference``; webhooks
-(:mod:`django_sms_gateway.webhooks`) and :func:`refresh_delivery` update
-its status.
+Webhooks and status polling that write delivery records live in
+:mod:`django_sms_gateway.webhooks.zignsec`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import logging
 import re
 import secrets
-import time
-from collections.abc import Mapping
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import quote
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from .addressing import sender_problem
-from .base import REQUIRED, BaseBackend, SendResult, SMSMessage
+from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
 
-if TYPE_CHECKING:
-    from ..models import DeliveryRecord
-
-__all__ = [
-    "SIGNATURE_HEADER",
-    "SessionStatus",
-    "WebhookRefused",
-    "ZignSecBackend",
-    "poll_session",
-    "record_session_status",
-    "refresh_delivery",
-]
-
-logger = logging.getLogger("django_sms_gateway")
+__all__ = ["AUTH_SCHEMES", "SESSION_ID", "SessionStatus", "ZignSecBackend", "error_messages"]
 
 SEND_PATH = "/core/api/sessions/two_factor_auth/sms"
 SESSION_PATH = "/core/api/sessions/{id}"
-SIGNATURE_HEADER = "X-ZignSec-Hmac-SHA256"
+#: ``auth_scheme`` -> the header that carries the key.
+AUTH_SCHEMES: Mapping[str, str] = {"authorization": "Authorization", "zs-product-key": "Zs-Product-Key"}
 #: What a session id may look like before it goes into a URL or the database.
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-#: Most parts one concatenated SMS can have.
-MAX_PARTS_LIMIT = 255
-_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _status_words(value: Any) -> str | None:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return "must be a list of status words"
+    words = list(value)
+    if not words or not all(isinstance(w, str) and w.strip() and w.isprintable() for w in words):
+        return "must list at least one non-empty status word"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,275 +76,137 @@ class SessionStatus:
 
     @property
     def final(self) -> bool:
-        """True when the status cannot change any more (unknown words: False)."""
-        return self.status in self.final_statuses
-
-
-class WebhookRefused(Exception):
-    """A webhook request failed verification; ``str()`` is a short reason."""
+        """True when the status cannot change any more (compared without
+        case; unknown words: False)."""
+        return self.status.casefold() in {word.casefold() for word in self.final_statuses}
 
 
 class ZignSecBackend(HTTPBackend):
-    """Sends through ZignSec's two-factor SMS sessions.
-
-    OPTIONS: ``api_key`` (required), ``max_message_parts`` (default 1: the
-    most SMS parts one message may take; also this gateway's
-    ``max_segments``), ``webhook_url`` (sent as each session's ``webhook``),
-    ``webhook_secret`` (verifies webhooks), ``base_url`` (default
-    ``https://gateway.zignsec.com``) and ``sender`` (required here or through
-    ``OTP_SMS_SENDER``).
-    """
+    """Sends through ZignSec's two-factor SMS sessions (options: :attr:`options`)."""
 
     options: ClassVar[Mapping[str, Any]] = {
         **HTTPBackend.options,
-        "api_key": REQUIRED,
-        "max_message_parts": 1,
-        "webhook_url": None,
-        "webhook_secret": None,
+        "sender": Option(None, kind="sender", doc="metadata.from (falls back to OTP_SMS_SENDER)"),
+        "api_key": Option(kind="secret", doc="the API key (subscription key) from ZignSec"),
+        "auth_scheme": Option("authorization", kind="choice", choices=tuple(AUTH_SCHEMES),
+                              doc="header carrying the key: legacy raw Authorization, or Zs-Product-Key"),
+        "max_message_parts": Option(1, kind="int", minimum=1, maximum=255,
+                                    doc="most SMS parts a message may take, sent as metadata.max_message_parts"),
+        "webhook_url": Option(None, kind="url", doc="sent as each session's webhook"),
+        "webhook_secret": Option(None, kind="secret", doc="key that verifies webhook signatures"),
+        "final_statuses": Option(("delivered",), check=_status_words,
+                                 doc="status words after which a session does not change (any case)"),
     }
     default_base_url: ClassVar[str] = "https://gateway.zignsec.com"
-    #: Statuses after which a session does not change. Only ``delivered`` is
-    #: documented; a subclass may add more.
-    final_statuses: ClassVar[frozenset[str]] = frozenset({"delivered"})
+    #: Statuses of a session just created that mean ZignSec took the message
+    #: (the page: "Typically ``pending``"); a subclass may add more.
+    accepted_statuses: ClassVar[frozenset[str]] = frozenset({"pending"})
+    #: Set from the ``final_statuses`` option (a subclass's own value, the
+    #: older spelling, is kept while the option has its default).
+    final_statuses: frozenset[str] = frozenset({"delivered"})
 
     def check_options(self) -> None:
-        api_key = self.config["api_key"]
-        if not isinstance(api_key, str) or not api_key.strip() or not api_key.isprintable():
-            raise self.config_error("option 'api_key' must be a non-empty string of printable characters")
-        parts = self.config["max_message_parts"]
-        if isinstance(parts, bool) or not isinstance(parts, int) or not 1 <= parts <= MAX_PARTS_LIMIT:
-            raise self.config_error(
-                f"option 'max_message_parts' must be a whole number from 1 to {MAX_PARTS_LIMIT}, not {parts!r}"
-            )
-        self.max_segments = parts
-        webhook_url = self.config["webhook_url"]
-        if webhook_url is not None:
-            split = urlsplit(webhook_url) if isinstance(webhook_url, str) else None
-            if split is None or split.scheme not in ("http", "https") or not split.hostname:
-                raise self.config_error(f"option 'webhook_url' must be an absolute http(s) URL, not {webhook_url!r}")
-            if not self.config["webhook_secret"]:
-                raise self.config_error(
-                    "option 'webhook_url' needs 'webhook_secret' too, or its webhooks cannot be verified"
-                )
-        secret = self.config["webhook_secret"]
-        if secret is not None and (not isinstance(secret, str) or not secret):
-            raise self.config_error("option 'webhook_secret' must be a non-empty string")
-        sender = self.config["sender"]
-        if sender is None:
+        self.max_segments = self.config["max_message_parts"]
+        if tuple(self.config["final_statuses"]) != ("delivered",):
+            self.final_statuses = frozenset(self.config["final_statuses"])
+        if self.config["webhook_url"] and not self.config["webhook_secret"]:
+            raise self.config_error("option 'webhook_url' needs 'webhook_secret' too, to verify its webhooks")
+        if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by ZignSec (or set OTP_SMS_SENDER)")
-        problem = sender_problem(sender)
-        if problem:
-            raise self.config_error(f"option 'sender' {problem}")
 
-    @property
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": self.config["api_key"]}
-
-    # -- sending ------------------------------------------------------------
+        """The header that authenticates a call (``auth_scheme``)."""
+        return {AUTH_SCHEMES[self.config["auth_scheme"]]: self.config["api_key"]}
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
-        payload = self.build_payload(message)
-        response = self.request("POST", SEND_PATH, timeout=timeout, json=payload, headers=self.auth_headers)
+        payload, segments = self.build_payload(message)
+        response = self.request("POST", SEND_PATH, timeout=timeout, json=payload, headers=self.auth_headers())
         if response.status == 400:
             raise self._rejected(response, message)
         self.raise_for_status(response)
-        data = self.read_json(response).get("data")
-        session_id = data.get("id") if isinstance(data, dict) else None
-        status = data.get("status") if isinstance(data, dict) else None
+        data = self.read_json(response).get("data") if response.status == 200 else None
+        session_id, status = (data.get("id"), data.get("status")) if isinstance(data, dict) else (None, None)
         if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
             raise self.error(GatewayUnavailable, "answer without a usable session id", status_code=response.status)
-        if not isinstance(status, str) or not status:
-            status = "pending"
-        logger.debug(
-            "ZignSec session %s for %s (relay_state %s)",
-            session_id, message.masked_recipient, payload["relay_state"],
-        )
-        return SendResult(
-            reference=session_id, status=status[:32], segments=payload["metadata"]["max_message_parts"]
-        )
+        # Final words are not a yes: a final status may be a failure.
+        if not isinstance(status, str) or status.casefold() not in {w.casefold() for w in self.accepted_statuses}:
+            raise self.error(GatewayUnavailable, "answer does not say the session was accepted",
+                             status_code=response.status)
+        return SendResult(reference=session_id, status=status[:32], segments=segments)
 
-    def build_payload(self, message: SMSMessage) -> dict[str, Any]:
-        """The session request for ``message``; a GatewayError, with nothing
-        sent, when ZignSec could not take it."""
+    def build_payload(self, message: SMSMessage) -> tuple[dict[str, Any], int]:
+        """The session request for ``message`` and the parts its text takes;
+        a GatewayError, with nothing sent, when ZignSec could not take it."""
         sender, info = self.checked_text_message(message, f"max_message_parts is {self.max_segments}")
         payload: dict[str, Any] = {
-            "metadata": {
-                "from": sender,
-                "to": message.recipient,
-                "message": message.text,
-                "max_message_parts": info.segments,
-            },
-            # Ours to correlate with logs; never the number or the code.
+            "metadata": {"from": sender, "to": message.recipient, "message": message.text,
+                         "max_message_parts": self.max_segments},
+            # Ours, to match ZignSec's logs with ours: never the number or the code.
             "relay_state": f"{self.alias[:32]}.{secrets.token_hex(8)}",
         }
         if self.config["webhook_url"]:
             payload["webhook"] = self.config["webhook_url"]
-        return payload
+        return payload, info.segments
 
     def _rejected(self, response: VendorResponse, message: SMSMessage) -> GatewayError:
-        detail = summarize(
-            _error_descriptions(response.body),
-            recipient=message.recipient,
-            secrets=(message.code, self.config["api_key"]),
-        )
-        reason = "request rejected (HTTP 400)" + (f": {detail}" if detail else "")
-        return self.error(RequestRejected, reason, status_code=400)
-
-    # -- status -------------------------------------------------------------
+        detail = summarize(error_messages(response.body), recipient=message.recipient,
+                           secrets=(message.code, self.config["api_key"]))
+        return self.error(RequestRejected, "request rejected (HTTP 400)" + (f": {detail}" if detail else ""),
+                          status_code=400)
 
     def session_status(self, session_id: str, *, timeout: float | None = None) -> SessionStatus:
-        """``GET /core/api/sessions/{id}``; see :func:`poll_session`."""
+        """``GET /core/api/sessions/{id}``: :class:`RequestRejected` for an
+        unknown session, ``ValueError`` for a malformed id."""
         if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
             raise ValueError(f"not a ZignSec session id: {session_id!r}")
-        path = SESSION_PATH.format(id=quote(session_id, safe=""))
-        response = self.request("GET", path, timeout=self.timeout if timeout is None else timeout,
-                                headers=self.auth_headers)
+        response = self.request("GET", SESSION_PATH.format(id=quote(session_id, safe="")),
+                                timeout=self.timeout if timeout is None else timeout, headers=self.auth_headers())
         if response.status == 404:
             raise self.error(RequestRejected, "session not found (HTTP 404)", status_code=404)
         self.raise_for_status(response)
         data = self.read_json(response).get("data")
-        if not isinstance(data, dict):
-            raise self.error(GatewayUnavailable, "status answer without data", status_code=response.status)
-        status = data.get("status")
+        data = data if isinstance(data, dict) else {}
+        status, parts = data.get("status"), data.get("number_of_message_parts")
         if not isinstance(status, str) or not status:
             raise self.error(GatewayUnavailable, "status answer without a status", status_code=response.status)
-        parts = data.get("number_of_message_parts")
-        segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and 0 <= parts <= 32767 else None
+        segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and parts >= 0 else None
         return SessionStatus(session_id, status[:32], segments, self.final_statuses)
 
-    # -- webhooks -----------------------------------------------------------
-
-    def verify_webhook(self, signature: str | None, body: bytes, *, now: float | None = None,
-                       tolerance: float = 300) -> None:
-        """Check a webhook's ``X-ZignSec-Hmac-SHA256`` header against its raw
-        body; raise :class:`WebhookRefused` unless it is genuine and its
-        timestamp is within ``tolerance`` seconds of ``now``."""
-        secret = self.config["webhook_secret"]
-        if not secret:
-            raise WebhookRefused("no webhook secret configured")
-        parsed = _parse_signature(signature)
-        if parsed is None:
-            raise WebhookRefused("missing or malformed signature")
-        timestamp, given = parsed
-        now = time.time() if now is None else now
-        if abs(now - timestamp) > tolerance:
-            raise WebhookRefused("timestamp outside the tolerance")
-        expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-        # Every candidate is compared, so timing says nothing about which matched.
-        valid = False
-        for candidate in given:
-            valid |= hmac.compare_digest(candidate, expected)
-        if not valid:
-            raise WebhookRefused("signature does not match")
+    def check_credentials(self, *, timeout: float) -> CredentialCheck:
+        """Read a session that cannot exist: 404 means the key was taken, 401/403 refused."""
+        try:
+            self.session_status(str(uuid.uuid4()), timeout=timeout)
+        except RequestRejected:
+            return CredentialCheck("accepted", "ZignSec took the API key (unknown session: 404)")
+        except GatewayError as error:
+            if error.status_code in (401, 403):
+                return CredentialCheck("refused", f"ZignSec refused the API key (HTTP {error.status_code})")
+            return CredentialCheck("unchecked", f"ZignSec could not answer: {error.reason}")
+        return CredentialCheck("unchecked", "ZignSec answered for a session that should not exist")
 
 
-def _parse_signature(header: str | None) -> tuple[int, list[str]] | None:
-    """``(t, [v1, ...])`` from ``t=<unix>,v1=<hex>[,v1=<hex>...]`` (parts in any
-    order, other schemes ignored), or None when it is not one."""
-    if not header or len(header) > 1024:
-        return None
-    timestamps: list[str] = []
-    digests: list[str] = []
-    for part in header.split(","):
-        key, sep, value = part.strip().partition("=")
-        if not sep:
-            return None
-        if key == "t":
-            timestamps.append(value)
-        elif key == "v1":
-            if not _HEX_DIGEST.fullmatch(value):
-                return None
-            digests.append(value.lower())
-    if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit() \
-            or len(timestamps[0]) > 12 or not digests:
-        return None
-    return int(timestamps[0]), digests
-
-
-def _error_descriptions(body: bytes) -> list[object]:
-    """Messages of a ZignSec error answer; its shape is not published, so
-    ``{"errors": [{"description"|"message"}]}`` and ``{"message"}`` are read."""
+def error_messages(body: bytes) -> list[object]:
+    """Messages of a ZignSec error answer: ``errors[].description`` of the
+    published error object, or a bare ``message`` (*inferred*)."""
     try:
         answer = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return []
-    if not isinstance(answer, dict):
-        return []
-    messages: list[object] = []
-    errors = answer.get("errors")
-    if isinstance(errors, list):
-        for item in errors:
-            if isinstance(item, dict):
-                messages.append(item.get("description") or item.get("message"))
-            elif isinstance(item, str):
-                messages.append(item)
-    if not messages:
-        messages.append(answer.get("message"))
-    return messages
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    messages = [(e.get("description") or e.get("message")) if isinstance(e, dict) else e
+                for e in (errors if isinstance(errors, list) else [])]
+    return messages or [answer.get("message") if isinstance(answer, dict) else None]
 
 
-def _zignsec_backend(backend_or_alias: BaseBackend | str) -> ZignSecBackend:
-    if isinstance(backend_or_alias, str):
-        from ..gateways import gateways
-
-        backend: BaseBackend = gateways[backend_or_alias]
-    else:
-        backend = backend_or_alias
-    if not isinstance(backend, ZignSecBackend):
-        raise TypeError(f"SMS gateway {backend.alias!r} is not a ZignSec gateway")
-    return backend
+_MOVED = {"poll_session", "refresh_delivery", "record_session_status", "WebhookRefused", "SIGNATURE_HEADER"}
 
 
-def poll_session(backend_or_alias: BaseBackend | str, session_id: str, *,
-                 timeout: float | None = None) -> SessionStatus:
-    """Ask ZignSec for the state of ``session_id``.
+def __getattr__(name: str) -> Any:
+    """Deprecated aliases of names that moved to :mod:`django_sms_gateway.webhooks`."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(f"django_sms_gateway.backends.zignsec.{name} moved to django_sms_gateway.webhooks.zignsec",
+                  DeprecationWarning, stacklevel=2)
+    from ..webhooks import zignsec  # deprecated aliases only: the webhooks sit above the backends
 
-    ``backend_or_alias`` is a :class:`ZignSecBackend` or its ``SMS_GATEWAYS``
-    alias; ``timeout`` defaults to the gateway's. Unknown status words are
-    kept as they are and are not final. Raises a
-    :class:`~django_sms_gateway.exceptions.GatewayError` when ZignSec cannot
-    answer (:class:`RequestRejected` for an unknown session), ``ValueError``
-    for a malformed ``session_id``, ``KeyError`` for an unknown alias and
-    ``TypeError`` for a gateway that is not ZignSec.
-    """
-    return _zignsec_backend(backend_or_alias).session_status(session_id, timeout=timeout)
-
-
-def record_session_status(alias: str, session_id: str, status: str, segments: int | None = None,
-                          *, final_statuses: frozenset[str] = frozenset({"delivered"})) -> int:
-    """Write a vendor-reported status onto the delivery records of
-    ``session_id`` sent through gateway ``alias``; returns the rows updated.
-
-    A record already in a final status keeps it when a late or replayed
-    report carries a non-final one.
-    """
-    from django.utils import timezone
-
-    from ..models import DeliveryRecord
-
-    rows = DeliveryRecord.objects.filter(
-        gateway=alias, reference=session_id, outcome=DeliveryRecord.Outcome.SENT
-    )
-    if status not in final_statuses:
-        rows = rows.exclude(status__in=final_statuses)
-    changes: dict[str, Any] = {"status": status[:32], "updated_at": timezone.now()}
-    if segments is not None:
-        changes["segments"] = segments
-    return rows.update(**changes)
-
-
-def refresh_delivery(record: DeliveryRecord, *, timeout: float | None = None) -> SessionStatus:
-    """Poll ZignSec for ``record``'s session and store the answer on it
-    (``status``, and ``segments`` when reported). Raises ``ValueError`` for
-    a record that has no session id, and what :func:`poll_session` raises."""
-    if not record.reference:
-        raise ValueError(f"delivery record {record.pk} has no vendor reference to poll")
-    backend = _zignsec_backend(record.gateway)
-    state = backend.session_status(record.reference, timeout=timeout)
-    record_session_status(record.gateway, record.reference, state.status, state.segments,
-                          final_statuses=backend.final_statuses)
-    record.refresh_from_db(fields=["status", "segments", "updated_at"])
-    logger.info(
-        "ZignSec session %s for %s is %s", record.reference, record.number_masked, state.status
-    )
-    return state
+    return getattr(zignsec, name)

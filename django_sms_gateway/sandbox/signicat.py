@@ -1,20 +1,23 @@
 """Signicat SMS API: OAuth2 client-credentials token plus ``POST /sms/messages``.
 
-Wire contract (``seeds/signicat-sms-api.txt`` and ``vendors.md``):
+As Signicat documents it ("SMS API", https://developer.signicat.com/enterprise/apis/sms-api/,
+and "Accessing Signicat REST services",
+https://developer.signicat.com/enterprise/apis/accessing-rest-services.html):
 
 * ``POST /oidc/token`` with HTTP Basic ``client_id:client_secret`` and the form
   body ``grant_type=client_credentials&scope=client.sms.send`` answers
-  ``{"access_token", "token_type": "Bearer", "scope", "expires_in"}``; wrong
-  credentials -> 401 ``{"error": "invalid_client"}``; another grant -> 400
-  ``{"error": "unsupported_grant_type"}``.
+  ``{"access_token", "token_type": "Bearer", "scope", "expires_in"}``.
 * ``POST /sms/messages`` with ``Authorization: Bearer <token>`` and the JSON
   ``{"sender", "recipient", "message"}`` answers 200 with an empty body;
-  invalid fields -> 400 ``application/problem+json`` with ``violations``; a
-  missing, unknown or expired token -> 401.
+  invalid fields -> 400 ``application/problem+json`` with ``violations``.
+* A token requested without the ``client.sms.send`` scope is issued, but the
+  SMS API refuses it with "an HTTP Client Error" (403 here).
 
-As the Signicat document says, a token requested without the
-``client.sms.send`` scope is issued, but the SMS API refuses it with a client
-error (403 here).
+*Inferred*: the token endpoint's errors follow RFC 6749 (wrong credentials
+-> 401 ``{"error": "invalid_client"}``, another grant -> 400
+``{"error": "unsupported_grant_type"}``); a missing, unknown or expired token
+-> 401. Fault variants ``json-body`` (200 with a JSON body) and ``204`` are
+answers a client must not take as Signicat's yes.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ class Signicat(Vendor):
     ``/sms/messages``, ``signicat-token`` covers ``/oidc/token``."""
 
     name = "signicat"
-    fault_variants = {"signicat": ("400",), "signicat-token": ("400",)}
+    fault_variants = {"signicat": ("400", "json-body", "204"), "signicat-token": ("400",)}
 
     def __init__(self, record: Recorder, *, token_ttl: int = 600,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -134,6 +137,10 @@ class Signicat(Vendor):
         return problem(request, 404)
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault == "json-body":
+            return Response.json(200, {"status": "queued"})
+        if fault == "204":
+            return Response(204)
         status = int(fault)
         retry = {"Retry-After": "1"} if status == 429 else None
         if key == "signicat-token":

@@ -1,21 +1,31 @@
 """ZignSec Two-Factor Authentication SMS v5: send, status, signed webhook.
 
-Wire contract (``seeds/zignsec-2fa-sms-v5.txt`` and ``vendors.md``):
+As ZignSec documents it (https://docs.zignsec.com/2fa/sms-verification/):
 
-* ``POST /core/api/sessions/two_factor_auth/sms`` with ``Authorization: <api
-  key>`` (no scheme word) and ``{"metadata": {"from", "to", "message",
-  "max_message_parts"}, "relay_state"?, "webhook"?}`` answers
-  ``{"data": {"id", "status": "pending"}}``.
+* ``POST /core/api/sessions/two_factor_auth/sms`` with the API key and
+  ``{"metadata": {"from", "to", "message", "max_message_parts"},
+  "relay_state"?, "webhook"?}`` answers ``200 {"data": {"id", "status":
+  "pending"}}``; a malformed request is 400, a missing or wrong key 401.
 * ``GET /core/api/sessions/{id}`` answers ``{"data": {"request_data", "id",
   "number_of_message_parts", "status"}}``; the status turns from ``pending``
-  to ``delivered`` once the delivery delay has passed; unknown id -> 404.
-* After the delay the sandbox POSTs the ``two_factor_auth_sms.status_changed``
-  envelope to the session's ``webhook``, signed with ``X-ZignSec-Hmac-SHA256:
-  t=<unix time>,v1=<hex HMAC-SHA256(secret, "{t}.{raw body}")>``, but only
-  when the webhook host is a loopback address; other hosts are never called.
+  to ``delivered`` once the delivery delay has passed; an unknown id is 404.
+* The key is taken from the legacy ``Authorization: <key>`` header or from
+  ``Zs-Product-Key: <key>`` (https://docs.zignsec.com/api/api-general/).
+* After the delay the sandbox POSTs a ``session_updated`` envelope (the
+  generic shape of https://docs.zignsec.com/guides/webhooks/) to the
+  session's ``webhook``, signed with ``X-ZignSec-Hmac-SHA256:
+  t=<unix time>,v1=<hex HMAC-SHA256(secret, "{t}.{raw body}")>`` (the signed
+  text is inferred), but only when the webhook host is a loopback address;
+  other hosts are never called.
 
-The error body is not published; the sandbox answers
-``{"errors": [{"code", "description"}]}`` (inferred).
+Errors carry ZignSec's published REST error object ``{"errors": [{"code",
+"description"}]}`` with its codes ``INVALID_REQUEST``, ``INVALID_PHONE``,
+``INVALID_WEBHOOK`` and ``SESSION_NOT_FOUND``
+(https://docs.zignsec.com/api-2/error-handling/); *inferred*: that the v5
+gateway still uses it (its page lists only the statuses), and the codes of
+401, 405, 429 and 500, which that list lacks. Fault variants
+``no-status`` (200 with an id but no status) and ``202`` (the documented
+body under another 2xx) are answers a client must not take as a yes.
 """
 
 from __future__ import annotations
@@ -46,13 +56,15 @@ CREDENTIALS = MappingProxyType(
     {"api_key": "sandbox-zignsec-api-key", "webhook_secret": "sandbox-zignsec-webhook-secret"}
 )
 SIGNATURE_HEADER = "X-ZignSec-Hmac-SHA256"
-WEBHOOK_EVENT = "two_factor_auth_sms.status_changed"
+WEBHOOK_EVENT = "session_updated"
 WEBHOOK_TIMEOUT = 2.0
 
 SEND_ROUTE = "/core/api/sessions/two_factor_auth/sms"
 _SESSION_ROUTE = re.compile(r"/core/api/sessions/([^/]+)")
-_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found",
-          405: "method_not_allowed", 429: "too_many_requests", 500: "internal_server_error"}
+#: Codes of ZignSec's published list where it has one (INVALID_REQUEST,
+#: SESSION_NOT_FOUND); the others are ours.
+_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 404: "SESSION_NOT_FOUND",
+          405: "METHOD_NOT_ALLOWED", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL_ERROR"}
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -61,9 +73,10 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def error(status: int, description: str, headers: dict[str, str] | None = None) -> Response:
+def error(status: int, description: str, headers: dict[str, str] | None = None, *,
+          code: str | None = None) -> Response:
     """A ZignSec error answer."""
-    return Response.json(status, {"errors": [{"code": _CODES.get(status, "error"),
+    return Response.json(status, {"errors": [{"code": code or _CODES.get(status, "ERROR"),
                                               "description": description}]}, headers=headers)
 
 
@@ -109,7 +122,7 @@ class ZignSec(Vendor):
     """ZignSec sessions, their status progression and webhooks."""
 
     name = "zignsec"
-    fault_variants = {"zignsec": ("400", "404")}
+    fault_variants = {"zignsec": ("400", "404", "no-status", "202")}
 
     def __init__(self, record: Recorder, *, webhook_secret: str = CREDENTIALS["webhook_secret"],
                  delivery_delay: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
@@ -139,7 +152,8 @@ class ZignSec(Vendor):
             return dict(self._webhooks)
 
     def handle(self, request: Request) -> Response:
-        if not same(request.headers.get("Authorization", ""), CREDENTIALS["api_key"]):
+        key = request.headers.get("Zs-Product-Key", request.headers.get("Authorization", ""))
+        if not same(key, CREDENTIALS["api_key"]):
             return error(401, "missing or invalid Authorization API key")
         if request.route == SEND_ROUTE:
             if request.method != "POST":
@@ -153,6 +167,10 @@ class ZignSec(Vendor):
         return self._status(match.group(1))
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault == "no-status":
+            return Response.json(200, {"data": {"id": str(uuid.uuid4())}})
+        if fault == "202":
+            return Response.json(202, {"data": {"id": str(uuid.uuid4()), "status": "pending"}})
         status = int(fault)
         descriptions = {400: "the request is malformed", 401: "missing or invalid Authorization API key",
                         404: "the session ID does not exist", 429: "too many requests"}
@@ -163,7 +181,10 @@ class ZignSec(Vendor):
         payload = request.parsed() if request.content_type == "application/json" else None
         problem = validate_session(payload)
         if problem is not None or payload is None:
-            return error(400, problem or "the body must be a JSON object")
+            field = (problem or "").partition(":")[0]
+            code = {"metadata.to": "INVALID_PHONE", "metadata.from": "INVALID_PHONE",
+                    "webhook": "INVALID_WEBHOOK"}.get(field)
+            return error(400, problem or "the body must be a JSON object", code=code)
         metadata = payload["metadata"]
         session = _Session(
             id=str(uuid.uuid4()),

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from django_sms_gateway.backends.zignsec import ZignSecBackend, poll_session
+from django_sms_gateway.backends.zignsec import ZignSecBackend
 from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.webhooks.zignsec import poll_session
 
 from .live_env import optional_env, require_env
 

@@ -74,6 +74,24 @@ def test_unknown_session_is_404(sandbox):
     assert session_status(sandbox, str(uuid.uuid4())).status_code == 404
 
 
+def test_zs_product_key_header_is_taken_too(sandbox):
+    response = requests.post(f"{sandbox.base_url('zignsec')}/core/api/sessions/two_factor_auth/sms",
+                             json=zignsec_payload(), headers={"Zs-Product-Key": ZIGNSEC["api_key"]},
+                             timeout=TIMEOUT)
+    assert response.status_code == 200 and response.json()["data"]["status"] == "pending"
+    bad = requests.post(f"{sandbox.base_url('zignsec')}/core/api/sessions/two_factor_auth/sms",
+                        json=zignsec_payload(), headers={"Zs-Product-Key": "wrong"}, timeout=TIMEOUT)
+    assert bad.status_code == 401
+
+
+@pytest.mark.parametrize(("fault", "status", "data_keys"), [("no-status", 200, {"id"}), ("202", 202, {"id", "status"})])
+def test_answers_that_are_not_a_yes_are_fault_variants(sandbox, fault, status, data_keys):
+    sandbox.set_fault("zignsec", fault)
+    response = zignsec_send(sandbox)
+    assert response.status_code == status and set(response.json()["data"]) == data_keys
+    assert sandbox.messages == []
+
+
 @pytest.mark.parametrize("key", ["", "wrong", f"Bearer {ZIGNSEC['api_key']}"])
 def test_wrong_or_scheme_prefixed_key_is_401(sandbox, key):
     assert zignsec_send(sandbox, key=key).status_code == 401
@@ -144,7 +162,7 @@ def test_webhook_is_signed_and_describes_the_delivery(sandbox, webhook_receiver)
     assert path == "/hooks/zignsec?tenant=1"
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == {
-        "event": "two_factor_auth_sms.status_changed",
+        "event": "session_updated",
         "id": session_id,
         "relay_state": "user-42",
         "result": {"status": "delivered", "errors": [], "number_of_message_parts": 1},
@@ -172,3 +190,17 @@ def test_webhook_errors_are_swallowed_and_counted(sandbox):
     zignsec_send(sandbox, {**zignsec_payload(), "webhook": f"http://127.0.0.1:{port}/hook"})
 
     wait_for(lambda: sandbox.stats["zignsec_webhooks"]["failed"] == 1)
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"to": "98765432"}, "INVALID_PHONE"),
+    ({"max_message_parts": 0}, "INVALID_REQUEST"),
+])
+def test_errors_carry_zignsecs_published_error_object(sandbox, change, code):
+    payload = zignsec_payload()
+    payload["metadata"].update(change)
+    response = zignsec_send(sandbox, payload)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["code"] == code and error["description"]
+    assert session_status(sandbox, str(uuid.uuid4())).json()["errors"][0]["code"] == "SESSION_NOT_FOUND"

@@ -170,6 +170,8 @@ def test_expired_token_at_the_vendor_is_replaced():
         ("malformed", GatewayUnavailable, 200),
         ("oversized", GatewayUnavailable, 200),
         ("400", RequestRejected, 400),
+        ("json-body", GatewayUnavailable, 200),  # only "an empty response with HTTP response code 200" is a yes
+        ("204", GatewayUnavailable, 204),
     ],
 )
 def test_send_faults_map_to_our_errors(sandbox, fault, error, status):
@@ -319,3 +321,26 @@ def test_template_too_long_for_one_part_fails_the_system_check(sandbox, settings
     settings.SMS_GATEWAYS = {"signicat": signicat_entry(sandbox)}
     settings.OTP_SMS_MESSAGE = "Your code is {token}. " + "x" * 150
     assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
+
+
+def test_credential_check_fetches_a_token_and_sends_nothing(sandbox):
+    backend = backend_for(sandbox)
+    check = backend.check_credentials(timeout=2)
+    assert check.outcome == "accepted" and "client.sms.send" in check.detail
+    assert sandbox.last_request("signicat-token") is not None and sandbox.last_request("signicat") is None
+    backend.send(message(), timeout=2)
+    assert sandbox.stats["signicat_token_requests"] == 1  # the checked token is the one used
+
+
+@pytest.mark.parametrize(("options", "fault", "outcome"), [
+    ({"client_secret": "wrong"}, None, "refused"),
+    ({}, "400", "refused"),
+    ({}, "500", "unchecked"),
+    ({}, "refuse", "unchecked"),
+])
+def test_credential_check_refused_or_unchecked(sandbox, options, fault, outcome):
+    if fault:
+        sandbox.set_fault("signicat-token", fault)
+    check = backend_for(sandbox, **options).check_credentials(timeout=1)
+    assert check.outcome == outcome
+    assert "wrong" not in check.detail and CREDENTIALS["signicat"]["client_secret"] not in check.detail

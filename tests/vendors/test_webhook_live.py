@@ -1,13 +1,16 @@
 """The sandbox's real signed webhook reaches a running Django server and
 updates the delivery record, end to end over loopback HTTP."""
 
+import json
 import time
 
 import pytest
+import requests
 from django.test import override_settings
 
 from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
+from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 
 from .helpers import zignsec_entry
 
@@ -38,3 +41,31 @@ def test_sandbox_webhook_updates_the_delivery_record(transactional_db, live_serv
     assert slow_sandbox.stats["zignsec_webhooks"] == {"sent": 1, "failed": 0, "skipped": 0}
     record.refresh_from_db()
     assert record.status == "delivered" and record.segments == 1
+
+
+def test_webhook_answers_over_real_http(transactional_db, live_server, sandbox, device, settings):
+    """The view behind a real HTTP server: signature, replay window, unit of
+    the timestamp and size limit, as ZignSec's requests would meet them."""
+    secret = CREDENTIALS["zignsec"]["webhook_secret"]
+    settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox, webhook_secret=secret)}
+    settings.OTP_SMS_WEBHOOK_MAX_BYTES = 2048
+    session = "26f5cc23-dbbb-45bb-a210-2818e70637bd"
+    record = DeliveryRecord.objects.create(device=device, gateway="zignsec", reference=session, outcome="sent",
+                                           status="pending")
+    url = f"{live_server.url}/sms/webhooks/zignsec/zignsec/"
+    body = json.dumps({"event": WEBHOOK_EVENT, "id": session, "result": {"status": "delivered"}}).encode()
+
+    def post(payload, signature):
+        return requests.post(url, data=payload, timeout=5,
+                             headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature})
+
+    now = int(time.time())
+    assert post(body, sign(secret, now, body).replace(str(now), "1", 1)).status_code == 403
+    assert post(body, sign(secret, now - 3600, body)).status_code == 403
+    assert post(b"x" * 4096, sign(secret, now, b"x" * 4096)).status_code == 413
+    record.refresh_from_db()
+    assert record.status == "pending"
+    answer = post(body, sign(secret, now * 1000, body))
+    assert (answer.status_code, answer.text) == (200, "ok\n")
+    record.refresh_from_db()
+    assert record.status == "delivered"

@@ -130,6 +130,14 @@ def test_stale_or_future_timestamp_is_refused_as_replay(client, record, skew):
     assert record.status == "pending"
 
 
+def test_timestamp_in_milliseconds_is_accepted_and_checked_for_replay(client, record):
+    now_ms = int(time.time() * 1000)
+    assert post(client, envelope(), timestamp=now_ms).status_code == 200
+    record.refresh_from_db()
+    assert record.status == "delivered"
+    assert post(client, envelope(status="pending"), timestamp=now_ms - 301_000).status_code == 403
+
+
 def test_tolerance_is_a_setting(client, record, settings):
     settings.OTP_SMS_WEBHOOK_TOLERANCE = 3600
     assert post(client, envelope(), timestamp=int(time.time()) - 1800).status_code == 200
@@ -195,6 +203,40 @@ def test_unknown_status_is_recorded_raw(client, record):
     assert post(client, envelope(status="queued_at_operator")).status_code == 200
     record.refresh_from_db()
     assert record.status == "queued_at_operator"
+
+
+def test_final_status_words_compare_without_case_and_are_kept_raw(client, record):
+    assert post(client, envelope(status="Delivered")).status_code == 200
+    assert post(client, envelope(status="PENDING")).status_code == 200
+    record.refresh_from_db()
+    assert record.status == "Delivered"
+
+
+def test_final_statuses_option_decides_what_a_late_report_may_not_undo(client, record, sandbox):
+    entry = zignsec_entry(sandbox, webhook_secret=SECRET, final_statuses=["delivered", "Finished"])
+    with override_settings(SMS_GATEWAYS={"zignsec": entry}):
+        assert post(client, envelope(status="finished")).status_code == 200
+        assert post(client, envelope(status="pending")).status_code == 200
+    record.refresh_from_db()
+    assert record.status == "finished"
+
+
+def test_status_may_come_in_the_generic_event_specific_data(client, record):
+    body = json.dumps({"event": "session_updated", "id": SESSION,
+                       "result": {"errors": [], "status": "Finished",
+                                  "eventSpecificData": {"status": "delivered", "number_of_message_parts": 2}}}).encode()
+    assert post(client, body).status_code == 200
+    record.refresh_from_db()
+    assert record.status == "delivered" and record.segments == 2
+
+
+def test_unreadable_envelope_is_logged_by_its_shape_only(client, record, caplog):
+    caplog.set_level(logging.WARNING, logger="django_sms_gateway")
+    body = json.dumps({"id": SESSION, "to": "+4798765432", "code": "271828", "result": {"state": "x"}}).encode()
+    assert post(client, body).status_code == 400
+    [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "no usable status" in line and "'to': str" in line and "'result': dict" in line
+    assert "98765432" not in caplog.text and "271828" not in caplog.text and SESSION not in caplog.text
 
 
 def test_late_non_final_report_does_not_undo_a_final_status(client, record):

@@ -7,8 +7,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
+from django_sms_gateway import outbox
 from django_sms_gateway.backends.base import SMSMessage
-from django_sms_gateway.backends.zignsec import SessionStatus, ZignSecBackend, poll_session, refresh_delivery
+from django_sms_gateway.backends.zignsec import SessionStatus, ZignSecBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
@@ -22,8 +23,9 @@ from django_sms_gateway.exceptions import (
 from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
+from django_sms_gateway.webhooks.zignsec import poll_session, refresh_delivery
 
-from .helpers import NUMBER, SENDER, closed_port_url, zignsec_entry
+from .helpers import LOCMEM, NUMBER, SENDER, closed_port_url, zignsec_entry
 
 CODE = "271828"
 API_KEY = CREDENTIALS["zignsec"]["api_key"]
@@ -88,15 +90,28 @@ def test_webhook_url_is_sent_as_webhook(sandbox):
     assert sandbox.stats["zignsec_webhooks"]["sent"] == 0  # the sandbox never calls non-loopback hosts
 
 
-def test_max_message_parts_is_the_real_segment_count(sandbox):
+def test_max_message_parts_sends_the_configured_maximum(sandbox):
     backend = backend_for(sandbox, max_message_parts=3)
     assert backend.max_segments == 3
-    backend.send(message("x" * 200), timeout=2)  # GSM-7: 2 parts of 153
-    assert sandbox.last_request("zignsec").parsed["metadata"]["max_message_parts"] == 2
-    backend.send(message("€" * 80), timeout=2)  # extension characters count 2: 160 septets, 1 part
-    assert sandbox.last_request("zignsec").parsed["metadata"]["max_message_parts"] == 1
-    backend.send(message("ç" * 140), timeout=2)  # UCS-2: 3 parts of 67
-    assert sandbox.last_request("zignsec").parsed["metadata"]["max_message_parts"] == 3
+    for text, parts in (("x" * 200, 2), ("€" * 80, 1), ("ç" * 140, 3)):  # GSM-7 153/part, € counts 2, UCS-2 67/part
+        result = backend.send(message(text), timeout=2)
+        # The documented meaning: "the maximum number of message parts allowed".
+        assert sandbox.last_request("zignsec").parsed["metadata"]["max_message_parts"] == 3
+        assert result.segments == parts  # our own count goes on the delivery record
+
+
+def test_zs_product_key_scheme_sends_the_key_in_its_own_header(sandbox):
+    backend = backend_for(sandbox, auth_scheme="zs-product-key")
+    session_id = backend.send(message(), timeout=2).reference
+    request = sandbox.last_request("zignsec")
+    assert request.headers["Zs-Product-Key"] == API_KEY and "Authorization" not in request.headers
+    poll_session(backend, session_id)
+    assert sandbox.last_request("zignsec").headers["Zs-Product-Key"] == API_KEY
+
+
+def test_unknown_auth_scheme_is_a_configuration_error():
+    with pytest.raises(ImproperlyConfigured, match="'auth_scheme' must be one of 'authorization', 'zs-product-key'"):
+        ZignSecBackend("zs", {"api_key": "k", "sender": SENDER, "auth_scheme": "bearer"})
 
 
 def test_message_over_the_configured_parts_is_refused_before_calling(sandbox):
@@ -165,6 +180,47 @@ def test_unknown_status_words_are_kept_raw_and_not_final():
     assert SessionStatus("s", "queued_for_retry").final is False
     assert SessionStatus("s", "pending").final is False
     assert SessionStatus("s", "delivered").final is True
+    assert SessionStatus("s", "Delivered").final is True  # status words compare without case
+
+
+def test_final_statuses_is_an_option():
+    backend = ZignSecBackend("z", {"api_key": "k", "sender": SENDER, "final_statuses": ["Delivered", "FAILED"]})
+    assert backend.final_statuses == frozenset({"Delivered", "FAILED"})
+    assert SessionStatus("s", "failed", final_statuses=backend.final_statuses).final is True
+    for bad in ("delivered", [], [""], [3]):
+        with pytest.raises(ImproperlyConfigured, match="'final_statuses'"):
+            ZignSecBackend("z", {"api_key": "k", "sender": SENDER, "final_statuses": bad})
+
+
+def test_a_session_answer_without_an_accepting_status_is_not_a_yes(sandbox, failures, settings, device):
+    """A 2xx that is not the documented yes is not trusted: the next gateway sends."""
+    sandbox.set_fault("zignsec", "no-status")
+    settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox), "locmem": {"BACKEND": LOCMEM}}
+    device.generate_challenge()
+    [failure] = failures
+    assert isinstance(failure, GatewayUnavailable) and "accepted" in failure.reason
+    assert [m.gateway for m in outbox] == ["locmem"]
+
+
+def test_credential_check_tells_accepted_from_refused(sandbox):
+    accepted = backend_for(sandbox).check_credentials(timeout=2)
+    assert accepted.outcome == "accepted"
+    request = sandbox.last_request("zignsec")
+    assert request.method == "GET" and request.path.startswith("/zignsec/core/api/sessions/")
+    refused = backend_for(sandbox, api_key="not-the-key").check_credentials(timeout=2)
+    assert refused.outcome == "refused" and "401" in refused.detail and "not-the-key" not in refused.detail
+    sandbox.set_fault("zignsec", "500")
+    assert backend_for(sandbox).check_credentials(timeout=2).outcome == "unchecked"
+    assert sandbox.messages == []
+
+
+def test_moved_names_still_import_from_the_backend_module_with_a_warning():
+    from django_sms_gateway.backends import zignsec
+    from django_sms_gateway.webhooks import zignsec as reports
+
+    for name in ("poll_session", "refresh_delivery", "record_session_status", "WebhookRefused", "SIGNATURE_HEADER"):
+        with pytest.warns(DeprecationWarning, match="moved to django_sms_gateway.webhooks.zignsec"):
+            assert getattr(zignsec, name) is getattr(reports, name)
 
 
 @pytest.mark.django_db
@@ -186,6 +242,8 @@ def test_refresh_delivery_needs_a_reference():
         ("hang", GatewayTimeout, None),
         ("malformed", GatewayUnavailable, 200),
         ("oversized", GatewayUnavailable, 200),
+        ("no-status", GatewayUnavailable, 200),
+        ("202", GatewayUnavailable, 202),
     ],
 )
 def test_faults_map_to_our_errors(sandbox, fault, error, status):
@@ -258,3 +316,21 @@ def test_system_check_uses_max_message_parts(sandbox, settings):
     assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
     settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox, max_message_parts=2)}
     assert check_gateways() == []
+
+
+def test_a_subclass_final_statuses_attribute_still_counts():
+    class Older(ZignSecBackend):
+        final_statuses = frozenset({"delivered", "expired"})
+
+    assert Older("z", {"api_key": "k", "sender": SENDER}).final_statuses == {"delivered", "expired"}
+    assert Older("z", {"api_key": "k", "sender": SENDER, "final_statuses": ["done"]}).final_statuses == {"done"}
+
+
+def test_a_final_status_word_in_the_create_answer_is_not_a_yes(sandbox, monkeypatch):
+    """``final_statuses`` may hold failure words: only ``accepted_statuses`` say yes."""
+    backend = backend_for(sandbox, final_statuses=["delivered", "failed"])
+    monkeypatch.setattr(type(backend), "accepted_statuses", frozenset({"queued"}))
+    with pytest.raises(GatewayUnavailable, match="accepted"):
+        backend.send(message(), timeout=2)  # the sandbox answers "pending"
+    monkeypatch.setattr(type(backend), "accepted_statuses", frozenset({"PENDING"}))
+    assert backend.send(message(), timeout=2).status == "pending"
