@@ -10,7 +10,8 @@ HTTP Basic auth with the account id (``ip1-12345``) and the API key::
 
     POST {base_url}/api/authentications/validate
     {"Phone": "4798765432", "Code": "123456"}
-    2xx: the code is right (and now used); 4xx: it is not.
+    200 {"Valid": true, "Authentication": {...}, "Phone": ..., "Code": ...}: right (and now used);
+    200 {"Valid": false, "Authentication": null, ...}: wrong, expired or used.
 
 The code we made for the challenge is not sent: iP1 makes its own, of
 ``OTP_SMS_TOKEN_LENGTH`` characters, valid ``OTP_SMS_TOKEN_VALIDITY``
@@ -22,6 +23,7 @@ gateway sends our code, that code is the one that counts.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, ClassVar
 
@@ -166,11 +168,14 @@ class IP1Backend(HTTPBackend):
     def verify(self, recipient: str, code: str, *, timeout: float) -> bool:
         """Ask iP1 whether ``code`` is the one it sent to ``recipient`` (E.164).
 
-        True for a 2xx answer with a JSON object (the authentication), False
-        for a 4xx other than 401/403/429 (wrong, expired or used code).
-        Raises :class:`~django_sms_gateway.exceptions.GatewayError` when iP1
-        cannot answer (transport failure, 401/403/429, 5xx, unreadable 2xx),
-        so the device neither accepts nor counts a failure.
+        True only for a 2xx answer that says so explicitly
+        (:meth:`code_accepted`: ``"Valid": true``). False for any other
+        2xx JSON answer (``"Valid": false``, missing or not a boolean) and
+        for a 4xx other than 401/403/429: a wrong, expired or used code,
+        counted as a failure. Raises
+        :class:`~django_sms_gateway.exceptions.GatewayError` when iP1 cannot
+        answer (transport failure, 401/403/429, 5xx, a 2xx that is not
+        JSON), so the device neither accepts nor counts a failure.
 
         The code is sent upper-cased: iP1's codes are digits and upper-case
         letters, and people type them in either case.
@@ -183,15 +188,24 @@ class IP1Backend(HTTPBackend):
             auth=self.auth,
         )
         if response.ok:
-            # Only a real answer accepts a code: an empty or foreign 2xx body
-            # (a catch-all server at a wrong base_url) must not let anyone in.
-            self.read_json(response)
-            return True
+            try:
+                data = json.loads(response.body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise self.error(GatewayUnavailable, "unreadable answer (not JSON)",
+                                 status_code=response.status) from exc
+            return self.code_accepted(data)
         if 400 <= response.status < 500 and response.status not in (401, 403, 429):
             return False
         self.raise_for_status(response)
         raise self.error(GatewayUnavailable, f"unexpected answer (HTTP {response.status})",
                          status_code=response.status)
+
+    @staticmethod
+    def code_accepted(answer: Any) -> bool:
+        """Whether a 2xx validate answer accepts the code: only the boolean
+        ``"Valid": true`` does. iP1 answers a wrong code with 200 and
+        ``"Valid": false``, so a 2xx alone says nothing."""
+        return isinstance(answer, dict) and answer.get("Valid") is True
 
     @property
     def auth(self) -> tuple[str, str]:

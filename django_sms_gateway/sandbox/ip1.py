@@ -7,9 +7,11 @@ HTTP Basic auth (user = account id like ``ip1-12345``, password = API key).
   "Length", "ExpirationTime", "NumericOnly"}`` creates an authentication,
   "sends" ``MessageFormat`` with ``{0}`` replaced by a fresh code and answers
   ``{"ID", "Phone", "Created", "HasExpired", "Expires", "IsUsed", "Used"}``.
-* ``POST /api/authentications/validate`` with ``{"Phone", "Code"}`` answers 200
-  and the authentication (now used) when an unexpired, unused authentication
-  of that phone has that code, otherwise 400 (inferred: 2xx valid, 4xx not).
+* ``POST /api/authentications/validate`` with ``{"Phone", "Code"}`` answers
+  200 ``{"Valid", "Authentication", "Phone", "Code"}``: ``Valid`` true with
+  the authentication (now used) when an unexpired, unused authentication of
+  that phone has that code, otherwise ``Valid`` false and ``Authentication``
+  null (iP1's API help, ``POST api/authentications/validate``).
 
 Errors carry ``{"Message": ...}`` as ASP.NET Web API does.
 """
@@ -167,6 +169,9 @@ class Ip1(Vendor):
         return Response.json(200, authentication.as_json(now))
 
     def _validate(self, fields: dict[str, Any]) -> Response:
+        """200 with ``Valid`` true and the (now used) authentication when an
+        unexpired, unused authentication of that phone has that code; 200
+        with ``Valid`` false and ``Authentication`` null otherwise."""
         phone, code = _string(fields, "Phone"), _string(fields, "Code")
         now = self._clock()
         with self._lock:
@@ -175,5 +180,6 @@ class Ip1(Vendor):
                 if (matches and authentication.phone == phone and authentication.used is None
                         and now < authentication.expires):
                     authentication.used = now
-                    return Response.json(200, authentication.as_json(now))
-        return message(400, "The code is not valid.")
+                    return Response.json(200, {"Valid": True, "Authentication": authentication.as_json(now),
+                                               "Phone": phone, "Code": code})
+        return Response.json(200, {"Valid": False, "Authentication": None, "Phone": phone, "Code": code})

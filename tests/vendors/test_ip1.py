@@ -9,8 +9,11 @@ import json
 import os
 import re
 import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
@@ -37,6 +40,8 @@ DIGITS = "4798765432"
 BASIC = "Basic " + base64.b64encode(
     f"{CREDENTIALS['ip1']['account']}:{CREDENTIALS['ip1']['api_key']}".encode()
 ).decode()
+IP1_AUTH = (CREDENTIALS["ip1"]["account"], CREDENTIALS["ip1"]["api_key"])
+VALIDATE = "/api/authentications/validate"
 DEFAULT_FORMAT = "Your verification code is {0}. It expires in 5 minutes."
 
 
@@ -153,6 +158,80 @@ def test_validate_request_matches_the_document_and_accepts_once(sandbox, make_ba
     assert json.loads(request.body) == {"Phone": DIGITS, "Code": code}
     assert backend.verify(NUMBER, code, timeout=2) is False  # used at the vendor
     assert backend.verify("+4798765400", code, timeout=2) is False
+
+
+def test_a_wrong_code_answered_200_valid_false_is_refused(sandbox, make_backend):
+    """The security regression: iP1 answers a wrong code with 200 and
+    ``"Valid": false``; a backend trusting any 2xx let every code in."""
+    backend = make_backend()
+    send(backend)
+    code = vendor_code(sandbox)
+    answer = requests.post(sandbox.base_url("ip1") + VALIDATE, json={"Phone": DIGITS, "Code": other_code(code)},
+                           auth=IP1_AUTH, timeout=2)
+    assert answer.status_code == 200 and answer.json()["Valid"] is False  # the sandbox answers as iP1 does
+    assert backend.verify(NUMBER, other_code(code), timeout=2) is False
+    assert backend.verify(NUMBER, "999999", timeout=2) is False
+    assert backend.verify(NUMBER, code, timeout=2) is True
+    assert backend.verify(NUMBER, code, timeout=2) is False  # once
+
+
+@contextmanager
+def answering(status: int, body: bytes):
+    """A loopback server that answers every request with ``status`` and ``body`` (JSON)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("body", [
+    {"Valid": False, "Authentication": None, "Phone": DIGITS, "Code": "123456"},
+    {"Valid": "true", "Phone": DIGITS, "Code": "123456"},
+    {"Valid": 1},
+    {"Valid": None},
+    {"Authentication": {"ID": 1, "Phone": DIGITS, "IsUsed": True}},  # the authentication alone is no yes
+    {},
+    [],
+    [{"Valid": True}],
+    "Valid",
+    True,
+])
+def test_only_an_explicit_valid_true_accepts(make_backend, body):
+    with answering(200, json.dumps(body).encode()) as url:
+        assert make_backend(base_url=url).verify(NUMBER, "123456", timeout=2) is False
+
+
+def test_valid_true_accepts(make_backend):
+    body = {"Valid": True, "Authentication": {"ID": 1}, "Phone": DIGITS, "Code": "123456"}
+    with answering(200, json.dumps(body).encode()) as url:
+        assert make_backend(base_url=url).verify(NUMBER, "123456", timeout=2) is True
+
+
+def test_another_2xx_without_valid_true_is_refused(make_backend):
+    with answering(201, b"{}") as url:
+        assert make_backend(base_url=url).verify(NUMBER, "123456", timeout=2) is False
+
+
+def test_an_empty_2xx_is_no_answer(make_backend):
+    """Nothing to read (204): neither accepted nor a wrong code."""
+    with answering(204, b"") as url, pytest.raises(GatewayUnavailable):
+        make_backend(base_url=url).verify(NUMBER, "123456", timeout=2)
 
 
 def test_letter_codes_are_checked_in_upper_case(sandbox, make_backend):
