@@ -130,3 +130,41 @@ def test_validate_needs_phone_and_code(sandbox):
 
     assert response.status_code == 400
     assert response.json()["Message"]
+
+
+def test_at_most_five_active_authentications_per_phone(sandbox):
+    for _ in range(5):
+        assert ip1_create(sandbox).status_code == 200
+    refused = ip1_create(sandbox)
+    assert refused.status_code == 400 and "concurrent" in refused.json()["Message"]
+    assert len(sandbox.messages) == 5
+    assert ip1_create(sandbox, {"Phone": "46709999999"}).status_code == 200  # another phone
+
+
+def test_a_used_authentication_is_no_longer_active(sandbox):
+    for _ in range(5):
+        ip1_create(sandbox)
+    assert valid(ip1_validate(sandbox, "46701234567", code_of(sandbox))) is True
+    assert ip1_create(sandbox).status_code == 200
+
+
+def test_settings_answer_the_account_defaults(sandbox):
+    response = requests.get(sandbox.base_url("ip1") + "/api/authentications/settings", auth=IP1_AUTH,
+                            timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.json() == {"ConcurrentLimit": 5, "From": "iP1", "MessageFormat": "Your code is {0}",
+                               "Length": 5, "ExpirationTime": 1200, "NumericOnly": False}
+    assert sandbox.messages == []
+
+
+def test_settings_need_credentials(sandbox):
+    response = requests.get(sandbox.base_url("ip1") + "/api/authentications/settings",
+                            auth=("ip1-12345", "wrong"), timeout=TIMEOUT)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("method, route", [("GET", "/api/authentications/validate"),
+                                           ("POST", "/api/authentications/settings")])
+def test_wrong_method_is_405(sandbox, method, route):
+    response = requests.request(method, sandbox.base_url("ip1") + route, auth=IP1_AUTH, timeout=TIMEOUT)
+    assert response.status_code == 405 and response.headers["Allow"] in ("GET", "POST")
