@@ -47,7 +47,7 @@ def send(backend, code=CODE, validity=300, number=NUMBER):
 # -- the request ---------------------------------------------------------------
 
 
-def test_json_request_matches_the_document(sandbox, make_backend):
+def test_form_request_matches_the_document(sandbox, make_backend):
     send(make_backend())
     request = sandbox.last_request("accuauth")
     assert request.method == "POST"
@@ -55,14 +55,33 @@ def test_json_request_matches_the_document(sandbox, make_backend):
     assert request.headers["X-DF-API-ID"] == CREDENTIALS["accuauth"]["api_id"]
     assert request.headers["X-DF-API-SECRET"] == CREDENTIALS["accuauth"]["api_secret"]
     assert "Authorization" not in request.headers
-    assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == {"phone_number": NUMBER, "content": f"code:{CODE},expire_at:5"}
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.body.decode(), strict_parsing=True) == {
+        "phone_number": [NUMBER], "content": [f"code:{CODE},expire_at:5"]
+    }
     assert sandbox.messages[-1]["text"] == f"Your verification code is {CODE}. It expires in 5 minutes."
     assert sandbox.messages[-1]["recipient"] == NUMBER
 
 
-def test_form_request_with_template_and_digits_only_number(sandbox, make_backend):
-    send(make_backend(encoding="form", template_id="otp_short", phone_format="digits"))
+def test_json_encoding_sends_json_which_a_form_reading_server_refuses(sandbox, make_backend):
+    """``encoding="json"`` stays for an account whose server reads JSON; the
+    sandbox reads forms, as the vendor page's error example suggests."""
+    with pytest.raises(RequestRejected, match=r"invalid \(argument 'phone_number'\)"):
+        send(make_backend(encoding="json"))
+    request = sandbox.last_request("accuauth")
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.body) == {"phone_number": NUMBER, "content": f"code:{CODE},expire_at:5"}
+    assert sandbox.messages == []
+
+
+def test_national_phone_format(sandbox, make_backend):
+    send(make_backend(phone_format="national"), number="+6281234567890")
+    assert sandbox.last_request("accuauth").parsed["phone_number"] == "081234567890"
+    assert sandbox.messages[-1]["recipient"] == "+6281234567890"
+
+
+def test_template_and_digits_only_number(sandbox, make_backend):
+    send(make_backend(template_id="otp_short", phone_format="digits"))
     request = sandbox.last_request("accuauth")
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert parse_qs(request.body.decode(), strict_parsing=True) == {
@@ -265,7 +284,7 @@ def test_defaults():
     backend = build()
     assert backend.base_url == INDONESIA_BASE_URL
     assert backend.config["content"] == "code:{token},expire_at:{minutes}"
-    assert backend.config["encoding"] == "json" and backend.config["phone_format"] == "e164"
+    assert backend.config["encoding"] == "form" and backend.config["phone_format"] == "e164"
     assert build(base_url=INDIA_BASE_URL).base_url == "https://cloudapi.accuauth.in"
 
 
@@ -284,8 +303,8 @@ def test_credentials_are_required(missing):
         ({"api_secret": "a\nb"}, "'api_secret' contains control characters"),
         ({"template_id": ""}, "'template_id'"),
         ({"template_id": 12}, "'template_id'"),
-        ({"encoding": "xml"}, "'encoding' must be 'json' or 'form'"),
-        ({"phone_format": "national"}, "'phone_format' must be 'e164' or 'digits'"),
+        ({"encoding": "xml"}, "'encoding' must be one of 'form', 'json', not 'xml'"),
+        ({"phone_format": "local"}, "'phone_format' must be one of 'e164', 'digits', 'national', not 'local'"),
         ({"content": ""}, "'content' must be a non-empty string"),
         ({"content": None}, "'content' must be a non-empty string"),
         ({"content": "code={token}"}, "not a name:value pair"),
