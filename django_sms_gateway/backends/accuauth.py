@@ -1,32 +1,21 @@
 """AccuAuth (ADVANCE.AI) ``send_sms_otp``: the vendor holds the message
 template; we send the code and its lifetime as template variables.
 
-Wire facts and where they come from (AccuAuth's ``send_sms_otp`` page,
-https://cloudapi.indonesia.accuauth.com/data/send_sms_otp in its API docs)::
+Source: AccuAuth's ``send_sms_otp`` API page (Indonesian host): ``POST
+/data/send_sms_otp``, headers ``X-DF-API-ID`` / ``X-DF-API-SECRET``, fields
+``phone_number``, ``template_id`` and ``content`` (``code:1234,expire_at:5``);
+``200 {"status": "OK", "charge_info": {"charge": N}, "request_id"}``; errors
+``{"status", "reason", "request_id"}`` with each status word's HTTP status.
+The India host (:data:`INDIA_BASE_URL`) is not on a public page we found.
 
-    POST {base_url}/data/send_sms_otp
-    X-DF-API-ID: <api_id>
-    X-DF-API-SECRET: <api_secret>
-    phone_number=+6281234567890&template_id=...&content=code:123456,expire_at:5
+*Inferred*, so options: ``encoding`` (default ``form``: every public client
+sends form fields, and the page's error example ``argument 'phone_number':
+not found`` is what a form-reading server answers to JSON) and
+``phone_format`` (default ``e164``, or ``digits`` / ``national``).
 
-    200 {"status": "OK", "charge_info": {"charge": 1}, "request_id": "TID..."}
-    4xx/5xx {"status": "<ERROR STATUS>", "reason": "...", "request_id": "TID..."}
-
-The fields, the headers, the answers and every error status with its HTTP
-status are on that page; the hosts are the page's own (Indonesia) and
-``cloudapi.accuauth.in`` (India). *Inferred*, so options:
-
-- ``encoding`` (default ``form``): the page does not say how the body is
-  encoded. Every independent public client sends form fields, none JSON,
-  and the page's own error example ``argument 'phone_number': not found``
-  is what a form-reading server answers to a JSON body.
-- ``phone_format`` (default ``e164``, ``+6281...``; ``digits``, ``6281...``;
-  ``national``, ``081...``): the page does not say.
-
-The vendor's ``reason`` text is never copied into our errors: it may echo
-the number or the content (which holds the code). Our ``reason`` carries the
-vendor's status word and, for ``INVALID_ARGUMENT``, the name of the field the
-vendor complained about when it is one of the fields we send.
+The vendor's ``reason`` is never copied into our errors (it may echo the
+number or the content, which holds the code): only its status word and, for
+``INVALID_ARGUMENT``, the name of the field it names, if it is one of ours.
 """
 
 from __future__ import annotations
@@ -37,26 +26,13 @@ from typing import Any, ClassVar
 
 import phonenumbers
 
-from ..exceptions import (
-    GatewayAuthError,
-    GatewayError,
-    GatewayRateLimited,
-    GatewayUnavailable,
-    RequestRejected,
-)
+from ..exceptions import GatewayAuthError, GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
 from ..vendor_templates import ContentError, ContentTemplate, content_problem
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
-__all__ = [
-    "INDIA_BASE_URL",
-    "INDONESIA_BASE_URL",
-    "PHONE_FORMATS",
-    "STATUS_ERRORS",
-    "AccuAuthBackend",
-    "ContentError",
-    "ContentTemplate",
-]
+__all__ = ["INDIA_BASE_URL", "INDONESIA_BASE_URL", "PHONE_FORMATS", "STATUS_ERRORS", "AccuAuthBackend",
+           "ContentError", "ContentTemplate"]
 
 #: Production host for Indonesia (the default).
 INDONESIA_BASE_URL = "https://cloudapi.indonesia.accuauth.com"
@@ -80,26 +56,20 @@ PHONE_FORMATS = {
     "national": national_number,
 }
 
-#: Documented error ``status`` words -> (our error class, our reason). Every
-#: one of them tries the next gateway: none says the number itself is bad
-#: (we send only numbers that passed ``normalize_number``).
+#: Documented error ``status`` words -> (our error class, our reason). Each
+#: tries the next gateway: none says the number itself is bad (we send only
+#: normalised numbers), and INVALID_ARGUMENT means our payload does not suit
+#: this account (phone format, template id or content variables).
 STATUS_ERRORS: dict[str, tuple[type[GatewayError], str]] = {
-    # 400: the vendor could not send this SMS; another vendor may.
-    "FAILED": (GatewayUnavailable, "sending failed"),
-    # 400: our payload does not suit this account (phone format, template id
-    # or content variables): our configuration, not the user's number.
-    "INVALID_ARGUMENT": (RequestRejected, "request rejected as invalid"),
-    # 401/403: credentials or API rights at this vendor.
-    "UNAUTHORIZED": (GatewayAuthError, "credentials refused"),
-    "KEY_EXPIRED": (GatewayAuthError, "API ID expired"),
-    "NO_PERMISSION": (GatewayAuthError, "no permission for send_sms_otp"),
-    # 403: our quota or request rate at this vendor.
-    "OUT_OF_QUOTA": (GatewayRateLimited, "API quota exhausted"),
-    "RATE_LIMIT_EXCEEDED": (GatewayRateLimited, "rate limited"),
-    # 404: the API is not at this address: base_url is wrong.
-    "NOT_FOUND": (GatewayUnavailable, "API not found (check base_url)"),
-    # 500.
-    "INTERNAL_ERROR": (GatewayUnavailable, "vendor internal error"),
+    "FAILED": (GatewayUnavailable, "sending failed"),  # 400
+    "INVALID_ARGUMENT": (RequestRejected, "request rejected as invalid"),  # 400
+    "UNAUTHORIZED": (GatewayAuthError, "credentials refused"),  # 401
+    "KEY_EXPIRED": (GatewayAuthError, "API ID expired"),  # 401
+    "NO_PERMISSION": (GatewayAuthError, "no permission for send_sms_otp"),  # 403
+    "OUT_OF_QUOTA": (GatewayRateLimited, "API quota exhausted"),  # 403
+    "RATE_LIMIT_EXCEEDED": (GatewayRateLimited, "rate limited"),  # 403
+    "NOT_FOUND": (GatewayUnavailable, "API not found (check base_url)"),  # 404
+    "INTERNAL_ERROR": (GatewayUnavailable, "vendor internal error"),  # 500
 }
 
 #: Fields we send; an ``INVALID_ARGUMENT`` reason naming one is reported by name.
@@ -154,14 +124,8 @@ class AccuAuthBackend(HTTPBackend):
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         fields = self.payload(message)
         body = {"json": fields} if self.config["encoding"] == "json" else {"data": fields}
-        response = self.request(
-            "POST",
-            SEND_PATH,
-            timeout=timeout,
-            headers={"X-DF-API-ID": self.config["api_id"], "X-DF-API-SECRET": self.config["api_secret"]},
-            **body,
-        )
-        return self.read_result(response)
+        headers = {"X-DF-API-ID": self.config["api_id"], "X-DF-API-SECRET": self.config["api_secret"]}
+        return self.read_result(self.request("POST", SEND_PATH, timeout=timeout, headers=headers, **body))
 
     # -- answer -------------------------------------------------------------
 

@@ -1,34 +1,22 @@
 """iP1 SMS authentications: the vendor makes, sends and checks the code.
 
-Wire facts and where they come from (iP1's API help is at
-https://api.ip1sms.com/Help, one page per endpoint; its REST API guide is
-https://github.com/iP1SMS/documentation, ``REST-API.md``):
+Sources: iP1's API help, one page per endpoint (https://api.ip1sms.com/Help:
+POST-api-authentications, POST-api-authentications-validate,
+GET-api-authentications-settings) and its REST API guide
+(https://github.com/iP1SMS/documentation, REST-API.md: HTTP Basic with the
+account id ``ip1-12345`` and the API key). ``validate`` answers 200
+``{"Valid": true|false, "Authentication", "Phone", "Code"}``: a wrong code is
+a 200 too. ``settings`` holds ``ConcurrentLimit``, the active authentications
+allowed per phone (5). *Inferred*, each a hook of :class:`IP1Backend`: the
+phone as digits without ``+`` (:meth:`~IP1Backend.phone`), upper-case codes
+(:meth:`~IP1Backend.vendor_code`), the ConcurrentLimit refusal
+(:meth:`~IP1Backend.concurrent_limit_reached`), one SMS part
+(``max_segments``), a v2 key's shape (:func:`api_key_problem`).
 
-- Auth: HTTP Basic, user = account id (``ip1-12345``), password = API key
-  (REST API guide). The ``/v2`` API's Bearer keys are a different kind of
-  key (https://ip1sms.com/en/developer/introduction).
-- ``POST /api/authentications`` ``{"Phone", "From", "MessageFormat" (holds
-  {0}), "Length" 3-25, "ExpirationTime" 1-86400 s, "NumericOnly"}`` answers
-  the authentication ``{"ID", "Phone", "Created", ...}`` (help page
-  POST-api-authentications).
-- ``POST /api/authentications/validate`` ``{"Phone", "Code"}`` answers 200
-  ``{"Valid": true|false, "Authentication": {...}|null, "Phone", "Code"}``:
-  a wrong code is a 200 with ``Valid`` false (help page
-  POST-api-authentications-validate).
-- ``GET /api/authentications/settings`` reads the account's defaults,
-  including ``ConcurrentLimit``, the active authentications allowed per
-  phone, 5 by default (help page GET-api-authentications-settings).
-- *Inferred* (each a hook of :class:`IP1Backend`): the phone as
-  international digits without ``+`` (:meth:`~IP1Backend.phone`; the REST
-  guide writes numbers so); codes in upper case (:meth:`~IP1Backend.vendor_code`);
-  how iP1 answers when ``ConcurrentLimit`` is reached
-  (:meth:`~IP1Backend.concurrent_limit_reached`); one SMS part at most
-  (``max_segments``); a ``v2`` key's shape (:func:`api_key_problem`).
-
-Our code for the challenge is not sent: iP1 makes its own, of
-``OTP_SMS_TOKEN_LENGTH`` characters, valid ``OTP_SMS_TOKEN_VALIDITY``
-seconds, and :class:`~django_sms_gateway.models.SMSDevice` asks
-:meth:`IP1Backend.verify`; throttling, expiry and single use stay ours.
+Our code is not sent: iP1 makes its own, of ``OTP_SMS_TOKEN_LENGTH``
+characters, valid ``OTP_SMS_TOKEN_VALIDITY`` seconds, and
+:class:`~django_sms_gateway.models.SMSDevice` asks :meth:`IP1Backend.verify`;
+throttling, expiry and single use stay ours.
 """
 
 from __future__ import annotations
@@ -193,13 +181,10 @@ class IP1Backend(HTTPBackend):
         return SendResult(reference=str(ident), status="created")
 
     def verify(self, recipient: str, code: str, *, timeout: float) -> bool:
-        """Whether iP1 says ``code`` is the one it sent to ``recipient`` (E.164).
-
-        True only for a 2xx whose JSON says ``"Valid": true``; False for any
-        other 2xx JSON and for a 4xx other than 401/403/429 (a wrong code,
-        counted). Raises a GatewayError when iP1 cannot answer (transport,
-        401/403/429, 5xx, a 2xx that is not JSON): nothing accepted or counted.
-        """
+        """True only for a 2xx saying ``"Valid": true``; False for any other
+        2xx JSON and a 4xx but 401/403/429 (a wrong code, counted). Raises a
+        GatewayError when iP1 cannot answer (transport, 401/403/429, 5xx, a
+        2xx that is not JSON): nothing accepted, nothing counted."""
         fields = {"Phone": self.phone(recipient), "Code": self.vendor_code(code)}
         response = self.request("POST", VALIDATE_PATH, timeout=timeout, json=fields, auth=self.auth)
         if response.ok:
