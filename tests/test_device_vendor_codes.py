@@ -22,7 +22,7 @@ from django_sms_gateway.exceptions import (
     RequestRejected,
 )
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
-from tests.vendors.helpers import LOCMEM_ENTRY, TIMEOUT, closed_port_url, ip1_code, ip1_entry, other_code
+from tests.vendors.helpers import LOCMEM_ENTRY, TIMEOUT, closed_port_url, gateway_entry, ip1_code, other_code
 
 DIGITS = "4798765432"
 vendor_code = ip1_code
@@ -35,7 +35,7 @@ def failure_count(device) -> int:
 @pytest.fixture
 def ip1_first(sandbox, settings):
     """iP1 first, locmem second; short timeouts so "hang" ends quickly."""
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox, timeout=0.5), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"ip1": gateway_entry("ip1", sandbox, timeout=0.5), "locmem": LOCMEM_ENTRY}
     return sandbox
 
 
@@ -115,7 +115,7 @@ def test_ip1_gateway_removed_from_settings_refuses_without_counting(ip1_first, s
 
 @pytest.mark.django_db
 def test_numeric_only_false_letter_codes_verify_in_any_case(sandbox, settings, device, sms_outbox):
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox, numeric_only=False)}
+    settings.SMS_GATEWAYS = {"ip1": gateway_entry("ip1", sandbox, numeric_only=False)}
     device.generate_challenge()
     assert device.verify_token("  " + vendor_code(sandbox).lower() + " ") is True
 
@@ -123,7 +123,7 @@ def test_numeric_only_false_letter_codes_verify_in_any_case(sandbox, settings, d
 @pytest.mark.django_db
 def test_token_length_setting_reaches_ip1(sandbox, settings, device, sms_outbox):
     settings.OTP_SMS_TOKEN_LENGTH = 8
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox)}
+    settings.SMS_GATEWAYS = {"ip1": gateway_entry("ip1", sandbox)}
     device.generate_challenge()
     assert sandbox.last_request("ip1").parsed["Length"] == 8
     code = vendor_code(sandbox)
@@ -165,7 +165,7 @@ def test_ip1_down_then_our_code_via_the_next_gateway_counts(
 
 @pytest.mark.django_db
 def test_ip1_refusing_connections_falls_back(settings, device, sms_outbox, failures):
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(None, base_url=closed_port_url("ip1")), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"ip1": gateway_entry("ip1", None, base_url=closed_port_url("ip1")), "locmem": LOCMEM_ENTRY}
     device.generate_challenge()
     assert len(failures) == 1 and failures[0].not_sent
     assert SMSDevice.objects.get(pk=device.pk).vendor_gateway == ""

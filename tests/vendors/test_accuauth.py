@@ -27,7 +27,7 @@ from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
 
-from .helpers import LOCMEM_ENTRY, accuauth_entry, closed_port_url
+from .helpers import LOCMEM_ENTRY, closed_port_url, gateway_entry
 
 NUMBER = "+4798765432"
 CODE = "123456"
@@ -36,7 +36,7 @@ REQUEST_ID = re.compile(r"TID[0-9a-f]{32}")
 
 @pytest.fixture
 def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("accuauth", accuauth_entry(sandbox, **options))
+    return lambda **options: built_backends("accuauth", gateway_entry("accuauth", sandbox, **options))
 
 
 
@@ -127,7 +127,7 @@ def test_one_connection_is_kept_alive_for_many_messages(sandbox, make_backend):
 
 @pytest.mark.django_db
 def test_device_code_goes_out_as_a_variable_and_verifies(sandbox, settings, device, sms_outbox):
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(sandbox), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", sandbox), "locmem": LOCMEM_ENTRY}
     device.generate_challenge()
     assert not sms_outbox
     text = sandbox.messages[-1]["text"]
@@ -187,7 +187,7 @@ FAULTS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("fault, expected", FAULTS)
 def test_fault_falls_back_to_the_next_gateway(sandbox, settings, device, sms_outbox, failures, fault, expected):
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(sandbox, timeout=0.5), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", sandbox, timeout=0.5), "locmem": LOCMEM_ENTRY}
     sandbox.set_fault("accuauth", fault)
     device.generate_challenge()
     assert [type(e) for e in failures] == [expected]
@@ -202,7 +202,7 @@ def test_fault_falls_back_to_the_next_gateway(sandbox, settings, device, sms_out
 
 @pytest.mark.django_db
 def test_connection_refused_is_tried_once_more_then_falls_back(settings, device, sms_outbox, failures):
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(None, base_url=closed_port_url("accuauth")),
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", None, base_url=closed_port_url("accuauth")),
                              "locmem": LOCMEM_ENTRY}
     device.generate_challenge()
     assert len(failures) == 1 and type(failures[0]) is GatewayConnectionError and failures[0].not_sent
@@ -264,7 +264,7 @@ def test_unknown_status_falls_back_to_the_http_status(sandbox, make_backend):
 @pytest.mark.django_db
 def test_failures_log_neither_code_nor_number(sandbox, settings, device, sms_outbox, caplog):
     caplog.set_level(logging.DEBUG)
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(sandbox), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", sandbox), "locmem": LOCMEM_ENTRY}
     sandbox.set_fault("accuauth", "INVALID_ARGUMENT")
     device.generate_challenge()
     code = sms_outbox[0].code

@@ -30,7 +30,7 @@ from django_sms_gateway.exceptions import (
 from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import closed_port_url, ip1_code, ip1_entry, other_code
+from .helpers import closed_port_url, gateway_entry, ip1_code, other_code
 
 NUMBER = "+4798765432"
 DIGITS = "4798765432"
@@ -45,7 +45,7 @@ vendor_code = ip1_code
 
 @pytest.fixture
 def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("ip1", ip1_entry(sandbox, **options))
+    return lambda **options: built_backends("ip1", gateway_entry("ip1", sandbox, **options))
 
 
 
@@ -91,7 +91,7 @@ def test_sender_format_and_letters(sandbox, make_backend):
 
 def test_sender_falls_back_to_otp_sms_sender(sandbox, settings):
     settings.OTP_SMS_SENDER = "+4712345678"
-    backend = build_backend("ip1", ip1_entry(sandbox))
+    backend = build_backend("ip1", gateway_entry("ip1", sandbox))
     try:
         send(backend)
     finally:
@@ -323,7 +323,7 @@ def test_system_check_measures_message_format_not_otp_sms_message(sandbox, setti
 
     long_message = "Your code is {token}. " + "x" * 150
     settings.OTP_SMS_MESSAGE = long_message
-    entry = ip1_entry(sandbox)
+    entry = gateway_entry("ip1", sandbox)
     entry["OPTIONS"]["message_format"] = "Code {0}"
     settings.SMS_GATEWAYS = {"ip1": entry}
     assert check_gateways() == []
