@@ -399,3 +399,19 @@ def test_credential_check_without_an_answer_is_unchecked(sandbox, make_backend, 
 def test_credential_check_wants_the_settings_not_any_2xx(make_backend):
     with answering(200, b"{}") as url:
         assert make_backend(base_url=url).check_credentials(timeout=2).outcome == "unchecked"
+
+
+@pytest.mark.django_db
+def test_concurrent_limit_hands_the_code_to_the_next_gateway(sandbox, settings, sms_outbox, failures):
+    """Several sites (or devices) sharing one iP1 account can reach the limit
+    for one number; the next gateway then delivers our own code."""
+    from django_sms_gateway.dispatch import send_code
+
+    settings.SMS_GATEWAYS = {"ip1": gateway_entry("ip1", sandbox), "locmem": {
+        "BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend"}}
+    for _ in range(5):
+        assert send_code(NUMBER, "123456").alias == "ip1"
+    delivery = send_code(NUMBER, "654321")
+    assert delivery.alias == "locmem" and sms_outbox[-1].code == "654321"
+    assert [type(error) for error in failures] == [ConcurrentLimitReached]
+    assert delivery.attempts[0].reason == "too many active iP1 authentications for this number"
