@@ -209,7 +209,7 @@ class IP1Backend(HTTPBackend):
             self.raise_for_status(response)
             limit = self.read_json(response).get("ConcurrentLimit")
         except GatewayError as exc:
-            return CredentialCheck("unchecked", f"iP1 did not answer: {exc.reason}")
+            return CredentialCheck("unchecked", f"no verdict from iP1: {exc.reason}")
         if isinstance(limit, bool) or not isinstance(limit, int):
             return CredentialCheck("unchecked", "unexpected answer from iP1 (no authentication settings)")
         return CredentialCheck("accepted", f"iP1 accepted the account id and API key (ConcurrentLimit {limit})")

@@ -393,7 +393,7 @@ def test_credential_check_refused(sandbox, make_backend):
 def test_credential_check_without_an_answer_is_unchecked(sandbox, make_backend, fault):
     sandbox.set_fault("ip1", fault)
     check = make_backend().check_credentials(timeout=0.5)
-    assert check.outcome == "unchecked" and check.detail.startswith("iP1 did not answer")
+    assert check.outcome == "unchecked" and check.detail.startswith("no verdict from iP1: ")
 
 
 def test_credential_check_wants_the_settings_not_any_2xx(make_backend):

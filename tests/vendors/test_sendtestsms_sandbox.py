@@ -90,7 +90,7 @@ def test_check_one_gateway(sandbox):
 def test_check_of_a_vendor_that_cannot_answer_is_not_a_refusal(sandbox):
     sandbox.set_fault("ip1", "500")
     output = check(sandbox, ip1=gateway_entry("ip1", sandbox))
-    assert "cannot be checked" in line(output, "ip1") and "did not answer" in line(output, "ip1")
+    assert "cannot be checked" in line(output, "ip1") and "no verdict from iP1" in line(output, "ip1")
 
 
 def test_check_takes_no_number(sandbox):
