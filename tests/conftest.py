@@ -1,7 +1,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from django_sms_gateway import breaker
+from django_sms_gateway import breaker, signals
+from django_sms_gateway.exceptions import GatewayError
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.sandbox.fixtures import sandbox, sms_sandbox  # noqa: F401  (loopback vendor sandbox)
 
@@ -14,6 +15,19 @@ def user(db):
 @pytest.fixture
 def device(user):
     return SMSDevice.objects.create(user=user, name="phone", number="+4798765432")
+
+
+@pytest.fixture
+def failures():
+    """Every GatewayError the dispatcher reports through ``gateway_failed``."""
+    seen: list[GatewayError] = []
+
+    def receiver(sender, error, **kwargs):
+        seen.append(error)
+
+    signals.gateway_failed.connect(receiver)
+    yield seen
+    signals.gateway_failed.disconnect(receiver)
 
 
 @pytest.fixture(autouse=True)

@@ -1,54 +1,38 @@
 """AccuAuth (ADVANCE.AI) ``send_sms_otp``: the vendor holds the message
 template; we send the code and its lifetime as template variables.
 
-Wire protocol (vendor document ``send_sms_otp`` and the project's vendor notes)::
+Source: AccuAuth's ``send_sms_otp`` API page (Indonesian host): ``POST
+/data/send_sms_otp``, headers ``X-DF-API-ID`` / ``X-DF-API-SECRET``, fields
+``phone_number``, ``template_id`` and ``content`` (``code:1234,expire_at:5``);
+``200 {"status": "OK", "charge_info": {"charge": N}, "request_id"}``; errors
+``{"status", "reason", "request_id"}`` with each status word's HTTP status.
+The India host (:data:`INDIA_BASE_URL`) is not on a public page we found.
 
-    POST {base_url}/data/send_sms_otp
-    X-DF-API-ID: <api_id>
-    X-DF-API-SECRET: <api_secret>
+*Inferred*, so options: ``encoding`` (default ``form``: every public client
+sends form fields, and the page's error example ``argument 'phone_number':
+not found`` is what a form-reading server answers to JSON) and
+``phone_format`` (default ``e164``, or ``digits`` / ``national``).
 
-    {"phone_number": "+6281234567890", "template_id": "...", "content": "code:123456,expire_at:5"}
-
-    200 {"status": "OK", "charge_info": {"charge": 1}, "request_id": "TID..."}
-    4xx/5xx {"status": "<ERROR STATUS>", "reason": "...", "request_id": "TID..."}
-
-Not published by the vendor, so options (see ``OPTIONS`` below): the body
-encoding (``encoding``: JSON assumed, form as the alternative) and the phone
-format (``phone_format``: E.164 with ``+`` assumed, bare digits as the
-alternative).
-
-The vendor's ``reason`` text is never copied into our errors: it may echo
-the number or the content (which holds the code). Our ``reason`` carries the
-vendor's status word and, for ``INVALID_ARGUMENT``, the name of the field the
-vendor complained about when it is one of the fields we send.
+The vendor's ``reason`` is never copied into our errors (it may echo the
+number or the content, which holds the code): only its status word and, for
+``INVALID_ARGUMENT``, the name of the field it names, if it is one of ours.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import string
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..exceptions import (
-    GatewayAuthError,
-    GatewayError,
-    GatewayRateLimited,
-    GatewayUnavailable,
-    RequestRejected,
-)
-from .base import REQUIRED, SendResult, SMSMessage
+import phonenumbers
+
+from ..exceptions import GatewayAuthError, GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
+from ..vendor_templates import ContentError, ContentTemplate, content_problem
+from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
-__all__ = [
-    "INDIA_BASE_URL",
-    "INDONESIA_BASE_URL",
-    "STATUS_ERRORS",
-    "AccuAuthBackend",
-    "ContentError",
-    "ContentTemplate",
-]
+__all__ = ["INDIA_BASE_URL", "INDONESIA_BASE_URL", "PHONE_FORMATS", "STATUS_ERRORS", "AccuAuthBackend",
+           "ContentError", "ContentTemplate"]
 
 #: Production host for Indonesia (the default).
 INDONESIA_BASE_URL = "https://cloudapi.indonesia.accuauth.com"
@@ -58,155 +42,80 @@ INDIA_BASE_URL = "https://cloudapi.accuauth.in"
 SEND_PATH = "/data/send_sms_otp"
 DEFAULT_CONTENT = "code:{token},expire_at:{minutes}"
 
-#: Documented error ``status`` words -> (our error class, our reason). Every
-#: one of them tries the next gateway: none says the number itself is bad
-#: (we send only numbers that passed ``normalize_number``).
+
+def national_number(recipient: str) -> str:
+    """The national form of an E.164 number, digits only (``+6281...`` -> ``081...``)."""
+    formatted = phonenumbers.format_number(phonenumbers.parse(recipient), phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(c for c in formatted if c.isdigit())
+
+
+#: ``phone_format`` -> ``phone_number`` for an E.164 recipient.
+PHONE_FORMATS = {
+    "e164": lambda recipient: recipient,
+    "digits": lambda recipient: recipient.lstrip("+"),
+    "national": national_number,
+}
+
+#: Documented error ``status`` words -> (our error class, our reason). Each
+#: tries the next gateway: none says the number itself is bad (we send only
+#: normalised numbers), and INVALID_ARGUMENT means our payload does not suit
+#: this account (phone format, template id or content variables).
 STATUS_ERRORS: dict[str, tuple[type[GatewayError], str]] = {
-    # 400: the vendor could not send this SMS; another vendor may.
-    "FAILED": (GatewayUnavailable, "sending failed"),
-    # 400: our payload does not suit this account (phone format, template id
-    # or content variables): our configuration, not the user's number.
-    "INVALID_ARGUMENT": (RequestRejected, "request rejected as invalid"),
-    # 401/403: credentials or API rights at this vendor.
-    "UNAUTHORIZED": (GatewayAuthError, "credentials refused"),
-    "KEY_EXPIRED": (GatewayAuthError, "API ID expired"),
-    "NO_PERMISSION": (GatewayAuthError, "no permission for send_sms_otp"),
-    # 403: our quota or request rate at this vendor.
-    "OUT_OF_QUOTA": (GatewayRateLimited, "API quota exhausted"),
-    "RATE_LIMIT_EXCEEDED": (GatewayRateLimited, "rate limited"),
-    # 404: the API is not at this address: base_url is wrong.
-    "NOT_FOUND": (GatewayUnavailable, "API not found (check base_url)"),
-    # 500.
-    "INTERNAL_ERROR": (GatewayUnavailable, "vendor internal error"),
+    "FAILED": (GatewayUnavailable, "sending failed"),  # 400
+    "INVALID_ARGUMENT": (RequestRejected, "request rejected as invalid"),  # 400
+    "UNAUTHORIZED": (GatewayAuthError, "credentials refused"),  # 401
+    "KEY_EXPIRED": (GatewayAuthError, "API ID expired"),  # 401
+    "NO_PERMISSION": (GatewayAuthError, "no permission for send_sms_otp"),  # 403
+    "OUT_OF_QUOTA": (GatewayRateLimited, "API quota exhausted"),  # 403
+    "RATE_LIMIT_EXCEEDED": (GatewayRateLimited, "rate limited"),  # 403
+    "NOT_FOUND": (GatewayUnavailable, "API not found (check base_url)"),  # 404
+    "INTERNAL_ERROR": (GatewayUnavailable, "vendor internal error"),  # 500
 }
 
 #: Fields we send; an ``INVALID_ARGUMENT`` reason naming one is reported by name.
 _FIELDS = ("phone_number", "template_id", "content")
 _ARGUMENT = re.compile(r"argument\s+'([a-z_]+)'")
 _STATUS_WORD = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
-_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PLACEHOLDERS = frozenset({"token", "minutes"})
 _REFERENCE = re.compile(r"[\x21-\x7e]{1,128}")
-
-
-class ContentError(ValueError):
-    """A ``content`` option is not usable; the text says why."""
-
-
-@dataclass(frozen=True)
-class ContentTemplate:
-    """A checked ``content`` option: ``name:value`` pairs joined by ``,``, whose
-    values may use ``{token}`` (required once at least) and ``{minutes}``.
-
-    The code (ASCII digits) and the minutes (an integer) never contain ``,``
-    or ``:``, so the rendered content always parses back into the same pairs.
-    Literal ``{`` and ``}`` are written ``{{`` and ``}}`` (``str.format`` rules).
-    """
-
-    source: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.source, str) or not self.source:
-            raise ContentError("must be a non-empty string such as 'code:{token},expire_at:{minutes}'")
-        names: set[str] = set()
-        used: set[str] = set()
-        for pair in self.source.split(","):
-            name, colon, value = pair.partition(":")
-            if not colon or not value:
-                raise ContentError(f"{pair!r} is not a name:value pair (pairs are joined by ',')")
-            if not _VARIABLE_NAME.fullmatch(name):
-                raise ContentError(f"{name!r} is not a template variable name")
-            if name in names:
-                raise ContentError(f"variable {name!r} is given twice")
-            names.add(name)
-            used |= self._placeholders(value)
-        if "token" not in used:
-            raise ContentError("must carry the code: put {token} in one variable's value")
-
-    @staticmethod
-    def _placeholders(value: str) -> set[str]:
-        try:
-            parsed = list(string.Formatter().parse(value))
-        except ValueError as exc:
-            raise ContentError(f"value {value!r} is malformed: {exc}") from None
-        found = set()
-        for literal, field, spec, conversion in parsed:
-            if ":" in literal:
-                raise ContentError(f"value {value!r} contains ':', which would split the pair")
-            if field is None:
-                continue
-            if field not in _PLACEHOLDERS:
-                raise ContentError(f"unknown placeholder {{{field}}} (allowed: {{token}}, {{minutes}})")
-            if spec or conversion:
-                raise ContentError(f"placeholder {{{field}}} may not carry a format spec or conversion")
-            found.add(field)
-        return found
-
-    def render(self, token: str, minutes: int) -> str:
-        return self.source.format(token=token, minutes=minutes)
 
 
 class AccuAuthBackend(HTTPBackend):
     """Sends the code through AccuAuth's ``send_sms_otp``.
 
-    OPTIONS: ``api_id`` and ``api_secret`` (required); ``template_id`` (the
-    template AccuAuth registered for you; omitted: the account's default);
-    ``content`` (template variables, default ``code:{token},expire_at:{minutes}``);
-    ``encoding`` (``"json"``, default, or ``"form"``); ``phone_format``
-    (``"e164"``, default: ``+6281...``, or ``"digits"``: ``6281...``);
-    ``base_url`` (default the Indonesian host; :data:`INDIA_BASE_URL` for
-    India). ``sender`` is accepted for uniformity with the other backends
-    but unused: the API has no sender field (the sender belongs to the
-    template registered at AccuAuth).
-
-    :class:`~django_sms_gateway.backends.base.SendResult` carries
+    ``sender`` is accepted for uniformity but unused: the sender belongs to
+    the template registered at AccuAuth. :class:`SendResult` carries
     ``reference`` = ``request_id`` and ``charge`` = ``charge_info.charge``
-    (the number of billed SMS, which is also the number of parts).
+    (billed SMS, which is also the number of parts).
     """
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
-        "api_id": REQUIRED,
-        "api_secret": REQUIRED,
-        "template_id": None,
-        "content": DEFAULT_CONTENT,
-        "encoding": "json",
-        "phone_format": "e164",
+        "api_id": Option(kind="text", doc="X-DF-API-ID."),
+        "api_secret": Option(kind="secret", doc="X-DF-API-SECRET."),
+        "template_id": Option(None, kind="text", doc="Template registered at AccuAuth (default: the account's)."),
+        "content": Option(DEFAULT_CONTENT, kind="text", check=content_problem,
+                          doc="Template variables name:value joined by ',', with {token} and {minutes}."),
+        "encoding": Option("form", kind="choice", choices=("form", "json"), doc="How the body is encoded."),
+        "phone_format": Option("e164", kind="choice", choices=tuple(PHONE_FORMATS),
+                               doc="phone_number as +6281... (e164), 6281... (digits) or 081... (national)."),
     }
     default_base_url: ClassVar[str] = INDONESIA_BASE_URL
-    #: The vendor renders the text from its own template, not OTP_SMS_MESSAGE,
-    #: so our template's length says nothing about the parts sent; the
-    #: billed count comes back as ``charge``. 255 is the most parts a
-    #: concatenated SMS can have.
+    #: The vendor renders the text from its own template, so OTP_SMS_MESSAGE's
+    #: length says nothing about the parts sent; the billed count comes back
+    #: as ``charge``. 255 is the most parts a concatenated SMS can have.
     max_segments: int = 255
 
     def check_options(self) -> None:
-        for name in ("api_id", "api_secret"):
-            value = self.config[name]
-            if not isinstance(value, str) or not value.strip():
-                raise self.config_error(f"option {name!r} must be a non-empty string")
-            if any(not c.isprintable() for c in value):
-                raise self.config_error(f"option {name!r} contains control characters")
-        template_id = self.config["template_id"]
-        if template_id is not None and (not isinstance(template_id, str) or not template_id.strip()):
-            raise self.config_error("option 'template_id' must be a non-empty string or None")
-        try:
-            self.content = ContentTemplate(self.config["content"])
-        except ContentError as exc:
-            raise self.config_error(f"option 'content' {exc}") from None
-        if self.config["encoding"] not in ("json", "form"):
-            raise self.config_error(f"option 'encoding' must be 'json' or 'form', not {self.config['encoding']!r}")
-        if self.config["phone_format"] not in ("e164", "digits"):
-            raise self.config_error(
-                f"option 'phone_format' must be 'e164' or 'digits', not {self.config['phone_format']!r}"
-            )
+        self.content = ContentTemplate(self.config["content"])
+
+    def check_credentials(self, *, timeout: float) -> CredentialCheck:
+        return CredentialCheck("unchecked", "AccuAuth has no call that checks credentials; only a real send can tell")
 
     # -- request ------------------------------------------------------------
 
     def payload(self, message: SMSMessage) -> dict[str, str]:
         """The request fields for ``message``."""
-        phone = message.recipient if self.config["phone_format"] == "e164" else message.recipient.lstrip("+")
-        fields = {"phone_number": phone}
+        fields = {"phone_number": PHONE_FORMATS[self.config["phone_format"]](message.recipient)}
         if self.config["template_id"] is not None:
             fields["template_id"] = self.config["template_id"]
         fields["content"] = self.content.render(message.code, message.minutes)
@@ -215,14 +124,8 @@ class AccuAuthBackend(HTTPBackend):
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         fields = self.payload(message)
         body = {"json": fields} if self.config["encoding"] == "json" else {"data": fields}
-        response = self.request(
-            "POST",
-            SEND_PATH,
-            timeout=timeout,
-            headers={"X-DF-API-ID": self.config["api_id"], "X-DF-API-SECRET": self.config["api_secret"]},
-            **body,
-        )
-        return self.read_result(response)
+        headers = {"X-DF-API-ID": self.config["api_id"], "X-DF-API-SECRET": self.config["api_secret"]}
+        return self.read_result(self.request("POST", SEND_PATH, timeout=timeout, headers=headers, **body))
 
     # -- answer -------------------------------------------------------------
 

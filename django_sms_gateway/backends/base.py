@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, GatewayError, RecipientRefused, RequestRejected
 from ..phone import mask_number
 from ..text import MessageTemplate, SegmentInfo, segment_info
-from .addressing import sender_problem
+from .addressing import is_e164, sender_problem
 
 _MISSING = object()
 #: Marks an option that must be given in ``OPTIONS``.
@@ -263,6 +263,34 @@ class BaseBackend:
 
     def check_options(self) -> None:
         """Validate option values; raise ``self.config_error(...)``."""
+
+    def error(self, cls: type[GatewayError], reason: str, **kwargs: Any) -> GatewayError:
+        """A ``cls`` failure of this gateway; ``reason`` is ours, short and safe to log."""
+        return cls(reason, alias=self.alias, **kwargs)
+
+    def checked_text_message(self, message: SMSMessage, parts_note: str) -> tuple[str, SegmentInfo]:
+        """The sender and SMS parts of ``message`` for a vendor that sends the
+        text it is given; a GatewayError, with nothing sent, for a missing
+        sender or one outside the rules (:mod:`.addressing`), a recipient
+        that is not E.164, an empty text or more parts than ``max_segments``
+        (``parts_note`` says what the vendor allows)."""
+        sender = self.config.get("sender") or message.sender
+        if sender is None:
+            raise self.error(RequestRejected, "no sender configured")
+        problem = sender_problem(sender)
+        if problem:
+            raise self.error(RequestRejected, f"sender {problem}")
+        if not is_e164(message.recipient):
+            raise self.error(RecipientRefused, "recipient is not an E.164 number")
+        if not message.text:
+            raise self.error(RequestRejected, "message is empty")
+        info = message.segment_info()
+        if info.segments > self.max_segments:
+            raise self.error(
+                RequestRejected,
+                f"message needs {info.segments} SMS parts ({info.units} {info.encoding} units); {parts_note}",
+            )
+        return str(sender), info
 
     def serves(self, region: str | None) -> bool:
         """May this gateway send to numbers of ``region`` (ISO 3166)?"""

@@ -7,7 +7,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, TextIO
 
-from .base import BaseBackend, SendResult, SMSMessage
+from .base import BaseBackend, Option, SendResult, SMSMessage
+
+
+def _stream_problem(stream: Any) -> str | None:
+    return None if callable(getattr(stream, "write", None)) else "must be a writable stream (an object with write())"
 
 
 class ConsoleBackend(BaseBackend):
@@ -17,7 +21,10 @@ class ConsoleBackend(BaseBackend):
     is configured with ``DEBUG = False``.
     """
 
-    options: ClassVar[Mapping[str, Any]] = {"stream": None, "sender": None}
+    options: ClassVar[Mapping[str, Any]] = {
+        "stream": Option(None, check=_stream_problem, doc="Where messages are written (default: stdout)."),
+        "sender": Option(None, kind="sender", doc="Sender shown (default: OTP_SMS_SENDER)."),
+    }
     max_segments = 10
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -33,12 +33,9 @@ from ..exceptions import (
     GatewayRateLimited,
     GatewayTimeout,
     GatewayUnavailable,
-    RecipientRefused,
     RequestRejected,
 )
-from ..text import SegmentInfo
-from .addressing import is_e164, sender_problem
-from .base import BaseBackend, SMSMessage
+from .base import BaseBackend, Option
 
 USER_AGENT = f"django-sms-gateway/{__version__}"
 
@@ -64,7 +61,10 @@ class HTTPBackend(BaseBackend):
     :meth:`request`, :meth:`raise_for_status` and :meth:`read_json`.
     """
 
-    options: ClassVar[Mapping[str, Any]] = {"base_url": None, "sender": None}
+    options: ClassVar[Mapping[str, Any]] = {
+        "base_url": Option(None, kind="url", doc="The vendor's API address (default: its production host)."),
+        "sender": Option(None, kind="sender", doc="Sender ID (default: OTP_SMS_SENDER)."),
+    }
     default_base_url: ClassVar[str] = ""
     #: Answers longer than this are cut off, never held whole.
     max_response_bytes: ClassVar[int] = 64 * 1024
@@ -89,30 +89,6 @@ class HTTPBackend(BaseBackend):
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"})
         session.trust_env = False  # no proxies or .netrc credentials picked up by surprise
         return session
-
-    def checked_text_message(self, message: SMSMessage, parts_note: str) -> tuple[str, SegmentInfo]:
-        """The sender and SMS parts of ``message`` for a vendor that sends the
-        text it is given; a GatewayError, with nothing sent, for a sender
-        outside the rules (:mod:`.addressing`), a recipient that is not E.164,
-        an empty text or more parts than ``max_segments`` (``parts_note``
-        says what the vendor allows)."""
-        sender = self.config["sender"] or message.sender
-        if sender is None:
-            raise self.error(RequestRejected, "no sender configured")
-        problem = sender_problem(sender)
-        if problem:
-            raise self.error(RequestRejected, f"sender {problem}")
-        if not is_e164(message.recipient):
-            raise self.error(RecipientRefused, "recipient is not an E.164 number")
-        if not message.text:
-            raise self.error(RequestRejected, "message is empty")
-        info = message.segment_info()
-        if info.segments > self.max_segments:
-            raise self.error(
-                RequestRejected,
-                f"message needs {info.segments} SMS parts ({info.units} {info.encoding} units); {parts_note}",
-            )
-        return str(sender), info
 
     def prepare(
         self,
@@ -214,9 +190,6 @@ class HTTPBackend(BaseBackend):
                 raise self.error(GatewayTimeout, f"answer not complete within {timeout:g}s") from exc
             raise self.error(GatewayConnectionError, "connection broke while reading the answer") from exc
         return b"".join(chunks)
-
-    def error(self, cls: type[GatewayError], reason: str, **kwargs: Any) -> GatewayError:
-        return cls(reason, alias=self.alias, **kwargs)
 
     def raise_for_status(self, response: VendorResponse, *, vendor_status: str | None = None) -> None:
         """Map a non-2xx answer to our errors: 401/403 auth, 429 throttled,

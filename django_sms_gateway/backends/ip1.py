@@ -1,68 +1,94 @@
 """iP1 SMS authentications: the vendor makes, sends and checks the code.
 
-Wire protocol (vendor document "SMS authentications" and the project's vendor notes),
-HTTP Basic auth with the account id (``ip1-12345``) and the API key::
+Sources: iP1's API help, one page per endpoint (https://api.ip1sms.com/Help:
+POST-api-authentications, POST-api-authentications-validate,
+GET-api-authentications-settings) and its REST API guide
+(https://github.com/iP1SMS/documentation, REST-API.md: HTTP Basic with the
+account id ``ip1-12345`` and the API key). ``validate`` answers 200
+``{"Valid": true|false, "Authentication", "Phone", "Code"}``: a wrong code is
+a 200 too. ``settings`` holds ``ConcurrentLimit``, the active authentications
+allowed per phone (5). *Inferred*, each a hook of :class:`IP1Backend`: the
+phone as digits without ``+`` (:meth:`~IP1Backend.phone`), upper-case codes
+(:meth:`~IP1Backend.vendor_code`), the ConcurrentLimit refusal
+(:meth:`~IP1Backend.concurrent_limit_reached`), one SMS part
+(``max_segments``), a v2 key's shape (:func:`api_key_problem`).
 
-    POST {base_url}/api/authentications
-    {"Phone": "4798765432", "From": "Acme", "MessageFormat": "Your code is {0}",
-     "Length": 6, "ExpirationTime": 300, "NumericOnly": true}
-    200 {"ID": 1, "Phone": ..., "Created": ..., "HasExpired": false, "Expires": ..., "IsUsed": false, "Used": null}
-
-    POST {base_url}/api/authentications/validate
-    {"Phone": "4798765432", "Code": "123456"}
-    2xx: the code is right (and now used); 4xx: it is not.
-
-The code we made for the challenge is not sent: iP1 makes its own, of
-``OTP_SMS_TOKEN_LENGTH`` characters, valid ``OTP_SMS_TOKEN_VALIDITY``
-seconds. :class:`~django_sms_gateway.models.SMSDevice` remembers that this
-gateway holds the code and asks :meth:`IP1Backend.verify`; throttling,
-expiry and single use still apply on our side. When iP1 fails and a later
-gateway sends our code, that code is the one that counts.
+Our code is not sent: iP1 makes its own, of ``OTP_SMS_TOKEN_LENGTH``
+characters, valid ``OTP_SMS_TOKEN_VALIDITY`` seconds, and
+:class:`~django_sms_gateway.models.SMSDevice` asks :meth:`IP1Backend.verify`;
+throttling, expiry and single use stay ours.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
 from ..text import TemplateError, compile_template, segment_info
-from .addressing import sender_problem
-from .base import REQUIRED, SendResult, SMSMessage
+from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
-__all__ = ["CODE_LENGTHS", "LIFETIMES", "IP1Backend"]
+__all__ = ["CODE_LENGTHS", "LIFETIMES", "ConcurrentLimitReached", "IP1Backend", "api_key_problem", "format_problem"]
 
 CREATE_PATH = "/api/authentications"
 VALIDATE_PATH = "/api/authentications/validate"
-#: ``Length`` the API accepts.
+SETTINGS_PATH = "/api/authentications/settings"
+#: ``Length`` and ``ExpirationTime`` (seconds) the API accepts.
 CODE_LENGTHS = range(3, 26)
-#: ``ExpirationTime`` (seconds) the API accepts.
 LIFETIMES = range(1, 86401)
 
-#: Any brace that is not part of the ``{0}`` placeholder.
+_ACCOUNT = re.compile(r"ip1-[0-9]+")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _STRAY_BRACE = re.compile(r"[{}]")
 
 
-class IP1Backend(HTTPBackend):
-    """Sends the code through iP1's SMS authentications and checks it there.
+class ConcurrentLimitReached(RequestRejected):
+    """iP1 refused a new authentication: the number already has as many
+    active ones as the account's ``ConcurrentLimit`` allows. The next
+    gateway sends our own code instead."""
 
-    OPTIONS: ``account`` (the account id, ``ip1-...``) and ``api_key``
-    (required); ``message_format`` (the text with ``{0}`` where iP1 puts the
-    code; default: ``OTP_SMS_MESSAGE`` of the active language rendered with
-    ``{0}`` for the code); ``numeric_only`` (default True: digits only, as our
-    own codes; False lets iP1 use upper-case letters too); ``sender``
-    (``From``; omitted: iP1's default sender); ``base_url`` (default
-    ``https://api.ip1sms.com``).
-    """
+
+def account_problem(value: str) -> str | None:
+    if not _ACCOUNT.fullmatch(value):
+        return "must be your iP1 account id, such as 'ip1-12345' (the user name of iP1's v1 API)"
+    return None
+
+
+def api_key_problem(value: str) -> str | None:
+    """Refuses what looks like a ``/v2`` Bearer token (*inferred* shapes: a
+    ``Bearer`` prefix or a JWT), which the v1 authentications API rejects."""
+    if value.lower().startswith("bearer ") or _JWT.fullmatch(value):
+        return ("looks like an iP1 v2 Bearer token; SMS authentications use the v1 API: "
+                "give the API key shown with your account id (ip1-...) in iP1's portal")
+    return None
+
+
+def format_problem(text_format: Any) -> str | None:
+    """Why ``text_format`` is not a usable iP1 ``MessageFormat``, or None: it
+    must contain ``{0}`` and no other brace (a .NET format item; a stray
+    brace would make the formatter fail or swallow text)."""
+    if not isinstance(text_format, str) or not text_format.strip():
+        return "must be a non-empty string containing {0}"
+    if "{0}" not in text_format:
+        return "must contain {0} (where iP1 puts the code)"
+    if _STRAY_BRACE.search(text_format.replace("{0}", "")):
+        return "may contain no '{' or '}' other than {0}"
+    return None
+
+
+class IP1Backend(HTTPBackend):
+    """Sends the code through iP1's SMS authentications and checks it there."""
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
-        "account": REQUIRED,
-        "api_key": REQUIRED,
-        "message_format": None,
-        "numeric_only": True,
+        "account": Option(kind="text", check=account_problem, doc="Account id, ip1-NNNNN (Basic auth user)."),
+        "api_key": Option(kind="secret", check=api_key_problem, doc="The account's v1 API key (Basic auth password)."),
+        "message_format": Option(None, kind="text", check=format_problem,
+                                 doc="SMS text with {0} for iP1's code (default: OTP_SMS_MESSAGE)."),
+        "numeric_only": Option(True, kind="bool", doc="Digits only (False: upper-case letters too)."),
     }
     default_base_url: ClassVar[str] = "https://api.ip1sms.com"
     verifies_codes: ClassVar[bool] = True
@@ -70,128 +96,123 @@ class IP1Backend(HTTPBackend):
     max_segments: int = 1
 
     def check_options(self) -> None:
-        for name in ("account", "api_key"):
-            value = self.config[name]
-            if not isinstance(value, str) or not value.strip():
-                raise self.config_error(f"option {name!r} must be a non-empty string")
-            if any(not c.isprintable() for c in value):
-                raise self.config_error(f"option {name!r} contains control characters")
-        if ":" in self.config["account"]:
-            raise self.config_error("option 'account' may not contain ':' (it is the Basic auth user name)")
-        if not isinstance(self.config["numeric_only"], bool):
-            raise self.config_error("option 'numeric_only' must be True or False")
-        sender = self.config["sender"]
-        problem = sender_problem(sender) if sender is not None else None
-        if problem:
-            raise self.config_error(f"option 'sender' {problem}")
-        length = int(settings.OTP_SMS_TOKEN_LENGTH)
+        length, validity = int(settings.OTP_SMS_TOKEN_LENGTH), int(settings.OTP_SMS_TOKEN_VALIDITY)
         if length not in CODE_LENGTHS:
             raise self.config_error(f"iP1 makes codes of 3 to 25 characters; OTP_SMS_TOKEN_LENGTH is {length}")
-        validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
         if validity not in LIFETIMES:
-            raise self.config_error(
-                f"iP1 keeps codes 1 to 86400 seconds; OTP_SMS_TOKEN_VALIDITY is {validity}"
-            )
+            raise self.config_error(f"iP1 keeps codes 1 to 86400 seconds; OTP_SMS_TOKEN_VALIDITY is {validity}")
         text_format = self.config["message_format"]
         self.uses_site_message = text_format is None
-        if text_format is None:
-            self._check_default_format(validity)
-        else:
-            problem = format_problem(text_format)
-            if problem:
-                raise self.config_error(f"option 'message_format' {problem}")
+        if text_format is not None:
             worst = segment_info(text_format.replace("{0}", "W" * length))
             if worst.segments > self.max_segments:
-                raise self.config_error(
-                    f"option 'message_format' needs {worst.segments} SMS parts with a {length}-character "
-                    f"code; iP1 sends at most {self.max_segments}"
-                )
-
-    def _check_default_format(self, validity: int) -> None:
-        """OTP_SMS_MESSAGE, rendered with ``{0}``, must be a usable MessageFormat
-        (its length is the system check's business: sms_gateway.E003)."""
+                raise self.config_error(f"option 'message_format' needs {worst.segments} SMS parts with a "
+                                        f"{length}-character code; iP1 sends at most {self.max_segments}")
+            return
         try:
             template = compile_template(str(settings.OTP_SMS_MESSAGE))
         except TemplateError:
             return  # reported by the sms_gateway.E002 system check
-        rendered = template.render(
-            "{0}", minutes=max(1, (validity + 59) // 60), site_name=str(settings.OTP_SMS_SITE_NAME or "")
-        )
-        problem = format_problem(rendered)
+        site_name = str(settings.OTP_SMS_SITE_NAME or "")
+        problem = format_problem(template.render("{0}", minutes=max(1, (validity + 59) // 60), site_name=site_name))
         if problem:
             raise self.config_error(
-                f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; set option 'message_format'"
+                f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; set option 'message_format'",
+                check_id="sms_gateway.E002",
             )
 
-    # -- sending ------------------------------------------------------------
+    # -- hooks for what iP1 does not document ---------------------------------
 
-    def message_format(self, message: SMSMessage) -> str:
-        """The ``MessageFormat`` for ``message``."""
-        return self.config["message_format"] or message.render("{0}")
+    def phone(self, recipient: str) -> str:
+        """``Phone`` for an E.164 number: international digits without ``+``."""
+        return recipient.lstrip("+")
+
+    def vendor_code(self, code: str) -> str:
+        """The code as iP1 wrote it: its letters are upper-case, people type either."""
+        return code.upper()
+
+    def code_accepted(self, answer: Any) -> bool:
+        """Whether a 2xx validate answer accepts the code: only the boolean
+        ``"Valid": true`` does (iP1 answers a wrong code with 200 too)."""
+        return isinstance(answer, dict) and answer.get("Valid") is True
+
+    def concurrent_limit_reached(self, response: VendorResponse) -> bool:
+        """Whether a refused create says the number has too many active
+        authentications: a 4xx whose ``Message`` speaks of a limit of
+        concurrent or active authentications."""
+        if response.status not in (400, 403, 409, 429):
+            return False
+        try:
+            text = str(json.loads(response.body).get("Message", "")).lower()
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            return False
+        return "concurrent" in text or ("active" in text and "limit" in text)
+
+    # -- the request and the answer ------------------------------------------
 
     def payload(self, message: SMSMessage) -> dict[str, Any]:
-        """The body of the create request; raises :class:`RequestRejected`
-        when the message cannot be expressed in iP1's terms (so the next
-        gateway sends our own code instead)."""
+        """The create request; :class:`RequestRejected` when the message cannot
+        be put in iP1's terms (the next gateway then sends our own code)."""
         length, lifetime = len(message.code), int(message.validity)
         if length not in CODE_LENGTHS:
             raise self.error(RequestRejected, f"code length {length} outside iP1's 3-25")
         if lifetime not in LIFETIMES:
             raise self.error(RequestRejected, f"code lifetime {lifetime}s outside iP1's 1-86400s")
-        text_format = self.message_format(message)
+        text_format = self.config["message_format"] or message.render("{0}")
         problem = format_problem(text_format)
         if problem:
             raise self.error(RequestRejected, f"message cannot be an iP1 MessageFormat: it {problem}")
-        fields: dict[str, Any] = {"Phone": message.recipient.lstrip("+")}
+        fields: dict[str, Any] = {"Phone": self.phone(message.recipient)}
         if self.config["sender"]:
             fields["From"] = self.config["sender"]
-        fields.update(
-            MessageFormat=text_format,
-            Length=length,
-            ExpirationTime=lifetime,
-            NumericOnly=self.config["numeric_only"],
-        )
+        fields.update(MessageFormat=text_format, Length=length, ExpirationTime=lifetime,
+                      NumericOnly=self.config["numeric_only"])
         return fields
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         response = self.request("POST", CREATE_PATH, timeout=timeout, json=self.payload(message), auth=self.auth)
+        if self.concurrent_limit_reached(response):
+            raise self.error(ConcurrentLimitReached, "too many active iP1 authentications for this number",
+                             status_code=response.status, vendor_status="ConcurrentLimit")
         self.raise_for_status(response)
-        data = self.read_json(response)
-        ident = data.get("ID")
-        reference = str(ident) if isinstance(ident, int) and not isinstance(ident, bool) else None
-        return SendResult(reference=reference, status="created")
-
-    # -- checking -----------------------------------------------------------
+        ident = self.read_json(response).get("ID")
+        if isinstance(ident, bool) or not isinstance(ident, int):
+            raise self.error(GatewayUnavailable, "answer without an authentication ID", status_code=response.status)
+        return SendResult(reference=str(ident), status="created")
 
     def verify(self, recipient: str, code: str, *, timeout: float) -> bool:
-        """Ask iP1 whether ``code`` is the one it sent to ``recipient`` (E.164).
-
-        True for a 2xx answer with a JSON object (the authentication), False
-        for a 4xx other than 401/403/429 (wrong, expired or used code).
-        Raises :class:`~django_sms_gateway.exceptions.GatewayError` when iP1
-        cannot answer (transport failure, 401/403/429, 5xx, unreadable 2xx),
-        so the device neither accepts nor counts a failure.
-
-        The code is sent upper-cased: iP1's codes are digits and upper-case
-        letters, and people type them in either case.
-        """
-        response = self.request(
-            "POST",
-            VALIDATE_PATH,
-            timeout=timeout,
-            json={"Phone": recipient.lstrip("+"), "Code": code.upper()},
-            auth=self.auth,
-        )
+        """True only for a 2xx saying ``"Valid": true``; False for any other
+        2xx JSON and a 4xx but 401/403/429 (a wrong code, counted). Raises a
+        GatewayError when iP1 cannot answer (transport, 401/403/429, 5xx, a
+        2xx that is not JSON): nothing accepted, nothing counted."""
+        fields = {"Phone": self.phone(recipient), "Code": self.vendor_code(code)}
+        response = self.request("POST", VALIDATE_PATH, timeout=timeout, json=fields, auth=self.auth)
         if response.ok:
-            # Only a real answer accepts a code: an empty or foreign 2xx body
-            # (a catch-all server at a wrong base_url) must not let anyone in.
-            self.read_json(response)
-            return True
+            try:
+                answer = json.loads(response.body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise self.error(GatewayUnavailable, "unreadable answer (not JSON)",
+                                 status_code=response.status) from exc
+            return self.code_accepted(answer)
         if 400 <= response.status < 500 and response.status not in (401, 403, 429):
             return False
         self.raise_for_status(response)
         raise self.error(GatewayUnavailable, f"unexpected answer (HTTP {response.status})",
                          status_code=response.status)
+
+    def check_credentials(self, *, timeout: float) -> CredentialCheck:
+        """Reads the account's authentication settings: nothing is sent."""
+        try:
+            response = self.request("GET", SETTINGS_PATH, timeout=timeout, auth=self.auth)
+            if response.status in (401, 403):
+                return CredentialCheck("refused", f"iP1 refused the account id and API key (HTTP {response.status})")
+            self.raise_for_status(response)
+            limit = self.read_json(response).get("ConcurrentLimit")
+        except GatewayError as exc:
+            return CredentialCheck("unchecked", f"no verdict from iP1: {exc.reason}")
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            return CredentialCheck("unchecked", "unexpected answer from iP1 (no authentication settings)")
+        return CredentialCheck("accepted", f"iP1 accepted the account id and API key (ConcurrentLimit {limit})")
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -202,20 +223,3 @@ class IP1Backend(HTTPBackend):
             return self.error(GatewayUnavailable, f"API not found (HTTP {response.status}, check base_url)",
                               status_code=response.status)
         return self.error(RequestRejected, f"request rejected (HTTP {response.status})", status_code=response.status)
-
-
-def format_problem(text_format: Any) -> str | None:
-    """Why ``text_format`` is not a usable iP1 ``MessageFormat``, or None.
-
-    It must contain ``{0}``. Other braces are refused: iP1 documents ``{0}``
-    as a .NET-style format item, and a stray brace would make its formatter
-    fail or swallow text.
-    """
-    if not isinstance(text_format, str) or not text_format.strip():
-        return "must be a non-empty string containing {0}"
-    if "{0}" not in text_format:
-        return "must contain {0} (where iP1 puts the code)"
-    if _STRAY_BRACE.search(text_format.replace("{0}", "")):
-        return "may contain no '{' or '}' other than {0}"
-    return None
-

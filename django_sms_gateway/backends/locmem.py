@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import django_sms_gateway
 
-from .base import BaseBackend, SendResult, SMSMessage
+from .base import BaseBackend, Option, SendResult, SMSMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,9 @@ class LocmemBackend(BaseBackend):
     """Appends every message to ``django_sms_gateway.outbox``, like
     Django's locmem email backend. Sends to any number, never fails."""
 
-    options: ClassVar[Mapping[str, Any]] = {"sender": None}
+    options: ClassVar[Mapping[str, Any]] = {
+        "sender": Option(None, kind="sender", doc="Sender recorded (default: OTP_SMS_SENDER)."),
+    }
     max_segments = 10
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:

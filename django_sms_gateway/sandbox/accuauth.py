@@ -1,16 +1,18 @@
 """AccuAuth (ADVANCE.AI) ``POST /data/send_sms_otp``.
 
-Wire contract (``seeds/accuauth-send-sms-otp.txt`` and ``vendors.md``):
-headers ``X-DF-API-ID`` / ``X-DF-API-SECRET``; fields ``phone_number``
+As AccuAuth's ``send_sms_otp`` page describes it: headers ``X-DF-API-ID`` / ``X-DF-API-SECRET``; fields ``phone_number``
 (required), ``template_id`` and ``content`` (template variables ``name:value``
 joined by ``,``). The vendor holds the templates and renders the text.
 Success: ``{"status": "OK", "charge_info": {"charge": N}, "request_id"}``;
 errors: ``{"status", "reason", "request_id"}`` with the documented HTTP status
 of each status name.
 
-Not published, so the sandbox accepts both: a JSON or a form-encoded body
-(chosen by ``Content-Type``), and ``phone_number`` in E.164 with or without
-the ``+``. Every template needs the ``code`` variable.
+The body encoding is not published. The sandbox reads form fields, as every
+public client sends them: a body of another type (JSON) has no fields, so it
+gets the page's own error example, ``argument 'phone_number': not found``.
+``phone_number`` may be E.164 with or without ``+``, or national with a
+leading ``0``, read as Indonesian (the host's country). Every template needs
+the ``code`` variable.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django_sms_gateway.text import segment_info
 
 from .base import Request, Response, Vendor, same
 
-__all__ = ["CREDENTIALS", "DEFAULT_TEMPLATE_ID", "ERROR_STATUSES", "TEMPLATES", "AccuAuth"]
+__all__ = ["CREDENTIALS", "DEFAULT_TEMPLATE_ID", "ERROR_STATUSES", "NATIONAL_COUNTRY_CODE", "TEMPLATES", "AccuAuth"]
 
 #: Values of the ``X-DF-API-ID`` and ``X-DF-API-SECRET`` headers.
 CREDENTIALS = MappingProxyType(
@@ -54,6 +56,9 @@ ERROR_STATUSES = MappingProxyType({
 
 ROUTE = "/data/send_sms_otp"
 _PHONE = re.compile(r"\+?[1-9][0-9]{1,14}")
+_NATIONAL = re.compile(r"0[1-9][0-9]{5,13}")
+#: Country code a national ``0...`` number is read in: the Indonesian host's.
+NATIONAL_COUNTRY_CODE = "62"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REASONS = {
@@ -123,7 +128,9 @@ def compose(fields: dict[str, Any]) -> tuple[str, str]:
     phone = fields.get("phone_number")
     if not phone:
         raise InvalidArgument("argument 'phone_number': not found")
-    if not _PHONE.fullmatch(phone):
+    if _NATIONAL.fullmatch(phone):
+        phone = NATIONAL_COUNTRY_CODE + phone[1:]
+    elif not _PHONE.fullmatch(phone):
         raise InvalidArgument("argument 'phone_number': invalid phone number")
     template_id = fields.get("template_id") or DEFAULT_TEMPLATE_ID
     if template_id not in TEMPLATES:
@@ -146,12 +153,10 @@ class AccuAuth(Vendor):
             return failure("UNAUTHORIZED", "invalid X-DF-API-ID or X-DF-API-SECRET")
         if request.route != ROUTE or request.method != "POST":
             return failure("NOT_FOUND")
-        if request.content_type not in ("application/json", "application/x-www-form-urlencoded"):
-            return failure("INVALID_ARGUMENT", "Content-Type must be application/json "
-                           "or application/x-www-form-urlencoded")
-        fields = request.parsed()
+        # A form-reading server: any other body (JSON) holds no fields.
+        fields = request.parsed() if request.content_type == "application/x-www-form-urlencoded" else {}
         if not isinstance(fields, dict):
-            return failure("INVALID_ARGUMENT", "request body is not a valid object")
+            return failure("INVALID_ARGUMENT", "request body is not valid form data")
         try:
             recipient, text = compose(fields)
         except InvalidArgument as exc:

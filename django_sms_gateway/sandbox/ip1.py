@@ -1,15 +1,24 @@
 """iP1 SMS authentications: the vendor generates, sends and checks the code.
 
-Wire contract (``seeds/ip1-sms-authentications.txt`` and ``vendors.md``):
-HTTP Basic auth (user = account id like ``ip1-12345``, password = API key).
+As iP1's API help (https://api.ip1sms.com/Help) and REST API guide
+(https://github.com/iP1SMS/documentation) describe it: HTTP Basic auth
+(user = account id like ``ip1-12345``, password = API key).
 
 * ``POST /api/authentications`` with ``{"Phone", "From", "MessageFormat",
   "Length", "ExpirationTime", "NumericOnly"}`` creates an authentication,
   "sends" ``MessageFormat`` with ``{0}`` replaced by a fresh code and answers
   ``{"ID", "Phone", "Created", "HasExpired", "Expires", "IsUsed", "Used"}``.
-* ``POST /api/authentications/validate`` with ``{"Phone", "Code"}`` answers 200
-  and the authentication (now used) when an unexpired, unused authentication
-  of that phone has that code, otherwise 400 (inferred: 2xx valid, 4xx not).
+* ``POST /api/authentications/validate`` with ``{"Phone", "Code"}`` answers
+  200 ``{"Valid", "Authentication", "Phone", "Code"}``: ``Valid`` true with
+  the authentication (now used) when an unexpired, unused authentication of
+  that phone has that code, otherwise ``Valid`` false and ``Authentication``
+  null.
+* ``GET /api/authentications/settings`` answers the account's defaults
+  ``{"ConcurrentLimit", "From", "MessageFormat", "Length", "ExpirationTime",
+  "NumericOnly"}``.
+* At most ``ConcurrentLimit`` (5) active authentications per phone. iP1 does
+  not document its refusal; the sandbox answers 400 with a ``Message`` naming
+  the limit (*inferred*).
 
 Errors carry ``{"Message": ...}`` as ASP.NET Web API does.
 """
@@ -30,7 +39,7 @@ from typing import Any
 
 from .base import Recorder, Request, Response, Vendor, basic_credentials, iso_utc, same, utc_now
 
-__all__ = ["CREDENTIALS", "DEFAULT_MESSAGE_FORMAT", "Ip1"]
+__all__ = ["CONCURRENT_LIMIT", "CREDENTIALS", "DEFAULT_MESSAGE_FORMAT", "Ip1"]
 
 #: Basic-auth user (account id) and password (API key).
 CREDENTIALS = MappingProxyType({"account": "ip1-12345", "api_key": "sandbox-ip1-api-key"})
@@ -38,6 +47,12 @@ DEFAULT_MESSAGE_FORMAT = "Your code is {0}"
 
 CREATE_ROUTE = "/api/authentications"
 VALIDATE_ROUTE = "/api/authentications/validate"
+SETTINGS_ROUTE = "/api/authentications/settings"
+#: Active (unused, unexpired) authentications allowed per phone.
+CONCURRENT_LIMIT = 5
+CONCURRENT_LIMIT_MESSAGE = (
+    "The maximum number of concurrent SMS authentications for this phone number has been reached."
+)
 _PHONE = re.compile(r"[1-9][0-9]{1,14}")
 _LIMITS = {"Length": (3, 25, 5), "ExpirationTime": (1, 86400, 1200)}
 _MESSAGES = {
@@ -122,18 +137,22 @@ class Ip1(Vendor):
         if credentials is None or not (same(credentials[0], CREDENTIALS["account"])
                                        & same(credentials[1], CREDENTIALS["api_key"])):
             return message(401, _MESSAGES[401], {"WWW-Authenticate": 'Basic realm="ip1"'})
-        action = {CREATE_ROUTE: self._create, VALIDATE_ROUTE: self._validate}.get(request.route)
-        if action is None:
+        routes = {CREATE_ROUTE: "POST", VALIDATE_ROUTE: "POST", SETTINGS_ROUTE: "GET"}
+        if request.route not in routes:
             return message(404, "No HTTP resource was found that matches the request URI "
                                 f"'{request.base_url}{request.path}'.")
-        if request.method != "POST":
+        if request.method != routes[request.route]:
             return message(405, f"The requested resource does not support http method "
-                                f"'{request.method}'.", {"Allow": "POST"})
+                                f"'{request.method}'.", {"Allow": routes[request.route]})
+        if request.route == SETTINGS_ROUTE:
+            return Response.json(200, {"ConcurrentLimit": CONCURRENT_LIMIT, "From": "iP1",
+                                       "MessageFormat": DEFAULT_MESSAGE_FORMAT, "Length": _LIMITS["Length"][2],
+                                       "ExpirationTime": _LIMITS["ExpirationTime"][2], "NumericOnly": False})
         fields = request.parsed() if request.content_type == "application/json" else None
         if not isinstance(fields, dict):
             return message(400, "The request body must be a JSON object.")
         try:
-            return action(fields)
+            return self._create(fields) if request.route == CREATE_ROUTE else self._validate(fields)
         except _Invalid as exc:
             return message(400, str(exc))
 
@@ -160,6 +179,9 @@ class Ip1(Vendor):
         code = "".join(secrets.choice(alphabet) for _ in range(length))
         now = self._clock()
         with self._lock:
+            active = sum(1 for a in self._authentications if a.phone == phone and a.used is None and now < a.expires)
+            if active >= CONCURRENT_LIMIT:
+                raise _Invalid(CONCURRENT_LIMIT_MESSAGE)
             authentication = _Authentication(next(self._ids), phone, code, now,
                                              now + timedelta(seconds=lifetime))
             self._authentications.append(authentication)
@@ -167,6 +189,9 @@ class Ip1(Vendor):
         return Response.json(200, authentication.as_json(now))
 
     def _validate(self, fields: dict[str, Any]) -> Response:
+        """200 with ``Valid`` true and the (now used) authentication when an
+        unexpired, unused authentication of that phone has that code; 200
+        with ``Valid`` false and ``Authentication`` null otherwise."""
         phone, code = _string(fields, "Phone"), _string(fields, "Code")
         now = self._clock()
         with self._lock:
@@ -175,5 +200,6 @@ class Ip1(Vendor):
                 if (matches and authentication.phone == phone and authentication.used is None
                         and now < authentication.expires):
                     authentication.used = now
-                    return Response.json(200, authentication.as_json(now))
-        return message(400, "The code is not valid.")
+                    return Response.json(200, {"Valid": True, "Authentication": authentication.as_json(now),
+                                               "Phone": phone, "Code": code})
+        return Response.json(200, {"Valid": False, "Authentication": None, "Phone": phone, "Code": code})

@@ -4,8 +4,8 @@ in the environment; skips (naming the missing variables) otherwise.
 Required: ``ACCUAUTH_API_ID``, ``ACCUAUTH_API_SECRET``, ``SMS_LIVE_TEST_NUMBER``
 (E.164). Optional: ``ACCUAUTH_BASE_URL`` (default the Indonesian host; India:
 ``https://cloudapi.accuauth.in``), ``ACCUAUTH_TEMPLATE_ID``, ``ACCUAUTH_CONTENT``,
-``ACCUAUTH_ENCODING`` (``json``/``form``), ``ACCUAUTH_PHONE_FORMAT``
-(``e164``/``digits``): use them to confirm the inferred wire facts.
+``ACCUAUTH_ENCODING`` (``form``/``json``), ``ACCUAUTH_PHONE_FORMAT``
+(``e164``/``digits``/``national``): use them to confirm the inferred wire facts.
 """
 
 from __future__ import annotations

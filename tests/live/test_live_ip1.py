@@ -4,9 +4,10 @@ number are in the environment; skips (naming the missing variables) otherwise.
 Required: ``IP1_ACCOUNT`` (``ip1-...``), ``IP1_API_KEY``, ``SMS_LIVE_TEST_NUMBER``
 (E.164). Optional: ``IP1_BASE_URL``, ``IP1_SENDER``.
 
-Besides sending, it checks the inferred validate contract: a code that cannot
-be the one sent (letters, while the authentication is numeric-only) gets a
-4xx, which the backend reads as "not valid" (False), not as an outage.
+Besides sending, it checks the documented validate answer: a code that cannot
+be the one sent (letters, while the authentication is numeric-only) comes
+back as 200 with ``"Valid": false``, which the backend reads as "not valid"
+(False), not as an outage.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def zignsec_send(sandbox: Sandbox, payload: Any = None, http: Any = requests, *,
                      timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
 
 
-def accuauth_send(sandbox: Sandbox, fields: Any = None, http: Any = requests, *, form: bool = False,
+def accuauth_send(sandbox: Sandbox, fields: Any = None, http: Any = requests, *, form: bool = True,
                   headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
     if fields is None:
         fields = {"phone_number": "+6281234567890", "content": "code:123456,expire_at:5"}

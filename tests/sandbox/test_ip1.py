@@ -86,23 +86,34 @@ def test_wrong_credentials_are_401(sandbox, auth):
     assert response.json()["Message"]
 
 
+def valid(response) -> bool:
+    """The ``Valid`` of a validate answer, which iP1 documents as 200 either way."""
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"Valid", "Authentication", "Phone", "Code"}
+    return body["Valid"]
+
+
 def test_a_code_validates_once(sandbox):
     ip1_create(sandbox)
     code = code_of(sandbox)
 
-    assert ip1_validate(sandbox, "46701234567", "WRONG").status_code == 400
+    wrong = ip1_validate(sandbox, "46701234567", "WRONG")
+    assert valid(wrong) is False
+    assert wrong.json() == {"Valid": False, "Authentication": None, "Phone": "46701234567", "Code": "WRONG"}
     first = ip1_validate(sandbox, "46701234567", code)
-    assert first.status_code == 200
-    body = first.json()
-    assert body["IsUsed"] is True
-    assert datetime.fromisoformat(body["Used"]).utcoffset() == timedelta(0)
-    assert ip1_validate(sandbox, "46701234567", code).status_code == 400
+    assert valid(first) is True
+    authentication = first.json()["Authentication"]
+    assert authentication["IsUsed"] is True
+    assert datetime.fromisoformat(authentication["Used"]).utcoffset() == timedelta(0)
+    assert (first.json()["Phone"], first.json()["Code"]) == ("46701234567", code)
+    assert valid(ip1_validate(sandbox, "46701234567", code)) is False
 
 
 def test_a_code_is_bound_to_its_phone(sandbox):
     ip1_create(sandbox)
 
-    assert ip1_validate(sandbox, "46709999999", code_of(sandbox)).status_code == 400
+    assert valid(ip1_validate(sandbox, "46709999999", code_of(sandbox))) is False
 
 
 def test_an_expired_code_does_not_validate(sandbox):
@@ -110,7 +121,7 @@ def test_an_expired_code_does_not_validate(sandbox):
     code = code_of(sandbox)
     time.sleep(1.05)
 
-    assert ip1_validate(sandbox, "46701234567", code).status_code == 400
+    assert valid(ip1_validate(sandbox, "46701234567", code)) is False
 
 
 def test_validate_needs_phone_and_code(sandbox):
@@ -119,3 +130,41 @@ def test_validate_needs_phone_and_code(sandbox):
 
     assert response.status_code == 400
     assert response.json()["Message"]
+
+
+def test_at_most_five_active_authentications_per_phone(sandbox):
+    for _ in range(5):
+        assert ip1_create(sandbox).status_code == 200
+    refused = ip1_create(sandbox)
+    assert refused.status_code == 400 and "concurrent" in refused.json()["Message"]
+    assert len(sandbox.messages) == 5
+    assert ip1_create(sandbox, {"Phone": "46709999999"}).status_code == 200  # another phone
+
+
+def test_a_used_authentication_is_no_longer_active(sandbox):
+    for _ in range(5):
+        ip1_create(sandbox)
+    assert valid(ip1_validate(sandbox, "46701234567", code_of(sandbox))) is True
+    assert ip1_create(sandbox).status_code == 200
+
+
+def test_settings_answer_the_account_defaults(sandbox):
+    response = requests.get(sandbox.base_url("ip1") + "/api/authentications/settings", auth=IP1_AUTH,
+                            timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.json() == {"ConcurrentLimit": 5, "From": "iP1", "MessageFormat": "Your code is {0}",
+                               "Length": 5, "ExpirationTime": 1200, "NumericOnly": False}
+    assert sandbox.messages == []
+
+
+def test_settings_need_credentials(sandbox):
+    response = requests.get(sandbox.base_url("ip1") + "/api/authentications/settings",
+                            auth=("ip1-12345", "wrong"), timeout=TIMEOUT)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("method, route", [("GET", "/api/authentications/validate"),
+                                           ("POST", "/api/authentications/settings")])
+def test_wrong_method_is_405(sandbox, method, route):
+    response = requests.request(method, sandbox.base_url("ip1") + route, auth=IP1_AUTH, timeout=TIMEOUT)
+    assert response.status_code == 405 and response.headers["Allow"] in ("GET", "POST")

@@ -1,7 +1,5 @@
 import pytest
 
-from django_sms_gateway import signals
-from django_sms_gateway.exceptions import GatewayError
 from django_sms_gateway.gateways import build_backend
 
 
@@ -19,16 +17,3 @@ def built_backends():
     yield build
     for backend in built:
         backend.close()
-
-
-@pytest.fixture
-def failures():
-    """Every GatewayError the dispatcher reports through ``gateway_failed``."""
-    seen: list[GatewayError] = []
-
-    def receiver(sender, error, **kwargs):
-        seen.append(error)
-
-    signals.gateway_failed.connect(receiver)
-    yield seen
-    signals.gateway_failed.disconnect(receiver)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Any
 
@@ -64,3 +65,13 @@ def closed_port_url(path: str = "") -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/{path.lstrip('/')}".rstrip("/")
+
+
+def ip1_code(sandbox: Sandbox) -> str:
+    """The code iP1 (the sandbox) made and "sent" last."""
+    return re.search(r"code is ([0-9A-Z]+)\.", sandbox.messages[-1]["text"]).group(1)
+
+
+def other_code(code: str) -> str:
+    """A code of the same shape that is surely not ``code``."""
+    return "".join("1" if c == "0" else "0" for c in code)

@@ -27,7 +27,7 @@ from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
 
-from .helpers import LOCMEM_ENTRY, accuauth_entry, closed_port_url
+from .helpers import LOCMEM_ENTRY, closed_port_url, gateway_entry
 
 NUMBER = "+4798765432"
 CODE = "123456"
@@ -36,7 +36,7 @@ REQUEST_ID = re.compile(r"TID[0-9a-f]{32}")
 
 @pytest.fixture
 def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("accuauth", accuauth_entry(sandbox, **options))
+    return lambda **options: built_backends("accuauth", gateway_entry("accuauth", sandbox, **options))
 
 
 
@@ -47,7 +47,7 @@ def send(backend, code=CODE, validity=300, number=NUMBER):
 # -- the request ---------------------------------------------------------------
 
 
-def test_json_request_matches_the_document(sandbox, make_backend):
+def test_form_request_matches_the_document(sandbox, make_backend):
     send(make_backend())
     request = sandbox.last_request("accuauth")
     assert request.method == "POST"
@@ -55,14 +55,33 @@ def test_json_request_matches_the_document(sandbox, make_backend):
     assert request.headers["X-DF-API-ID"] == CREDENTIALS["accuauth"]["api_id"]
     assert request.headers["X-DF-API-SECRET"] == CREDENTIALS["accuauth"]["api_secret"]
     assert "Authorization" not in request.headers
-    assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == {"phone_number": NUMBER, "content": f"code:{CODE},expire_at:5"}
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.body.decode(), strict_parsing=True) == {
+        "phone_number": [NUMBER], "content": [f"code:{CODE},expire_at:5"]
+    }
     assert sandbox.messages[-1]["text"] == f"Your verification code is {CODE}. It expires in 5 minutes."
     assert sandbox.messages[-1]["recipient"] == NUMBER
 
 
-def test_form_request_with_template_and_digits_only_number(sandbox, make_backend):
-    send(make_backend(encoding="form", template_id="otp_short", phone_format="digits"))
+def test_json_encoding_sends_json_which_a_form_reading_server_refuses(sandbox, make_backend):
+    """``encoding="json"`` stays for an account whose server reads JSON; the
+    sandbox reads forms, as the vendor page's error example suggests."""
+    with pytest.raises(RequestRejected, match=r"invalid \(argument 'phone_number'\)"):
+        send(make_backend(encoding="json"))
+    request = sandbox.last_request("accuauth")
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.body) == {"phone_number": NUMBER, "content": f"code:{CODE},expire_at:5"}
+    assert sandbox.messages == []
+
+
+def test_national_phone_format(sandbox, make_backend):
+    send(make_backend(phone_format="national"), number="+6281234567890")
+    assert sandbox.last_request("accuauth").parsed["phone_number"] == "081234567890"
+    assert sandbox.messages[-1]["recipient"] == "+6281234567890"
+
+
+def test_template_and_digits_only_number(sandbox, make_backend):
+    send(make_backend(template_id="otp_short", phone_format="digits"))
     request = sandbox.last_request("accuauth")
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert parse_qs(request.body.decode(), strict_parsing=True) == {
@@ -108,7 +127,7 @@ def test_one_connection_is_kept_alive_for_many_messages(sandbox, make_backend):
 
 @pytest.mark.django_db
 def test_device_code_goes_out_as_a_variable_and_verifies(sandbox, settings, device, sms_outbox):
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(sandbox), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", sandbox), "locmem": LOCMEM_ENTRY}
     device.generate_challenge()
     assert not sms_outbox
     text = sandbox.messages[-1]["text"]
@@ -168,7 +187,7 @@ FAULTS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("fault, expected", FAULTS)
 def test_fault_falls_back_to_the_next_gateway(sandbox, settings, device, sms_outbox, failures, fault, expected):
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(sandbox, timeout=0.5), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", sandbox, timeout=0.5), "locmem": LOCMEM_ENTRY}
     sandbox.set_fault("accuauth", fault)
     device.generate_challenge()
     assert [type(e) for e in failures] == [expected]
@@ -183,7 +202,7 @@ def test_fault_falls_back_to_the_next_gateway(sandbox, settings, device, sms_out
 
 @pytest.mark.django_db
 def test_connection_refused_is_tried_once_more_then_falls_back(settings, device, sms_outbox, failures):
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(None, base_url=closed_port_url("accuauth")),
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", None, base_url=closed_port_url("accuauth")),
                              "locmem": LOCMEM_ENTRY}
     device.generate_challenge()
     assert len(failures) == 1 and type(failures[0]) is GatewayConnectionError and failures[0].not_sent
@@ -245,7 +264,7 @@ def test_unknown_status_falls_back_to_the_http_status(sandbox, make_backend):
 @pytest.mark.django_db
 def test_failures_log_neither_code_nor_number(sandbox, settings, device, sms_outbox, caplog):
     caplog.set_level(logging.DEBUG)
-    settings.SMS_GATEWAYS = {"accuauth": accuauth_entry(sandbox), "locmem": LOCMEM_ENTRY}
+    settings.SMS_GATEWAYS = {"accuauth": gateway_entry("accuauth", sandbox), "locmem": LOCMEM_ENTRY}
     sandbox.set_fault("accuauth", "INVALID_ARGUMENT")
     device.generate_challenge()
     code = sms_outbox[0].code
@@ -265,7 +284,7 @@ def test_defaults():
     backend = build()
     assert backend.base_url == INDONESIA_BASE_URL
     assert backend.config["content"] == "code:{token},expire_at:{minutes}"
-    assert backend.config["encoding"] == "json" and backend.config["phone_format"] == "e164"
+    assert backend.config["encoding"] == "form" and backend.config["phone_format"] == "e164"
     assert build(base_url=INDIA_BASE_URL).base_url == "https://cloudapi.accuauth.in"
 
 
@@ -284,8 +303,8 @@ def test_credentials_are_required(missing):
         ({"api_secret": "a\nb"}, "'api_secret' contains control characters"),
         ({"template_id": ""}, "'template_id'"),
         ({"template_id": 12}, "'template_id'"),
-        ({"encoding": "xml"}, "'encoding' must be 'json' or 'form'"),
-        ({"phone_format": "national"}, "'phone_format' must be 'e164' or 'digits'"),
+        ({"encoding": "xml"}, "'encoding' must be one of 'form', 'json', not 'xml'"),
+        ({"phone_format": "local"}, "'phone_format' must be one of 'e164', 'digits', 'national', not 'local'"),
         ({"content": ""}, "'content' must be a non-empty string"),
         ({"content": None}, "'content' must be a non-empty string"),
         ({"content": "code={token}"}, "not a name:value pair"),

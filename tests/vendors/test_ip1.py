@@ -1,24 +1,25 @@
-"""iP1 over real HTTP against the sandbox: the vendor makes, sends and checks
-the code, while throttling, expiry and single use stay ours; when iP1 fails,
-the next gateway sends our own code and that is the one that counts."""
+"""iP1 over real HTTP against the sandbox: the create and validate requests
+as iP1 documents them, every answer (an explicit ``"Valid": true`` is the
+only yes), the credential check and the configuration. How a device uses
+iP1's codes (throttling, single use, fallback): tests/test_device_vendor_codes.py."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
-from django.utils import timezone
 
-from django_sms_gateway import signals
-from django_sms_gateway.backends.ip1 import IP1Backend
+from django_sms_gateway.backends.ip1 import ConcurrentLimitReached, IP1Backend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
+    ConfigurationError,
     GatewayAuthError,
     GatewayConnectionError,
     GatewayRateLimited,
@@ -27,44 +28,25 @@ from django_sms_gateway.exceptions import (
     RequestRejected,
 )
 from django_sms_gateway.gateways import build_backend
-from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import LOCMEM_ENTRY, TIMEOUT, closed_port_url, ip1_entry
+from .helpers import closed_port_url, gateway_entry, ip1_code, other_code
 
 NUMBER = "+4798765432"
 DIGITS = "4798765432"
 BASIC = "Basic " + base64.b64encode(
     f"{CREDENTIALS['ip1']['account']}:{CREDENTIALS['ip1']['api_key']}".encode()
 ).decode()
+IP1_AUTH = (CREDENTIALS["ip1"]["account"], CREDENTIALS["ip1"]["api_key"])
+VALIDATE = "/api/authentications/validate"
 DEFAULT_FORMAT = "Your verification code is {0}. It expires in 5 minutes."
-
-
-def vendor_code(sandbox) -> str:
-    """The code iP1 (the sandbox) generated and "sent" last."""
-    return re.search(r"code is ([0-9A-Z]+)\.", sandbox.messages[-1]["text"]).group(1)
-
-
-def other_code(code: str) -> str:
-    """A code of the same shape that is surely not ``code``."""
-    return "".join("1" if c == "0" else "0" for c in code)
-
-
-def failure_count(device) -> int:
-    return SMSDevice.objects.get(pk=device.pk).throttling_failure_count
+vendor_code = ip1_code
 
 
 @pytest.fixture
 def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("ip1", ip1_entry(sandbox, **options))
+    return lambda **options: built_backends("ip1", gateway_entry("ip1", sandbox, **options))
 
-
-
-@pytest.fixture
-def ip1_first(sandbox, settings):
-    """iP1 first, locmem second; short timeouts so "hang" ends quickly."""
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox, timeout=0.5), "locmem": LOCMEM_ENTRY}
-    return sandbox
 
 
 def send(backend, code="123456", validity=300):
@@ -109,7 +91,7 @@ def test_sender_format_and_letters(sandbox, make_backend):
 
 def test_sender_falls_back_to_otp_sms_sender(sandbox, settings):
     settings.OTP_SMS_SENDER = "+4712345678"
-    backend = build_backend("ip1", ip1_entry(sandbox))
+    backend = build_backend("ip1", gateway_entry("ip1", sandbox))
     try:
         send(backend)
     finally:
@@ -155,6 +137,80 @@ def test_validate_request_matches_the_document_and_accepts_once(sandbox, make_ba
     assert backend.verify("+4798765400", code, timeout=2) is False
 
 
+def test_a_wrong_code_answered_200_valid_false_is_refused(sandbox, make_backend):
+    """The security regression: iP1 answers a wrong code with 200 and
+    ``"Valid": false``; a backend trusting any 2xx let every code in."""
+    backend = make_backend()
+    send(backend)
+    code = vendor_code(sandbox)
+    answer = requests.post(sandbox.base_url("ip1") + VALIDATE, json={"Phone": DIGITS, "Code": other_code(code)},
+                           auth=IP1_AUTH, timeout=2)
+    assert answer.status_code == 200 and answer.json()["Valid"] is False  # the sandbox answers as iP1 does
+    assert backend.verify(NUMBER, other_code(code), timeout=2) is False
+    assert backend.verify(NUMBER, "999999", timeout=2) is False
+    assert backend.verify(NUMBER, code, timeout=2) is True
+    assert backend.verify(NUMBER, code, timeout=2) is False  # once
+
+
+@contextmanager
+def answering(status: int, body: bytes):
+    """A loopback server that answers every request with ``status`` and ``body`` (JSON)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("body", [
+    {"Valid": False, "Authentication": None, "Phone": DIGITS, "Code": "123456"},
+    {"Valid": "true", "Phone": DIGITS, "Code": "123456"},
+    {"Valid": 1},
+    {"Valid": None},
+    {"Authentication": {"ID": 1, "Phone": DIGITS, "IsUsed": True}},  # the authentication alone is no yes
+    {},
+    [],
+    [{"Valid": True}],
+    "Valid",
+    True,
+])
+def test_only_an_explicit_valid_true_accepts(make_backend, body):
+    with answering(200, json.dumps(body).encode()) as url:
+        assert make_backend(base_url=url).verify(NUMBER, "123456", timeout=2) is False
+
+
+def test_valid_true_accepts(make_backend):
+    body = {"Valid": True, "Authentication": {"ID": 1}, "Phone": DIGITS, "Code": "123456"}
+    with answering(200, json.dumps(body).encode()) as url:
+        assert make_backend(base_url=url).verify(NUMBER, "123456", timeout=2) is True
+
+
+def test_another_2xx_without_valid_true_is_refused(make_backend):
+    with answering(201, b"{}") as url:
+        assert make_backend(base_url=url).verify(NUMBER, "123456", timeout=2) is False
+
+
+def test_an_empty_2xx_is_no_answer(make_backend):
+    """Nothing to read (204): neither accepted nor a wrong code."""
+    with answering(204, b"") as url, pytest.raises(GatewayUnavailable):
+        make_backend(base_url=url).verify(NUMBER, "123456", timeout=2)
+
+
 def test_letter_codes_are_checked_in_upper_case(sandbox, make_backend):
     backend = make_backend(numeric_only=False)
     send(backend)
@@ -196,308 +252,6 @@ def test_validate_at_a_closed_port_raises(make_backend):
         backend.verify(NUMBER, "123456", timeout=1)
 
 
-# -- the device, end to end --------------------------------------------------------------
-
-@pytest.mark.django_db
-def test_device_vendor_code_verifies_once_through_ip1(ip1_first, device, sms_outbox):
-    sandbox = ip1_first
-    device.generate_challenge()
-    assert not sms_outbox
-    stored = SMSDevice.objects.get(pk=device.pk)
-    assert stored.vendor_gateway == "ip1" and stored.token.startswith("vendor:")
-    record = DeliveryRecord.objects.get(device=device)
-    assert (record.gateway, record.outcome, record.reference) == ("ip1", "sent", "1")
-    code = vendor_code(sandbox)
-    assert device.verify_token(code) is True
-    assert sandbox.last_request("ip1").parsed == {"Phone": DIGITS, "Code": code}
-    assert sandbox.stats["ip1"]["requests"] == 2
-    # Reuse is refused on our side, without asking iP1 again.
-    assert device.verify_token(code) is False
-    assert sandbox.stats["ip1"]["requests"] == 2
-
-
-@pytest.mark.django_db
-def test_device_wrong_vendor_code_is_false_and_counted(ip1_first, device, sms_outbox):
-    sandbox = ip1_first
-    device.generate_challenge()
-    code = vendor_code(sandbox)
-    assert device.verify_token(other_code(code)) is False
-    assert failure_count(device) == 1
-    assert sandbox.stats["ip1"]["requests"] == 2  # iP1 was asked
-    # Throttled now: refused on our side, iP1 not asked, its code not spent.
-    assert device.verify_token(code) is False
-    assert sandbox.stats["ip1"]["requests"] == 2
-    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
-    assert device.verify_token(code) is True
-
-
-@pytest.mark.django_db
-def test_device_malformed_code_is_refused_without_asking_ip1(ip1_first, device, sms_outbox):
-    sandbox = ip1_first
-    device.generate_challenge()
-    code = vendor_code(sandbox)
-    for bad in (code[:-1], code + "1", code[:3] + " " + code[3:], "١٢٣٤٥٦"):
-        assert device.verify_token(bad) is False
-    assert sandbox.stats["ip1"]["requests"] == 1
-
-
-@pytest.mark.django_db
-def test_device_expired_code_is_refused_without_asking_ip1(ip1_first, device, sms_outbox):
-    sandbox = ip1_first
-    device.generate_challenge()
-    SMSDevice.objects.filter(pk=device.pk).update(valid_until=timezone.now() - timezone.timedelta(seconds=1))
-    assert device.verify_token(vendor_code(sandbox)) is False
-    assert sandbox.stats["ip1"]["requests"] == 1
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("fault", ["500", "401", "429", "refuse", "hang", "malformed", "oversized"])
-def test_ip1_unreachable_at_verify_refuses_without_counting(ip1_first, device, sms_outbox, fault):
-    sandbox = ip1_first
-    device.generate_challenge()
-    code = vendor_code(sandbox)
-    sandbox.set_fault("ip1", fault)
-    assert device.verify_token(code) is False
-    assert failure_count(device) == 0
-    sandbox.set_fault("ip1", None)
-    assert device.verify_token(code) is True  # the code was not spent
-
-
-@pytest.mark.django_db
-def test_ip1_gateway_removed_from_settings_refuses_without_counting(ip1_first, settings, device, sms_outbox):
-    device.generate_challenge()
-    code = vendor_code(ip1_first)
-    settings.SMS_GATEWAYS = {"locmem": LOCMEM_ENTRY}
-    assert device.verify_token(code) is False
-    assert failure_count(device) == 0
-
-
-@pytest.mark.django_db
-def test_numeric_only_false_letter_codes_verify_in_any_case(sandbox, settings, device, sms_outbox):
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox, numeric_only=False)}
-    device.generate_challenge()
-    assert device.verify_token("  " + vendor_code(sandbox).lower() + " ") is True
-
-
-@pytest.mark.django_db
-def test_token_length_setting_reaches_ip1(sandbox, settings, device, sms_outbox):
-    settings.OTP_SMS_TOKEN_LENGTH = 8
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox)}
-    device.generate_challenge()
-    assert sandbox.last_request("ip1").parsed["Length"] == 8
-    code = vendor_code(sandbox)
-    assert len(code) == 8 and device.verify_token(code) is True
-
-
-SEND_FAULTS = [
-    ("500", GatewayUnavailable),
-    ("401", GatewayAuthError),
-    ("429", GatewayRateLimited),
-    ("400", RequestRejected),
-    ("refuse", GatewayConnectionError),
-    ("hang", GatewayTimeout),
-    ("malformed", GatewayUnavailable),
-    ("oversized", GatewayUnavailable),
-]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("fault, expected", SEND_FAULTS)
-def test_ip1_down_then_our_code_via_the_next_gateway_counts(
-    ip1_first, device, sms_outbox, failures, fault, expected
-):
-    sandbox = ip1_first
-    sandbox.set_fault("ip1", fault)
-    device.generate_challenge()
-    assert [type(e) for e in failures] == [expected]
-    assert sandbox.stats["ip1"]["requests"] == 1
-    assert len(sms_outbox) == 1 and sms_outbox[0].gateway == "locmem"
-    stored = SMSDevice.objects.get(pk=device.pk)
-    assert stored.vendor_gateway == "" and not stored.token.startswith("vendor:")
-    sandbox.set_fault("ip1", None)
-    assert device.verify_token(sms_outbox[0].code) is True
-    assert sandbox.stats["ip1"]["requests"] == 1  # verify never asked iP1
-    assert list(DeliveryRecord.objects.order_by("id").values_list("gateway", "outcome")) == [
-        ("ip1", "failed"), ("locmem", "sent")
-    ]
-
-
-@pytest.mark.django_db
-def test_ip1_refusing_connections_falls_back(settings, device, sms_outbox, failures):
-    settings.SMS_GATEWAYS = {"ip1": ip1_entry(None, base_url=closed_port_url("ip1")), "locmem": LOCMEM_ENTRY}
-    device.generate_challenge()
-    assert len(failures) == 1 and failures[0].not_sent
-    assert SMSDevice.objects.get(pk=device.pk).vendor_gateway == ""
-    assert device.verify_token(sms_outbox[0].code) is True
-
-
-@pytest.mark.django_db
-def test_a_new_challenge_through_another_gateway_replaces_the_vendor_code(ip1_first, device, sms_outbox):
-    sandbox = ip1_first
-    device.generate_challenge()
-    vendor = vendor_code(sandbox)
-    sandbox.set_fault("ip1", "500")
-    device.generate_challenge()
-    ours = sms_outbox[-1].code
-    sandbox.set_fault("ip1", None)
-    assert SMSDevice.objects.get(pk=device.pk).vendor_gateway == ""
-    if vendor != ours:
-        assert device.verify_token(vendor) is False  # checked against our hash, iP1 not asked
-        assert sandbox.stats["ip1"]["requests"] == 2
-        SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
-    assert device.verify_token(ours) is True
-
-
-# -- a second request while iP1 is being asked (deterministic, any database) ---------------
-
-
-def interleave(monkeypatch, during):
-    """Make IP1Backend.verify run ``during()`` (another request) before it answers."""
-    real = IP1Backend.verify
-    calls: list[str] = []
-
-    def verify(self, recipient, code, *, timeout):
-        calls.append(code)
-        if len(calls) == 1:
-            during()
-        return real(self, recipient, code, timeout=timeout)
-
-    monkeypatch.setattr(IP1Backend, "verify", verify)
-    return calls
-
-
-@pytest.mark.django_db
-def test_wrong_guess_during_the_check_of_the_right_code_does_not_burn_it(ip1_first, device, sms_outbox, monkeypatch):
-    """The double-submit race: a wrong guess arriving while iP1 checks the right
-    code used to count a failure that made the right code's success UPDATE miss,
-    so neither was accepted and iP1 had already spent the code."""
-    device.generate_challenge()
-    code = vendor_code(ip1_first)
-    other = SMSDevice.objects.get(pk=device.pk)
-    refused: list[str] = []
-    calls = interleave(monkeypatch, lambda: refused.append(other.verify_token(other_code(code))))
-    assert device.verify_token(code) is True
-    assert refused == [False] and calls == [code]  # the wrong guess never reached iP1
-    assert failure_count(device) == 0  # and was not counted: it was not checked
-
-
-@pytest.mark.django_db
-def test_second_submit_of_the_right_code_does_not_ask_ip1_again(ip1_first, device, sms_outbox, monkeypatch):
-    device.generate_challenge()
-    code = vendor_code(ip1_first)
-    other = SMSDevice.objects.get(pk=device.pk)
-    reasons: list[str] = []
-
-    def receiver(sender, reason, **kwargs):
-        reasons.append(reason)
-
-    signals.code_refused.connect(receiver)
-    try:
-        calls = interleave(monkeypatch, lambda: other.verify_token(code))
-        assert device.verify_token(code) is True
-    finally:
-        signals.code_refused.disconnect(receiver)
-    assert calls == [code] and reasons == ["check in progress"]
-    assert ip1_first.stats["ip1"]["requests"] == 2  # create + one validate
-
-
-@pytest.mark.django_db
-def test_the_reservation_is_undone_after_a_wrong_code_or_a_vendor_failure(ip1_first, device, sms_outbox):
-    device.generate_challenge()
-    code = vendor_code(ip1_first)
-    stored = SMSDevice.objects.get(pk=device.pk).token
-    assert device.verify_token(other_code(code)) is False
-    assert SMSDevice.objects.get(pk=device.pk).token == stored and failure_count(device) == 1
-    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
-    ip1_first.set_fault("ip1", "500", count=1)
-    assert device.verify_token(code) is False
-    assert SMSDevice.objects.get(pk=device.pk).token == stored and failure_count(device) == 1
-    assert device.verify_token(code) is True
-
-
-@pytest.mark.django_db
-def test_a_reservation_left_by_a_crash_lapses_after_the_vendor_timeout(ip1_first, device, sms_outbox, monkeypatch):
-    """If a process dies while asking iP1, its reservation blocks the code
-    (nothing accepted, nothing counted) only until the vendor's timeout and a
-    margin are over; then the same code can be checked again."""
-    from datetime import timedelta
-
-    from freezegun import freeze_time
-
-    from django_sms_gateway.models import RESERVATION_MARGIN
-
-    with freeze_time(timezone.now()) as clock:
-        device.generate_challenge()
-        code = vendor_code(ip1_first)
-
-        def crash(self, recipient, candidate, *, timeout):
-            raise SystemExit("process killed")
-
-        monkeypatch.setattr(IP1Backend, "verify", crash)
-        with pytest.raises(SystemExit):
-            device.verify_token(code)
-        monkeypatch.undo()
-        stuck = SMSDevice.objects.get(pk=device.pk)
-        assert stuck.token.startswith("checking:") and len(stuck.token) <= SMSDevice._meta.get_field("token").max_length
-        assert device.verify_token(code) is False and failure_count(device) == 0
-        assert ip1_first.stats["ip1"]["requests"] == 1  # iP1 not asked while the reservation holds
-
-        clock.tick(timedelta(seconds=TIMEOUT + RESERVATION_MARGIN + 1))
-        assert device.verify_token(code) is True
-
-
-# -- concurrency (PostgreSQL) ----------------------------------------------------------
-
-needs_postgres = pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL"),
-    reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres",
-)
-
-
-def verify_concurrently(device_pk: int, code: str, threads: int = 8) -> list[bool]:
-    barrier = threading.Barrier(threads, timeout=10)
-    results: list[bool] = []
-    lock = threading.Lock()
-
-    def attempt():
-        try:
-            device = SMSDevice.objects.get(pk=device_pk)
-            barrier.wait()
-            outcome = device.verify_token(code)
-            with lock:
-                results.append(outcome)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=attempt) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=20)
-    assert not any(w.is_alive() for w in workers)
-    assert len(results) == threads
-    return results
-
-
-# Many threads checking one iP1 code (accepted once, iP1 asked once) and a right
-# and a wrong code racing: tests/test_concurrency.py.
-
-
-@needs_postgres
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_checks_accept_once_even_if_the_vendor_says_yes_twice(
-    ip1_first, device, sms_outbox, monkeypatch
-):
-    """Single use is ours too: a vendor that would accept a code repeatedly
-    still lets exactly one of the racing requests in."""
-    device.generate_challenge()
-    code = vendor_code(ip1_first)
-    monkeypatch.setattr(IP1Backend, "verify", lambda self, recipient, candidate, *, timeout: candidate == code)
-    results = verify_concurrently(device.pk, code)
-    assert results.count(True) == 1
-
-
 # -- configuration -------------------------------------------------------------------------
 
 
@@ -523,7 +277,11 @@ def test_credentials_are_required(missing):
 @pytest.mark.parametrize(
     "options, complaint",
     [
-        ({"account": "ip1:1"}, "'account' may not contain ':'"),
+        ({"account": "ip1:1"}, "'account' must be your iP1 account id, such as 'ip1-12345'"),
+        ({"account": "12345"}, "'account' must be your iP1 account id"),
+        ({"account": "ip1-"}, "'account' must be your iP1 account id"),
+        ({"api_key": "Bearer abc.def"}, "'api_key' looks like an iP1 v2 Bearer token"),
+        ({"api_key": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}, "'api_key' looks like an iP1 v2 Bearer token"),
         ({"api_key": " "}, "'api_key' must be a non-empty string"),
         ({"api_key": "k\r\n"}, "'api_key' contains control characters"),
         ({"numeric_only": "yes"}, "'numeric_only' must be True or False"),
@@ -565,7 +323,7 @@ def test_system_check_measures_message_format_not_otp_sms_message(sandbox, setti
 
     long_message = "Your code is {token}. " + "x" * 150
     settings.OTP_SMS_MESSAGE = long_message
-    entry = ip1_entry(sandbox)
+    entry = gateway_entry("ip1", sandbox)
     entry["OPTIONS"]["message_format"] = "Code {0}"
     settings.SMS_GATEWAYS = {"ip1": entry}
     assert check_gateways() == []
@@ -573,3 +331,87 @@ def test_system_check_measures_message_format_not_otp_sms_message(sandbox, setti
     del entry["OPTIONS"]["message_format"]
     settings.SMS_GATEWAYS = {"ip1": entry}
     assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
+
+
+@pytest.mark.parametrize("setting, value, check_id", [
+    ("OTP_SMS_TOKEN_LENGTH", 26, "sms_gateway.E005"),
+    ("OTP_SMS_TOKEN_VALIDITY", 86401, "sms_gateway.E005"),
+    ("OTP_SMS_MESSAGE", "{{ref}} {token}", "sms_gateway.E002"),
+])
+def test_settings_ip1_cannot_honour_carry_their_check_id(settings, setting, value, check_id):
+    setattr(settings, setting, value)
+    with pytest.raises(ConfigurationError) as info:
+        build()
+    assert info.value.check_id == check_id and info.value.obj == "SMS_GATEWAYS['ip1']"
+
+
+# -- ConcurrentLimit ------------------------------------------------------------------------
+
+
+def test_concurrent_limit_falls_back_with_a_clear_error(sandbox, make_backend):
+    """The sandbox allows 5 active authentications per phone, as iP1 does by
+    default; the sixth is refused with an error of its own (not sent)."""
+    backend = make_backend()
+    for _ in range(5):
+        send(backend)
+    with pytest.raises(ConcurrentLimitReached) as info:
+        send(backend)
+    assert isinstance(info.value, RequestRejected) and info.value.retry_next
+    assert info.value.vendor_status == "ConcurrentLimit" and "active iP1 authentications" in info.value.reason
+    assert len(sandbox.messages) == 5
+    backend.verify(NUMBER, vendor_code(sandbox), timeout=2)  # one used: room for one more
+    send(backend)
+    assert len(sandbox.messages) == 6
+
+
+def test_other_400s_are_not_taken_for_the_concurrent_limit(sandbox, make_backend):
+    sandbox.set_fault("ip1", "400", count=1)
+    with pytest.raises(RequestRejected) as info:
+        send(make_backend())
+    assert not isinstance(info.value, ConcurrentLimitReached)
+
+
+# -- credential check -----------------------------------------------------------------------
+
+
+def test_credential_check_reads_the_settings_and_sends_nothing(sandbox, make_backend):
+    check = make_backend().check_credentials(timeout=2)
+    assert (check.outcome, check.detail) == ("accepted", "iP1 accepted the account id and API key (ConcurrentLimit 5)")
+    request = sandbox.last_request("ip1")
+    assert (request.method, request.path) == ("GET", "/ip1/api/authentications/settings")
+    assert request.headers["Authorization"] == BASIC
+    assert sandbox.messages == []
+
+
+def test_credential_check_refused(sandbox, make_backend):
+    check = make_backend(api_key="not-the-key").check_credentials(timeout=2)
+    assert check.outcome == "refused" and "HTTP 401" in check.detail
+    assert "not-the-key" not in check.detail
+
+
+@pytest.mark.parametrize("fault", ["500", "429", "hang", "malformed"])
+def test_credential_check_without_an_answer_is_unchecked(sandbox, make_backend, fault):
+    sandbox.set_fault("ip1", fault)
+    check = make_backend().check_credentials(timeout=0.5)
+    assert check.outcome == "unchecked" and check.detail.startswith("no verdict from iP1: ")
+
+
+def test_credential_check_wants_the_settings_not_any_2xx(make_backend):
+    with answering(200, b"{}") as url:
+        assert make_backend(base_url=url).check_credentials(timeout=2).outcome == "unchecked"
+
+
+@pytest.mark.django_db
+def test_concurrent_limit_hands_the_code_to_the_next_gateway(sandbox, settings, sms_outbox, failures):
+    """Several sites (or devices) sharing one iP1 account can reach the limit
+    for one number; the next gateway then delivers our own code."""
+    from django_sms_gateway.dispatch import send_code
+
+    settings.SMS_GATEWAYS = {"ip1": gateway_entry("ip1", sandbox), "locmem": {
+        "BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend"}}
+    for _ in range(5):
+        assert send_code(NUMBER, "123456").alias == "ip1"
+    delivery = send_code(NUMBER, "654321")
+    assert delivery.alias == "locmem" and sms_outbox[-1].code == "654321"
+    assert [type(error) for error in failures] == [ConcurrentLimitReached]
+    assert delivery.attempts[0].reason == "too many active iP1 authentications for this number"

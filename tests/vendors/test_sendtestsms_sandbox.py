@@ -1,4 +1,4 @@
-"""manage.py sendtestsms shows a real fallback between two vendors over HTTP."""
+"""manage.py sendtestsms over HTTP: a real fallback between two vendors, and --check."""
 
 from io import StringIO
 
@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from .helpers import NUMBER, signicat_entry, zignsec_entry
+from .helpers import LOCMEM_ENTRY, NUMBER, gateway_entry, signicat_entry, zignsec_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +48,56 @@ def test_both_down_exits_non_zero(sandbox):
     with pytest.raises(CommandError):
         run(sandbox)
     assert sandbox.messages == []
+
+
+def check(sandbox, *args, **entries):
+    out = StringIO()
+    gateways = entries or {"ip1": gateway_entry("ip1", sandbox), "accuauth": gateway_entry("accuauth", sandbox),
+                           "locmem": LOCMEM_ENTRY}
+    with override_settings(SMS_GATEWAYS=gateways):
+        call_command("sendtestsms", "--check", *args, stdout=out, no_color=True)
+    return out.getvalue()
+
+
+def line(output, alias):
+    return next(row for row in output.splitlines() if row.split()[:1] == [alias])
+
+
+def test_check_prints_one_line_per_gateway_and_sends_nothing(sandbox):
+    output = check(sandbox)
+    assert "no SMS is sent" in output
+    assert line(output, "ip1").split()[1:3] == ["credentials", "accepted"]
+    assert "cannot be checked" in line(output, "accuauth") and "only a real send can tell" in line(output, "accuauth")
+    assert "cannot be checked" in line(output, "locmem")
+    assert sandbox.messages == [] and sandbox.stats["accuauth"]["requests"] == 0
+    assert sandbox.last_request("ip1").path == "/ip1/api/authentications/settings"
+
+
+def test_check_refused_credentials_exit_non_zero(sandbox):
+    out = StringIO()
+    gateways = {"ip1": gateway_entry("ip1", sandbox, api_key="wrong-key"), "locmem": LOCMEM_ENTRY}
+    with override_settings(SMS_GATEWAYS=gateways), pytest.raises(CommandError, match=r"refused by: ip1\."):
+        call_command("sendtestsms", "--check", stdout=out, no_color=True)
+    assert "credentials refused" in line(out.getvalue(), "ip1") and "wrong-key" not in out.getvalue()
+    assert "locmem" in out.getvalue()  # every gateway is still checked and printed
+
+
+def test_check_one_gateway(sandbox):
+    output = check(sandbox, "--gateway", "ip1")
+    assert [row.split()[0] for row in output.splitlines()[1:]] == ["ip1"]
+
+
+def test_check_of_a_vendor_that_cannot_answer_is_not_a_refusal(sandbox):
+    sandbox.set_fault("ip1", "500")
+    output = check(sandbox, ip1=gateway_entry("ip1", sandbox))
+    assert "cannot be checked" in line(output, "ip1") and "no verdict from iP1" in line(output, "ip1")
+
+
+def test_check_takes_no_number(sandbox):
+    with pytest.raises(CommandError, match="--check sends nothing"):
+        call_command("sendtestsms", NUMBER, "--check", stdout=StringIO())
+
+
+def test_a_number_or_check_is_needed():
+    with override_settings(SMS_GATEWAYS={"locmem": LOCMEM_ENTRY}), pytest.raises(CommandError, match="--check"):
+        call_command("sendtestsms", stdout=StringIO())

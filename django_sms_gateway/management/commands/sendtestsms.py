@@ -4,6 +4,13 @@ Sends a clearly labelled test text (never a login code) through the gateway
 chain, one gateway, or each gateway in turn, and prints every attempt:
 gateway, outcome, time and reason. Exits non-zero when nothing was delivered.
 
+``manage.py sendtestsms --check [--gateway ALIAS]`` sends nothing: it asks
+each gateway's vendor something harmless that tells whether it accepts our
+credentials (:meth:`~django_sms_gateway.backends.base.BaseBackend.check_credentials`)
+and prints one line per gateway: credentials accepted, refused, or cannot be
+checked. Exits non-zero when any gateway's credentials are refused, so a
+deploy can gate on it.
+
 Through the chain, gateways whose circuit breaker is open are skipped, as at
 login. ``--gateway`` and ``--all`` test a gateway even while its circuit is
 open (and say so); every outcome still counts for the breaker, so a delivery
@@ -23,13 +30,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 
 from ... import breaker
-from ...backends.base import BaseBackend, SMSMessage
+from ...backends.base import BaseBackend, CredentialCheck, SMSMessage
 from ...conf import settings
 from ...dispatch import send_message
-from ...exceptions import Attempt, DeliveryFailed
+from ...exceptions import Attempt, DeliveryFailed, GatewayError
 from ...gateways import gateways
 from ...phone import mask_number, normalize_number
 from ...text import compile_template
+
+#: How each credential check outcome is printed.
+CHECK_LABELS = {"accepted": "credentials accepted", "refused": "credentials refused", "unchecked": "cannot be checked"}
 
 #: Stands in for the code: the same digits every time, so nobody mistakes it for one.
 TEST_DIGITS = "1234567890"
@@ -61,11 +71,19 @@ class Command(BaseCommand):
     help = (
         "Send a test SMS (not a login code) through SMS_GATEWAYS and show each attempt: "
         "gateway, outcome, time and reason. Exits non-zero when nothing was delivered. "
-        "Not subject to the sending limits (OTP_SMS_LIMITS)."
+        "Not subject to the sending limits (OTP_SMS_LIMITS). "
+        "With --check, nothing is sent: each gateway's credentials are checked, "
+        "and the exit status is non-zero when any are refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("number", help="Mobile number to send to, in international format (+4798765432).")
+        parser.add_argument(
+            "number", nargs="?", help="Mobile number to send to, in international format (+4798765432)."
+        )
+        parser.add_argument(
+            "--check", action="store_true",
+            help="Send nothing: ask each gateway (or --gateway) whether its vendor accepts the credentials.",
+        )
         which = parser.add_mutually_exclusive_group()
         which.add_argument("--gateway", metavar="ALIAS", help="Send through this gateway only.")
         which.add_argument(
@@ -74,21 +92,28 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         typed = options["number"]
-        try:
-            recipient = normalize_number(typed, settings.OTP_SMS_DEFAULT_REGION)
-        except ValidationError as exc:
-            raise CommandError(f"Cannot send to {typed!r}: {' '.join(exc.messages)}") from None
+        if options["check"] and typed is not None:
+            raise CommandError("--check sends nothing: give no number.")
+        if not options["check"] and typed is None:
+            raise CommandError("Give the number to send the test SMS to, or --check to send nothing.")
         try:
             backends = gateways.all()
         except ImproperlyConfigured as exc:
             raise CommandError(f"SMS_GATEWAYS is misconfigured: {exc} (run manage.py check for hints)") from None
+        if options["gateway"] and options["gateway"] not in gateways:
+            known = ", ".join(b.alias for b in backends)
+            raise CommandError(f"No gateway {options['gateway']!r} in SMS_GATEWAYS (configured: {known}).")
+        if options["check"]:
+            self._check_credentials([gateways[options["gateway"]]] if options["gateway"] else backends)
+            return
+        try:
+            recipient = normalize_number(typed, settings.OTP_SMS_DEFAULT_REGION)
+        except ValidationError as exc:
+            raise CommandError(f"Cannot send to {typed!r}: {' '.join(exc.messages)}") from None
 
         runs: list[list[BaseBackend] | None]
         if options["gateway"]:
             alias = options["gateway"]
-            if alias not in gateways:
-                known = ", ".join(b.alias for b in backends)
-                raise CommandError(f"No gateway {alias!r} in SMS_GATEWAYS (configured: {known}).")
             runs = [[gateways[alias]]]
             plan = f"gateway {alias!r}"
         elif options["all"]:
@@ -137,3 +162,20 @@ class Command(BaseCommand):
         elapsed = f"{attempt.elapsed * 1000:.0f} ms"
         reason = attempt.reason + (f" (ref {attempt.reference})" if attempt.reference else "")
         self.stdout.write(style(f"{attempt.alias:<20} {attempt.outcome:<8} {elapsed:>9}  {reason}"))
+
+    def _check_credentials(self, backends: list[BaseBackend]) -> None:
+        """One line per gateway; a CommandError when any refused its credentials."""
+        self.stdout.write("Credential check (no SMS is sent): " + ", ".join(b.alias for b in backends))
+        refused = []
+        for backend in backends:
+            try:
+                result = backend.check_credentials(timeout=backend.timeout)
+            except GatewayError as exc:
+                result = CredentialCheck("unchecked", f"the vendor did not answer: {exc.reason}")
+            if result.outcome == "refused":
+                refused.append(backend.alias)
+            styles = {"accepted": self.style.SUCCESS, "refused": self.style.ERROR}
+            style = styles.get(result.outcome, self.style.WARNING)
+            self.stdout.write(style(f"{backend.alias:<20} {CHECK_LABELS[result.outcome]:<21} {result.detail}"))
+        if refused:
+            raise CommandError(f"Credentials refused by: {', '.join(refused)}.")
