@@ -108,19 +108,19 @@ def bucket_seconds(counter: Counter) -> float:
 
 
 def retry_after(counter: Counter, buckets: Sequence[int], now: float) -> int:
-    """Whole seconds until one more send fits in ``counter``, its ``buckets``
-    (oldest first) holding what is counted now, if nothing else is sent."""
+    """Whole seconds until a refused send would fit in ``counter``, whose
+    ``buckets`` (oldest first) count that send in the last one, if nothing
+    else is sent meanwhile: buckets leave the window oldest first."""
     width = bucket_seconds(counter)
     current = math.floor(now / width)
-    over = sum(buckets) + 1 - counter.count
-    wait = width  # only reached when another process lowered the count meanwhile
-    for age, value in enumerate(buckets):
+    over = sum(buckets) - counter.count
+    age = 0
+    for age, value in enumerate(buckets):  # noqa: B007  (the age at which enough has left)
         over -= value
         if over <= 0:
-            # bucket ``age`` (0 = oldest) leaves the window when bucket ``current + age + 1`` begins
-            wait = (current + age + 1) * width - now
             break
-    return max(1, math.ceil(wait))
+    # the bucket of this age leaves when bucket ``current + age + 1`` begins
+    return max(1, math.ceil((current + age + 1) * width - now))
 
 
 _local: LocMemCache | None = None
