@@ -126,13 +126,13 @@ def client_address(request: Any, header: str | None, proxies: int) -> IPAddress 
                 header, proxies, "y" if proxies == 1 else "ies", held_back,
             )
     address = parse_ip(meta.get("REMOTE_ADDR"))
-    if header is None and address is not None and (address.is_private or address.is_loopback):
+    if header is None and address is not None and not address.is_global:
         _warn_if_proxied(meta)
     return address
 
 
 def _warn_if_proxied(meta: dict[str, Any]) -> None:
-    """A request from a private address with forwarding headers came through
+    """A request from a non-public address with forwarding headers came through
     a proxy (a public client forging the headers is not warned about)."""
     found = next((name for name in FORWARDED_HEADERS if meta.get(name)), None)
     if found is None:
@@ -140,7 +140,7 @@ def _warn_if_proxied(meta: dict[str, Any]) -> None:
     held_back = _proxy_warnings.allow()
     if held_back is not None:
         logger.warning(
-            "Requests come through a proxy (%s is set, REMOTE_ADDR is a private address) but "
+            "Requests come through a proxy (%s is set, REMOTE_ADDR is not a public address) but "
             "OTP_SMS_CLIENT_IP_HEADER is not set, so every client shares the proxy's 'ip' sending limit; "
             "set OTP_SMS_CLIENT_IP_HEADER and OTP_SMS_TRUSTED_PROXIES (%d more such requests since the last "
             "warning)",

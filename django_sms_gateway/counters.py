@@ -163,9 +163,12 @@ def shared_cache_failed_recently(alias: str) -> bool:
 
 
 def forget_failures() -> None:
-    """Try the shared caches again at the next send (tests, settings changes)."""
+    """Try the shared caches again at the next send, and drop this process's
+    own counts (when ``CACHES`` change, and in tests)."""
     with _down_lock:
         _down_until.clear()
+    if _local is not None:
+        _local.clear()
 
 
 def _bucket_keys(counter: Counter, now: float) -> tuple[list[str], Bucket]:
@@ -296,7 +299,7 @@ def unbounded_cache_warnings(uses: dict[str, str]) -> list[Warning]:
     socket timeout in its ``OPTIONS``."""
     found = []
     for alias, held in uses.items():
-        entry = (django_settings.CACHES or {}).get(alias) or {}
+        entry: dict[str, Any] = dict((django_settings.CACHES or {}).get(alias) or {})
         needed = SOCKET_TIMEOUTS.get(str(entry.get("BACKEND", "")))
         options = entry.get("OPTIONS") or {}
         if needed is None or all(options.get(name) is not None for name in needed):

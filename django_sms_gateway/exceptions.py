@@ -14,6 +14,7 @@ dispatcher collects the attempts and, when no gateway delivered, raises
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import lazy
@@ -21,6 +22,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .text import whole_minutes
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ConfigurationError(ImproperlyConfigured):
@@ -183,6 +187,7 @@ class SendLimitExceeded(SMSGatewayError):
     def __init__(self, limit: str, message: str | None = None, retry_after: int | None = None) -> None:
         self.limit = limit
         self.retry_after = retry_after
+        self.message: StrOrPromise
         if message:
             self.message = message
         elif retry_after is not None:

@@ -53,7 +53,14 @@ from phonenumbers import NumberParseException, PhoneNumberType
 from . import counters, signals
 from .client_ip import client_address, ip_settings, limit_key, proxy_warnings
 from .conf import DEFAULTS, settings
-from .exceptions import Attempt, ConfigurationError, DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
+from .exceptions import (
+    Attempt,
+    ConfigurationError,
+    DeliveryFailed,
+    NoGatewayForNumber,
+    RecipientNotReachable,
+    SendLimitExceeded,
+)
 from .log_throttle import LogThrottle
 from .middleware import current_request
 from .phone import allowed_non_geographic, mask_number, non_geographic_refused
@@ -424,18 +431,12 @@ def _counters(
     requester: list[tuple[Limit, str]] = []
     shared: list[tuple[Limit, str]] = []
     for configured in cfg.limits:
-        limit: Limit | None = configured
         subject = subjects[configured.name]
-        if subject is None:
+        limit = cfg.country_limits.get(subject, configured) if configured.name == "global" and subject else configured
+        if subject is None or limit is None:
             continue
-        if configured.name == "global":
-            limit = cfg.country_limits.get(subject, configured)
-            if limit is None:
-                continue
-            opaque = f"global:{subject}"
-        else:
-            opaque = f"{configured.name}:{_digest(cfg, configured.name, subject)}"
-        (requester if configured.name in REQUESTER_LIMITS else shared).append((limit, opaque))
+        opaque = f"global:{subject}" if limit.name == "global" else f"{limit.name}:{_digest(cfg, limit.name, subject)}"
+        (requester if limit.name in REQUESTER_LIMITS else shared).append((limit, opaque))
     return requester, shared
 
 

@@ -20,9 +20,9 @@ from freezegun import freeze_time
 
 from django_sms_gateway import checks, counters, limits, signals
 from django_sms_gateway.exceptions import DeliveryFailed, SendLimitExceeded
-from django_sms_gateway.text import whole_minutes
 from django_sms_gateway.middleware import SMSRequestMiddleware
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
+from django_sms_gateway.text import whole_minutes
 
 pytestmark = pytest.mark.django_db
 

@@ -206,7 +206,8 @@ def test_reached_a_vendor_reads_the_attempts():
     from django_sms_gateway.exceptions import Attempt, GatewayTimeout
 
     refused = GatewayConnectionError("connection refused", not_sent=True)
-    assert not limits.reached_a_vendor([Attempt("a", "skipped", "open circuit"), Attempt("b", "failed", "x", 0, refused)])
+    skipped = Attempt("a", "skipped", "open circuit")
+    assert not limits.reached_a_vendor([skipped, Attempt("b", "failed", "connection refused", 0.0, refused)])
     assert limits.reached_a_vendor([Attempt("a", "failed", "timeout", 1.0, GatewayTimeout("timeout"))])
     assert limits.reached_a_vendor([Attempt("a", "sent", "accepted")])
 
