@@ -64,7 +64,7 @@ from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
 from .conf import settings
 from .gateways import GatewayHandler, breaker_settings, build_backend
-from .text import TemplateError, compile_template
+from .text import TemplateError, compile_template, whole_minutes
 
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -264,7 +264,7 @@ def _template_messages(backends: list[BaseBackend]) -> list[CheckMessage]:
             continue
         worst = template.worst_case(
             int(settings.OTP_SMS_TOKEN_LENGTH),
-            minutes=max(1, (validity + 59) // 60),
+            minutes=whole_minutes(validity),
             site_name=str(settings.OTP_SMS_SITE_NAME or ""),
         )
         for backend in backends:

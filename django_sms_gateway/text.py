@@ -5,6 +5,7 @@ Pure Python with no Django import, so the vendor sandbox can use it too.
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -140,4 +141,4 @@ def compile_template(source: str) -> MessageTemplate:
 def whole_minutes(seconds: float) -> int:
     """``seconds`` as the minutes a user is told: rounded up, at least 1
     ("expires in 5 minutes", "try again in 34 minutes")."""
-    return max(1, -(-int(seconds) // 60))
+    return max(1, math.ceil(seconds / 60))
