@@ -343,13 +343,17 @@ class Reservation:
     a send that then reached no vendor (every gateway skipped or refused
     before anything was sent, a lost cooldown race, a database error)."""
 
-    def __init__(self, held: Sequence[counters.Tally] = ()) -> None:
+    def __init__(self, held: Sequence[counters.Tally] = (), alias: str = "") -> None:
         self._held = tuple(held)
+        self._alias = alias
 
     def release(self) -> None:
-        """Give the counts back (once; later calls do nothing). Never raises."""
+        """Give the counts back (once; later calls do nothing). Never raises,
+        and leaves a shared cache that just failed alone rather than wait on it."""
         held, self._held = self._held, ()
         for tally in held:
+            if tally.shared and counters.shared_cache_failed_recently(self._alias):
+                continue
             _lower_quietly(tally.cache, tally.raised)
 
     #: Deprecated alias of :meth:`release`.
@@ -472,9 +476,9 @@ def check_send(
             if sum(buckets) > limit.count
         ]
         if hit:
-            Reservation(held).release()
+            Reservation(held, cfg.cache_alias).release()
             raise _refused_by(hit, number, sender)
-    return Reservation(held)
+    return Reservation(held, cfg.cache_alias)
 
 
 def _as_counter(limit: Limit, opaque: str) -> counters.Counter:
@@ -491,7 +495,7 @@ def _count(
             alias, [_as_counter(limit, opaque) for limit, opaque in group], now, fallback=not cfg.fail_closed
         )
     except counters.SharedCacheDown as down:
-        Reservation(held).release()
+        Reservation(held, alias).release()
         masked = mask_number(number)
         held_back = _cache_warnings.allow((alias, "closed"))
         if held_back is not None:
