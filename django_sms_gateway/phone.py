@@ -149,6 +149,16 @@ def region_of(e164: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def region_and_type(e164: str) -> tuple[str | None, int | None]:
+    """Region and phonenumbers ``PhoneNumberType`` of an E.164 number (None, None if unreadable)."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return None, None
+    return phonenumbers.region_code_for_number(parsed), phonenumbers.number_type(parsed)
+
+
 def mask_number(e164: str | None) -> str:
     """Hide all but the country code and the last two digits: ``+47******32``."""
     if not e164:
