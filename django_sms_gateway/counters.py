@@ -90,9 +90,6 @@ class Tally:
     #: Why the shared cache was not used (the exception class), when it was not.
     error: str | None = None
 
-    def counts(self) -> list[int]:
-        return [sum(values) for values in self.buckets]
-
 
 class SharedCacheDown(Exception):
     """The shared limits cache failed (or failed less than ``FALLBACK_SECONDS`` ago)."""
@@ -114,13 +111,12 @@ def retry_after(counter: Counter, buckets: Sequence[int], now: float) -> int:
     width = bucket_seconds(counter)
     current = math.floor(now / width)
     over = sum(buckets) - counter.count
-    age = 0
-    for age, value in enumerate(buckets):  # noqa: B007  (the age at which enough has left)
-        over -= value
-        if over <= 0:
-            break
-    # the bucket of this age leaves when bucket ``current + age + 1`` begins
-    return max(1, math.ceil((current + age + 1) * width - now))
+    leaving = 0  # how many of the oldest buckets must leave the window
+    while over > 0:
+        over -= buckets[leaving]
+        leaving += 1
+    # the oldest bucket left is ``current - BUCKETS + 1``; the n-th leaves when bucket ``current + n`` begins
+    return max(1, math.ceil((current + leaving) * width - now))
 
 
 _local: LocMemCache | None = None
@@ -141,8 +137,9 @@ def raise_counters(alias: str, counters: Sequence[Counter], now: float, *, fallb
 
     When that cache fails (or failed in the last ``FALLBACK_SECONDS``), the
     counters are raised in :func:`local_cache` if ``fallback`` is true, and
-    :class:`SharedCacheDown` is raised if not; either way nothing stays
-    raised in the shared cache.
+    :class:`SharedCacheDown` is raised if not. Counts the failed call may
+    have raised in the shared cache (a connection lost after Redis ran the
+    pipeline) are left to expire with their bucket.
     """
     error = "failed in the last few seconds"
     if not shared_cache_failed_recently(alias):

@@ -221,3 +221,22 @@ def test_the_old_names_still_work(sending_limits):
         limits.check_send("+4798765432", user_id="u")
         with pytest.raises(SendLimitExceeded):
             limits.check_send("+4798765432", user_id="u")
+
+
+def test_two_factor_sends_that_reached_no_vendor_give_their_counts_back(sending_limits, sms_outbox, user):
+    pytest.importorskip("two_factor", reason="install the test extra (django-two-factor-auth)")
+    from two_factor.plugins.phonenumber.models import PhoneDevice
+
+    from django_sms_gateway.integrations.two_factor import GATEWAY_PATH
+
+    phone = PhoneDevice.objects.create(user=user, name="default", number="+4798765432", method="sms")
+    down = {"down": {"BACKEND": f"{__name__}.RefusedConnectionBackend"}}
+    with sending_limits(number=(1, 3600)), override_settings(TWO_FACTOR_SMS_GATEWAY=GATEWAY_PATH):
+        with override_settings(SMS_GATEWAYS=down):
+            for _ in range(2):
+                with pytest.raises(DeliveryFailed):
+                    phone.generate_challenge()
+        phone.generate_challenge()
+        with pytest.raises(SendLimitExceeded):
+            phone.generate_challenge()
+    assert len(sms_outbox) == 1
