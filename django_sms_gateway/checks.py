@@ -38,6 +38,10 @@ Every message names what is wrong and its hint says how to fix it.
 ``W004``            The ``ip`` limit is on but ``SMSRequestMiddleware`` is not in
                     ``MIDDLEWARE``, so sends made without a request (django-otp's
                     forms) are not counted per client IP.
+``W012``            The limits or breaker cache is Redis or Memcached without a
+                    socket timeout in ``OPTIONS``: a hung server would stall logins.
+``W013``            The settings say the site is behind a proxy, but
+                    ``OTP_SMS_CLIENT_IP_HEADER`` is not set.
 ==================  =========================================================
 """
 
@@ -60,7 +64,7 @@ from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
 from .conf import settings
 from .gateways import GatewayHandler, breaker_settings, build_backend
-from .text import TemplateError, compile_template
+from .text import TemplateError, compile_template, whole_minutes
 
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -260,7 +264,7 @@ def _template_messages(backends: list[BaseBackend]) -> list[CheckMessage]:
             continue
         worst = template.worst_case(
             int(settings.OTP_SMS_TOKEN_LENGTH),
-            minutes=max(1, (validity + 59) // 60),
+            minutes=whole_minutes(validity),
             site_name=str(settings.OTP_SMS_SITE_NAME or ""),
         )
         for backend in backends:
@@ -386,47 +390,19 @@ def check_breaker_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 
 @register(Tags.security)
 def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E012: the limit and client-IP settings; E013: the allowlists; W004: the middleware."""
-    from .client_ip import ip_settings
-    from .limits import allowlist_settings, limit_settings
+    """E012/E013: the limit settings (validated in limits.py); W004: the middleware;
+    W012: a hang-prone limits or breaker cache; W013: a proxy without a client-IP header."""
+    from .limits import limit_settings, setting_errors, setting_warnings
     from .middleware import MIDDLEWARE_PATH
 
-    messages: list[CheckMessage] = []
-    limits: tuple[Any, ...] = ()
+    messages: list[CheckMessage] = [
+        Error(exc.message, hint=exc.hint, obj=exc.obj, id=exc.check_id) for exc in setting_errors()
+    ]
+    messages += setting_warnings()
     try:
         limits = limit_settings()[0]
-    except ImproperlyConfigured as exc:
-        messages.append(
-            Error(
-                str(exc),
-                hint="Write OTP_SMS_LIMITS as {'number': (5, 3600), 'ip': None, ...} with the limits "
-                "number, prefix, user, ip and global; see 'Sending limits' in the README.",
-                id="sms_gateway.E012",
-            )
-        )
-    try:
-        ip_settings()
-    except ImproperlyConfigured as exc:
-        messages.append(
-            Error(
-                str(exc),
-                hint="Behind a proxy, set OTP_SMS_CLIENT_IP_HEADER = 'HTTP_X_FORWARDED_FOR' and "
-                "OTP_SMS_TRUSTED_PROXIES to the number of proxies in front of the site; see "
-                "'Client IP behind a proxy' in the README.",
-                id="sms_gateway.E012",
-            )
-        )
-    try:
-        allowlist_settings()
-    except ImproperlyConfigured as exc:
-        messages.append(
-            Error(
-                str(exc),
-                hint="Write OTP_SMS_ALLOWED_COUNTRIES as ISO 3166 codes (['NO', 'SE'], empty for all) and "
-                "OTP_SMS_ALLOWED_NUMBER_TYPES as ['MOBILE', 'FIXED_LINE_OR_MOBILE'] or a part of it.",
-                id="sms_gateway.E013",
-            )
-        )
+    except ImproperlyConfigured:
+        limits = ()
     if any(limit.name == "ip" for limit in limits) and _position(list(django_settings.MIDDLEWARE or []),
                                                                   MIDDLEWARE_PATH) is None:
         messages.append(

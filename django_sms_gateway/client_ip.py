@@ -16,9 +16,11 @@ import ipaddress
 import logging
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.conf import settings as django_settings
+from django.core.checks import Warning
 
 from .conf import settings
+from .exceptions import ConfigurationError
 from .log_throttle import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")
@@ -27,30 +29,40 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: IPv6 clients are counted per /64: one subscriber usually gets a whole /64.
 IPV6_PREFIX = 64
 _fallback_warnings = LogThrottle()
+_proxy_warnings = LogThrottle()
+#: ``request.META`` keys a reverse proxy or load balancer sets.
+FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+_HINT = (
+    "Behind a proxy, set OTP_SMS_CLIENT_IP_HEADER = 'HTTP_X_FORWARDED_FOR' and OTP_SMS_TRUSTED_PROXIES to the "
+    "number of proxies in front of the site; see 'Client IP behind a proxy' in docs/limits.md."
+)
 
 
 def ip_settings() -> tuple[str | None, int]:
     """``(OTP_SMS_CLIENT_IP_HEADER, OTP_SMS_TRUSTED_PROXIES)``, validated.
 
-    Raises ``ImproperlyConfigured`` naming the setting that is wrong.
+    Raises :class:`ConfigurationError` (``sms_gateway.E012``) naming the setting that is wrong.
     """
     header = settings.OTP_SMS_CLIENT_IP_HEADER
     proxies = settings.OTP_SMS_TRUSTED_PROXIES
     if header is not None:
         if not isinstance(header, str) or not header:
-            raise ImproperlyConfigured(
+            raise ConfigurationError(
                 f"OTP_SMS_CLIENT_IP_HEADER must be a request.META key such as 'HTTP_X_FORWARDED_FOR' "
-                f"or None, not {header!r}."
+                f"or None, not {header!r}.",
+                check_id="sms_gateway.E012", hint=_HINT, obj="OTP_SMS_CLIENT_IP_HEADER",
             )
         if header != header.upper() or "-" in header or not (header.startswith("HTTP_") or header == "REMOTE_ADDR"):
             suggestion = "HTTP_" + header.upper().replace("-", "_").removeprefix("HTTP_")
-            raise ImproperlyConfigured(
+            raise ConfigurationError(
                 f"OTP_SMS_CLIENT_IP_HEADER is {header!r}, which is not how Django names a header in "
-                f"request.META; write {suggestion!r}."
+                f"request.META; write {suggestion!r}.",
+                check_id="sms_gateway.E012", hint=_HINT, obj="OTP_SMS_CLIENT_IP_HEADER",
             )
     if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 1:
-        raise ImproperlyConfigured(
-            f"OTP_SMS_TRUSTED_PROXIES must be a whole number of proxies, at least 1, not {proxies!r}."
+        raise ConfigurationError(
+            f"OTP_SMS_TRUSTED_PROXIES must be a whole number of proxies, at least 1, not {proxies!r}.",
+            check_id="sms_gateway.E012", hint=_HINT, obj="OTP_SMS_TRUSTED_PROXIES",
         )
     return header, proxies
 
@@ -113,7 +125,51 @@ def client_address(request: Any, header: str | None, proxies: int) -> IPAddress 
                 "limits (%d more such requests since the last warning)",
                 header, proxies, "y" if proxies == 1 else "ies", held_back,
             )
-    return parse_ip(meta.get("REMOTE_ADDR"))
+    address = parse_ip(meta.get("REMOTE_ADDR"))
+    if header is None and address is not None and not address.is_global:
+        _warn_if_proxied(meta)
+    return address
+
+
+def _warn_if_proxied(meta: dict[str, Any]) -> None:
+    """A request from a non-public address with forwarding headers came through
+    a proxy (a public client forging the headers is not warned about)."""
+    found = next((name for name in FORWARDED_HEADERS if meta.get(name)), None)
+    if found is None:
+        return
+    held_back = _proxy_warnings.allow()
+    if held_back is not None:
+        logger.warning(
+            "Requests come through a proxy (%s is set, REMOTE_ADDR is not a public address) but "
+            "OTP_SMS_CLIENT_IP_HEADER is not set, so every client shares the proxy's 'ip' sending limit; "
+            "set OTP_SMS_CLIENT_IP_HEADER and OTP_SMS_TRUSTED_PROXIES (%d more such requests since the last "
+            "warning)",
+            found, held_back,
+        )
+
+
+def proxy_warnings(ip_limit_on: bool) -> list[Warning]:
+    """``sms_gateway.W013``: the settings say the site is behind a proxy
+    (``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST``/``_PORT``) but no
+    client-IP header is configured, so every user would share one ``ip`` counter.
+    Requests show it too: :func:`client_address` logs a warning then."""
+    if not ip_limit_on or settings.OTP_SMS_CLIENT_IP_HEADER is not None:
+        return []
+    signs = [
+        name for name in ("SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT")
+        if getattr(django_settings, name, None)
+    ]
+    if not signs:
+        return []
+    return [
+        Warning(
+            f"{signs[0]} says the site runs behind a proxy, but OTP_SMS_CLIENT_IP_HEADER is not set: the 'ip' "
+            "sending limit would count every user as the proxy's address.",
+            hint=_HINT,
+            obj="OTP_SMS_CLIENT_IP_HEADER",
+            id="sms_gateway.W013",
+        )
+    ]
 
 
 def limit_key(address: str | IPAddress) -> str:

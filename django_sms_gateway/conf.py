@@ -46,20 +46,27 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_WEBHOOK_MAX_BYTES": 16 * 1024,
     # Alias in CACHES holding the sending-limit counters (shared between processes in production).
     "OTP_SMS_LIMITS_CACHE": "default",
-    # Sending limits: name -> (sends, seconds) per fixed window, or None to turn one off. A site's
-    # dict is merged over these; OTP_SMS_LIMITS = None turns every counter off. See limits.py.
+    # Sending limits: name -> (sends, seconds) in any such sliding window, or None to turn one off.
+    # "global" applies to each destination country. A site's dict is merged over these;
+    # OTP_SMS_LIMITS = None turns every counter off. See limits.py.
     "OTP_SMS_LIMITS": {
         "number": (5, 3600),
         "prefix": (20, 3600),
-        "ip": (20, 3600),
+        "ip": (50, 3600),
         "user": (10, 3600),
-        "global": (1000, 3600),
+        "global": (100_000, 3600),
     },
+    # ISO 3166 region -> (sends, seconds) or None: the "global" limit for that destination country.
+    "OTP_SMS_COUNTRY_LIMITS": {},
+    # True: refuse every send while the limits cache is unreachable; False: count in each process meanwhile.
+    "OTP_SMS_LIMITS_FAIL_CLOSED": False,
     # Digits dropped from the end of a number to make its "prefix" (the neighbours it is counted with).
     "OTP_SMS_LIMIT_PREFIX_DIGITS": 3,
     # ISO 3166 region codes may be sent to (empty: every region) and phonenumbers types by name.
     "OTP_SMS_ALLOWED_COUNTRIES": (),
     "OTP_SMS_ALLOWED_NUMBER_TYPES": ("MOBILE", "FIXED_LINE_OR_MOBILE"),
+    # E.164 prefixes of satellite and other non-geographic numbers (region 001) that may get codes.
+    "OTP_SMS_ALLOWED_NON_GEOGRAPHIC": (),
     # Client IP for the "ip" limit: request.META key set by the site's proxy (None: REMOTE_ADDR),
     # and how many proxies in front of the site append to it.
     "OTP_SMS_CLIENT_IP_HEADER": None,

@@ -1,18 +1,270 @@
-"""Counters in Django's cache that keep the expiry they were given.
+"""Every cache operation of the sending limits: sliding-window counters.
 
-Django's Redis, Memcached and local-memory caches change a number in place
-and keep its expiry. ``BaseCache.incr``, which the database and file caches
-use, is a get and a set, and that set gives the key the cache's default
-``TIMEOUT`` instead: a counter meant to last an hour would vanish after
-five minutes (or never, with ``TIMEOUT = None``). :func:`add_to` keeps the
-expiry on every cache with the same number of round trips.
+A counter allows ``count`` sends in any ``seconds``. Its window is cut into
+:data:`BUCKETS` buckets of ``seconds / BUCKETS`` each, one cache key per
+bucket; a send adds one to the current bucket, and the count is the sum of
+the last :data:`BUCKETS` buckets. So there is no window boundary to burst
+across (a fixed window lets twice its budget through within seconds around
+its end), and a send leaves the count between ``seconds - seconds/BUCKETS``
+and ``seconds`` after it was made.
+
+On Django's Redis cache every counter of one send is raised, and the other
+buckets read, in one pipelined round trip (``INCR``, ``EXPIRE``, ``MGET`` per
+counter). Other caches use ``incr`` (``add`` for a new bucket) and one
+``get_many``. Django's ``BaseCache.incr``, which the database and file
+caches use, is a get and a set that gives the key the cache's default
+``TIMEOUT``; :func:`add_to` keeps each bucket's own expiry instead.
+
+When the shared cache fails, :func:`raise_counters` can count in this
+process instead (:func:`local_cache`) and keeps doing so for
+:data:`FALLBACK_SECONDS` before it tries the shared cache again, so a hung
+cache costs one socket timeout per process every few seconds, not one per login.
 """
 
 from __future__ import annotations
 
-from django.core.cache import BaseCache
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
-__all__ = ["add_to"]
+from django.conf import settings as django_settings
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.checks import Warning
+
+__all__ = [
+    "BUCKETS",
+    "FALLBACK_SECONDS",
+    "Bucket",
+    "Counter",
+    "SharedCacheDown",
+    "Tally",
+    "add_to",
+    "unbounded_cache_warnings",
+    "local_cache",
+    "lower",
+    "raise_counters",
+]
+
+#: Buckets per window: a send leaves its count at most ``seconds / BUCKETS`` early.
+BUCKETS = 12
+#: Seconds the limits count in this process after the shared cache failed.
+FALLBACK_SECONDS = 10.0
+#: Seconds a bucket outlives its last use, so a send at its end still finds it.
+TTL_MARGIN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """One subject's counter: ``key`` (no number or address in it), at most ``count`` per ``seconds``."""
+
+    key: str
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """The bucket a send was counted in, to give it back: its cache key and when it expires."""
+
+    key: str
+    expires: float
+
+    def ttl(self, now: float) -> int:
+        return math.ceil(self.expires - now)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What :func:`raise_counters` did: the cache counted in (the shared one, or
+    this process's), the bucket raised per counter, and each counter's
+    buckets (oldest first; the last, current one includes this send)."""
+
+    cache: BaseCache
+    shared: bool
+    raised: tuple[Bucket, ...]
+    buckets: tuple[tuple[int, ...], ...]
+    #: Why the shared cache was not used (the exception class), when it was not.
+    error: str | None = None
+
+
+class SharedCacheDown(Exception):
+    """The shared limits cache failed (or failed less than ``FALLBACK_SECONDS`` ago)."""
+
+    def __init__(self, alias: str, error: str) -> None:
+        super().__init__(f"limits cache {alias!r} is unreachable ({error})")
+        self.alias = alias
+        self.error = error
+
+
+def bucket_seconds(counter: Counter) -> float:
+    return counter.seconds / BUCKETS
+
+
+def retry_after(counter: Counter, buckets: Sequence[int], now: float) -> int:
+    """Whole seconds until a refused send would fit in ``counter``, whose
+    ``buckets`` (oldest first) count that send in the last one, if nothing
+    else is sent meanwhile: buckets leave the window oldest first."""
+    width = bucket_seconds(counter)
+    current = math.floor(now / width)
+    over = sum(buckets) - counter.count
+    leaving = 0  # how many of the oldest buckets must leave the window
+    while over > 0:
+        over -= buckets[leaving]
+        leaving += 1
+    # the oldest bucket left is ``current - BUCKETS + 1``; the n-th leaves when bucket ``current + n`` begins
+    return max(1, math.ceil((current + leaving) * width - now))
+
+
+_local: LocMemCache | None = None
+_down_until: dict[str, float] = {}
+_down_lock = threading.Lock()
+
+
+def local_cache() -> BaseCache:
+    """This process's own counters, used while the shared cache is down."""
+    global _local
+    if _local is None:
+        _local = LocMemCache("django_sms_gateway.limits.local", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+    return _local
+
+
+def raise_counters(alias: str, counters: Sequence[Counter], now: float, *, fallback: bool) -> Tally:
+    """Add one to each counter in the cache ``alias`` and read their buckets.
+
+    When that cache fails (or failed in the last ``FALLBACK_SECONDS``), the
+    counters are raised in :func:`local_cache` if ``fallback`` is true, and
+    :class:`SharedCacheDown` is raised if not. Counts the failed call may
+    have raised in the shared cache (a connection lost after Redis ran the
+    pipeline) are left to expire with their bucket.
+    """
+    error = "failed in the last few seconds"
+    if not shared_cache_failed_recently(alias):
+        try:
+            return _raise_in(caches[alias], counters, now, shared=True)
+        except Exception as exc:  # any cache backend's error: redis-py, pymemcache, a database
+            with _down_lock:
+                _down_until[alias] = time.monotonic() + FALLBACK_SECONDS
+            error = type(exc).__name__
+    if not fallback:
+        raise SharedCacheDown(alias, error)
+    return replace(_raise_in(local_cache(), counters, now, shared=False), error=error)
+
+
+def shared_cache_failed_recently(alias: str) -> bool:
+    with _down_lock:
+        return _down_until.get(alias, 0.0) > time.monotonic()
+
+
+def forget_failures() -> None:
+    """Try the shared caches again at the next send, and drop this process's
+    own counts (when ``CACHES`` change, and in tests)."""
+    with _down_lock:
+        _down_until.clear()
+    if _local is not None:
+        _local.clear()
+
+
+def _bucket_keys(counter: Counter, now: float) -> tuple[list[str], Bucket]:
+    width = bucket_seconds(counter)
+    current = math.floor(now / width)
+    keys = [f"{counter.key}:{counter.seconds}:{index}" for index in range(current - BUCKETS + 1, current + 1)]
+    # The current bucket is counted until the one BUCKETS later begins.
+    return keys, Bucket(keys[-1], (current + BUCKETS) * width + TTL_MARGIN)
+
+
+def _raise_in(cache: BaseCache, counters: Sequence[Counter], now: float, *, shared: bool) -> Tally:
+    plan = [_bucket_keys(counter, now) for counter in counters]
+    client = _redis_client(cache)
+    if client is not None:
+        buckets = _redis_raise(client, cache, plan, now)
+    else:
+        buckets = _plain_raise(cache, plan, now)
+    return Tally(cache, shared, tuple(bucket for _keys, bucket in plan), buckets)
+
+
+def _redis_client(cache: BaseCache) -> Any:
+    """The write client of Django's Redis cache, or None for other caches."""
+    try:
+        from django.core.cache.backends.redis import RedisCache
+    except ImportError:  # pragma: no cover  (Django without redis support)
+        return None
+    if not isinstance(cache, RedisCache):
+        return None
+    return cache._cache.get_client(write=True)
+
+
+def _redis_raise(
+    client: Any, cache: BaseCache, plan: Sequence[tuple[list[str], Bucket]], now: float
+) -> tuple[tuple[int, ...], ...]:
+    pipe = client.pipeline(transaction=False)
+    for keys, bucket in plan:
+        current = cache.make_and_validate_key(bucket.key)
+        pipe.incrby(current, 1)
+        pipe.expire(current, bucket.ttl(now))
+        pipe.mget([cache.make_and_validate_key(key) for key in keys[:-1]])
+    results = pipe.execute()
+    buckets = []
+    for index in range(len(plan)):
+        count, _expiry, older = results[3 * index : 3 * index + 3]
+        buckets.append((*(int(value or 0) for value in older), int(count)))
+    return tuple(buckets)
+
+
+def _plain_raise(
+    cache: BaseCache, plan: Sequence[tuple[list[str], Bucket]], now: float
+) -> tuple[tuple[int, ...], ...]:
+    raised: list[Bucket] = []
+    try:
+        currents = []
+        for _keys, bucket in plan:
+            currents.append(_add_one(cache, bucket, now))
+            raised.append(bucket)
+        older = cache.get_many([key for keys, _bucket in plan for key in keys[:-1]])
+    except Exception:
+        lower(cache, raised, now)  # nothing stays counted for a send that is refused
+        raise
+    return tuple(
+        (*(int(older.get(key) or 0) for key in keys[:-1]), current)
+        for (keys, _bucket), current in zip(plan, currents, strict=True)
+    )
+
+
+def _add_one(cache: BaseCache, bucket: Bucket, now: float) -> int:
+    for _try in range(3):
+        try:
+            return add_to(cache, bucket.key, 1, bucket.ttl(now))
+        except ValueError:  # no such bucket yet
+            if cache.add(bucket.key, 1, bucket.ttl(now)):
+                return 1
+    raise RuntimeError(f"counter {bucket.key!r} vanished while it was being raised")
+
+
+def lower(cache: BaseCache, raised: Sequence[Bucket], now: float | None = None) -> None:
+    """Take one off each bucket in ``raised`` (a send that is given back).
+    Buckets that have expired meanwhile are left alone. May raise the cache's error."""
+    now = time.time() if now is None else now
+    live = [bucket for bucket in raised if bucket.ttl(now) > 0]
+    if not live:
+        return
+    client = _redis_client(cache)
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for bucket in live:
+            key = cache.make_and_validate_key(bucket.key)
+            pipe.decrby(key, 1)
+            # A bucket that expired between the check and DECR must not stay forever at -1.
+            pipe.expire(key, bucket.ttl(now))
+        pipe.execute()
+        return
+    for bucket in live:
+        try:
+            add_to(cache, bucket.key, -1, bucket.ttl(now))
+        except ValueError:
+            pass
 
 
 def add_to(cache: BaseCache, key: str, delta: int, ttl: int) -> int:
@@ -28,3 +280,35 @@ def add_to(cache: BaseCache, key: str, delta: int, ttl: int) -> int:
     value += delta
     cache.set(key, value, ttl)
     return int(value)
+
+
+#: Cache backends that wait forever on a hung server unless OPTIONS bound them, and the options that do.
+SOCKET_TIMEOUTS = {
+    "django.core.cache.backends.redis.RedisCache": ("socket_timeout", "socket_connect_timeout"),
+    "django_redis.cache.RedisCache": ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"),
+    "django.core.cache.backends.memcached.PyMemcacheCache": ("timeout", "connect_timeout"),
+}
+
+
+def unbounded_cache_warnings(uses: dict[str, str]) -> list[Warning]:
+    """``sms_gateway.W012`` for each cache in ``uses`` (alias -> what it holds)
+    whose server could hang a login: a Redis or Memcached cache without a
+    socket timeout in its ``OPTIONS``."""
+    found = []
+    for alias, held in uses.items():
+        entry: dict[str, Any] = dict((django_settings.CACHES or {}).get(alias) or {})
+        needed = SOCKET_TIMEOUTS.get(str(entry.get("BACKEND", "")))
+        options = entry.get("OPTIONS") or {}
+        if needed is None or all(options.get(name) is not None for name in needed):
+            continue
+        example = ", ".join(f"{name!r}: 0.5" for name in needed)
+        found.append(
+            Warning(
+                f"Cache {alias!r} holds the SMS {held} but sets no {' / '.join(needed)} in OPTIONS: "
+                "a hung cache server would hold every login until the operating system gives up.",
+                hint=f"Add {{{example}}} to CACHES[{alias!r}]['OPTIONS'] (seconds).",
+                obj=f"CACHES[{alias!r}]",
+                id="sms_gateway.W012",
+            )
+        )
+    return found

@@ -28,7 +28,7 @@ from .exceptions import (
 )
 from .gateways import gateways
 from .phone import mask_number, region_of
-from .text import compile_template
+from .text import compile_template, whole_minutes
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -55,7 +55,7 @@ def build_message(recipient: str, code: str, *, validity: int | None = None) -> 
     validity = settings.OTP_SMS_TOKEN_VALIDITY if validity is None else validity
     template = compile_template(str(settings.OTP_SMS_MESSAGE))
     site_name = str(settings.OTP_SMS_SITE_NAME or "")
-    minutes = max(1, (validity + 59) // 60)
+    minutes = whole_minutes(validity)
     return SMSMessage(
         recipient=recipient,
         text=template.render(code, minutes=minutes, site_name=site_name),

@@ -14,9 +14,17 @@ dispatcher collects the attempts and, when no gateway delivered, raises
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .text import whole_minutes
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ConfigurationError(ImproperlyConfigured):
@@ -157,17 +165,35 @@ class RecipientNotReachable(DeliveryFailed):
     default_message = _("This phone number cannot receive text messages. Please check it.")
 
 
+def _try_again_in(seconds: int) -> str:
+    minutes = whole_minutes(seconds)
+    return ngettext(
+        "Too many text messages were requested. Please try again in %(minutes)d minute.",
+        "Too many text messages were requested. Please try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
 class SendLimitExceeded(SMSGatewayError):
     """A sending limit was hit; ``str()`` is safe for end users.
 
     ``limit`` names which limit (for logs, signals and the admin) and
-    ``retry_after`` is the number of seconds until sending may succeed, if known.
+    ``retry_after`` is the number of seconds until sending may succeed, if
+    known; the default message then tells the user when, in whole minutes.
     """
+
+    default_message = _("Too many text messages were requested. Please try again later.")
 
     def __init__(self, limit: str, message: str | None = None, retry_after: int | None = None) -> None:
         self.limit = limit
         self.retry_after = retry_after
-        self.message = message or _("Too many text messages were requested. Please try again later.")
+        self.message: StrOrPromise
+        if message:
+            self.message = message
+        elif retry_after is not None:
+            self.message = lazy(_try_again_in, str)(retry_after)  # translated when shown
+        else:
+            self.message = self.default_message
         super().__init__(str(self.message))
 
     def __str__(self) -> str:

@@ -140,7 +140,9 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         code = generate_code(int(settings.OTP_SMS_TOKEN_LENGTH))
         # A broken template raises here, before anything is counted or written.
         message = build_message(self.number, code, validity=validity)
-        charge = limits.check_send(self.number, user_id=self.user_id, request=request, sender=type(self))
+        charge = limits.check_send(
+            self.number, user_id=self.user_id, request=request, sender=type(self), confirmed=bool(self.confirmed)
+        )
         now = timezone.now()
         token_hash = hash_code(self.pk, code)
         previous = self.last_generated_timestamp
@@ -172,6 +174,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                 last_generated_timestamp=previous, token=None, valid_until=now
             )
             self.last_generated_timestamp, self.token = previous, None
+            if not limits.reached_a_vendor(failure.attempts):
+                charge.release()  # only a message a vendor may have accepted is charged
             DeliveryRecord.record(self, failure.attempts)
             raise
 

@@ -1,15 +1,28 @@
-"""Phone numbers: normalise to E.164, refuse what cannot take an SMS code, mask for logs."""
+"""Phone numbers: normalise to E.164, refuse what cannot take an SMS code, mask for logs.
+
+Numbers of the non-geographic region ``001`` (satellite phones such as
+Iridium ``+8816`` and Inmarsat ``+870``, international networks ``+882``
+and ``+883``) are refused like premium-rate numbers: they are billed at
+satellite or carrier-set rates and are a favourite of SMS pumping, and
+phonenumbers reports many of them as ``MOBILE``. A site whose users carry
+satellite phones allows their ranges by E.164 prefix in
+``OTP_SMS_ALLOWED_NON_GEOGRAPHIC`` (such as ``["+8816"]``).
+"""
 
 from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 from phonenumbers import NumberParseException, PhoneNumberType
+
+from .conf import settings
+from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -27,6 +40,44 @@ _TYPE_ERRORS = {
 }
 
 
+#: The region phonenumbers gives numbers of no country (satellite, international networks).
+NON_GEOGRAPHIC_REGION = "001"
+#: Country calling codes of region 001 (phonenumbers' ``COUNTRY_CODES_FOR_NON_GEO_REGIONS``).
+NON_GEOGRAPHIC_CODES = tuple(sorted(str(code) for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS))
+
+
+def allowed_non_geographic() -> tuple[str, ...]:
+    """``OTP_SMS_ALLOWED_NON_GEOGRAPHIC``, validated: E.164 prefixes of region
+    001 that may receive codes. Raises :class:`ConfigurationError`
+    (``sms_gateway.E013``) naming the entry that is wrong."""
+    value = settings.OTP_SMS_ALLOWED_NON_GEOGRAPHIC
+    hint = (
+        "Write E.164 prefixes of satellite or other non-geographic numbers, such as ['+8816'] (Iridium) or "
+        f"['+870'] (Inmarsat); their calling codes are {', '.join('+' + c for c in NON_GEOGRAPHIC_CODES)}."
+    )
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise ConfigurationError(
+            f"OTP_SMS_ALLOWED_NON_GEOGRAPHIC must be a list of E.164 prefixes, not {value!r}.",
+            check_id="sms_gateway.E013", hint=hint, obj="OTP_SMS_ALLOWED_NON_GEOGRAPHIC",
+        )
+    for prefix in value:
+        if not (
+            isinstance(prefix, str) and prefix.startswith("+") and prefix[1:].isascii() and prefix[1:].isdigit()
+            and any(prefix[1:].startswith(code) for code in NON_GEOGRAPHIC_CODES)
+        ):
+            raise ConfigurationError(
+                f"OTP_SMS_ALLOWED_NON_GEOGRAPHIC has {prefix!r}, which is not the E.164 prefix of a "
+                "non-geographic number ('+' and digits starting with one of their calling codes).",
+                check_id="sms_gateway.E013", hint=hint, obj="OTP_SMS_ALLOWED_NON_GEOGRAPHIC",
+            )
+    return tuple(value)
+
+
+def non_geographic_refused(e164: str) -> bool:
+    """True for a number of region 001 that ``OTP_SMS_ALLOWED_NON_GEOGRAPHIC`` does not allow."""
+    return region_of(e164) == NON_GEOGRAPHIC_REGION and not e164.startswith(allowed_non_geographic())
+
+
 def _invalid(message: StrOrPromise, code: str) -> ValidationError:
     return ValidationError(message, code=code)
 
@@ -38,7 +89,7 @@ def normalize_number(value: object, region: str | None = None) -> str:
     names what was wrong: ``required``, ``too_long``, ``control_characters``,
     ``letters``, ``extension``, ``invalid_characters``, ``international_format``,
     ``unknown_country``, ``invalid``, ``short_code``, ``premium_rate``,
-    ``toll_free``, ``shared_cost`` or ``not_mobile``.
+    ``toll_free``, ``shared_cost``, ``not_mobile`` or ``non_geographic``.
     """
     if not isinstance(value, str) or not value.strip():
         raise _invalid(_("Enter a phone number."), "required")
@@ -75,7 +126,18 @@ def _normalize(raw: str, region: str | None) -> str:
     if kind not in _ACCEPTED_TYPES:
         code, message = _TYPE_ERRORS.get(kind, ("not_mobile", _("Enter a mobile phone number.")))
         raise _invalid(message, code)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if non_geographic_refused(e164):
+        raise _invalid(_("Satellite and other non-geographic numbers cannot receive codes."), "non_geographic")
+    return e164
+
+
+def _forget_numbers(*, setting: str, **kwargs: Any) -> None:
+    if setting == "OTP_SMS_ALLOWED_NON_GEOGRAPHIC":
+        _normalize.cache_clear()
+
+
+setting_changed.connect(_forget_numbers, dispatch_uid="django_sms_gateway.phone")
 
 
 @lru_cache(maxsize=4096)
@@ -85,6 +147,16 @@ def region_of(e164: str) -> str | None:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except NumberParseException:
         return None
+
+
+@lru_cache(maxsize=4096)
+def region_and_type(e164: str) -> tuple[str | None, int | None]:
+    """Region and phonenumbers ``PhoneNumberType`` of an E.164 number (None, None if unreadable)."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return None, None
+    return phonenumbers.region_code_for_number(parsed), phonenumbers.number_type(parsed)
 
 
 def mask_number(e164: str | None) -> str:

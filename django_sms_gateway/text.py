@@ -5,6 +5,7 @@ Pure Python with no Django import, so the vendor sandbox can use it too.
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +18,7 @@ __all__ = [
     "MessageTemplate",
     "TemplateError",
     "compile_template",
+    "whole_minutes",
 ]
 
 GSM7 = "GSM-7"
@@ -134,3 +136,9 @@ def _worst_case(template: MessageTemplate, token_length: int, minutes: int, site
 def compile_template(source: str) -> MessageTemplate:
     """Check ``source`` once and keep the result (templates are hot-path)."""
     return MessageTemplate(str(source))
+
+
+def whole_minutes(seconds: float) -> int:
+    """``seconds`` as the minutes a user is told: rounded up, at least 1
+    ("expires in 5 minutes", "try again in 34 minutes")."""
+    return max(1, math.ceil(seconds / 60))

@@ -71,6 +71,7 @@ def _fresh_warning_throttle(monkeypatch):
     from django_sms_gateway import client_ip as module
 
     monkeypatch.setattr(module, "_fallback_warnings", module.LogThrottle())
+    monkeypatch.setattr(module, "_proxy_warnings", module.LogThrottle())
 
 
 @override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=1)
@@ -153,3 +154,50 @@ def test_concurrent_async_requests_see_their_own_request():
         return await asyncio.gather(middleware(request("1.1.1.1")), middleware(request("2.2.2.2")))
 
     assert asyncio.run(both()) == [True, True]
+
+
+# -- a proxy nobody told us about ----------------------------------------------------------
+
+
+PROXY_WARNING = "Requests come through a proxy"
+
+
+@pytest.mark.parametrize("header", [XFF, "HTTP_FORWARDED", "HTTP_X_REAL_IP"])
+def test_forwarded_headers_from_a_private_address_warn_once_a_minute(header, caplog):
+    """Behind an unconfigured proxy every user shares the proxy's ip counter."""
+    with caplog.at_level(logging.WARNING, logger="django_sms_gateway"):
+        for _ in range(3):
+            assert client_ip(request("10.0.0.5", **{header: "203.0.113.7"})) == "10.0.0.5"
+    warnings = [r.getMessage() for r in caplog.records if PROXY_WARNING in r.getMessage()]
+    assert len(warnings) == 1
+    assert header in warnings[0] and "OTP_SMS_CLIENT_IP_HEADER" in warnings[0]
+    assert "203.0.113.7" not in warnings[0] and "10.0.0.5" not in warnings[0]
+
+
+def test_no_proxy_warning_for_a_public_client_or_a_configured_header(caplog):
+    with caplog.at_level(logging.WARNING, logger="django_sms_gateway"):
+        client_ip(request("8.8.4.4", **{XFF: "1.2.3.4"}))  # a public client that forged the header itself
+        client_ip(request("10.0.0.5"))  # a private client without a proxy
+        with override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF):
+            client_ip(request("10.0.0.5", **{XFF: "203.0.113.7"}))
+    assert PROXY_WARNING not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}, True),
+        ({"USE_X_FORWARDED_HOST": True}, True),
+        ({"USE_X_FORWARDED_HOST": True, "OTP_SMS_CLIENT_IP_HEADER": XFF}, False),
+        ({"USE_X_FORWARDED_HOST": True, "OTP_SMS_LIMITS": {"ip": None}}, False),
+        ({}, False),
+    ],
+)
+def test_proxy_settings_without_a_client_ip_header_are_w013(settings, warned):
+    from django_sms_gateway import checks
+
+    with override_settings(**{"OTP_SMS_LIMITS": {}, **settings}):
+        found = [m for m in checks.check_limits() if m.id == "sms_gateway.W013"]
+    assert bool(found) == warned
+    if warned:
+        assert "OTP_SMS_CLIENT_IP_HEADER" in found[0].msg and "OTP_SMS_TRUSTED_PROXIES" in found[0].hint

@@ -1,6 +1,7 @@
 """Sending limits: each limit refuses the send after its budget, before anything is written or sent."""
 
 import logging
+import re
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -17,10 +18,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from freezegun import freeze_time
 
-from django_sms_gateway import checks, limits, signals
+from django_sms_gateway import checks, counters, limits, signals
 from django_sms_gateway.exceptions import DeliveryFailed, SendLimitExceeded
 from django_sms_gateway.middleware import SMSRequestMiddleware
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
+from django_sms_gateway.text import whole_minutes
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +30,11 @@ NUMBER = "+4798765432"
 LIMITS_CACHE = "sms-limits"
 OFF = dict.fromkeys(limits.LIMIT_NAMES)
 GENERIC = "Too many text messages were requested. Please try again later."
+
+
+def try_again_in(seconds):
+    minutes = whole_minutes(seconds)
+    return f"Too many text messages were requested. Please try again in {minutes} minute{'s' * (minutes != 1)}."
 
 
 class UnreachableCache(LocMemCache):
@@ -67,9 +74,9 @@ def hits():
     signals.limit_hit.disconnect(on_hit)
 
 
-def make_device(number=NUMBER, username=None):
+def make_device(number=NUMBER, username=None, *, confirmed=True):
     user = get_user_model().objects.create_user(username or f"u{uuid.uuid4().hex[:8]}")
-    return SMSDevice.objects.create(user=user, name="phone", number=number)
+    return SMSDevice.objects.create(user=user, name="phone", number=number, confirmed=confirmed)
 
 
 def row_state(device):
@@ -97,33 +104,37 @@ def test_number_limit_refuses_the_next_send_and_writes_nothing(sms_outbox, hits)
             device.generate_challenge()
         refused = assert_refused_without_trace(device, sms_outbox, limit="number")
     assert len(sms_outbox) == 3
-    assert str(refused) == GENERIC
-    assert 1 <= refused.retry_after <= 3600
+    assert 3300 <= refused.retry_after <= 3600  # the first of the three leaves the window in about an hour
+    assert str(refused) == try_again_in(refused.retry_after)
     [hit] = hits
     assert hit["limit"] == "number" and hit["number"] == "+47******32" and hit["retry_after"] == refused.retry_after
     assert hit["key"].startswith("number:") and "98765432" not in hit["key"]
 
 
-def test_the_window_ends_and_sending_works_again(sms_outbox):
+def test_a_send_leaves_the_window_a_window_after_it_was_made(sms_outbox):
     device = make_device()
     with sending_limits(number=(1, 60)), freeze_time("2026-03-02 10:00:05") as clock:
         device.generate_challenge()
         clock.tick(timedelta(seconds=1))  # frozen time: the same instant is still the (zero) cooldown
         with pytest.raises(SendLimitExceeded) as refused:
             device.generate_challenge()
-        assert refused.value.retry_after == 54
-        clock.tick(timedelta(seconds=54))
+        assert refused.value.retry_after == 59
+        clock.tick(timedelta(seconds=58))
+        with pytest.raises(SendLimitExceeded):
+            device.generate_challenge()
+        clock.tick(timedelta(seconds=1))
         device.generate_challenge()
     assert len(sms_outbox) == 2
 
 
 def test_prefix_groups_neighbouring_numbers(sms_outbox):
     with sending_limits(prefix=(2, 3600)), override_settings(OTP_SMS_LIMIT_PREFIX_DIGITS=3):
-        make_device("+4798765001").generate_challenge()
-        make_device("+4798765999").generate_challenge()
-        assert_refused_without_trace(make_device("+4798765432"), sms_outbox, limit="prefix")
-        make_device("+4798766432").generate_challenge()  # another range of a thousand numbers
-    assert [m.recipient for m in sms_outbox] == ["+4798765001", "+4798765999", "+4798766432"]
+        make_device("+4798765001", confirmed=False).generate_challenge()
+        make_device("+4798765999", confirmed=False).generate_challenge()
+        assert_refused_without_trace(make_device("+4798765432", confirmed=False), sms_outbox, limit="prefix")
+        make_device("+4798766432", confirmed=False).generate_challenge()  # another range of a thousand numbers
+        make_device("+4798765432").generate_challenge()  # its confirmed owner: the range's budget is not theirs
+    assert [m.recipient for m in sms_outbox] == ["+4798765001", "+4798765999", "+4798766432", "+4798765432"]
 
 
 def test_user_limit_counts_all_of_a_users_phones(sms_outbox, user):
@@ -178,7 +189,7 @@ def test_global_budget(sms_outbox, hits):
         make_device("+4798765001").generate_challenge()
         make_device("+4798765002").generate_challenge()
         assert_refused_without_trace(make_device("+4798765003"), sms_outbox, limit="global")
-    assert hits[0]["key"] == "global"
+    assert hits[0]["key"] == "global:NO"
 
 
 def test_a_refused_send_does_not_use_up_the_other_limits(sms_outbox):
@@ -207,7 +218,7 @@ def test_a_lost_cooldown_race_does_not_count(sms_outbox, device):
 
 
 def test_failed_deliveries_still_count():
-    """Pumping costs money whether or not the vendor delivers."""
+    """A vendor that may have taken the message may bill it, delivered or not."""
     device = make_device()
     down = {"down": {"BACKEND": "tests.fakes.FailingBackend"}}
     with sending_limits(number=(2, 3600)), override_settings(SMS_GATEWAYS=down):
@@ -219,20 +230,21 @@ def test_failed_deliveries_still_count():
 
 
 def test_several_limits_hit_at_once_each_signal_and_wait_for_the_longest(sms_outbox, hits):
-    device = make_device()
-    with sending_limits(number=(1, 60), user=(1, 3600)), freeze_time("2026-03-02 10:00:00") as clock:
+    device = make_device(confirmed=False)
+    with sending_limits(number=(1, 60), prefix=(1, 3600)), freeze_time("2026-03-02 10:00:00") as clock:
         device.generate_challenge()
         clock.tick(timedelta(seconds=1))
         with pytest.raises(SendLimitExceeded) as refused:
             device.generate_challenge()
     assert refused.value.limit == "number" and refused.value.retry_after == 3599
-    assert sorted((hit["limit"], hit["retry_after"]) for hit in hits) == [("number", 59), ("user", 3599)]
+    assert sorted((hit["limit"], hit["retry_after"]) for hit in hits) == [("number", 59), ("prefix", 3599)]
+    assert str(refused.value) == "Too many text messages were requested. Please try again in 60 minutes."
 
 
 def test_cache_keys_hold_no_number_or_address(sms_outbox):
     request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.77")
     with sending_limits(**{name: (5, 3600) for name in limits.LIMIT_NAMES}) as cache:
-        make_device().generate_challenge(request)
+        make_device(confirmed=False).generate_challenge(request)
         keys = list(cache._cache)
     assert len(keys) == 5
     assert not [key for key in keys if "98765" in key or "203.0.113" in key]
@@ -240,12 +252,14 @@ def test_cache_keys_hold_no_number_or_address(sms_outbox):
 
 def test_the_message_is_translated(sms_outbox):
     device = make_device()
-    with sending_limits(number=(1, 3600)), translation.override("nb"):
+    with sending_limits(number=(1, 3600)), translation.override("nb"), freeze_time("2026-03-02 10:00:00") as clock:
         device.generate_challenge()
+        clock.tick(timedelta(seconds=1))
         with pytest.raises(SendLimitExceeded) as refused:
             device.generate_challenge()
-        assert str(refused.value) == "Det er bedt om for mange tekstmeldinger. Prøv igjen senere."
-    assert str(refused.value) == GENERIC
+        assert str(refused.value) == "Det er bedt om for mange tekstmeldinger. Prøv igjen om 60 minutter."
+    assert str(refused.value) == try_again_in(3600)
+    assert str(SendLimitExceeded("number")) == GENERIC  # no retry_after known
 
 
 # -- allowlists ----------------------------------------------------------------
@@ -280,20 +294,64 @@ def test_a_landline_stored_without_full_clean_is_refused(sms_outbox):
         assert_refused_without_trace(make_device("+4722123456"), sms_outbox, limit="number_type")
 
 
-# -- fail closed ----------------------------------------------------------------
+# -- an unreachable cache ---------------------------------------------------------
 
 
-def test_unreachable_cache_refuses_the_send_and_logs_an_error(sms_outbox, hits, caplog):
+def test_unreachable_cache_counts_in_this_process_and_logs_one_error(sms_outbox, hits, caplog):
+    """The default: a cache outage is no login outage, and the limits still hold per process."""
     device = make_device()
-    with sending_limits("tests.test_limits.UnreachableCache", number=(5, 3600)):
+    with sending_limits("tests.test_limits.UnreachableCache", number=(2, 3600)):
+        with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
+            device.generate_challenge()
+            device.generate_challenge()
+            assert_refused_without_trace(device, sms_outbox, limit="number")  # counted in this process
+    assert len(sms_outbox) == 2
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]  # one line, not one per send
+    line = record.getMessage()
+    assert "limits cache 'sms-limits' is unreachable (ConnectionError); counting in this process only" in line
+    assert "98765432" not in line and "6390" not in line
+
+
+def test_fail_closed_refuses_the_send_and_logs_an_error(sms_outbox, hits, caplog):
+    device = make_device()
+    with sending_limits("tests.test_limits.UnreachableCache", number=(5, 3600)), override_settings(
+        OTP_SMS_LIMITS_FAIL_CLOSED=True
+    ):
         with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
             refused = assert_refused_without_trace(device, sms_outbox, limit="unavailable")
     assert str(refused) == "We could not send the text message. Please try again in a few minutes."
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     line = record.getMessage()
-    assert "limits cache 'sms-limits' is unreachable (ConnectionError)" in line
+    assert "limits cache 'sms-limits' is unreachable (ConnectionError)" in line and "fail closed" in line
     assert "+47******32" in line and "98765432" not in line and "6390" not in line
     assert hits[0]["limit"] == "unavailable"
+
+
+class CountingUnreachableCache(UnreachableCache):
+    calls = 0
+
+    def _fail(self, *args, **kwargs):
+        type(self).calls += 1
+        super()._fail()
+
+    get = set = add = incr = decr = delete = get_many = set_many = _fail
+
+
+def test_after_a_failure_the_shared_cache_is_left_alone_for_a_while(sms_outbox):
+    """A hung cache costs one timeout per process every FALLBACK_SECONDS, not one per login."""
+    CountingUnreachableCache.calls = 0
+    with sending_limits(f"{__name__}.CountingUnreachableCache", number=(50, 3600)), override_settings(
+        OTP_SMS_BREAKER_CACHE="default"
+    ), freeze_time(
+        "2026-03-02 10:00:00"
+    ) as clock:
+        for _ in range(5):
+            make_device().generate_challenge()
+        assert CountingUnreachableCache.calls == 1
+        clock.tick(timedelta(seconds=counters.FALLBACK_SECONDS + 1))
+        make_device().generate_challenge()
+        assert CountingUnreachableCache.calls == 2
+    assert len(sms_outbox) == 6
 
 
 def test_no_counter_on_means_no_cache_call(sms_outbox):
@@ -312,7 +370,7 @@ def test_a_partial_setting_is_merged_over_the_defaults():
     with override_settings(OTP_SMS_LIMITS={"number": (2, 60), "ip": None}):
         enabled, digits = limits.limit_settings()
     assert [(limit.name, limit.count, limit.seconds) for limit in enabled] == [
-        ("number", 2, 60), ("prefix", 20, 3600), ("user", 10, 3600), ("global", 1000, 3600)
+        ("number", 2, 60), ("prefix", 20, 3600), ("user", 10, 3600), ("global", 100_000, 3600)
     ]
     assert digits == 3
     with override_settings(OTP_SMS_LIMITS={}):
@@ -336,6 +394,10 @@ def test_a_partial_setting_is_merged_over_the_defaults():
         ("OTP_SMS_CLIENT_IP_HEADER", "X-Forwarded-For", "'HTTP_X_FORWARDED_FOR'"),
         ("OTP_SMS_CLIENT_IP_HEADER", "http_x_real_ip", "'HTTP_X_REAL_IP'"),
         ("OTP_SMS_TRUSTED_PROXIES", 0, "OTP_SMS_TRUSTED_PROXIES"),
+        ("OTP_SMS_COUNTRY_LIMITS", {"XX": (5, 60)}, "'XX'"),
+        ("OTP_SMS_COUNTRY_LIMITS", {"NO": 5}, "OTP_SMS_COUNTRY_LIMITS['NO']"),
+        ("OTP_SMS_COUNTRY_LIMITS", [("NO", (5, 60))], "OTP_SMS_COUNTRY_LIMITS must be a dict"),
+        ("OTP_SMS_LIMITS_FAIL_CLOSED", "yes", "OTP_SMS_LIMITS_FAIL_CLOSED"),
     ],
 )
 def test_limit_misconfiguration_is_e012_and_improperly_configured(setting, value, named):
@@ -367,6 +429,9 @@ def test_a_bad_setting_stops_the_send_with_improperly_configured(sms_outbox):
         ("OTP_SMS_ALLOWED_COUNTRIES", 47, "list of ISO 3166"),
         ("OTP_SMS_ALLOWED_COUNTRIES", True, "list of ISO 3166"),
         ("OTP_SMS_ALLOWED_NUMBER_TYPES", 5, "non-empty list"),
+        ("OTP_SMS_ALLOWED_NON_GEOGRAPHIC", "+8816", "list of E.164 prefixes"),
+        ("OTP_SMS_ALLOWED_NON_GEOGRAPHIC", ["+4798"], "'+4798', which is not the E.164 prefix"),
+        ("OTP_SMS_ALLOWED_NON_GEOGRAPHIC", ["8816"], "'8816'"),
     ],
 )
 def test_allowlist_misconfiguration_is_e013(setting, value, named):
@@ -425,8 +490,9 @@ def test_two_factor_gateway_is_limited(sms_outbox, user):
     assert len(sms_outbox) == 1
 
 
-def test_redis_down_fails_closed(sms_outbox, caplog):
-    """Django's Redis cache on a port where nothing listens: the send is refused."""
+@pytest.mark.parametrize("fail_closed", [False, True])
+def test_redis_down(sms_outbox, caplog, fail_closed):
+    """Django's Redis cache on a port where nothing listens."""
     pytest.importorskip("redis", reason="install the test extra (redis)")
     with override_settings(
         CACHES={
@@ -435,8 +501,13 @@ def test_redis_down_fails_closed(sms_outbox, caplog):
         },
         OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
         OTP_SMS_LIMITS={"number": (5, 3600)},
+        OTP_SMS_LIMITS_FAIL_CLOSED=fail_closed,
     ), caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
-        assert_refused_without_trace(make_device(), sms_outbox, limit="unavailable")
+        if fail_closed:
+            assert_refused_without_trace(make_device(), sms_outbox, limit="unavailable")
+        else:
+            make_device().generate_challenge()
+    assert len(sms_outbox) == (0 if fail_closed else 1)
     assert "limits cache 'sms-limits' is unreachable (ConnectionError)" in caplog.text
 
 
@@ -451,7 +522,8 @@ def test_the_example_site_shows_the_limit_and_counts_per_client_ip(client, sms_o
         client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
         assert messages_of(send_code(client, phone)) == ["We sent a code by text message to +47******32."]
         refused = send_code(client, phone)
-        assert messages_of(refused) == [GENERIC]
+        [shown] = messages_of(refused)
+        assert re.fullmatch(r"Too many text messages were requested\. Please try again in (5[5-9]|60) minutes\.", shown)
         assert 'role="alert"' in refused.content.decode()
     assert len(sms_outbox) == 1
 
@@ -488,7 +560,7 @@ def test_django_otp_token_form_shows_the_limit_text(sms_outbox, user):
         refused = SMSRequestMiddleware(challenge)(request)
     assert len(sms_outbox) == 1
     assert "We sent a code" in " ".join(first)
-    assert any(GENERIC in error for error in refused)
+    assert any("Too many text messages were requested. Please try again in " in error for error in refused)
 
 
 @pytest.mark.parametrize("backend", ["django.core.cache.backends.filebased.FileBasedCache",
@@ -559,16 +631,19 @@ class FlakyCache(LocMemCache):
     """Raises on the second counter's first add, like a connection dropped mid-send."""
 
     def add(self, key, *args, **kwargs):
-        if ":prefix:" in key and not getattr(self, "_failed_once", False):
+        if ":global:" in key and not getattr(self, "_failed_once", False):
             self._failed_once = True
             raise ConnectionError("connection reset")
         return super().add(key, *args, **kwargs)
 
 
 def test_counters_raised_before_the_cache_failed_are_lowered(sms_outbox, device):
-    with sending_limits(f"{__name__}.FlakyCache", number=(1, 3600), prefix=(10, 3600)):
+    with sending_limits(f"{__name__}.FlakyCache", number=(1, 3600), **{"global": (10, 3600)}), override_settings(
+        OTP_SMS_LIMITS_FAIL_CLOSED=True
+    ):
         with pytest.raises(SendLimitExceeded) as refused:
             device.send_code()
         assert refused.value.limit == "unavailable"
+        counters.forget_failures()  # as FALLBACK_SECONDS later
         assert device.send_code() is not None  # the number counter was given back
     assert len(sms_outbox) == 1

@@ -1,4 +1,4 @@
-"""Sending limits on Redis: counters shared between processes, one round trip, expiring keys."""
+"""Sending limits on Redis: counters shared between processes, one round trip per budget group, expiring keys."""
 
 import json
 import os
@@ -74,7 +74,7 @@ def test_counters_are_shared_between_processes():
         run_second_process(number, values, 1)
 
 
-def test_one_round_trip_per_send_and_every_key_expires():
+def test_one_round_trip_per_budget_group_and_every_key_expires():
     cache = caches[settings.OTP_SMS_LIMITS_CACHE]
     client = cache._cache.get_client(write=True)
     number = fresh_number()
@@ -90,17 +90,18 @@ def test_one_round_trip_per_send_and_every_key_expires():
     pipeline_class.execute = counting_execute
     try:
         with override_settings(OTP_SMS_LIMITS={**dict.fromkeys(limits.LIMIT_NAMES), **values}):
-            charge = limits.check_send(number, user_id=f"u-{number}")
+            reservation = limits.check_send(number, user_id=f"u-{number}")
             with pytest.raises(SendLimitExceeded):
                 limits.check_send(number, user_id=f"u-{number}")
     finally:
         pipeline_class.execute = original
-    # Each send: one pipeline of INCR+EXPIRE for the three counters; the refused one then
-    # gives its counts back in one pipeline of DECR+EXPIRE.
-    assert executed == [6, 6, 6]
+    # The first send: one pipeline (INCR, EXPIRE, MGET) for the requester's budget (user), then one
+    # for the two shared ones (number, prefix). The second is refused by its user budget: that
+    # count goes back in one pipeline (DECR, EXPIRE), and the shared budgets are not touched.
+    assert executed == [3, 6, 3, 2]
     keys = list(client.scan_iter(match=cache.make_and_validate_key(f"{limits.KEY_PREFIX}:*")))
     ours = [key for key in keys if client.ttl(key) == -1]
     assert ours == [], "a counter without expiry would live forever"
-    charge.refund()
+    reservation.release()
     with override_settings(OTP_SMS_LIMITS={**dict.fromkeys(limits.LIMIT_NAMES), **values}):
-        limits.check_send(number, user_id=f"u-{number}")  # the refund freed the slot
+        limits.check_send(number, user_id=f"u-{number}")  # the release freed the slot

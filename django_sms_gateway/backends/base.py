@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from ..exceptions import ConfigurationError, GatewayError, RecipientRefused, RequestRejected
 from ..phone import mask_number
-from ..text import MessageTemplate, SegmentInfo, segment_info
+from ..text import MessageTemplate, SegmentInfo, segment_info, whole_minutes
 from .addressing import is_e164, sender_problem
 
 _MISSING = object()
@@ -140,7 +140,7 @@ class SMSMessage:
 
     @property
     def minutes(self) -> int:
-        return max(1, (self.validity + 59) // 60)
+        return whole_minutes(self.validity)
 
     def segment_info(self) -> SegmentInfo:
         """Units and SMS parts of ``text``. A text rendered from ``template``

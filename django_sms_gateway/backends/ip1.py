@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..text import TemplateError, compile_template, segment_info
+from ..text import TemplateError, compile_template, segment_info, whole_minutes
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
@@ -113,8 +113,10 @@ class IP1Backend(HTTPBackend):
             template = compile_template(str(settings.OTP_SMS_MESSAGE))
         except TemplateError:
             return  # reported by the sms_gateway.E002 system check
-        site_name = str(settings.OTP_SMS_SITE_NAME or "")
-        problem = format_problem(template.render("{0}", minutes=max(1, (validity + 59) // 60), site_name=site_name))
+        rendered = template.render(
+            "{0}", minutes=whole_minutes(validity), site_name=str(settings.OTP_SMS_SITE_NAME or "")
+        )
+        problem = format_problem(rendered)
         if problem:
             raise self.config_error(
                 f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; set option 'message_format'",

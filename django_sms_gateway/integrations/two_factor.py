@@ -74,10 +74,15 @@ class Gateway:
         # A broken template raises here, before the send is counted.
         message = build_message(recipient, token, validity=TOTP_VALIDITY)
         # No request reaches a gateway: the client IP comes from SMSRequestMiddleware.
-        limits.check_send(recipient, user_id=getattr(device, "user_id", None), sender=type(self))
+        reservation = limits.check_send(
+            recipient, user_id=getattr(device, "user_id", None), sender=type(self),
+            confirmed=bool(getattr(device, "confirmed", False)),
+        )
         try:
             delivery = send_message(message, backends=backends)
         except DeliveryFailed as failure:
+            if not limits.reached_a_vendor(failure.attempts):
+                reservation.release()
             DeliveryRecord.record(None, failure.attempts, number=recipient)
             raise
         DeliveryRecord.record(None, delivery.attempts, delivery.result, number=recipient)
