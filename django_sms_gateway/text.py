@@ -17,6 +17,7 @@ __all__ = [
     "MessageTemplate",
     "TemplateError",
     "compile_template",
+    "validity_minutes",
 ]
 
 GSM7 = "GSM-7"
@@ -134,3 +135,9 @@ def _worst_case(template: MessageTemplate, token_length: int, minutes: int, site
 def compile_template(source: str) -> MessageTemplate:
     """Check ``source`` once and keep the result (templates are hot-path)."""
     return MessageTemplate(str(source))
+
+
+def validity_minutes(seconds: int) -> int:
+    """A code's lifetime of ``seconds`` in whole minutes for the message's
+    ``{minutes}``: rounded up, and at least 1."""
+    return max(1, (int(seconds) + 59) // 60)

@@ -31,7 +31,7 @@ from .backends.zignsec import (
 )
 from .conf import settings
 from .gateways import gateways
-from .models import DeliveryRecord
+from .models import SEGMENTS_MAX, DeliveryRecord
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -116,7 +116,7 @@ def _read_report(body: bytes) -> tuple[str, str, int | None] | None:
     if not isinstance(status, str) or not status or not status.isprintable() or len(status) > 32:
         return None
     parts = result.get("number_of_message_parts")
-    segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and 0 <= parts <= 32767 else None
+    segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and 0 <= parts <= SEGMENTS_MAX else None
     return session_id, status, segments
 
 

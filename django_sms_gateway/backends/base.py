@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from ..exceptions import ConfigurationError
 from ..phone import mask_number
-from ..text import MessageTemplate, SegmentInfo, segment_info
+from ..text import MessageTemplate, SegmentInfo, segment_info, validity_minutes
 from .addressing import sender_problem
 
 _MISSING = object()
@@ -140,7 +140,7 @@ class SMSMessage:
 
     @property
     def minutes(self) -> int:
-        return max(1, (self.validity + 59) // 60)
+        return validity_minutes(self.validity)
 
     def segment_info(self) -> SegmentInfo:
         """Units and SMS parts of ``text``. A text rendered from ``template``
@@ -161,6 +161,11 @@ class SMSMessage:
         if self.template is None:
             return self.text.replace(self.code, token)
         return self.template.render(token, minutes=self.minutes, site_name=self.site_name)
+
+
+#: Most SMS parts a delivery record holds (its column's limit on every
+#: database Django supports); a vendor's larger count is not believed.
+SEGMENTS_MAX = 32767
 
 
 @dataclass(slots=True)

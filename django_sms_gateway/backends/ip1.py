@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..text import TemplateError, compile_template, segment_info
+from ..text import TemplateError, compile_template, segment_info, validity_minutes
 from .addressing import sender_problem
 from .base import REQUIRED, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -115,7 +115,7 @@ class IP1Backend(HTTPBackend):
         except TemplateError:
             return  # reported by the sms_gateway.E002 system check
         rendered = template.render(
-            "{0}", minutes=max(1, (validity + 59) // 60), site_name=str(settings.OTP_SMS_SITE_NAME or "")
+            "{0}", minutes=validity_minutes(validity), site_name=str(settings.OTP_SMS_SITE_NAME or "")
         )
         problem = format_problem(rendered)
         if problem:

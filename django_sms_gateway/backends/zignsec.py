@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
 from .addressing import sender_problem
-from .base import REQUIRED, BaseBackend, SendResult, SMSMessage
+from .base import REQUIRED, SEGMENTS_MAX, BaseBackend, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
 
@@ -209,7 +209,8 @@ class ZignSecBackend(HTTPBackend):
         if not isinstance(status, str) or not status:
             raise self.error(GatewayUnavailable, "status answer without a status", status_code=response.status)
         parts = data.get("number_of_message_parts")
-        segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and 0 <= parts <= 32767 else None
+        counted = isinstance(parts, int) and not isinstance(parts, bool) and 0 <= parts <= SEGMENTS_MAX
+        segments = parts if counted else None
         return SessionStatus(session_id, status[:32], segments, self.final_statuses)
 
     # -- webhooks -----------------------------------------------------------
