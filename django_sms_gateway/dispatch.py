@@ -2,8 +2,12 @@
 
 The same code goes to every gateway tried. Gateways whose ``COUNTRIES``
 exclude the number are skipped, and so are gateways whose circuit breaker is
-open (:mod:`django_sms_gateway.breaker`). The first gateway that accepts the
-message ends the walk; a failure whose ``retry_next`` is false ends it too.
+open (:mod:`django_sms_gateway.breaker`; when all are open, the one whose
+cool-off ends first is tried). The first gateway that accepts the message
+ends the walk; a failure whose ``retry_next`` is false ends it too.
+
+Nothing here touches the database: :class:`~django_sms_gateway.models.SMSDevice`
+writes before and after the walk (see its ``send_code``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from .exceptions import (
 )
 from .gateways import gateways
 from .phone import mask_number, region_of
-from .text import compile_template
+from .text import compile_template, validity_minutes
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -55,10 +59,9 @@ def build_message(recipient: str, code: str, *, validity: int | None = None) -> 
     validity = settings.OTP_SMS_TOKEN_VALIDITY if validity is None else validity
     template = compile_template(str(settings.OTP_SMS_MESSAGE))
     site_name = str(settings.OTP_SMS_SITE_NAME or "")
-    minutes = max(1, (validity + 59) // 60)
     return SMSMessage(
         recipient=recipient,
-        text=template.render(code, minutes=minutes, site_name=site_name),
+        text=template.render(code, minutes=validity_minutes(validity), site_name=site_name),
         code=code,
         sender=settings.OTP_SMS_SENDER,
         validity=validity,
@@ -102,7 +105,7 @@ def send_message(
         if remaining <= 0.05:
             attempts.append(Attempt(backend.alias, "skipped", "time budget spent"))
             continue
-        skipped = circuit.admit(backend)
+        skipped = circuit.skip_reason(backend)
         if skipped is not None:
             attempts.append(Attempt(backend.alias, "skipped", skipped))
             continue
