@@ -40,7 +40,19 @@ class SMSDeviceAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("throttling_failure_count", "locked_until", "last_generated_timestamp", "last_used_at",
                        "created_at")
-    actions = ("reset_throttling", "reset_cooldown")
+    actions = ("reset_throttling", "reset_cooldown", "require_new_binding")
+
+    def save_model(self, request: HttpRequest, obj: SMSDevice, form: Any, change: bool) -> None:
+        """A changed number is a new binding (see ``SMSDevice.rebind``): say so."""
+        rebound = change and obj.number_changed
+        super().save_model(request, obj, form, change)
+        if rebound:
+            self.message_user(
+                request,
+                _("The phone number changed, so the device is unconfirmed until a code sent to the new "
+                  "number is entered, and its old code no longer works."),
+                messages.WARNING,
+            )
 
     @admin.display(description=_("phone number"))
     def masked_number(self, device: SMSDevice) -> str:
@@ -65,6 +77,21 @@ class SMSDeviceAdmin(admin.ModelAdmin):
             request,
             ngettext("Throttling was reset for %(count)d device.", "Throttling was reset for %(count)d devices.",
                      count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Require a new binding of the selected devices"), permissions=["change"])
+    def require_new_binding(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
+        """Unconfirm the devices and clear their codes, cooldowns and failure
+        counts, as a changed number would: each must be confirmed again."""
+        count = queryset.update(
+            confirmed=False, token=None, vendor_gateway="", valid_until=timezone.now(),
+            last_generated_timestamp=None, throttling_failure_count=0, throttling_failure_timestamp=None,
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d device must now be confirmed again.",
+                     "%(count)d devices must now be confirmed again.", count) % {"count": count},
             messages.SUCCESS,
         )
 

@@ -59,8 +59,10 @@ from .backends.base import REQUIRED, BaseBackend
 from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
 from .conf import settings
+from .exceptions import ConfigurationError
 from .gateways import GatewayHandler, breaker_settings, build_backend
-from .text import TemplateError, compile_template
+from .lockout import lockout_policy
+from .text import TemplateError, compile_template, validity_minutes
 
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -260,7 +262,7 @@ def _template_messages(backends: list[BaseBackend]) -> list[CheckMessage]:
             continue
         worst = template.worst_case(
             int(settings.OTP_SMS_TOKEN_LENGTH),
-            minutes=max(1, (validity + 59) // 60),
+            minutes=validity_minutes(validity),
             site_name=str(settings.OTP_SMS_SITE_NAME or ""),
         )
         for backend in backends:
@@ -474,3 +476,13 @@ def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             for backend in backends:
                 backend.close()
     return messages
+
+
+@register(Tags.security)
+def check_lockout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020: the wrong-code throttle and lock-out settings (validated where they are read)."""
+    try:
+        lockout_policy()
+    except ConfigurationError as exc:
+        return [Error(exc.message, hint=exc.hint, obj=exc.obj, id=exc.check_id)]
+    return []

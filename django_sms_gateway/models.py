@@ -3,30 +3,76 @@
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import F
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin
+from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin, VerifyNotAllowed
 
 from . import limits, signals
-from .codes import check_in_progress, code_matches, generate_code, hash_code, in_progress_marker, unguessable_marker
+from .backends.base import SEGMENTS_MAX, SMSMessage
+from .codes import (
+    code_matches,
+    generate_code,
+    hash_code,
+    in_progress_marker,
+    is_check_in_progress,
+    unguessable_marker,
+)
 from .conf import settings
 from .dispatch import Delivery, build_message, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError
 from .gateways import gateways
+from .lockout import lockout_policy
 from .phone import mask_number, normalize_number
-from .statements import claim_challenge, insert_rows
 
 logger = logging.getLogger("django_sms_gateway")
 
 #: Seconds past the vendor's timeout that a reserved vendor code stays reserved.
 RESERVATION_MARGIN = 5.0
+#: ``verify_is_allowed()``'s reason once ``OTP_SMS_MAX_FAILURES`` is reached.
+REBIND_REQUIRED = "rebind_required"
+#: Errors that say the database connection was lost (not that a statement was wrong).
+CONNECTION_LOST = (OperationalError, InterfaceError)
+
+_warned_about_transactions = threading.Event()
+
+
+def in_callers_transaction(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the caller has a transaction open on ``connection``.
+
+    The transaction a test case wraps each test in does not count: it stands
+    for autocommit, and never commits."""
+    return connection.in_atomic_block and not getattr(connection.atomic_blocks[0], "_from_testcase", False)
+
+
+def _warn_once_about_transaction() -> None:
+    if _warned_about_transactions.is_set():
+        return
+    _warned_about_transactions.set()
+    logger.warning(
+        "SMSDevice.generate_challenge() was called inside a database transaction (django-otp's OTPTokenForm "
+        "does this): the code is sent when that transaction commits, so that no vendor call holds its row "
+        "locks and no rollback loses a code that was sent, but a failure to send can no longer be shown "
+        "on the page. Call generate_challenge() outside a transaction (django_sms_gateway's SMSVerifyView "
+        "does) to send at once. Logged once per process."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledDelivery:
+    """What :meth:`SMSDevice.send_code` returns when the code goes out once
+    the caller's transaction on ``database`` commits."""
+
+    database: str
 
 
 class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
@@ -89,13 +135,94 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     def masked_number(self) -> str:
         return mask_number(self.number)
 
+    # -- binding to a number ------------------------------------------------
+
+    #: The number as loaded from the database (None for a new device).
+    _bound_number: str | None = None
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> SMSDevice:
+        device = super().from_db(db, field_names, values)
+        device._bound_number = device.__dict__.get("number")
+        return device
+
+    #: Fields a new binding resets, with :meth:`_unbind`.
+    BINDING_FIELDS = (
+        "number", "confirmed", "token", "vendor_gateway", "valid_until", "last_generated_timestamp",
+        "throttling_failure_count", "throttling_failure_timestamp",
+    )
+
+    def _unbind(self) -> None:
+        self.confirmed = False
+        self.token, self.vendor_gateway, self.valid_until = None, "", timezone.now()
+        self.last_generated_timestamp = None
+        self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
+
+    def rebind(self, number: str) -> None:
+        """Bind the device to ``number`` (normalised and validated as by
+        ``full_clean``) as a new binding: it is unconfirmed until a code sent
+        to the new number is verified, the old code is cleared, and so are
+        the cooldown and the failure count (also after
+        ``OTP_SMS_MAX_FAILURES`` wrong codes locked the device). Saved at once.
+        Raises ``ValidationError`` for a number that cannot be used; then
+        nothing changes."""
+        normalized = normalize_number(number, settings.OTP_SMS_DEFAULT_REGION)
+        self.number = normalized
+        self._unbind()
+        self.save(update_fields=self.BINDING_FIELDS)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a changed ``number`` is a new binding (see :meth:`rebind`):
+        ``confirmed`` goes False and the old code is cleared. (A queryset
+        ``update(number=...)`` bypasses this; use :meth:`rebind`.)"""
+        update_fields = kwargs.get("update_fields")
+        if self.number_changed and (update_fields is None or "number" in update_fields):
+            self._unbind()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, *self.BINDING_FIELDS}
+        super().save(*args, **kwargs)
+        self._bound_number = self.number
+
+    @property
+    def number_changed(self) -> bool:
+        """Whether ``number`` differs from the one loaded from the database."""
+        return self._bound_number is not None and self.number != self._bound_number
+
     # -- django-otp hooks ---------------------------------------------------
 
     def get_cooldown_duration(self) -> int:
         return int(settings.OTP_SMS_COOLDOWN_DURATION)
 
     def get_throttle_factor(self) -> float:
-        return settings.OTP_SMS_THROTTLE_FACTOR
+        return lockout_policy().factor
+
+    def verify_is_allowed(self) -> tuple[bool, dict[str, Any] | None]:
+        """django-otp's exponential throttle, with its wait capped at
+        ``OTP_SMS_THROTTLE_MAX_DELAY``; after ``OTP_SMS_MAX_FAILURES``
+        consecutive wrong codes, refused until the device is bound again
+        (:meth:`rebind`) or an administrator resets it. The failure count
+        itself stays exact (see :mod:`django_sms_gateway.lockout`)."""
+        policy = lockout_policy()
+        failures = self.throttling_failure_count
+        if policy.locked_for_good(failures):
+            return False, {
+                "reason": REBIND_REQUIRED,
+                "failure_count": failures,
+                "error_message": gettext(
+                    "Too many wrong codes were entered. This phone must be set up again before it can be used."
+                ),
+            }
+        if failures > 0 and self.throttling_failure_timestamp is not None:
+            locked_until = self.throttling_failure_timestamp + timedelta(seconds=policy.delay(failures))
+            if timezone.now() < locked_until:
+                return False, {
+                    "reason": VerifyNotAllowed.N_FAILED_ATTEMPTS,
+                    "failure_count": failures,
+                    "locked_until": locked_until,
+                }
+        # django-otp's own (uncapped) throttle is replaced, not added to.
+        allowed: tuple[bool, dict[str, Any] | None] = super(ThrottlingMixin, self).verify_is_allowed()
+        return allowed
 
     # -- challenge ----------------------------------------------------------
 
@@ -114,7 +241,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
         During the cooldown nothing is sent and the sentence says when a new
         code may be asked for. Raises ``DeliveryFailed`` when no gateway
-        delivered the code.
+        delivered the code. Called inside a transaction (django-otp's forms),
+        the code is sent when it commits: see :meth:`send_code`.
         """
         allowed, details = self.generate_is_allowed()
         if allowed:
@@ -124,7 +252,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             details = self.generate_is_allowed()[1]
         return self._cooldown_sentence(details)
 
-    def send_code(self, request: Any = None) -> Delivery | None:
+    def send_code(self, request: Any = None) -> Delivery | ScheduledDelivery | None:
         """Claim the cooldown slot, store the new code's hash and send it.
 
         Returns the :class:`~django_sms_gateway.dispatch.Delivery`, or None
@@ -132,25 +260,25 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         (:mod:`django_sms_gateway.limits`) come first: when one refuses, it
         raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded` and
         nothing is written or sent.
+
+        Outside a transaction each write commits on its own: the claim before
+        the vendor is called (so no row lock is held during the call), the
+        records after it. Inside the caller's transaction the claim joins it,
+        and the vendor is called once it commits (a
+        :class:`ScheduledDelivery` is returned): a rollback then undoes a
+        claim whose code was never sent, and never one that was.
         """
         validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
         code = generate_code(int(settings.OTP_SMS_TOKEN_LENGTH))
         # A broken template raises here, before anything is counted or written.
         message = build_message(self.number, code, validity=validity)
         charge = limits.check_send(self.number, user_id=self.user_id, request=request, sender=type(self))
+        database = router.db_for_write(type(self), instance=self)
         now = timezone.now()
         token_hash = hash_code(self.pk, code)
         previous = self.last_generated_timestamp
         try:
-            claimed = claim_challenge(
-                type(self),
-                self.pk,
-                now=now,
-                cooldown=self.get_cooldown_duration() if self.cooldown_enabled else None,
-                token=token_hash,
-                valid_until=now + timedelta(seconds=validity),
-                instance=self,
-            )
+            claimed = self._claim(database, now, token_hash, now + timedelta(seconds=validity))
         except BaseException:
             charge.refund()  # a database error: nothing was sent
             raise
@@ -160,29 +288,24 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             return None
         self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""
         self.valid_until = now + timedelta(seconds=validity)
+        send = _Send(self, database, message, token_hash, previous, now, charge)
+        if in_callers_transaction(connections[database]):
+            _warn_once_about_transaction()
+            transaction.on_commit(send.after_commit, using=database, robust=True)
+            return ScheduledDelivery(database)
+        return send.now()
 
-        try:
-            delivery = send_message(message)
-        except DeliveryFailed as failure:
-            # Nothing reached the user: give the slot back and forget the code.
-            type(self).objects.filter(pk=self.pk, token=token_hash).update(
-                last_generated_timestamp=previous, token=None, valid_until=now
-            )
-            self.last_generated_timestamp, self.token = previous, None
-            DeliveryRecord.record(self, failure.attempts)
-            raise
-
-        if delivery.vendor_verifies:
-            marker = unguessable_marker()
-            type(self).objects.filter(pk=self.pk, token=token_hash).update(
-                token=marker, vendor_gateway=delivery.alias
-            )
-            self.token, self.vendor_gateway = marker, delivery.alias
-        DeliveryRecord.record(self, delivery.attempts, delivery.result)
-        signals.code_sent.send(
-            sender=type(self), alias=delivery.alias, number=self.masked_number, device=self, delivery=delivery
-        )
-        return delivery
+    def _claim(self, database: str, now: datetime, token_hash: str, valid_until: datetime) -> bool:
+        """Take the challenge slot in one conditional UPDATE: store the new
+        code's hash and expiry and stamp ``last_generated_timestamp``. With a
+        cooldown, only when no code was made within it, so that of two
+        requests racing for it exactly one wins."""
+        rows = type(self).objects.using(database).filter(pk=self.pk)
+        if self.cooldown_enabled:
+            since = now - timedelta(seconds=self.get_cooldown_duration())
+            rows = rows.filter(Q(last_generated_timestamp__isnull=True) | Q(last_generated_timestamp__lte=since))
+        return bool(rows.update(last_generated_timestamp=now, token=token_hash, vendor_gateway="",
+                                valid_until=valid_until))
 
     def _cooldown_sentence(self, details: dict[str, Any] | None) -> str:
         when = (details or {}).get("next_generation_at")
@@ -223,9 +346,10 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         stored, valid_until, vendor, failures, _failed_at = state
         (self.token, self.valid_until, self.vendor_gateway, self.throttling_failure_count,
          self.throttling_failure_timestamp) = state
-        allowed, _details = self.verify_is_allowed()
+        allowed, details = self.verify_is_allowed()
         if not allowed:
-            self._refused("throttled", vendor)
+            locked = (details or {}).get("reason") == REBIND_REQUIRED
+            self._refused("too many failures" if locked else "throttled", vendor)
             return False
 
         now = timezone.now()
@@ -275,7 +399,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         (the vendor's timeout and a margin) is up; then the next request
         reserves over it. The marker holds nothing secret.
         """
-        if check_in_progress(stored, now.timestamp()):
+        if is_check_in_progress(stored, now.timestamp()):
             self._refused("check in progress", vendor)
             return False
         marker = in_progress_marker(now.timestamp() + self._vendor_timeout(vendor) + RESERVATION_MARGIN)
@@ -381,12 +505,95 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         )
 
 
-#: Largest values the ``segments`` and ``charge`` columns hold (on every database Django supports).
-SEGMENTS_MAX = 32767
+class _Send:
+    """One claimed code on its way: the walk over the gateways, then the
+    writes that follow it (each in autocommit, see :meth:`SMSDevice.send_code`)."""
+
+    def __init__(self, device: SMSDevice, database: str, message: SMSMessage, token_hash: str,
+                 previous: datetime | None, claimed_at: datetime, charge: limits.Charge) -> None:
+        self.device, self.database, self.message = device, database, message
+        self.token_hash, self.previous, self.claimed_at, self.charge = token_hash, previous, claimed_at, charge
+
+    def now(self) -> Delivery:
+        device = self.device
+        claimed = type(device).objects.using(self.database).filter(pk=device.pk, token=self.token_hash)
+        try:
+            delivery = send_message(self.message)
+        except DeliveryFailed as failure:
+            if not failure.may_have_sent:
+                # Nothing reached a vendor: give back the counts and the slot, forget the code.
+                self.charge.refund()
+                self._write("the released cooldown", lambda: claimed.update(
+                    last_generated_timestamp=self.previous, token=None, valid_until=self.claimed_at
+                ))
+                device.last_generated_timestamp, device.token = self.previous, None
+            # Else a vendor may have sent it: the code stays good until it expires, and the
+            # cooldown and the counts stay, so that asking again cannot be charged at once.
+            attempts = failure.attempts
+            self._write("the delivery records", lambda: DeliveryRecord.record(device, attempts))
+            raise
+
+        if delivery.vendor_verifies:
+            marker = unguessable_marker()
+            self._write("the vendor's code marker",
+                        lambda: claimed.update(token=marker, vendor_gateway=delivery.alias))
+            device.token, device.vendor_gateway = marker, delivery.alias
+        self._write("the delivery records",
+                    lambda: DeliveryRecord.record(device, delivery.attempts, delivery.result))
+        signals.code_sent.send(
+            sender=type(device), alias=delivery.alias, number=device.masked_number, device=device, delivery=delivery
+        )
+        return delivery
+
+    def after_commit(self) -> None:
+        """:meth:`now`, once the caller's transaction has committed; what goes
+        wrong is logged (no one is left to tell)."""
+        try:
+            self.now()
+        except DeliveryFailed:
+            pass  # logged, signalled and recorded by the walk
+        except Exception as exc:
+            logger.error(
+                "SMS code for %s, due when the transaction committed, was not sent: %s",
+                self.device.masked_number, type(exc).__name__, exc_info=True,
+            )
+
+    def _write(self, what: str, write: Any) -> None:
+        """Run ``write`` after the vendor was called. A connection lost while
+        the vendor answered (terminated, or timed out) is opened again once;
+        a write that still fails is logged, not raised: the code went out
+        (or did not) whatever the database says, and the user is told so.
+        Inside a transaction the error is raised: the transaction is lost."""
+        connection = connections[self.database]
+        for first_try in (True, False):
+            try:
+                write()
+                return
+            except DatabaseError as exc:
+                if connection.in_atomic_block:
+                    raise
+                if first_try and isinstance(exc, CONNECTION_LOST):
+                    logger.warning(
+                        "SMS to %s: the database connection was lost while the vendor was called (%s); "
+                        "writing %s on a new connection", self.device.masked_number, type(exc).__name__, what,
+                    )
+                    try:
+                        connection.close()
+                    except DatabaseError:
+                        pass
+                    continue
+                logger.error(
+                    "SMS to %s: could not write %s after the vendor was called (%s)",
+                    self.device.masked_number, what, type(exc).__name__,
+                )
+                return
+
+
+#: Largest value the ``charge`` column holds (on every database Django supports).
 CHARGE_MAX = 2**31 - 1
 
 
-def _within(value: int | None, most: int) -> int | None:
+def _clamped(value: int | None, most: int) -> int | None:
     """A vendor's count, kept within its column: a row must not fail after the SMS went out."""
     return None if value is None else max(0, min(int(value), most))
 
@@ -425,33 +632,32 @@ class DeliveryRecord(models.Model):
     def record(
         cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = ""
     ) -> int:
-        """Write one row per attempt, the sent attempt with ``result``; returns
-        the number of rows written.
-
-        All rows go in one INSERT statement (see :mod:`django_sms_gateway.statements`):
-        a login usually makes one attempt, and ``save()`` or ``bulk_create``
-        would cost more than the rest of the step. No ``save()`` signals are sent.
-        Without a ``device`` (a send for another package's device, such as
-        django-two-factor-auth's), ``number`` (E.164) is stored masked."""
+        """Write one row per attempt, the sent attempt with ``result``, in one
+        ``bulk_create`` (no ``save()`` signals); returns the number of rows
+        written. Without a ``device`` (a send for another package's device,
+        such as django-two-factor-auth's), ``number`` (E.164) is stored masked."""
         masked = device.masked_number if device is not None else mask_number(number)
         now = timezone.now()
-        rows = []
+        rows: list[DeliveryRecord] = []
         for attempt in attempts:
             sent = attempt.outcome == cls.Outcome.SENT and result is not None
             rows.append(
-                {
-                    "created_at": now,
-                    "updated_at": now,
-                    "device_id": device.pk if device is not None else None,
-                    "gateway": attempt.alias[:64],
-                    "reference": (attempt.reference or "")[:128],
-                    "outcome": attempt.outcome,
-                    "status": (result.status if sent else "")[:32],
-                    "reason": attempt.reason[:255],
-                    "segments": _within(result.segments, SEGMENTS_MAX) if sent else None,
-                    "charge": _within(result.charge, CHARGE_MAX) if sent else None,
-                    "elapsed_ms": int(attempt.elapsed * 1000),
-                    "number_masked": masked,
-                }
+                cls(
+                    created_at=now,
+                    updated_at=now,
+                    device_id=device.pk if device is not None else None,
+                    gateway=attempt.alias[:64],
+                    reference=(attempt.reference or "")[:128],
+                    outcome=attempt.outcome,
+                    status=(result.status if sent else "")[:32],
+                    reason=attempt.reason[:255],
+                    segments=_clamped(result.segments, SEGMENTS_MAX) if sent else None,
+                    charge=_clamped(result.charge, CHARGE_MAX) if sent else None,
+                    elapsed_ms=int(attempt.elapsed * 1000),
+                    number_masked=masked,
+                )
             )
-        return insert_rows(cls, rows, hint=device)
+        if not rows:
+            return 0
+        database = router.db_for_write(cls, instance=device)
+        return len(DeliveryRecord.objects.using(database).bulk_create(rows))
