@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, router, transaction
@@ -65,6 +65,12 @@ def _warn_once_about_transaction() -> None:
         "on the page. Call generate_challenge() outside a transaction (django_sms_gateway's SMSVerifyView "
         "does) to send at once. Logged once per process."
     )
+
+
+class _Refundable(Protocol):
+    """What :func:`limits.check_send` returns: the counts one send raised."""
+
+    def refund(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,7 +516,7 @@ class _Send:
     writes that follow it (each in autocommit, see :meth:`SMSDevice.send_code`)."""
 
     def __init__(self, device: SMSDevice, database: str, message: SMSMessage, token_hash: str,
-                 previous: datetime | None, claimed_at: datetime, charge: limits.Charge) -> None:
+                 previous: datetime | None, claimed_at: datetime, charge: _Refundable) -> None:
         self.device, self.database, self.message = device, database, message
         self.token_hash, self.previous, self.claimed_at, self.charge = token_hash, previous, claimed_at, charge
 
