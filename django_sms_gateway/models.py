@@ -152,6 +152,11 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         device._bound_number = device.__dict__.get("number")
         return device
 
+    def refresh_from_db(self, using: Any = None, fields: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(using, fields, *args, **kwargs)
+        if fields is None or "number" in fields:
+            self._bound_number = self.__dict__.get("number")
+
     #: Fields a new binding resets, with :meth:`_unbind`.
     BINDING_FIELDS = (
         "number", "confirmed", "token", "vendor_gateway", "valid_until", "last_generated_timestamp",

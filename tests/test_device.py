@@ -321,3 +321,13 @@ def test_rebind_validates_the_number_and_changes_nothing_when_it_is_bad(device, 
     device.rebind("+46 70 123 45 67")
     stored = SMSDevice.objects.get(pk=device.pk)
     assert (stored.number, stored.confirmed) == ("+46701234567", False)
+
+
+def test_a_device_reloaded_after_another_rebound_it_is_not_unbound_again(device, sms_outbox):
+    other = SMSDevice.objects.get(pk=device.pk)
+    other.rebind("+4790000000")
+    SMSDevice.objects.filter(pk=device.pk).update(confirmed=True)  # the new number was confirmed
+    device.refresh_from_db()
+    device.name = "renamed"
+    device.save()
+    assert SMSDevice.objects.get(pk=device.pk).confirmed is True

@@ -93,3 +93,14 @@ def test_verify_token_queries_for_a_code_ip1_holds(sandbox, settings, device, ri
     with CaptureQueriesContext(connection) as ctx:
         assert device.verify_token(guess) is right
     assert len(ctx.captured_queries) <= 3, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_send_through_ip1_costs_three_statements(sandbox, settings, device):
+    """The claim, the vendor's code marker and the delivery rows."""
+    from tests.vendors.helpers import ip1_entry
+
+    settings.SMS_GATEWAYS = {"ip1": ip1_entry(sandbox)}
+    with CaptureQueriesContext(connection) as ctx:
+        device.generate_challenge()
+    statements, _control = split(ctx.captured_queries)
+    assert [q.split()[0].upper() for q in statements] == ["UPDATE", "UPDATE", "INSERT"], statements
