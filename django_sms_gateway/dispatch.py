@@ -139,13 +139,15 @@ def send_message(
 
 
 def _send_once(backend: BaseBackend, message: SMSMessage, remaining: float, deadline: float) -> SendResult:
-    """One gateway's try; repeated once only when the request surely never
-    reached the vendor (connection refused), so no SMS can be sent twice."""
+    """One gateway's try; repeated once only when the connection failed
+    before the request was sent (``not_sent``: connection refused), so no
+    SMS can be sent twice. A check of our own that refused the message
+    before any request (``not_sent`` too) would refuse it again."""
     try:
         return _call(backend, message, min(backend.timeout, remaining))
     except GatewayError as err:
         remaining = deadline - time.monotonic()
-        if not err.not_sent or remaining <= 0.05:
+        if not (err.not_sent and isinstance(err, GatewayUnavailable)) or remaining <= 0.05:
             raise
         return _call(backend, message, min(backend.timeout, remaining))
 
