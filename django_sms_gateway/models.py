@@ -1,16 +1,13 @@
-"""The SMS device for django-otp, and the record of every send attempt."""
+"""The SMS device for django-otp, and (from :mod:`.records`) the record of every send attempt."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import connections, models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -18,21 +15,21 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin, VerifyNotAllowed
 
 from . import limits, signals
-from .backends.base import SEGMENTS_MAX, SMSMessage
 from .codes import (
     code_matches,
     generate_code,
     hash_code,
     in_progress_marker,
     is_check_in_progress,
-    unguessable_marker,
 )
 from .conf import settings
-from .dispatch import Delivery, build_message, send_message
-from .exceptions import Attempt, DeliveryFailed, GatewayError
+from .dispatch import Delivery, build_message
+from .exceptions import GatewayError
 from .gateways import gateways
 from .lockout import lockout_policy
 from .phone import mask_number, normalize_number
+from .records import CHARGE_MAX, SEGMENTS_MAX, DeliveryRecord
+from .sending import ClaimedSend, ScheduledDelivery, in_callers_transaction, warn_once_about_transaction
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -40,45 +37,6 @@ logger = logging.getLogger("django_sms_gateway")
 RESERVATION_MARGIN = 5.0
 #: ``verify_is_allowed()``'s reason once ``OTP_SMS_MAX_FAILURES`` is reached.
 REBIND_REQUIRED = "rebind_required"
-#: Errors that say the database connection was lost (not that a statement was wrong).
-CONNECTION_LOST = (OperationalError, InterfaceError)
-
-_warned_about_transactions = threading.Event()
-
-
-def in_callers_transaction(connection: BaseDatabaseWrapper) -> bool:
-    """Whether the caller has a transaction open on ``connection``.
-
-    The transaction a test case wraps each test in does not count: it stands
-    for autocommit, and never commits."""
-    return connection.in_atomic_block and not getattr(connection.atomic_blocks[0], "_from_testcase", False)
-
-
-def _warn_once_about_transaction() -> None:
-    if _warned_about_transactions.is_set():
-        return
-    _warned_about_transactions.set()
-    logger.warning(
-        "SMSDevice.generate_challenge() was called inside a database transaction (django-otp's OTPTokenForm "
-        "does this): the code is sent when that transaction commits, so that no vendor call holds its row "
-        "locks and no rollback loses a code that was sent, but a failure to send can no longer be shown "
-        "on the page. Call generate_challenge() outside a transaction (django_sms_gateway's SMSVerifyView "
-        "does) to send at once. Logged once per process."
-    )
-
-
-class _Refundable(Protocol):
-    """What :func:`limits.check_send` returns: the counts one send raised."""
-
-    def refund(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledDelivery:
-    """What :meth:`SMSDevice.send_code` returns when the code goes out once
-    the caller's transaction on ``database`` commits."""
-
-    database: str
 
 
 class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
@@ -92,9 +50,13 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
       success is a conditional UPDATE, failures an atomic increment. A code
       held by the vendor (iP1) is checked with that vendor.
 
+    - Changing ``number`` is a new binding (:meth:`rebind`): unconfirmed,
+      old code cleared.
+
     Settings: ``OTP_SMS_TOKEN_LENGTH``, ``OTP_SMS_TOKEN_VALIDITY``,
-    ``OTP_SMS_THROTTLE_FACTOR``, ``OTP_SMS_COOLDOWN_DURATION`` and the
-    message settings read by :mod:`django_sms_gateway.dispatch`.
+    ``OTP_SMS_COOLDOWN_DURATION``, the lock-out settings read by
+    :mod:`django_sms_gateway.lockout` and the message settings read by
+    :mod:`django_sms_gateway.dispatch`.
     """
 
     number = models.CharField(
@@ -299,9 +261,9 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             return None
         self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""
         self.valid_until = now + timedelta(seconds=validity)
-        send = _Send(self, database, message, token_hash, previous, now, charge)
+        send = ClaimedSend(self, database, message, token_hash, previous, now, charge)
         if in_callers_transaction(connections[database]):
-            _warn_once_about_transaction()
+            warn_once_about_transaction()
             transaction.on_commit(send.after_commit, using=database, robust=True)
             return ScheduledDelivery(database)
         return send.now()
@@ -516,159 +478,4 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         )
 
 
-class _Send:
-    """One claimed code on its way: the walk over the gateways, then the
-    writes that follow it (each in autocommit, see :meth:`SMSDevice.send_code`)."""
-
-    def __init__(self, device: SMSDevice, database: str, message: SMSMessage, token_hash: str,
-                 previous: datetime | None, claimed_at: datetime, charge: _Refundable) -> None:
-        self.device, self.database, self.message = device, database, message
-        self.token_hash, self.previous, self.claimed_at, self.charge = token_hash, previous, claimed_at, charge
-
-    def now(self) -> Delivery:
-        device = self.device
-        claimed = type(device).objects.using(self.database).filter(pk=device.pk, token=self.token_hash)
-        try:
-            delivery = send_message(self.message)
-        except DeliveryFailed as failure:
-            if not failure.may_have_sent:
-                # Nothing reached a vendor: give back the counts and the slot, forget the code.
-                self.charge.refund()
-                self._write("the released cooldown", lambda: claimed.update(
-                    last_generated_timestamp=self.previous, token=None, valid_until=self.claimed_at
-                ))
-                device.last_generated_timestamp, device.token = self.previous, None
-            # Else a vendor may have sent it: the code stays good until it expires, and the
-            # cooldown and the counts stay, so that asking again cannot be charged at once.
-            attempts = failure.attempts
-            self._write("the delivery records", lambda: DeliveryRecord.record(device, attempts))
-            raise
-
-        if delivery.vendor_verifies:
-            marker = unguessable_marker()
-            self._write("the vendor's code marker",
-                        lambda: claimed.update(token=marker, vendor_gateway=delivery.alias))
-            device.token, device.vendor_gateway = marker, delivery.alias
-        self._write("the delivery records",
-                    lambda: DeliveryRecord.record(device, delivery.attempts, delivery.result))
-        signals.code_sent.send(
-            sender=type(device), alias=delivery.alias, number=device.masked_number, device=device, delivery=delivery
-        )
-        return delivery
-
-    def after_commit(self) -> None:
-        """:meth:`now`, once the caller's transaction has committed; what goes
-        wrong is logged (no one is left to tell)."""
-        try:
-            self.now()
-        except DeliveryFailed:
-            pass  # logged, signalled and recorded by the walk
-        except Exception as exc:
-            logger.error(
-                "SMS code for %s, due when the transaction committed, was not sent: %s",
-                self.device.masked_number, type(exc).__name__, exc_info=True,
-            )
-
-    def _write(self, what: str, write: Any) -> None:
-        """Run ``write`` after the vendor was called. A connection lost while
-        the vendor answered (terminated, or timed out) is opened again once;
-        a write that still fails is logged, not raised: the code went out
-        (or did not) whatever the database says, and the user is told so.
-        Inside a transaction the error is raised: the transaction is lost."""
-        connection = connections[self.database]
-        for first_try in (True, False):
-            try:
-                write()
-                return
-            except DatabaseError as exc:
-                if connection.in_atomic_block:
-                    raise
-                if first_try and isinstance(exc, CONNECTION_LOST):
-                    logger.warning(
-                        "SMS to %s: the database connection was lost while the vendor was called (%s); "
-                        "writing %s on a new connection", self.device.masked_number, type(exc).__name__, what,
-                    )
-                    try:
-                        connection.close()
-                    except DatabaseError:
-                        pass
-                    continue
-                logger.error(
-                    "SMS to %s: could not write %s after the vendor was called (%s)",
-                    self.device.masked_number, what, type(exc).__name__,
-                )
-                return
-
-
-#: Largest value the ``charge`` column holds (on every database Django supports).
-CHARGE_MAX = 2**31 - 1
-
-
-def _clamped(value: int | None, most: int) -> int | None:
-    """A vendor's count, kept within its column: a row must not fail after the SMS went out."""
-    return None if value is None else max(0, min(int(value), most))
-
-
-class DeliveryRecord(models.Model):
-    """One attempt to send a code through one gateway. Never holds the code
-    or the full number."""
-
-    class Outcome(models.TextChoices):
-        SENT = "sent", _("sent")
-        FAILED = "failed", _("failed")
-        SKIPPED = "skipped", _("skipped")
-
-    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    device = models.ForeignKey(SMSDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
-    gateway = models.CharField(_("gateway"), max_length=64, db_index=True)
-    reference = models.CharField(_("vendor reference"), max_length=128, blank=True, db_index=True)
-    outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome.choices)
-    status = models.CharField(_("vendor status"), max_length=32, blank=True)
-    reason = models.CharField(_("reason"), max_length=255, blank=True)
-    segments = models.PositiveSmallIntegerField(_("segments"), null=True, blank=True)
-    charge = models.PositiveIntegerField(_("charge"), null=True, blank=True)
-    elapsed_ms = models.PositiveIntegerField(_("elapsed (ms)"), default=0)
-    number_masked = models.CharField(_("number"), max_length=24, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("SMS delivery")
-        verbose_name_plural = _("SMS deliveries")
-
-    def __str__(self) -> str:
-        return f"{self.gateway} {self.outcome} {self.number_masked}"
-
-    @classmethod
-    def record(
-        cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = ""
-    ) -> int:
-        """Write one row per attempt, the sent attempt with ``result``, in one
-        ``bulk_create`` (no ``save()`` signals); returns the number of rows
-        written. Without a ``device`` (a send for another package's device,
-        such as django-two-factor-auth's), ``number`` (E.164) is stored masked."""
-        masked = device.masked_number if device is not None else mask_number(number)
-        now = timezone.now()
-        rows: list[DeliveryRecord] = []
-        for attempt in attempts:
-            sent = attempt.outcome == cls.Outcome.SENT and result is not None
-            rows.append(
-                cls(
-                    created_at=now,
-                    updated_at=now,
-                    device_id=device.pk if device is not None else None,
-                    gateway=attempt.alias[:64],
-                    reference=(attempt.reference or "")[:128],
-                    outcome=attempt.outcome,
-                    status=(result.status if sent else "")[:32],
-                    reason=attempt.reason[:255],
-                    segments=_clamped(result.segments, SEGMENTS_MAX) if sent else None,
-                    charge=_clamped(result.charge, CHARGE_MAX) if sent else None,
-                    elapsed_ms=int(attempt.elapsed * 1000),
-                    number_masked=masked,
-                )
-            )
-        if not rows:
-            return 0
-        database = router.db_for_write(cls, instance=device)
-        return len(DeliveryRecord.objects.using(database).bulk_create(rows))
+__all__ = ["CHARGE_MAX", "REBIND_REQUIRED", "SEGMENTS_MAX", "DeliveryRecord", "ScheduledDelivery", "SMSDevice"]
