@@ -176,3 +176,18 @@ def test_delivery_filters_render(admin_client, history):
     url = reverse("admin:django_sms_gateway_deliveryrecord_changelist")
     body = admin_client.get(url, {"gateway": "zignsec", "outcome": "skipped"}).content.decode()
     assert "does not serve SE" in body and "HTTP 503" not in body.split('id="result_list"')[1]
+
+
+def test_a_device_past_the_most_failures_shows_it_needs_a_new_binding(admin_client, device, settings):
+    from django_sms_gateway.admin import SMSDeviceAdmin
+
+    settings.OTP_SMS_MAX_FAILURES = 5
+    model_admin = SMSDeviceAdmin(SMSDevice, None)
+    assert model_admin.needs_new_binding(device) is False
+    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=5)
+    device.refresh_from_db()
+    assert model_admin.needs_new_binding(device) is True
+    url = reverse("admin:django_sms_gateway_smsdevice_changelist")
+    response = admin_client.post(url, {"action": "reset_throttling", "_selected_action": [device.pk]}, follow=True)
+    device.refresh_from_db()
+    assert response.status_code == 200 and model_admin.needs_new_binding(device) is False

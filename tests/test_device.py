@@ -331,3 +331,13 @@ def test_a_device_reloaded_after_another_rebound_it_is_not_unbound_again(device,
     device.name = "renamed"
     device.save()
     assert SMSDevice.objects.get(pk=device.pk).confirmed is True
+
+
+@override_settings(OTP_SMS_MAX_FAILURES=1)
+def test_the_lock_out_message_is_translated(device):
+    from django.utils import translation
+
+    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=1)
+    device.refresh_from_db()
+    with translation.override("nb"):
+        assert "settes opp på nytt" in device.verify_is_allowed()[1]["error_message"]
