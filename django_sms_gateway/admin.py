@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import DeliveryRecord, SMSDevice
+from .models import REBIND_REQUIRED, DeliveryRecord, SMSDevice
 
 
 @admin.register(SMSDevice)
@@ -25,7 +25,8 @@ class SMSDeviceAdmin(admin.ModelAdmin):
     where it is edited and validated (``full_clean`` normalises it). The code
     hash is never shown."""
 
-    list_display = ("user", "name", "masked_number", "confirmed", "failure_count", "locked_until", "last_used_at")
+    list_display = ("user", "name", "masked_number", "confirmed", "failure_count", "locked_until",
+                    "needs_new_binding", "last_used_at")
     list_filter = ("confirmed",)
     list_select_related = ("user",)
     search_fields = (f"user__{get_user_model().USERNAME_FIELD}", "name")
@@ -34,13 +35,25 @@ class SMSDeviceAdmin(admin.ModelAdmin):
         (None, {"fields": ("user", "name", "number", "confirmed")}),
         (
             _("State"),
-            {"fields": ("throttling_failure_count", "locked_until", "last_generated_timestamp", "last_used_at",
-                        "created_at")},
+            {"fields": ("throttling_failure_count", "locked_until", "needs_new_binding", "last_generated_timestamp",
+                        "last_used_at", "created_at")},
         ),
     )
-    readonly_fields = ("throttling_failure_count", "locked_until", "last_generated_timestamp", "last_used_at",
-                       "created_at")
-    actions = ("reset_throttling", "reset_cooldown")
+    readonly_fields = ("throttling_failure_count", "locked_until", "needs_new_binding", "last_generated_timestamp",
+                       "last_used_at", "created_at")
+    actions = ("reset_throttling", "reset_cooldown", "require_new_binding")
+
+    def save_model(self, request: HttpRequest, obj: SMSDevice, form: Any, change: bool) -> None:
+        """A changed number is a new binding (see ``SMSDevice.rebind``): say so."""
+        rebound = change and obj.number_changed
+        super().save_model(request, obj, form, change)
+        if rebound:
+            self.message_user(
+                request,
+                _("The phone number changed, so the device is unconfirmed until a code sent to the new "
+                  "number is entered, and its old code no longer works."),
+                messages.WARNING,
+            )
 
     @admin.display(description=_("phone number"))
     def masked_number(self, device: SMSDevice) -> str:
@@ -58,6 +71,13 @@ class SMSDeviceAdmin(admin.ModelAdmin):
         locked: datetime | None = details.get("locked_until")
         return locked
 
+    @admin.display(description=_("locked until re-bound"), boolean=True)
+    def needs_new_binding(self, device: SMSDevice) -> bool:
+        """OTP_SMS_MAX_FAILURES was reached: no code is accepted until a new
+        binding or a reset of the throttling."""
+        allowed, details = device.verify_is_allowed()
+        return not allowed and (details or {}).get("reason") == REBIND_REQUIRED
+
     @admin.action(description=_("Reset throttling of the selected devices"), permissions=["change"])
     def reset_throttling(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
         count = queryset.update(throttling_failure_count=0, throttling_failure_timestamp=None)
@@ -65,6 +85,21 @@ class SMSDeviceAdmin(admin.ModelAdmin):
             request,
             ngettext("Throttling was reset for %(count)d device.", "Throttling was reset for %(count)d devices.",
                      count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Require a new binding of the selected devices"), permissions=["change"])
+    def require_new_binding(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
+        """Unconfirm the devices and clear their codes, cooldowns and failure
+        counts, as a changed number would: each must be confirmed again."""
+        count = queryset.update(
+            confirmed=False, token=None, vendor_gateway="", valid_until=timezone.now(),
+            last_generated_timestamp=None, throttling_failure_count=0, throttling_failure_timestamp=None,
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d device must now be confirmed again.",
+                     "%(count)d devices must now be confirmed again.", count) % {"count": count},
             messages.SUCCESS,
         )
 

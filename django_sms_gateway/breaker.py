@@ -6,15 +6,21 @@ hangs costs the cluster its timeout once per cool-off, not once per login.
 
 - **Closed**: the gateway is tried. Each failure that says the vendor is
   unhealthy (a :class:`~django_sms_gateway.exceptions.GatewayError` whose
-  ``retry_next`` is true: connection, timeout, 5xx, 401/403, 429, unreadable
-  answer) adds one to its consecutive-failure count; an answer from the
-  vendor (accepted, or a recipient refusal) resets the count.
+  ``counts_against_vendor`` is true: connection, timeout, 5xx, 401/403, 429,
+  unreadable answer) adds one to its consecutive-failure count; an accepted
+  message resets the count. A failure the request caused (the vendor refused
+  its recipient or its payload) neither counts nor resets: the user picks the
+  number, and must neither open a gateway's circuit for everyone nor keep a
+  failing one closed.
 - **Open**: after ``threshold`` consecutive failures the gateway is skipped
   for ``cooloff`` seconds (:data:`~django_sms_gateway.signals.breaker_opened`
   is sent once, cluster-wide).
 - **Half-open**: after the cool-off exactly one request in the cluster claims
   the trial (``cache.add``); the others keep skipping. Its success closes the
   breaker, its failure opens it for another cool-off.
+- **All open**: when every gateway a walk could use is open, the one whose
+  cool-off ends soonest is half-open for that walk: it gets its trial now
+  (still one at a time in the cluster) rather than failing the login.
 
 Keys, per gateway alias (``sms_gateway:breaker:<alias>:<name>``):
 ``failures`` (consecutive count, ``incr``), ``open`` (the time the cool-off
@@ -26,6 +32,8 @@ A healthy walk reads all its gateways' state in one ``get_many`` and writes
 nothing. When the cache cannot be reached the breaker fails open: every
 gateway is tried, and a warning naming the cache alias is logged (at most
 once a minute per process).
+
+Configuration is read in one place, :func:`resolve_policy`.
 """
 
 from __future__ import annotations
@@ -33,19 +41,20 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from django.conf import settings as django_settings
 from django.core.cache import BaseCache, caches
 
 from . import signals
 from .backends.base import BaseBackend
 from .conf import settings
 from .counters import add_to
-from .exceptions import GatewayError
+from .exceptions import ConfigurationError, GatewayError
 from .log_throttle import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")
@@ -55,7 +64,8 @@ KEY_PREFIX = "sms_gateway:breaker:"
 FAILURE_TTL = 24 * 3600
 #: Seconds past the gateway's timeout that a trial claim outlives its request.
 TRIAL_MARGIN = 5.0
-#: Seconds between two "breaker cache unreachable" warnings of one process.
+#: Check id of every breaker configuration mistake.
+CHECK_ID = "sms_gateway.E014"
 
 #: Skip reasons, as shown in :class:`~django_sms_gateway.exceptions.Attempt`.
 OPEN = "circuit open"
@@ -63,6 +73,59 @@ TRIAL_ELSEWHERE = "circuit open (trial in progress)"
 
 _now = time.time  # wall clock: the state is compared across servers
 _cache_warnings = LogThrottle()
+
+
+class BreakerPolicy(NamedTuple):
+    """One gateway's breaker settings: consecutive failures that open it
+    (0: the breaker is off) and seconds it then stays open."""
+
+    threshold: int
+    cooloff: float
+
+
+def resolve_policy(alias: str, entry: Mapping[str, Any] | None = None) -> BreakerPolicy:
+    """The breaker policy of gateway ``alias``: its ``SMS_GATEWAYS`` entry's
+    ``BREAKER_THRESHOLD`` / ``BREAKER_COOLOFF``, else ``OTP_SMS_BREAKER_THRESHOLD``
+    / ``OTP_SMS_BREAKER_COOLOFF``. A threshold of 0 or None turns it off.
+
+    The only place these settings are read. Raises
+    :class:`~django_sms_gateway.exceptions.ConfigurationError` (check
+    ``sms_gateway.E014``) naming the setting that is wrong."""
+    entry = entry or {}
+    where = f"SMS_GATEWAYS[{alias!r}]"
+    hint = (
+        "Set BREAKER_THRESHOLD (or OTP_SMS_BREAKER_THRESHOLD) to the number of consecutive failures that "
+        "open the circuit, such as 3 (0 turns the breaker off), and BREAKER_COOLOFF (or "
+        "OTP_SMS_BREAKER_COOLOFF) to the seconds it stays open, such as 30."
+    )
+    if "BREAKER_THRESHOLD" in entry:
+        threshold, source = entry["BREAKER_THRESHOLD"], f"{where}: 'BREAKER_THRESHOLD'"
+    else:
+        threshold, source = settings.OTP_SMS_BREAKER_THRESHOLD, f"OTP_SMS_BREAKER_THRESHOLD (used by {where})"
+    if threshold is None:
+        threshold = 0
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ConfigurationError(
+            f"{source} must be a whole number of consecutive failures (0 or None: no breaker), not {threshold!r}.",
+            check_id=CHECK_ID, hint=hint, obj=where,
+        )
+    if "BREAKER_COOLOFF" in entry:
+        cooloff, source = entry["BREAKER_COOLOFF"], f"{where}: 'BREAKER_COOLOFF'"
+    else:
+        cooloff, source = settings.OTP_SMS_BREAKER_COOLOFF, f"OTP_SMS_BREAKER_COOLOFF (used by {where})"
+    if isinstance(cooloff, bool) or not isinstance(cooloff, (int, float)) or not 0 < cooloff < float("inf"):
+        raise ConfigurationError(
+            f"{source} must be a positive number of seconds, not {cooloff!r}.", check_id=CHECK_ID, hint=hint, obj=where
+        )
+    return BreakerPolicy(threshold, float(cooloff))
+
+
+def policy(backend: BaseBackend) -> BreakerPolicy:
+    """``backend``'s policy: the one the gateway registry resolved when it
+    built the backend, else (a backend built by hand) the global settings."""
+    if backend.breaker_threshold is None or backend.breaker_cooloff is None:
+        return resolve_policy(backend.alias)
+    return BreakerPolicy(int(backend.breaker_threshold), float(backend.breaker_cooloff))
 
 
 class StateKeys(NamedTuple):
@@ -83,17 +146,22 @@ def cache_alias() -> str:
     return str(settings.OTP_SMS_BREAKER_CACHE or settings.OTP_SMS_LIMITS_CACHE)
 
 
-def policy(backend: BaseBackend) -> tuple[int, float]:
-    """``(threshold, cooloff)`` for ``backend``: its ``SMS_GATEWAYS`` entry's
-    ``BREAKER_THRESHOLD``/``BREAKER_COOLOFF``, else the global settings.
-    A threshold of 0 means the breaker is off for that gateway."""
-    threshold = backend.breaker_threshold
-    if threshold is None:
-        threshold = settings.OTP_SMS_BREAKER_THRESHOLD
-    cooloff = backend.breaker_cooloff
-    if cooloff is None:
-        cooloff = settings.OTP_SMS_BREAKER_COOLOFF
-    return int(threshold or 0), float(cooloff)
+def validate_cache() -> None:
+    """Raise :class:`~django_sms_gateway.exceptions.ConfigurationError`
+    (``sms_gateway.E014``) when ``OTP_SMS_BREAKER_CACHE`` names a cache that
+    is not in ``CACHES``. (Unset, the limits cache is used, which its own
+    settings check.) At send time a missing cache is not an error: the
+    breaker fails open."""
+    alias = settings.OTP_SMS_BREAKER_CACHE
+    configured = django_settings.CACHES or {}
+    if alias is None or (isinstance(alias, str) and alias in configured):
+        return
+    raise ConfigurationError(
+        f"OTP_SMS_BREAKER_CACHE is {alias!r}, which is not in CACHES.",
+        check_id=CHECK_ID,
+        hint=f"Set OTP_SMS_BREAKER_CACHE to one of {sorted(configured)}, add a {alias!r} cache to CACHES, "
+        "or remove it to keep breaker state in the limits cache (OTP_SMS_LIMITS_CACHE).",
+    )
 
 
 def _cache_failed(alias: str, exc: BaseException) -> None:
@@ -107,140 +175,21 @@ def _cache_failed(alias: str, exc: BaseException) -> None:
 
 
 @dataclass(slots=True)
-class _Gate:
-    threshold: int
-    cooloff: float
+class _GatewayBreaker:
+    """One gateway's breaker during one walk: its policy, what the cache
+    held when the walk began, and whether this walk holds its trial."""
+
+    policy: BreakerPolicy
     failures: int = 0
+    open_until: float | None = None
     trial: bool = False
 
-
-class Circuit:
-    """The breakers of one walk over the gateways.
-
-    Built by :meth:`read` with one cache round trip; then :meth:`admit`
-    before each send, and :meth:`record` after it.
-    """
-
-    def __init__(self, cache: BaseCache | None, alias: str, gates: dict[str, _Gate], state: dict[str, Any],
-                 *, bypass: bool = False) -> None:
-        self._cache = cache
-        self._alias = alias
-        self._gates = gates
-        self._state = state
-        self._bypass = bypass
-
-    @classmethod
-    def read(cls, backends: Iterable[BaseBackend], *, bypass: bool = False) -> Circuit:
-        """The breaker state of ``backends`` in one ``get_many``. With
-        ``bypass`` no gateway is skipped, but outcomes are still recorded
-        (``manage.py sendtestsms`` testing a gateway on purpose)."""
-        gates = {}
-        for backend in backends:
-            threshold, cooloff = policy(backend)
-            if threshold > 0:
-                gates[backend.alias] = _Gate(threshold, cooloff)
-        alias = cache_alias()
-        if not gates:
-            return cls(None, alias, {}, {})
-        # The trial key is not read: only the half-open state needs it, and there add() decides.
-        keys = [key for name in gates for key in state_keys(name)[:2]]
-        try:
-            cache = caches[alias]
-            state = cache.get_many(keys)
-        except Exception as exc:
-            _cache_failed(alias, exc)
-            return cls(None, alias, {}, {})
-        for name, gate in gates.items():
-            gate.failures = _as_int(state.get(state_keys(name).failures))
-        return cls(cache, alias, gates, state, bypass=bypass)
-
-    def admit(self, backend: BaseBackend) -> str | None:
-        """None when ``backend`` may be tried now, else why it is skipped.
-        May claim the half-open trial for this request (one cache write)."""
-        gate = self._gates.get(backend.alias)
-        if gate is None or self._cache is None or self._bypass:
-            return None
-        keys = state_keys(backend.alias)
-        until = self._state.get(keys.open)
-        if until is not None:
-            if _now() < _as_float(until):
-                return OPEN
-        elif gate.failures < gate.threshold:
-            return None
-        # Cool-off over (or its key gone with failures still counted): half-open.
-        try:
-            claimed = self._cache.add(keys.trial, _now(), timeout=math.ceil(backend.timeout + TRIAL_MARGIN))
-        except Exception as exc:
-            _cache_failed(self._alias, exc)
-            return None
-        if not claimed:
-            return TRIAL_ELSEWHERE
-        gate.trial = True
-        logger.info("SMS gateway %r: cool-off over, this request is the circuit trial", backend.alias)
-        return None
-
-    def record(self, backend: BaseBackend, error: GatewayError | None = None, *, cut_short: bool = False) -> None:
-        """Note the outcome of one try of ``backend``: ``error`` None for an
-        accepted message. A failure counts when ``error.retry_next`` says the
-        vendor is unhealthy, unless ``cut_short`` (the time budget, not the
-        gateway's timeout, ended a wait); a refusal of the recipient is an
-        answer, so it counts as health."""
-        gate = self._gates.get(backend.alias)
-        cache = self._cache
-        if gate is None or cache is None:
-            return
-        keys = state_keys(backend.alias)
-        alias = backend.alias
-        try:
-            if error is None or not error.retry_next:
-                closed, opened_after = self._healthy(cache, gate, keys), 0
-            elif not cut_short:
-                closed, opened_after = False, self._failed(cache, gate, keys)
-            else:
-                closed, opened_after = False, 0
-                if gate.trial:  # not a verdict: let the next request try
-                    cache.delete(keys.trial)
-        except Exception as exc:
-            _cache_failed(self._alias, exc)
-            return
-        # Signals outside the try: a receiver's error is not a cache error.
-        if closed:
-            logger.info("SMS gateway %r circuit closed: the vendor answered again", alias)
-            signals.breaker_closed.send(sender=Circuit, alias=alias)
-        elif opened_after:
-            logger.warning(
-                "SMS gateway %r circuit opened after %d %s; skipped for %s s", alias, opened_after,
-                "failure" if opened_after == 1 else "failures", f"{gate.cooloff:g}",
-            )
-            signals.breaker_opened.send(sender=Circuit, alias=alias, failures=opened_after, cooloff=gate.cooloff)
-
-    def _healthy(self, cache: BaseCache, gate: _Gate, keys: StateKeys) -> bool:
-        """Forget failures; True when this closed an open circuit."""
-        if gate.trial or (self._bypass and (gate.failures or self._state.get(keys.open) is not None)):
-            cache.delete_many([keys.failures, keys.open, keys.trial])
-            return True
-        if gate.failures:
-            cache.delete(keys.failures)
-        return False
-
-    def _failed(self, cache: BaseCache, gate: _Gate, keys: StateKeys) -> int:
-        """Count a failure; the count when this opened the circuit, else 0."""
-        try:
-            failures = add_to(cache, keys.failures, 1, FAILURE_TTL)
-        except ValueError:  # no count yet (or it just expired)
-            added = cache.add(keys.failures, 1, timeout=FAILURE_TTL)
-            failures = 1 if added else add_to(cache, keys.failures, 1, FAILURE_TTL)
-        if failures < gate.threshold:
-            return 0
-        until = _now() + gate.cooloff
-        # A cool-off key outlives its end by a second or more: caches round TTLs to whole seconds.
-        ttl = math.ceil(gate.cooloff) + 1
-        if gate.trial:
-            cache.set(keys.open, until, timeout=ttl)
-            cache.delete(keys.trial)
-        elif not cache.add(keys.open, until, timeout=ttl):
-            return 0  # another request opened it, or a trial will decide
-        return int(failures)
+    def state(self, now: float) -> str:
+        if self.open_until is not None and now < self.open_until:
+            return "open"
+        if self.open_until is not None or self.failures >= self.policy.threshold:
+            return "half-open"
+        return "closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,29 +202,170 @@ class BreakerState:
     open_until: float | None = None  # epoch seconds
 
 
+class Circuit:
+    """The breakers of one walk over the gateways.
+
+    Built by :meth:`read` with one cache round trip; then
+    :meth:`skip_reason` before each send, and :meth:`record` after it.
+    """
+
+    def __init__(self, cache: BaseCache | None, alias: str, breakers: dict[str, _GatewayBreaker],
+                 *, bypass: bool = False, unguarded: int = 0) -> None:
+        self._cache = cache
+        self._alias = alias
+        self._breakers = breakers
+        self._bypass = bypass
+        # A gateway without a breaker (``unguarded``) is always tried: then the walk is never all open.
+        self._trial_now = None if unguarded else self._soonest_if_all_open()
+
+    @classmethod
+    def read(cls, backends: Iterable[BaseBackend], *, bypass: bool = False) -> Circuit:
+        """The breaker state of ``backends`` (the gateways this walk may use)
+        in one ``get_many``. With ``bypass`` no gateway is skipped, but
+        outcomes are still recorded (``manage.py sendtestsms`` testing a
+        gateway on purpose)."""
+        backends = list(backends)
+        breakers = {}
+        for backend in backends:
+            gateway_policy = policy(backend)
+            if gateway_policy.threshold > 0:
+                breakers[backend.alias] = _GatewayBreaker(gateway_policy)
+        alias = cache_alias()
+        if not breakers:
+            return cls(None, alias, {})
+        # The trial key is not read: only the half-open state needs it, and there add() decides.
+        keys = [key for name in breakers for key in state_keys(name)[:2]]
+        try:
+            cache = caches[alias]
+            state = cache.get_many(keys)
+        except Exception as exc:
+            _cache_failed(alias, exc)
+            return cls(None, alias, {})
+        for name, breaker in breakers.items():
+            keys_of = state_keys(name)
+            breaker.failures = _as_int(state.get(keys_of.failures))
+            until = state.get(keys_of.open)
+            breaker.open_until = None if until is None else _as_float(until)
+        return cls(cache, alias, breakers, bypass=bypass, unguarded=len({b.alias for b in backends}) - len(breakers))
+
+    def _soonest_if_all_open(self) -> str | None:
+        """The alias whose cool-off ends soonest, when every gateway of this
+        walk is open (it gets its trial now); else None."""
+        if self._cache is None or self._bypass or not self._breakers:
+            return None
+        now = _now()
+        if any(breaker.state(now) != "open" for breaker in self._breakers.values()):
+            return None
+        return min(self._breakers, key=lambda name: self._breakers[name].open_until or 0.0)
+
+    def skip_reason(self, backend: BaseBackend) -> str | None:
+        """Why ``backend`` is skipped now, or None when it may be tried.
+        May claim the half-open trial for this request (one cache write)."""
+        breaker = self._breakers.get(backend.alias)
+        if breaker is None or self._cache is None or self._bypass:
+            return None
+        state = breaker.state(_now())
+        if state == "closed":
+            return None
+        if state == "open" and backend.alias != self._trial_now:
+            return OPEN
+        try:
+            claimed = self._cache.add(
+                state_keys(backend.alias).trial, _now(), timeout=math.ceil(backend.timeout + TRIAL_MARGIN)
+            )
+        except Exception as exc:
+            _cache_failed(self._alias, exc)
+            return None
+        if not claimed:
+            return TRIAL_ELSEWHERE
+        breaker.trial = True
+        if state == "open":
+            logger.info("SMS gateway %r: every circuit is open; its cool-off ends first, so it is tried now",
+                        backend.alias)
+        else:
+            logger.info("SMS gateway %r: cool-off over, this request is the circuit trial", backend.alias)
+        return None
+
+    def record(self, backend: BaseBackend, error: GatewayError | None = None, *, cut_short: bool = False) -> None:
+        """Note the outcome of one try of ``backend``: ``error`` None for an
+        accepted message. A failure counts when ``error.counts_against_vendor``,
+        unless ``cut_short`` (the time budget, not the gateway's timeout,
+        ended a wait). A failure that does not count is no verdict: it
+        neither resets the count nor settles a trial."""
+        breaker = self._breakers.get(backend.alias)
+        cache = self._cache
+        if breaker is None or cache is None:
+            return
+        keys = state_keys(backend.alias)
+        alias = backend.alias
+        try:
+            if error is None:
+                closed, opened_after = self._healthy(cache, breaker, keys), 0
+            elif error.counts_against_vendor and not cut_short:
+                closed, opened_after = False, self._failed(cache, breaker, keys)
+            else:
+                closed, opened_after = False, 0
+                if breaker.trial:  # not a verdict: let the next request try
+                    cache.delete(keys.trial)
+                    breaker.trial = False
+        except Exception as exc:
+            _cache_failed(self._alias, exc)
+            return
+        # Signals outside the try: a receiver's error is not a cache error.
+        if closed:
+            logger.info("SMS gateway %r circuit closed: the vendor answered again", alias)
+            signals.breaker_closed.send(sender=Circuit, alias=alias)
+        elif opened_after:
+            logger.warning(
+                "SMS gateway %r circuit opened after %d %s; skipped for %s s", alias, opened_after,
+                "failure" if opened_after == 1 else "failures", f"{breaker.policy.cooloff:g}",
+            )
+            signals.breaker_opened.send(
+                sender=Circuit, alias=alias, failures=opened_after, cooloff=breaker.policy.cooloff
+            )
+
+    def state_of(self, backend: BaseBackend) -> BreakerState:
+        """``backend``'s breaker as read by this walk."""
+        if policy(backend).threshold <= 0:
+            return BreakerState(backend.alias, "off")
+        breaker = self._breakers.get(backend.alias)
+        if breaker is None or self._cache is None:
+            return BreakerState(backend.alias, "unknown")
+        return BreakerState(backend.alias, breaker.state(_now()), breaker.failures, breaker.open_until)
+
+    def _healthy(self, cache: BaseCache, breaker: _GatewayBreaker, keys: StateKeys) -> bool:
+        """Forget failures; True when this closed an open circuit."""
+        if breaker.trial or (self._bypass and (breaker.failures or breaker.open_until is not None)):
+            cache.delete_many([keys.failures, keys.open, keys.trial])
+            return True
+        if breaker.failures:
+            cache.delete(keys.failures)
+        return False
+
+    def _failed(self, cache: BaseCache, breaker: _GatewayBreaker, keys: StateKeys) -> int:
+        """Count a failure; the count when this opened the circuit, else 0."""
+        try:
+            failures = add_to(cache, keys.failures, 1, FAILURE_TTL)
+        except ValueError:  # no count yet (or it just expired)
+            added = cache.add(keys.failures, 1, timeout=FAILURE_TTL)
+            failures = 1 if added else add_to(cache, keys.failures, 1, FAILURE_TTL)
+        if failures < breaker.policy.threshold:
+            return 0
+        until = _now() + breaker.policy.cooloff
+        # A cool-off key outlives its end by a second or more: caches round TTLs to whole seconds.
+        ttl = math.ceil(breaker.policy.cooloff) + 1
+        if breaker.trial:
+            cache.set(keys.open, until, timeout=ttl)
+            cache.delete(keys.trial)
+        elif not cache.add(keys.open, until, timeout=ttl):
+            return 0  # another request opened it, or a trial will decide
+        return int(failures)
+
+
 def states(backends: Sequence[BaseBackend]) -> dict[str, BreakerState]:
     """The breaker state of each of ``backends`` (one cache round trip)."""
-    result: dict[str, BreakerState] = {}
     circuit = Circuit.read(backends)
-    for backend in backends:
-        gate = circuit._gates.get(backend.alias)
-        threshold, _cooloff = policy(backend)
-        if threshold <= 0:
-            result[backend.alias] = BreakerState(backend.alias, "off")
-            continue
-        if gate is None or circuit._cache is None:
-            result[backend.alias] = BreakerState(backend.alias, "unknown")
-            continue
-        until = circuit._state.get(state_keys(backend.alias).open)
-        open_until = None if until is None else _as_float(until)
-        if open_until is not None and _now() < open_until:
-            state = "open"
-        elif open_until is not None or gate.failures >= gate.threshold:
-            state = "half-open"
-        else:
-            state = "closed"
-        result[backend.alias] = BreakerState(backend.alias, state, gate.failures, open_until)
-    return result
+    return {backend.alias: circuit.state_of(backend) for backend in backends}
 
 
 def reset(aliases: Iterable[str]) -> None:

@@ -63,7 +63,9 @@ from .backends.base import REQUIRED, BaseBackend
 from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
 from .conf import settings
+from .exceptions import ConfigurationError
 from .gateways import GatewayHandler, breaker_settings, build_backend
+from .lockout import lockout_policy
 from .text import TemplateError, compile_template, whole_minutes
 
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
@@ -450,3 +452,13 @@ def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             for backend in backends:
                 backend.close()
     return messages
+
+
+@register(Tags.security)
+def check_lockout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020: the wrong-code throttle and lock-out settings (validated where they are read)."""
+    try:
+        lockout_policy()
+    except ConfigurationError as exc:
+        return [Error(exc.message, hint=exc.hint, obj=exc.obj, id=exc.check_id)]
+    return []

@@ -43,7 +43,7 @@ def in_progress_marker(until: float) -> str:
     return f"{IN_PROGRESS_PREFIX}{math.ceil(until)}:{secrets.token_hex(24)}"
 
 
-def check_in_progress(token: str, now: float) -> bool:
+def is_check_in_progress(token: str, now: float) -> bool:
     """Whether ``token`` is an in-progress marker whose request may still be
     asking the vendor (one left behind by a dead process is not, once its
     time is up)."""
@@ -51,3 +51,7 @@ def check_in_progress(token: str, now: float) -> bool:
         return False
     until = token[len(IN_PROGRESS_PREFIX):].split(":", 1)[0]
     return not until.isdigit() or now < int(until)
+
+
+#: Deprecated alias of :func:`is_check_in_progress`.
+check_in_progress = is_check_in_progress

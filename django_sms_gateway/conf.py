@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_TOKEN_LENGTH": 6,
     "OTP_SMS_TOKEN_VALIDITY": 300,
     "OTP_SMS_THROTTLE_FACTOR": 1,
+    # Wrong codes: the longest throttle wait (seconds), and the consecutive failures after which the
+    # device refuses every code until its number is bound again or an admin resets it (0: never).
+    "OTP_SMS_THROTTLE_MAX_DELAY": 3600,
+    "OTP_SMS_MAX_FAILURES": 100,
     "OTP_SMS_COOLDOWN_DURATION": 60,
     # The message.
     "OTP_SMS_SENDER": None,

@@ -2,8 +2,12 @@
 
 The same code goes to every gateway tried. Gateways whose ``COUNTRIES``
 exclude the number are skipped, and so are gateways whose circuit breaker is
-open (:mod:`django_sms_gateway.breaker`). The first gateway that accepts the
-message ends the walk; a failure whose ``retry_next`` is false ends it too.
+open (:mod:`django_sms_gateway.breaker`; when all are open, the one whose
+cool-off ends first is tried). The first gateway that accepts the message
+ends the walk; a failure whose ``retry_next`` is false ends it too.
+
+Nothing here touches the database: :class:`~django_sms_gateway.models.SMSDevice`
+writes before and after the walk (see its ``send_code``).
 """
 
 from __future__ import annotations
@@ -55,10 +59,9 @@ def build_message(recipient: str, code: str, *, validity: int | None = None) -> 
     validity = settings.OTP_SMS_TOKEN_VALIDITY if validity is None else validity
     template = compile_template(str(settings.OTP_SMS_MESSAGE))
     site_name = str(settings.OTP_SMS_SITE_NAME or "")
-    minutes = whole_minutes(validity)
     return SMSMessage(
         recipient=recipient,
-        text=template.render(code, minutes=minutes, site_name=site_name),
+        text=template.render(code, minutes=whole_minutes(validity), site_name=site_name),
         code=code,
         sender=settings.OTP_SMS_SENDER,
         validity=validity,
@@ -102,7 +105,7 @@ def send_message(
         if remaining <= 0.05:
             attempts.append(Attempt(backend.alias, "skipped", "time budget spent"))
             continue
-        skipped = circuit.admit(backend)
+        skipped = circuit.skip_reason(backend)
         if skipped is not None:
             attempts.append(Attempt(backend.alias, "skipped", skipped))
             continue
@@ -136,13 +139,15 @@ def send_message(
 
 
 def _send_once(backend: BaseBackend, message: SMSMessage, remaining: float, deadline: float) -> SendResult:
-    """One gateway's try; repeated once only when the request surely never
-    reached the vendor (connection refused), so no SMS can be sent twice."""
+    """One gateway's try; repeated once only when the connection failed
+    before the request was sent (``not_sent``: connection refused), so no
+    SMS can be sent twice. A check of our own that refused the message
+    before any request (``not_sent`` too) would refuse it again."""
     try:
         return _call(backend, message, min(backend.timeout, remaining))
     except GatewayError as err:
         remaining = deadline - time.monotonic()
-        if not err.not_sent or remaining <= 0.05:
+        if not (err.not_sent and isinstance(err, GatewayUnavailable)) or remaining <= 0.05:
             raise
         return _call(backend, message, min(backend.timeout, remaining))
 

@@ -60,6 +60,11 @@ class GatewayError(SMSGatewayError):
     #: The request surely never reached the vendor, so repeating it at the same
     #: vendor cannot send a second SMS (connection refused).
     not_sent: bool = False
+    #: This failure is a sign that the vendor is unhealthy and counts towards
+    #: its circuit breaker. False for failures the request itself caused (its
+    #: recipient or payload): whoever picks the number must not be able to
+    #: open a gateway's circuit for everyone.
+    counts_against_vendor: bool = True
 
     def __init__(
         self,
@@ -108,7 +113,11 @@ class RequestRejected(GatewayError):
     """The vendor refused our request as malformed (a 400 about our payload).
 
     That is our bug or a mismatch with this vendor, not the recipient's fault,
-    so the next vendor, which gets its own payload, is tried."""
+    so the next vendor, which gets its own payload, is tried. A 400 may be
+    about the recipient the user typed, so it never counts against the
+    vendor's circuit breaker."""
+
+    counts_against_vendor = False
 
 
 class RecipientRefused(GatewayError):
@@ -116,6 +125,7 @@ class RecipientRefused(GatewayError):
     valid mobile number); trying further gateways would not help."""
 
     retry_next = False
+    counts_against_vendor = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +156,17 @@ class DeliveryFailed(SMSGatewayError):
 
     def __str__(self) -> str:
         return str(self.message)
+
+    @property
+    def may_have_sent(self) -> bool:
+        """Whether some vendor may have accepted the message: an attempt
+        failed after its request could have reached the vendor. False when
+        every gateway was skipped or every attempt failed with ``not_sent``:
+        nothing was billed, so nothing is charged against the limits."""
+        return any(
+            attempt.outcome == "failed" and not (attempt.error is not None and attempt.error.not_sent)
+            for attempt in self.attempts
+        )
 
     def summary(self) -> str:
         """One line per attempt, for logs and admins (not for end users)."""

@@ -14,13 +14,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from .backends.base import BaseBackend
+from .breaker import resolve_policy
 from .conf import settings
+from .exceptions import ConfigurationError
 
 DEFAULT_GATEWAYS: dict[str, dict[str, Any]] = {
     "console": {"BACKEND": "django_sms_gateway.backends.console.ConsoleBackend"},
@@ -34,64 +35,77 @@ WATCHED_SETTINGS = frozenset(
 
 
 def breaker_settings(alias: str, entry: Mapping[str, Any]) -> tuple[int, float]:
-    """``(threshold, cooloff)`` of a gateway's circuit breaker: the entry's
-    ``BREAKER_THRESHOLD`` / ``BREAKER_COOLOFF``, else ``OTP_SMS_BREAKER_THRESHOLD``
-    / ``OTP_SMS_BREAKER_COOLOFF``. A threshold of 0 (or None) turns it off.
-    Raises ``ImproperlyConfigured`` naming the setting that is wrong."""
-    where = f"SMS_GATEWAYS[{alias!r}]"
-    if "BREAKER_THRESHOLD" in entry:
-        threshold, source = entry["BREAKER_THRESHOLD"], f"{where}: 'BREAKER_THRESHOLD'"
-    else:
-        threshold, source = settings.OTP_SMS_BREAKER_THRESHOLD, f"OTP_SMS_BREAKER_THRESHOLD (used by {where})"
-    if threshold is None:
-        threshold = 0
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-        raise ImproperlyConfigured(
-            f"{source} must be a whole number of consecutive failures (0 or None: no breaker), not {threshold!r}."
-        )
-    if "BREAKER_COOLOFF" in entry:
-        cooloff, source = entry["BREAKER_COOLOFF"], f"{where}: 'BREAKER_COOLOFF'"
-    else:
-        cooloff, source = settings.OTP_SMS_BREAKER_COOLOFF, f"OTP_SMS_BREAKER_COOLOFF (used by {where})"
-    if isinstance(cooloff, bool) or not isinstance(cooloff, (int, float)) or not 0 < cooloff < float("inf"):
-        raise ImproperlyConfigured(f"{source} must be a positive number of seconds, not {cooloff!r}.")
-    return threshold, float(cooloff)
+    """Deprecated alias of :func:`django_sms_gateway.breaker.resolve_policy`."""
+    return resolve_policy(alias, entry)
+
+
+#: An importable backend, named in the hints.
+EXAMPLE_BACKEND = "django_sms_gateway.backends.signicat.SignicatBackend"
+
+
+def _entry_hint(alias: str) -> str:
+    return (
+        f"Make SMS_GATEWAYS[{alias!r}] a dict with 'BACKEND' (dotted path) and optionally 'OPTIONS' (dict), "
+        "'COUNTRIES' (list of region codes), 'TIMEOUT' (positive seconds), 'BREAKER_THRESHOLD' "
+        "(consecutive failures, 0: no breaker) and 'BREAKER_COOLOFF' (positive seconds)."
+    )
 
 
 def build_backend(alias: str, entry: Any) -> BaseBackend:
     """Build one backend from its ``SMS_GATEWAYS`` entry, or raise
-    ``ImproperlyConfigured`` naming the alias and what is wrong."""
+    :class:`~django_sms_gateway.exceptions.ConfigurationError` naming the
+    alias and what is wrong, with the id of the check that reports it
+    (E001 shape, E004 ``BACKEND``, E005 ``OPTIONS``, E006 ``COUNTRIES``,
+    E014 breaker)."""
     where = f"SMS_GATEWAYS[{alias!r}]"
+
+    def shape_error(message: str) -> ConfigurationError:
+        return ConfigurationError(message, check_id="sms_gateway.E001", hint=_entry_hint(alias), obj=where)
+
     if not isinstance(entry, Mapping):
-        raise ImproperlyConfigured(f"{where} must be a dict with a 'BACKEND' key.")
+        raise shape_error(f"{where} must be a dict with a 'BACKEND' key.")
     unknown = sorted(set(entry) - ENTRY_KEYS)
     if unknown:
-        raise ImproperlyConfigured(
-            f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(ENTRY_KEYS))})."
-        )
+        raise shape_error(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(ENTRY_KEYS))}).")
     path = entry.get("BACKEND")
     if not path or not isinstance(path, str):
-        raise ImproperlyConfigured(f"{where}: 'BACKEND' is required (a dotted path to a backend class).")
+        raise shape_error(f"{where}: 'BACKEND' is required (a dotted path to a backend class).")
     try:
         backend_class = import_string(path)
     except ImportError as exc:
-        raise ImproperlyConfigured(f"{where}: cannot import BACKEND {path!r}: {exc}") from exc
+        raise ConfigurationError(
+            f"{where}: cannot import BACKEND {path!r}: {exc}",
+            check_id="sms_gateway.E004", obj=where,
+            hint=f"Set BACKEND to the dotted path of a backend class, such as {EXAMPLE_BACKEND!r}, "
+            "and make sure its package is installed.",
+        ) from exc
     if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
-        raise ImproperlyConfigured(f"{where}: BACKEND {path!r} is not a django_sms_gateway backend class.")
+        raise ConfigurationError(
+            f"{where}: BACKEND {path!r} is not a django_sms_gateway backend class.",
+            check_id="sms_gateway.E004", obj=where,
+            hint="Point BACKEND at a subclass of django_sms_gateway.backends.base.BaseBackend, "
+            f"such as {EXAMPLE_BACKEND!r}.",
+        )
     options = entry.get("OPTIONS") or {}
     if not isinstance(options, Mapping):
-        raise ImproperlyConfigured(f"{where}: 'OPTIONS' must be a dict.")
+        raise shape_error(f"{where}: 'OPTIONS' must be a dict.")
     countries = entry.get("COUNTRIES")
     if countries is not None:
         if isinstance(countries, str) or not all(isinstance(c, str) for c in countries):
-            raise ImproperlyConfigured(f"{where}: 'COUNTRIES' must be a list of ISO 3166 region codes.")
-        bad = [c for c in countries if c.upper() not in phonenumbers.SUPPORTED_REGIONS]
-        if bad:
-            raise ImproperlyConfigured(f"{where}: 'COUNTRIES' has {bad[0]!r}, which is not an ISO 3166 region code.")
+            problem = "'COUNTRIES' must be a list of ISO 3166 region codes."
+        else:
+            bad = [c for c in countries if c.upper() not in phonenumbers.SUPPORTED_REGIONS]
+            problem = f"'COUNTRIES' has {bad[0]!r}, which is not an ISO 3166 region code." if bad else ""
+        if problem:
+            raise ConfigurationError(
+                f"{where}: {problem}", check_id="sms_gateway.E006", obj=where,
+                hint="Make COUNTRIES a list of two-letter ISO 3166 region codes, such as ['NO', 'SE'], "
+                "or leave it out to serve every country.",
+            )
     timeout = entry.get("TIMEOUT", settings.OTP_SMS_GATEWAY_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ImproperlyConfigured(f"{where}: 'TIMEOUT' must be a positive number of seconds.")
-    threshold, cooloff = breaker_settings(alias, entry)
+        raise shape_error(f"{where}: 'TIMEOUT' must be a positive number of seconds.")
+    threshold, cooloff = resolve_policy(alias, entry)
     if "sender" in backend_class.options and options.get("sender") is None and settings.OTP_SMS_SENDER:
         options = {**options, "sender": settings.OTP_SMS_SENDER}
     backend = backend_class(alias, options, countries=countries, timeout=timeout)
@@ -113,7 +127,12 @@ class GatewayHandler:
         if value is None:
             return DEFAULT_GATEWAYS
         if not isinstance(value, Mapping) or not value:
-            raise ImproperlyConfigured("SMS_GATEWAYS must be a non-empty dict of alias -> gateway settings.")
+            raise ConfigurationError(
+                "SMS_GATEWAYS must be a non-empty dict of alias -> gateway settings.",
+                check_id="sms_gateway.E001",
+                hint="Set SMS_GATEWAYS to a dict of alias -> {'BACKEND': ..., 'OPTIONS': {...}}, "
+                "or remove it to print messages to the console during development.",
+            )
         return dict(value)
 
     def _load(self) -> dict[str, BaseBackend]:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.cache import BaseCache
@@ -48,7 +48,6 @@ from django.dispatch import receiver
 from . import counters, signals
 from .client_ip import client_address, ip_settings, limit_key
 from .exceptions import (
-    Attempt,
     ConfigurationError,
     DeliveryFailed,
     NoGatewayForNumber,
@@ -91,7 +90,6 @@ __all__ = [
     "fail_closed_setting",
     "ip_settings",
     "limit_settings",
-    "reached_a_vendor",
     "setting_errors",
     "setting_warnings",
     "validate",
@@ -140,16 +138,6 @@ class Reservation:
 
 #: Deprecated alias of :class:`Reservation`.
 Charge = Reservation
-
-
-def reached_a_vendor(attempts: Iterable[Attempt]) -> bool:
-    """Whether any attempt may have reached a vendor (and been billed): a
-    failure that surely never left (``not_sent``, such as a refused
-    connection) or a skipped gateway did not."""
-    return any(
-        attempt.outcome == "sent" or (attempt.outcome == "failed" and not (attempt.error and attempt.error.not_sent))
-        for attempt in attempts
-    )
 
 
 def _lower_quietly(cache: BaseCache, raised: Sequence[counters.Bucket], alias: str) -> None:

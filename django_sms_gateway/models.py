@@ -1,35 +1,42 @@
-"""The SMS device for django-otp, and the record of every send attempt."""
+"""The SMS device for django-otp, and (from :mod:`.records`) the record of every send attempt."""
 
 from __future__ import annotations
 
 import logging
-import operator
-from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connections, models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin
+from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin, VerifyNotAllowed
 
 from . import limits, signals
-from .codes import check_in_progress, code_matches, generate_code, hash_code, in_progress_marker, unguessable_marker
+from .codes import (
+    code_matches,
+    generate_code,
+    hash_code,
+    in_progress_marker,
+    is_check_in_progress,
+)
 from .conf import settings
-from .dispatch import Delivery, build_message, send_message
-from .exceptions import Attempt, DeliveryFailed, GatewayError
+from .dispatch import Delivery, build_message
+from .exceptions import GatewayError
 from .gateways import gateways
+from .lockout import lockout_policy
 from .phone import mask_number, normalize_number
-from .statements import claim_challenge, insert_rows
+from .records import CHARGE_MAX, SEGMENTS_MAX, DeliveryRecord, DeliveryRecordQuerySet
+from .sending import ClaimedSend, ScheduledDelivery, in_callers_transaction, warn_once_about_transaction
 
 logger = logging.getLogger("django_sms_gateway")
 
 #: Seconds past the vendor's timeout that a reserved vendor code stays reserved.
 RESERVATION_MARGIN = 5.0
+#: ``verify_is_allowed()``'s reason once ``OTP_SMS_MAX_FAILURES`` is reached.
+REBIND_REQUIRED = "rebind_required"
 
 
 class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
@@ -43,9 +50,13 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
       success is a conditional UPDATE, failures an atomic increment. A code
       held by the vendor (iP1) is checked with that vendor.
 
+    - Changing ``number`` is a new binding (:meth:`rebind`): unconfirmed,
+      old code cleared.
+
     Settings: ``OTP_SMS_TOKEN_LENGTH``, ``OTP_SMS_TOKEN_VALIDITY``,
-    ``OTP_SMS_THROTTLE_FACTOR``, ``OTP_SMS_COOLDOWN_DURATION`` and the
-    message settings read by :mod:`django_sms_gateway.dispatch`.
+    ``OTP_SMS_COOLDOWN_DURATION``, the lock-out settings read by
+    :mod:`django_sms_gateway.lockout` and the message settings read by
+    :mod:`django_sms_gateway.dispatch`.
     """
 
     number = models.CharField(
@@ -92,13 +103,99 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     def masked_number(self) -> str:
         return mask_number(self.number)
 
+    # -- binding to a number ------------------------------------------------
+
+    #: The number as loaded from the database (None for a new device).
+    _bound_number: str | None = None
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> SMSDevice:
+        device = super().from_db(db, field_names, values)
+        device._bound_number = device.__dict__.get("number")
+        return device
+
+    def refresh_from_db(self, using: Any = None, fields: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(using, fields, *args, **kwargs)
+        if fields is None or "number" in fields:
+            self._bound_number = self.__dict__.get("number")
+
+    #: Fields a new binding resets, with :meth:`_unbind`.
+    BINDING_FIELDS = (
+        "number", "confirmed", "token", "vendor_gateway", "valid_until", "last_generated_timestamp",
+        "throttling_failure_count", "throttling_failure_timestamp",
+    )
+
+    def _unbind(self) -> None:
+        self.confirmed = False
+        self.token, self.vendor_gateway, self.valid_until = None, "", timezone.now()
+        self.last_generated_timestamp = None
+        self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
+
+    def rebind(self, number: str) -> None:
+        """Bind the device to ``number`` (normalised and validated as by
+        ``full_clean``) as a new binding: it is unconfirmed until a code sent
+        to the new number is verified, the old code is cleared, and so are
+        the cooldown and the failure count (also after
+        ``OTP_SMS_MAX_FAILURES`` wrong codes locked the device). Saved at once.
+        Raises ``ValidationError`` for a number that cannot be used; then
+        nothing changes."""
+        normalized = normalize_number(number, settings.OTP_SMS_DEFAULT_REGION)
+        self.number = normalized
+        self._unbind()
+        self.save(update_fields=self.BINDING_FIELDS)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a changed ``number`` is a new binding (see :meth:`rebind`):
+        ``confirmed`` goes False and the old code is cleared. (A queryset
+        ``update(number=...)`` bypasses this; use :meth:`rebind`.)"""
+        update_fields = kwargs.get("update_fields")
+        if self.number_changed and (update_fields is None or "number" in update_fields):
+            self._unbind()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, *self.BINDING_FIELDS}
+        super().save(*args, **kwargs)
+        self._bound_number = self.number
+
+    @property
+    def number_changed(self) -> bool:
+        """Whether ``number`` differs from the one loaded from the database."""
+        return self._bound_number is not None and self.number != self._bound_number
+
     # -- django-otp hooks ---------------------------------------------------
 
     def get_cooldown_duration(self) -> int:
         return int(settings.OTP_SMS_COOLDOWN_DURATION)
 
     def get_throttle_factor(self) -> float:
-        return settings.OTP_SMS_THROTTLE_FACTOR
+        return lockout_policy().factor
+
+    def verify_is_allowed(self) -> tuple[bool, dict[str, Any] | None]:
+        """django-otp's exponential throttle, with its wait capped at
+        ``OTP_SMS_THROTTLE_MAX_DELAY``; after ``OTP_SMS_MAX_FAILURES``
+        consecutive wrong codes, refused until the device is bound again
+        (:meth:`rebind`) or an administrator resets it. The failure count
+        itself stays exact (see :mod:`django_sms_gateway.lockout`)."""
+        policy = lockout_policy()
+        failures = self.throttling_failure_count
+        if policy.locked_for_good(failures):
+            return False, {
+                "reason": REBIND_REQUIRED,
+                "failure_count": failures,
+                "error_message": gettext(
+                    "Too many wrong codes were entered. This phone must be set up again before it can be used."
+                ),
+            }
+        if failures > 0 and self.throttling_failure_timestamp is not None:
+            locked_until = self.throttling_failure_timestamp + timedelta(seconds=policy.delay(failures))
+            if timezone.now() < locked_until:
+                return False, {
+                    "reason": VerifyNotAllowed.N_FAILED_ATTEMPTS,
+                    "failure_count": failures,
+                    "locked_until": locked_until,
+                }
+        # django-otp's own (uncapped) throttle is replaced, not added to.
+        allowed: tuple[bool, dict[str, Any] | None] = super(ThrottlingMixin, self).verify_is_allowed()
+        return allowed
 
     # -- challenge ----------------------------------------------------------
 
@@ -117,7 +214,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
         During the cooldown nothing is sent and the sentence says when a new
         code may be asked for. Raises ``DeliveryFailed`` when no gateway
-        delivered the code.
+        delivered the code. Called inside a transaction (django-otp's forms),
+        the code is sent when it commits: see :meth:`send_code`.
         """
         allowed, details = self.generate_is_allowed()
         if allowed:
@@ -127,7 +225,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             details = self.generate_is_allowed()[1]
         return self._cooldown_sentence(details)
 
-    def send_code(self, request: Any = None) -> Delivery | None:
+    def send_code(self, request: Any = None) -> Delivery | ScheduledDelivery | None:
         """Claim the cooldown slot, store the new code's hash and send it.
 
         Returns the :class:`~django_sms_gateway.dispatch.Delivery`, or None
@@ -135,61 +233,54 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         (:mod:`django_sms_gateway.limits`) come first: when one refuses, it
         raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded` and
         nothing is written or sent.
+
+        Outside a transaction each write commits on its own: the claim before
+        the vendor is called (so no row lock is held during the call), the
+        records after it. Inside the caller's transaction the claim joins it,
+        and the vendor is called once it commits (a
+        :class:`ScheduledDelivery` is returned): a rollback then undoes a
+        claim whose code was never sent, and never one that was.
         """
         validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
         code = generate_code(int(settings.OTP_SMS_TOKEN_LENGTH))
         # A broken template raises here, before anything is counted or written.
         message = build_message(self.number, code, validity=validity)
-        charge = limits.check_send(
+        reservation = limits.check_send(
             self.number, user_id=self.user_id, request=request, sender=type(self), confirmed=bool(self.confirmed)
         )
+        database = router.db_for_write(type(self), instance=self)
         now = timezone.now()
         token_hash = hash_code(self.pk, code)
         previous = self.last_generated_timestamp
         try:
-            claimed = claim_challenge(
-                type(self),
-                self.pk,
-                now=now,
-                cooldown=self.get_cooldown_duration() if self.cooldown_enabled else None,
-                token=token_hash,
-                valid_until=now + timedelta(seconds=validity),
-                instance=self,
-            )
+            claimed = self._claim(database, now, token_hash, now + timedelta(seconds=validity))
         except BaseException:
-            charge.refund()  # a database error: nothing was sent
+            reservation.release()  # a database error: nothing was sent
             raise
         if not claimed:
-            charge.refund()  # nothing is sent: the send must not count against the limits
+            reservation.release()  # nothing is sent: the send must not count against the limits
             self.refresh_from_db(fields=["last_generated_timestamp"])
             return None
         self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""
         self.valid_until = now + timedelta(seconds=validity)
+        send = ClaimedSend(self, database, message, token_hash, previous, now, reservation)
+        if in_callers_transaction(connections[database]):
+            warn_once_about_transaction()
+            transaction.on_commit(send.after_commit, using=database, robust=True)
+            return ScheduledDelivery(database)
+        return send.now()
 
-        try:
-            delivery = send_message(message)
-        except DeliveryFailed as failure:
-            # Nothing reached the user: give the slot back and forget the code.
-            type(self).objects.filter(pk=self.pk, token=token_hash).update(
-                last_generated_timestamp=previous, token=None, valid_until=now
-            )
-            self.last_generated_timestamp, self.token = previous, None
-            if not limits.reached_a_vendor(failure.attempts):
-                charge.release()  # only a message a vendor may have accepted is charged
-            DeliveryRecord.record(self, failure.attempts)
-            raise
-
-        if delivery.vendor_verifies:
-            marker = unguessable_marker()
-            type(self).objects.filter(pk=self.pk, token=token_hash).update(
-                token=marker, vendor_gateway=delivery.alias
-            )
-            self.token, self.vendor_gateway = marker, delivery.alias
-        DeliveryRecord.record(self, delivery.attempts, delivery.result)
-        signals.code_sent.send(
-            sender=type(self), alias=delivery.alias, number=self.masked_number, device=self, delivery=delivery
-        )
-        return delivery
+    def _claim(self, database: str, now: datetime, token_hash: str, valid_until: datetime) -> bool:
+        """Take the challenge slot in one conditional UPDATE: store the new
+        code's hash and expiry and stamp ``last_generated_timestamp``. With a
+        cooldown, only when no code was made within it, so that of two
+        requests racing for it exactly one wins."""
+        rows = type(self).objects.using(database).filter(pk=self.pk)
+        if self.cooldown_enabled:
+            since = now - timedelta(seconds=self.get_cooldown_duration())
+            rows = rows.filter(Q(last_generated_timestamp__isnull=True) | Q(last_generated_timestamp__lte=since))
+        return bool(rows.update(last_generated_timestamp=now, token=token_hash, vendor_gateway="",
+                                valid_until=valid_until))
 
     def _cooldown_sentence(self, details: dict[str, Any] | None) -> str:
         when = (details or {}).get("next_generation_at")
@@ -230,9 +321,10 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         stored, valid_until, vendor, failures, _failed_at = state
         (self.token, self.valid_until, self.vendor_gateway, self.throttling_failure_count,
          self.throttling_failure_timestamp) = state
-        allowed, _details = self.verify_is_allowed()
+        allowed, details = self.verify_is_allowed()
         if not allowed:
-            self._refused("throttled", vendor)
+            locked = (details or {}).get("reason") == REBIND_REQUIRED
+            self._refused("too many failures" if locked else "throttled", vendor)
             return False
 
         now = timezone.now()
@@ -282,7 +374,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         (the vendor's timeout and a margin) is up; then the next request
         reserves over it. The marker holds nothing secret.
         """
-        if check_in_progress(stored, now.timestamp()):
+        if is_check_in_progress(stored, now.timestamp()):
             self._refused("check in progress", vendor)
             return False
         marker = in_progress_marker(now.timestamp() + self._vendor_timeout(vendor) + RESERVATION_MARGIN)
@@ -388,103 +480,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         )
 
 
-#: Largest values the ``segments`` and ``charge`` columns hold (on every database Django supports).
-SEGMENTS_MAX = 32767
-CHARGE_MAX = 2**31 - 1
-
-
-def _within(value: int | None, most: int) -> int | None:
-    """A vendor's count, kept within its column: a row must not fail after the SMS went out."""
-    return None if value is None else max(0, min(int(value), most))
-
-
-class DeliveryRecordQuerySet(models.QuerySet["DeliveryRecord"]):
-    """Delivery records as vendor status reports find them."""
-
-    def for_reference(self, gateway: str, reference: str) -> DeliveryRecordQuerySet:
-        """The sent records of vendor reference ``reference`` through gateway ``gateway``."""
-        return self.filter(gateway=gateway, reference=reference, outcome=DeliveryRecord.Outcome.SENT)
-
-    def update_status(
-        self, status: str, *, segments: int | None = None, final_statuses: Iterable[str] = ()
-    ) -> int:
-        """Store a vendor-reported ``status`` (kept raw, cut to the column) and
-        part count; returns the rows updated. A record already in one of
-        ``final_statuses`` (compared case-insensitively) keeps it when a late
-        or replayed report carries a status that is not final."""
-        finals = {word.casefold() for word in final_statuses}
-        rows = self
-        if status.casefold() not in finals and finals:
-            rows = rows.exclude(reduce(operator.or_, (Q(status__iexact=word) for word in finals)))
-        changes: dict[str, Any] = {"status": status[:32], "updated_at": timezone.now()}
-        if segments is not None:
-            changes["segments"] = _within(segments, SEGMENTS_MAX)
-        return rows.update(**changes)
-
-
-class DeliveryRecord(models.Model):
-    """One attempt to send a code through one gateway. Never holds the code
-    or the full number."""
-
-    class Outcome(models.TextChoices):
-        SENT = "sent", _("sent")
-        FAILED = "failed", _("failed")
-        SKIPPED = "skipped", _("skipped")
-
-    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    device = models.ForeignKey(SMSDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
-    gateway = models.CharField(_("gateway"), max_length=64, db_index=True)
-    reference = models.CharField(_("vendor reference"), max_length=128, blank=True, db_index=True)
-    outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome.choices)
-    status = models.CharField(_("vendor status"), max_length=32, blank=True)
-    reason = models.CharField(_("reason"), max_length=255, blank=True)
-    segments = models.PositiveSmallIntegerField(_("segments"), null=True, blank=True)
-    charge = models.PositiveIntegerField(_("charge"), null=True, blank=True)
-    elapsed_ms = models.PositiveIntegerField(_("elapsed (ms)"), default=0)
-    number_masked = models.CharField(_("number"), max_length=24, blank=True)
-
-    objects = DeliveryRecordQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("SMS delivery")
-        verbose_name_plural = _("SMS deliveries")
-
-    def __str__(self) -> str:
-        return f"{self.gateway} {self.outcome} {self.number_masked}"
-
-    @classmethod
-    def record(
-        cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = ""
-    ) -> int:
-        """Write one row per attempt, the sent attempt with ``result``; returns
-        the number of rows written.
-
-        All rows go in one INSERT statement (see :mod:`django_sms_gateway.statements`):
-        a login usually makes one attempt, and ``save()`` or ``bulk_create``
-        would cost more than the rest of the step. No ``save()`` signals are sent.
-        Without a ``device`` (a send for another package's device, such as
-        django-two-factor-auth's), ``number`` (E.164) is stored masked."""
-        masked = device.masked_number if device is not None else mask_number(number)
-        now = timezone.now()
-        rows = []
-        for attempt in attempts:
-            sent = attempt.outcome == cls.Outcome.SENT and result is not None
-            rows.append(
-                {
-                    "created_at": now,
-                    "updated_at": now,
-                    "device_id": device.pk if device is not None else None,
-                    "gateway": attempt.alias[:64],
-                    "reference": (attempt.reference or "")[:128],
-                    "outcome": attempt.outcome,
-                    "status": (result.status if sent else "")[:32],
-                    "reason": attempt.reason[:255],
-                    "segments": _within(result.segments, SEGMENTS_MAX) if sent else None,
-                    "charge": _within(result.charge, CHARGE_MAX) if sent else None,
-                    "elapsed_ms": int(attempt.elapsed * 1000),
-                    "number_masked": masked,
-                }
-            )
-        return insert_rows(cls, rows, hint=device)
+__all__ = [
+    "CHARGE_MAX", "REBIND_REQUIRED", "SEGMENTS_MAX", "DeliveryRecord", "DeliveryRecordQuerySet", "ScheduledDelivery",
+    "SMSDevice",
+]

@@ -43,7 +43,7 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 logger = logging.getLogger("django_sms_gateway")
 
 
-class Notice(Signal):
+class RobustSignal(Signal):
     """A signal whose receivers cannot break the code that sends it."""
 
     def send(self, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
@@ -81,11 +81,14 @@ def _name(receiver: Any) -> str:
     return str(getattr(named, "__qualname__", type(named).__qualname__))
 
 
-code_sent = Notice()
-gateway_failed = Notice()
-delivery_failed = Notice()
-limit_hit = Notice()
-code_verified = Notice()
-code_refused = Notice()
-breaker_opened = Notice()
-breaker_closed = Notice()
+code_sent = RobustSignal()
+gateway_failed = RobustSignal()
+delivery_failed = RobustSignal()
+limit_hit = RobustSignal()
+code_verified = RobustSignal()
+code_refused = RobustSignal()
+breaker_opened = RobustSignal()
+breaker_closed = RobustSignal()
+
+#: Deprecated alias of :class:`RobustSignal`.
+Notice = RobustSignal

@@ -13,13 +13,14 @@ calls: list[tuple[str, str, str]] = []  # (alias, recipient, code)
 
 
 class FailingBackend(BaseBackend):
-    """Raises the exception class named by the ``error`` option."""
+    """Raises the exception class named by the ``error`` option (with
+    ``not_sent`` True: as when the connection was refused)."""
 
-    options: ClassVar[dict[str, Any]] = {"error": "GatewayUnavailable", "sender": None}
+    options: ClassVar[dict[str, Any]] = {"error": "GatewayUnavailable", "sender": None, "not_sent": False}
 
     def send(self, message, *, timeout):
         calls.append((self.alias, message.recipient, message.code))
-        raise getattr(exceptions, self.config["error"])("made to fail")
+        raise getattr(exceptions, self.config["error"])("made to fail", not_sent=self.config["not_sent"] or None)
 
 
 class RecordingBackend(BaseBackend):

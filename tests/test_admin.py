@@ -57,10 +57,32 @@ def test_device_number_is_validated_and_normalised_on_save(admin_client, device)
     data = {"user": device.user_id, "name": "phone", "number": "+47 900 00 000", "confirmed": "on"}
     response = admin_client.post(url, {**data, "number": "+47 800 12 345"})
     assert response.status_code == 200 and "Toll-free numbers cannot receive codes." in response.content.decode()
-    response = admin_client.post(url, data)
-    assert response.status_code == 302
+    response = admin_client.post(url, data, follow=True)
+    assert "The phone number changed, so the device is unconfirmed" in response.content.decode()
     device.refresh_from_db()
     assert device.number == "+4790000000"
+    assert device.confirmed is False  # a new number is a new binding, whatever the box said
+
+
+def test_device_saved_with_its_number_unchanged_stays_confirmed(admin_client, device):
+    SMSDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    url = reverse("admin:django_sms_gateway_smsdevice_change", args=[device.pk])
+    data = {"user": device.user_id, "name": "renamed", "number": "+47 987 65 432", "confirmed": "on"}
+    response = admin_client.post(url, data, follow=True)
+    assert "The phone number changed" not in response.content.decode()
+    device.refresh_from_db()
+    assert device.confirmed is True and device.name == "renamed"
+
+
+def test_require_new_binding_action(admin_client, locked_device):
+    SMSDevice.objects.filter(pk=locked_device.pk).update(confirmed=True)
+    url = reverse("admin:django_sms_gateway_smsdevice_changelist")
+    response = admin_client.post(
+        url, {"action": "require_new_binding", "_selected_action": [locked_device.pk]}, follow=True
+    )
+    assert "1 device must now be confirmed again." in response.content.decode()
+    locked_device.refresh_from_db()
+    assert (locked_device.confirmed, locked_device.token, locked_device.throttling_failure_count) == (False, None, 0)
 
 
 def test_device_search_by_user_and_name(admin_client, device, django_user_model):
@@ -154,3 +176,18 @@ def test_delivery_filters_render(admin_client, history):
     url = reverse("admin:django_sms_gateway_deliveryrecord_changelist")
     body = admin_client.get(url, {"gateway": "zignsec", "outcome": "skipped"}).content.decode()
     assert "does not serve SE" in body and "HTTP 503" not in body.split('id="result_list"')[1]
+
+
+def test_a_device_past_the_most_failures_shows_it_needs_a_new_binding(admin_client, device, settings):
+    from django_sms_gateway.admin import SMSDeviceAdmin
+
+    settings.OTP_SMS_MAX_FAILURES = 5
+    model_admin = SMSDeviceAdmin(SMSDevice, None)
+    assert model_admin.needs_new_binding(device) is False
+    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=5)
+    device.refresh_from_db()
+    assert model_admin.needs_new_binding(device) is True
+    url = reverse("admin:django_sms_gateway_smsdevice_changelist")
+    response = admin_client.post(url, {"action": "reset_throttling", "_selected_action": [device.pk]}, follow=True)
+    device.refresh_from_db()
+    assert response.status_code == 200 and model_admin.needs_new_binding(device) is False

@@ -136,8 +136,9 @@ def test_opens_after_threshold_consecutive_failures_then_skips(received, caplog,
 
 
 @pytest.mark.parametrize("error", ["GatewayTimeout", "GatewayConnectionError", "GatewayAuthError",
-                                   "GatewayRateLimited", "GatewayUnavailable", "RequestRejected"])
+                                   "GatewayRateLimited", "GatewayUnavailable"])
 def test_every_unhealthy_failure_counts(error, sms_outbox):
+    assert getattr(exceptions, error).counts_against_vendor is True
     with gateways(a={"BACKEND": FAIL, "OPTIONS": {"error": error}}, b={"BACKEND": LOCMEM}):
         for _ in range(5):
             send()
@@ -152,13 +153,38 @@ def test_recipient_refusals_do_not_open_it(sms_outbox):
     assert tried("a") == 6 and not sms_outbox
 
 
-def test_an_answer_resets_the_count(sms_outbox):
-    ScriptedBackend.script = ["GatewayTimeout", "GatewayTimeout", "ok", "GatewayTimeout", "GatewayTimeout",
-                              "RecipientRefused", "GatewayTimeout", "GatewayTimeout"]
+def test_a_vendor_400_about_the_request_does_not_open_it(sandbox, received, sms_outbox):
+    """Over HTTP: Signicat answers 400 (a violation about the recipient or
+    payload) to every send. Whoever picks the number could cause that, so
+    however often it happens, Signicat stays in use for everyone."""
+    sandbox.set_fault("signicat", "400")
+    with gateways(signicat=signicat_entry(sandbox), backup={"BACKEND": LOCMEM}):
+        for _ in range(6):
+            assert [(alias, outcome) for alias, outcome, _reason in send()] == [
+                ("signicat", "failed"), ("backup", "sent")
+            ]
+        assert breaker.states([breaker_backend("signicat")])["signicat"].failures == 0
+    assert received == []
+
+
+def test_an_accepted_message_resets_the_count(sms_outbox):
+    ScriptedBackend.script = ["GatewayTimeout", "GatewayTimeout", "ok", "GatewayTimeout", "GatewayTimeout", "ok",
+                              "GatewayTimeout", "GatewayTimeout"]
     with gateways(a={"BACKEND": SCRIPTED}, b={"BACKEND": LOCMEM}):
         for _ in range(9):
             send()
     assert tried("a") == 9  # never three failures in a row
+
+
+def test_a_refused_request_neither_counts_nor_resets_the_count(sms_outbox):
+    """Otherwise requests for numbers a vendor refuses would keep a failing
+    vendor's circuit closed."""
+    ScriptedBackend.script = ["GatewayTimeout", "GatewayTimeout", "RequestRejected", "RequestRejected",
+                              "GatewayTimeout"]
+    with gateways(a={"BACKEND": SCRIPTED}, b={"BACKEND": LOCMEM}):
+        for _ in range(6):
+            send()
+    assert tried("a") == 5  # opened by the third timeout; the sixth send skips it
 
 
 def test_cooloff_then_one_trial_whose_success_closes_it(clock, received, sms_outbox):
@@ -401,7 +427,7 @@ def test_state_is_shared_between_processes(sms_outbox):
 
 
 @pytest.mark.django_db
-def test_login_records_the_skip_and_fails_cleanly_when_every_circuit_is_open(device, sms_outbox):
+def test_login_records_the_skip_and_when_every_circuit_is_open_tries_one_now(device, sms_outbox):
     from django_sms_gateway.models import DeliveryRecord
 
     with gateways(a={"BACKEND": FAIL, "BREAKER_THRESHOLD": 1}, b={"BACKEND": LOCMEM}):
@@ -414,8 +440,34 @@ def test_login_records_the_skip_and_fails_cleanly_when_every_circuit_is_open(dev
     with gateways(a={"BACKEND": FAIL, "BREAKER_THRESHOLD": 1}):
         with pytest.raises(DeliveryFailed) as info:
             device.generate_challenge()
-    assert [(a.alias, a.outcome, a.reason) for a in info.value.attempts] == [("a", "skipped", "circuit open")]
-    assert str(info.value) == str(DeliveryFailed.default_message) and tried("a") == 1
+    # The only gateway is open: rather than fail without trying, it gets its trial now.
+    assert [(a.alias, a.outcome, a.reason) for a in info.value.attempts] == [("a", "failed", "made to fail")]
+    assert str(info.value) == str(DeliveryFailed.default_message) and tried("a") == 2
+
+
+def test_when_every_circuit_is_open_the_one_whose_cooloff_ends_first_is_tried(clock, received, sms_outbox):
+    """A recovered vendor is used at once instead of after its cool-off;
+    the others stay skipped. A failed early trial opens it for another
+    cool-off from now."""
+    ScriptedBackend.script = ["GatewayTimeout", "GatewayTimeout"]
+    with gateways(slow={"BACKEND": FAIL, "BREAKER_THRESHOLD": 1, "BREAKER_COOLOFF": 60},
+                  a={"BACKEND": SCRIPTED, "BREAKER_THRESHOLD": 1, "BREAKER_COOLOFF": 30}):
+        send()  # slow fails and opens (until +60), then a fails and opens (until +30)
+        clock.now += 1
+        assert send() == [("slow", "skipped", "circuit open"), ("a", "failed", "scripted failure")]
+        clock.now += 1  # a's cool-off now ends at +32, slow's at +60: a is tried again
+        assert send() == [("slow", "skipped", "circuit open"), ("a", "sent", "accepted")]
+        assert send() == [("slow", "skipped", "circuit open"), ("a", "sent", "accepted")]
+    assert tried("slow") == 1 and tried("a") == 4
+    assert [name for name, _kwargs in received][-1] == "breaker_closed"
+
+
+def test_when_every_circuit_is_open_and_its_trial_runs_elsewhere_the_login_fails_fast(clock, sms_outbox):
+    with gateways(a={"BACKEND": FAIL, "BREAKER_THRESHOLD": 1}):
+        send()
+        caches["default"].add(breaker.state_keys("a").trial, 0, timeout=60)  # another request's trial
+        assert send() == [("a", "skipped", "circuit open (trial in progress)")]
+    assert tried("a") == 1
 
 
 def test_failures_stay_counted_past_the_file_caches_default_timeout(tmp_path, sms_outbox):

@@ -206,3 +206,12 @@ def test_breaker_cache_alias_not_in_caches():
     with override_settings(OTP_SMS_BREAKER_CACHE=["breaker"]):  # not an alias at all: E014, not a TypeError
         message = only(checks.check_breaker_cache(), "sms_gateway.E014")
     assert "['breaker']" in message.msg
+
+
+def test_lockout_settings_are_reported_with_their_check_id(settings):
+    from django_sms_gateway.checks import check_lockout
+
+    assert check_lockout() == []
+    settings.OTP_SMS_MAX_FAILURES = "100"
+    (error,) = check_lockout()
+    assert error.id == "sms_gateway.E020" and "OTP_SMS_MAX_FAILURES" in error.msg and error.hint

@@ -144,6 +144,7 @@ def test_the_right_code_is_accepted_exactly_once(device, sms_outbox, settings, l
     """However the device was loaded: each thread its own copy after the code
     was sent, its own copy from before, or one instance shared by all."""
     settings.OTP_SMS_THROTTLE_FACTOR = 0  # late racers find the code used: a counted failure
+    settings.OTP_SMS_MAX_FAILURES = 0  # ... hundreds of them over the trials
     for _trial in range(TRIALS):
         stale = [SMSDevice.objects.get(pk=device.pk) for _ in range(THREADS)]
         device.generate_challenge()
@@ -161,6 +162,7 @@ def test_the_right_code_is_accepted_exactly_once(device, sms_outbox, settings, l
 
 def test_simultaneous_wrong_guesses_are_all_counted(device, sms_outbox, settings, refusals, racers):
     settings.OTP_SMS_THROTTLE_FACTOR = 0  # count without locking out, to see every increment
+    settings.OTP_SMS_MAX_FAILURES = 0
     device.generate_challenge()
     bad = wrong(last_code())
     guesses = [bad, bad[:-1], f"{bad[:3]} {bad[3:]}", None]  # wrong, short, inner space, not a string
@@ -214,6 +216,49 @@ def test_a_throttled_device_lets_no_racer_in(device, sms_outbox, settings, refus
         assert racers.race(contenders) == [False] * THREADS
         assert failure_count(device.pk) == 1  # throttled refusals are not counted
     assert refusals == {"throttled": TRIALS // 4 * THREADS}
+
+
+# -- the lock-out is bounded ---------------------------------------------------------------
+
+
+def test_a_burst_of_parallel_wrong_guesses_is_counted_exactly_but_locks_for_at_most_an_hour(
+    device, sms_outbox, settings, refusals, racers
+):
+    """Parallel wrong guesses on a device that already failed 20 times:
+    2^(n-1) seconds would lock it for weeks; the wait stops at
+    OTP_SMS_THROTTLE_MAX_DELAY (1 hour), and no failure goes uncounted."""
+    settings.OTP_SMS_THROTTLE_FACTOR = 1
+    device.generate_challenge()
+    bad = wrong(last_code())
+    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=20, throttling_failure_timestamp=None)
+    racers.race([fresh_load(device.pk, bad) for _ in range(THREADS)])
+    failures = failure_count(device.pk)
+    assert failures == 20 + refusals["wrong, expired or malformed code"] > 20  # exact
+    assert refusals["wrong, expired or malformed code"] + refusals["throttled"] == THREADS
+    locked = SMSDevice.objects.get(pk=device.pk)
+    allowed, details = locked.verify_is_allowed()
+    assert allowed is False and details["failure_count"] == failures
+    assert (details["locked_until"] - locked.throttling_failure_timestamp).total_seconds() == 3600
+
+
+def test_parallel_wrong_guesses_past_the_total_cap_need_a_new_binding(device, sms_outbox, settings, refusals, racers):
+    """After OTP_SMS_MAX_FAILURES consecutive failures even the right code is
+    refused (counted exactly, even when racers pass the cap together), until
+    the number is bound again."""
+    settings.OTP_SMS_THROTTLE_FACTOR = 0  # no waits: only the total cap stops the guesses
+    settings.OTP_SMS_MAX_FAILURES = 10
+    device.generate_challenge()
+    code = last_code()
+    for _burst in range(2):
+        racers.race([fresh_load(device.pk, wrong(code)) for _ in range(THREADS)])
+    assert failure_count(device.pk) == refusals["wrong, expired or malformed code"] >= 10
+    assert refusals["too many failures"] >= THREADS - 10 + 1  # the second burst found it locked
+    assert device.verify_token(code) is False
+    device.refresh_from_db()
+    device.rebind("+4798765432")  # the same number, bound again: confirmed again by a new code
+    assert failure_count(device.pk) == 0 and device.confirmed is False
+    device.generate_challenge()
+    assert device.verify_token(last_code()) is True
 
 
 # -- a code the vendor holds (iP1, over HTTP to the sandbox) --------------------------------

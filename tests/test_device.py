@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from freezegun import freeze_time
 
+from django_sms_gateway import signals
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.testing import last_code
 
@@ -180,3 +181,163 @@ def test_default_region_reads_national_numbers(user):
     device = SMSDevice(user=user, name="p", number="987 65 432")
     device.full_clean()
     assert device.number == "+4798765432"
+
+
+class RecordingRouter:
+    """Routes nothing; remembers each write's model and instance hint."""
+
+    hints: list = []
+
+    def db_for_write(self, model, **hints):
+        RecordingRouter.hints.append((model.__name__, hints.get("instance")))
+        return None
+
+
+def test_the_claim_and_the_records_pass_the_device_as_routing_hint(device, settings, sms_outbox):
+    RecordingRouter.hints = []
+    settings.DATABASE_ROUTERS = [f"{__name__}.RecordingRouter"]
+    device.generate_challenge()
+    assert ("SMSDevice", device) in RecordingRouter.hints
+    assert ("DeliveryRecord", device) in RecordingRouter.hints
+
+
+def test_vendor_counts_beyond_a_column_are_kept_within_it(device):
+    from django_sms_gateway.exceptions import Attempt
+    from django_sms_gateway.models import CHARGE_MAX, SEGMENTS_MAX
+
+    class Result:
+        status, segments, charge = "OK", 10**6, 10**12
+
+    DeliveryRecord.record(device, (Attempt("accuauth", "sent", "accepted", 0.01),), Result())
+    row = DeliveryRecord.objects.get()
+    assert (row.segments, row.charge) == (SEGMENTS_MAX, CHARGE_MAX) == (32767, 2**31 - 1)
+
+
+def test_the_records_of_one_walk_are_one_insert(device):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_sms_gateway.exceptions import Attempt
+
+    attempts = (Attempt("a", "failed", "timeout", 0.5), Attempt("b", "skipped", "circuit open"),
+                Attempt("c", "sent", "accepted", 0.02, reference="ref-1"))
+
+    class Result:
+        status, segments, charge = "accepted", 1, None
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert DeliveryRecord.record(device, attempts, Result()) == 3
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["INSERT"]
+    rows = DeliveryRecord.objects.order_by("id").values_list("gateway", "outcome", "reference", "number_masked")
+    assert list(rows) == [("a", "failed", "", "+47******32"), ("b", "skipped", "", "+47******32"),
+                          ("c", "sent", "ref-1", "+47******32")]
+    assert DeliveryRecord.record(device, ()) == 0
+
+
+# -- the lock-out is bounded ---------------------------------------------------------------
+
+
+def test_the_throttle_wait_is_capped_but_the_count_is_not(device, sms_outbox):
+    """23 failures: django-otp would wait 2^22 s (seven weeks)."""
+    from django.utils import timezone
+
+    device.generate_challenge()
+    now = timezone.now()
+    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=23, throttling_failure_timestamp=now)
+    device.refresh_from_db()
+    allowed, details = device.verify_is_allowed()
+    assert allowed is False and details["failure_count"] == 23
+    assert details["locked_until"] == now + timedelta(hours=1)
+    with override_settings(OTP_SMS_THROTTLE_MAX_DELAY=60):
+        assert device.verify_is_allowed()[1]["locked_until"] == now + timedelta(seconds=60)
+
+
+@override_settings(OTP_SMS_THROTTLE_FACTOR=0, OTP_SMS_MAX_FAILURES=3)
+def test_after_the_most_failures_the_device_needs_a_new_binding(device, sms_outbox):
+    refusals = []
+
+    def receiver(sender, reason, **kwargs):
+        refusals.append(reason)
+
+    signals.code_refused.connect(receiver)
+    try:
+        device.generate_challenge()
+        code = last_code()
+        for _ in range(3):
+            assert device.verify_token("000000" if code != "000000" else "111111") is False
+        assert device.verify_token(code) is False  # the right code, refused
+        allowed, details = device.verify_is_allowed()
+        assert allowed is False and "must be set up again" in details["error_message"]
+        assert refusals[-1] == "too many failures"
+        assert SMSDevice.objects.get(pk=device.pk).throttling_failure_count == 3  # refusals are not counted
+        device.rebind("+47 987 65 432")
+        device.generate_challenge()
+        assert device.verify_token(last_code()) is True
+    finally:
+        signals.code_refused.disconnect(receiver)
+
+
+@pytest.mark.parametrize(("name", "value"), [("OTP_SMS_THROTTLE_MAX_DELAY", 0), ("OTP_SMS_MAX_FAILURES", -1),
+                                             ("OTP_SMS_MAX_FAILURES", 2.5), ("OTP_SMS_THROTTLE_FACTOR", "1")])
+def test_lockout_settings_are_checked_where_they_are_read(name, value):
+    from django_sms_gateway.exceptions import ConfigurationError
+    from django_sms_gateway.lockout import lockout_policy
+
+    with override_settings(**{name: value}), pytest.raises(ConfigurationError) as info:
+        lockout_policy()
+    assert info.value.check_id == "sms_gateway.E020" and name in str(info.value)
+
+
+# -- a new number is a new binding ---------------------------------------------------------
+
+
+def test_changing_the_number_unconfirms_the_device_and_clears_its_code(device, sms_outbox):
+    SMSDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    device.refresh_from_db()
+    device.generate_challenge()
+    code = last_code()
+    device.number = "+4790000000"
+    device.save()
+    stored = SMSDevice.objects.get(pk=device.pk)
+    assert (stored.number, stored.confirmed, stored.token) == ("+4790000000", False, None)
+    assert stored.verify_token(code) is False
+
+
+def test_saving_other_fields_keeps_the_binding(device, sms_outbox):
+    SMSDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    device.refresh_from_db()
+    device.generate_challenge()
+    device.name = "work phone"
+    device.save()
+    assert device.confirmed is True and device.verify_token(last_code()) is True
+
+
+def test_rebind_validates_the_number_and_changes_nothing_when_it_is_bad(device, sms_outbox):
+    SMSDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    device.refresh_from_db()
+    with pytest.raises(ValidationError):
+        device.rebind("+47 800 12 345")  # toll-free
+    assert SMSDevice.objects.get(pk=device.pk).confirmed is True
+    device.rebind("+46 70 123 45 67")
+    stored = SMSDevice.objects.get(pk=device.pk)
+    assert (stored.number, stored.confirmed) == ("+46701234567", False)
+
+
+def test_a_device_reloaded_after_another_rebound_it_is_not_unbound_again(device, sms_outbox):
+    other = SMSDevice.objects.get(pk=device.pk)
+    other.rebind("+4790000000")
+    SMSDevice.objects.filter(pk=device.pk).update(confirmed=True)  # the new number was confirmed
+    device.refresh_from_db()
+    device.name = "renamed"
+    device.save()
+    assert SMSDevice.objects.get(pk=device.pk).confirmed is True
+
+
+@override_settings(OTP_SMS_MAX_FAILURES=1)
+def test_the_lock_out_message_is_translated(device):
+    from django.utils import translation
+
+    SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=1)
+    device.refresh_from_db()
+    with translation.override("nb"):
+        assert "settes opp på nytt" in device.verify_is_allowed()[1]["error_message"]

@@ -67,15 +67,37 @@ def test_all_failing_raises_user_safe_error_with_attempts(device, sms_outbox, ca
     assert code not in text and code not in caplog.text and "98765432" not in caplog.text
 
 
-def test_failed_delivery_releases_cooldown_and_forgets_code(device, sms_outbox):
-    with override_settings(OTP_SMS_COOLDOWN_DURATION=60):
-        with gateways(("a", {"BACKEND": FAIL})):
-            with pytest.raises(DeliveryFailed):
+NOT_SENT = {"BACKEND": FAIL, "OPTIONS": {"error": "GatewayConnectionError", "not_sent": True}}
+
+
+def test_a_send_no_vendor_took_gives_back_the_cooldown_the_code_and_the_limit_counts(device, sms_outbox):
+    """Every attempt failed before its request could reach the vendor: no
+    SMS can arrive, so nothing of it may count against the user."""
+    from tests.test_limits import sending_limits
+
+    with override_settings(OTP_SMS_COOLDOWN_DURATION=60), sending_limits(number=(1, 3600)):
+        for _ in range(3):  # an outage: the user presses again and again
+            with gateways(("a", NOT_SENT)), pytest.raises(DeliveryFailed) as info:
                 device.generate_challenge()
+            assert info.value.may_have_sent is False
         code = fakes.calls[0][2]
         assert device.verify_token(code) is False
-        device.generate_challenge()  # not blocked by a cooldown for a code nobody got
+        device.generate_challenge()  # neither the cooldown nor the number limit (1 a hour) is spent
     assert len(sms_outbox) == 1
+
+
+def test_a_send_a_vendor_may_have_taken_keeps_its_code_its_cooldown_and_its_count(device, sms_outbox):
+    """A 5xx or a timeout after the request went out may still deliver the
+    SMS: its code stays good, and asking again waits for the cooldown."""
+    from tests.test_limits import sending_limits
+
+    with override_settings(OTP_SMS_COOLDOWN_DURATION=60), sending_limits(number=(1, 3600)):
+        with gateways(("a", {"BACKEND": FAIL})), pytest.raises(DeliveryFailed) as info:
+            device.generate_challenge()
+        assert info.value.may_have_sent is True
+        sentence = device.generate_challenge()
+        assert "You can ask for a new one in" in sentence and not sms_outbox
+        assert device.verify_token(fakes.calls[0][2]) is True
 
 
 def test_recipient_refused_stops_the_walk(device, sms_outbox):
@@ -120,3 +142,12 @@ def test_a_request_that_reached_the_vendor_is_never_repeated_there(sandbox, devi
     assert sandbox.stats["zignsec"]["requests"] == 1 and sms_outbox[0].gateway == "backup"
     failed = DeliveryRecord.objects.get(gateway="zignsec")
     assert failed.outcome == "failed" and failed.reason == reason
+
+
+def test_only_a_failed_connection_is_tried_twice_at_the_same_vendor(device, sms_outbox):
+    """A check of our own that refused the message before any request is
+    ``not_sent`` too, and would only refuse it again."""
+    refused_here = {"BACKEND": FAIL, "OPTIONS": {"error": "RequestRejected", "not_sent": True}}
+    with gateways(("a", NOT_SENT), ("b", refused_here), ("c", {"BACKEND": LOCMEM})):
+        device.generate_challenge()
+    assert [c[0] for c in fakes.calls] == ["a", "a", "b"] and sms_outbox[0].gateway == "c"

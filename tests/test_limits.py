@@ -619,7 +619,7 @@ def test_a_database_error_while_claiming_gives_the_counts_back(sms_outbox, devic
         raise OperationalError("server closed the connection unexpectedly")
 
     with sending_limits(number=(1, 3600)):
-        monkeypatch.setattr(models, "claim_challenge", database_down)
+        monkeypatch.setattr(models.SMSDevice, "_claim", database_down)
         with pytest.raises(OperationalError):
             device.send_code()
         monkeypatch.undo()

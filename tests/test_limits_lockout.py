@@ -202,14 +202,13 @@ def test_a_send_that_reached_no_vendor_gives_its_counts_back(sending_limits, sms
     assert len(sms_outbox) == 1
 
 
-def test_reached_a_vendor_reads_the_attempts():
-    from django_sms_gateway.exceptions import Attempt, GatewayTimeout
+def test_a_failure_may_have_sent_only_when_an_attempt_could_have_reached_a_vendor():
+    from django_sms_gateway.exceptions import Attempt, DeliveryFailed, GatewayTimeout
 
     refused = GatewayConnectionError("connection refused", not_sent=True)
     skipped = Attempt("a", "skipped", "open circuit")
-    assert not limits.reached_a_vendor([skipped, Attempt("b", "failed", "connection refused", 0.0, refused)])
-    assert limits.reached_a_vendor([Attempt("a", "failed", "timeout", 1.0, GatewayTimeout("timeout"))])
-    assert limits.reached_a_vendor([Attempt("a", "sent", "accepted")])
+    assert not DeliveryFailed([skipped, Attempt("b", "failed", "connection refused", 0.0, refused)]).may_have_sent
+    assert DeliveryFailed([Attempt("a", "failed", "timeout", 1.0, GatewayTimeout("timeout"))]).may_have_sent
 
 
 def test_the_old_names_still_work(sending_limits):

@@ -163,6 +163,11 @@ class SMSMessage:
         return self.template.render(token, minutes=self.minutes, site_name=self.site_name)
 
 
+#: Most SMS parts a delivery record holds (its column's limit on every
+#: database Django supports); a vendor's larger count is not believed.
+SEGMENTS_MAX = 32767
+
+
 @dataclass(slots=True)
 class SendResult:
     """What the vendor told us about an accepted message."""

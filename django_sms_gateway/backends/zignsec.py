@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from .base import CredentialCheck, Option, SendResult, SMSMessage
+from .base import SEGMENTS_MAX, CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
 
@@ -169,7 +169,8 @@ class ZignSecBackend(HTTPBackend):
         status, parts = data.get("status"), data.get("number_of_message_parts")
         if not isinstance(status, str) or not status:
             raise self.error(GatewayUnavailable, "status answer without a status", status_code=response.status)
-        segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and parts >= 0 else None
+        counted = isinstance(parts, int) and not isinstance(parts, bool) and 0 <= parts <= SEGMENTS_MAX
+        segments = parts if counted else None
         return SessionStatus(session_id, status[:32], segments, self.final_statuses)
 
     def check_credentials(self, *, timeout: float) -> CredentialCheck:

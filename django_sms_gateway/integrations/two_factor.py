@@ -81,7 +81,7 @@ class Gateway:
         try:
             delivery = send_message(message, backends=backends)
         except DeliveryFailed as failure:
-            if not limits.reached_a_vendor(failure.attempts):
+            if not failure.may_have_sent:
                 reservation.release()
             DeliveryRecord.record(None, failure.attempts, number=recipient)
             raise
