@@ -14,9 +14,7 @@ this site sent through that gateway (404).
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -32,6 +30,7 @@ from .backends.zignsec import (
 from .conf import settings
 from .gateways import gateways
 from .models import DeliveryRecord
+from .vendor_json import UnreadableJSON, read_json_object
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -102,10 +101,8 @@ def _zignsec_gateway(alias: str) -> ZignSecBackend | None:
 def _read_report(body: bytes) -> tuple[str, str, int | None] | None:
     """``(session id, status, parts)`` from a webhook envelope, or None."""
     try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(payload, dict):
+        payload = read_json_object(body)
+    except UnreadableJSON:
         return None
     session_id = payload.get("id")
     result = payload.get("result")

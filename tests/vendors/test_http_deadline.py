@@ -1,0 +1,73 @@
+"""Every vendor call ends by its deadline whatever the vendor sends: a status
+line or headers trickled a byte at a time, interim ``100 Continue`` answers
+without end, header lines without end. Each of these keeps every single read
+short, so socket timeouts alone never fire; the call is cut off at its
+deadline and reported as a timeout (what the breaker counts).
+
+The hostile server gives up by itself after 8 s: a call that was not cut off
+ends with a broken connection instead, and the test fails on its type."""
+
+from __future__ import annotations
+
+import pytest
+
+from django_sms_gateway.backends.http import HTTPBackend
+from django_sms_gateway.exceptions import GatewayConnectionError, GatewayTimeout
+
+from .hostile import Hostile, endless, trickled
+
+ANSWER = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
+HOSTILE = {
+    "trickled-status-line": lambda: trickled(b"HTTP/1.1 200 OK" + b" " * 400 + b"\r\n"),
+    "trickled-headers": lambda: trickled(b"HTTP/1.1 200 OK\r\nContent-Type: application/json" + b" " * 400),
+    "endless-100-continue": lambda: endless(b"HTTP/1.1 100 Continue\r\n\r\n"),
+    "endless-headers": lambda: endless(b"X-Padding: x\r\n", head=b"HTTP/1.1 200 OK\r\n"),
+    "trickled-body": lambda: trickled(ANSWER[:-2] + b"{" + b" " * 400),
+}
+
+
+class Probe(HTTPBackend):
+    def send(self, message, *, timeout):  # pragma: no cover - not sent here
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("answer", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_answer_is_cut_off_at_the_deadline(answer):
+    server = Hostile(answer)
+    backend = Probe("probe", {"base_url": server.url})
+    try:
+        with pytest.raises(GatewayTimeout) as info:
+            backend.request("POST", "/x", timeout=0.5, json={})
+    finally:
+        backend.close()
+        server.close()
+    assert info.value.reason == "timeout" and not info.value.not_sent
+    assert server.hung_up_on.wait(5)  # our side closed the connection: no socket left reading
+
+
+def test_the_backend_works_again_after_a_call_was_cut_off():
+    """The cut-off connection is dropped, not put back into the pool."""
+    hostile = Hostile(HOSTILE["endless-100-continue"])
+    backend = Probe("probe", {"base_url": hostile.url})
+    try:
+        with pytest.raises(GatewayTimeout):
+            backend.request("POST", "/x", timeout=0.3, json={})
+        friendly = Hostile(lambda: iter([ANSWER]), pause=0)
+        response = backend.request("POST", f"{friendly.url}/x", timeout=2, json={})
+        friendly.close()
+    finally:
+        backend.close()
+        hostile.close()
+    assert (response.status, response.body) == (200, b"{}")
+
+
+def test_a_vendor_that_hangs_up_is_a_connection_error_not_a_timeout():
+    server = Hostile(lambda: iter([b"HTTP/1.1 2"]), lasts=0.1)
+    backend = Probe("probe", {"base_url": server.url})
+    try:
+        with pytest.raises(GatewayConnectionError) as info:
+            backend.request("POST", "/x", timeout=5, json={})
+    finally:
+        backend.close()
+        server.close()
+    assert info.value.reason == "connection failed"
