@@ -42,8 +42,13 @@ class SMSGatewayError(Exception):
 class GatewayError(SMSGatewayError):
     """One gateway could not deliver one message.
 
-    ``reason`` is short and ours (never a vendor body, a credential or a code),
-    so it can go to logs and the admin. The vendor-level cause is chained with
+    ``reason`` is a stable word or phrase we can vouch for, the same for every
+    failure of one kind so that failures can be grouped: ``timeout``,
+    ``connection refused``, ``connection failed``, ``HTTP 500``, ``credentials
+    refused``, ``rate limited``, or a vendor's error code from the list its
+    module knows. It never holds a vendor body, a credential, a code, a number
+    or a measured time (the dispatcher keeps that in ``Attempt.elapsed``), so
+    it can go to logs and the admin. The vendor-level cause is chained with
     ``raise ... from``.
     """
 
