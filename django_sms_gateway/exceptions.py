@@ -35,6 +35,20 @@ class ConfigurationError(ImproperlyConfigured):
         self.obj = obj
 
 
+class ConfigurationWarning(UserWarning):
+    """A setting that works but weakens a defence or is likely a mistake
+    (a code shorter than NIST allows, a misspelt setting name). Carries
+    ``check_id``, ``hint`` and ``obj`` like :class:`ConfigurationError`; the
+    system checks report it as a warning."""
+
+    def __init__(self, message: str, *, check_id: str, hint: str = "", obj: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.check_id = check_id
+        self.hint = hint
+        self.obj = obj
+
+
 class SMSGatewayError(Exception):
     """Base class of every runtime error this package raises."""
 

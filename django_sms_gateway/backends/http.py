@@ -14,6 +14,7 @@ its request and reads the answer:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
+from django.conf import settings as django_settings
 
 from .. import __version__
 from ..exceptions import (
@@ -41,6 +43,8 @@ from .base import BaseBackend, SMSMessage
 from .deadline import Call, DeadlineAdapter, deadline
 
 USER_AGENT = f"django-sms-gateway/{__version__}"
+#: The check reporting a vendor reached over plain http:// in production.
+PLAIN_HTTP_CHECK_ID = "sms_gateway.E021"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,12 @@ class HTTPBackend(BaseBackend):
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise self.config_error(f"option 'base_url' must be an http(s) URL, not {self.base_url!r}")
+        if parts.scheme == "http" and not django_settings.DEBUG and not _is_loopback(parts.hostname or ""):
+            raise self.config_error(
+                f"option 'base_url' is plain http:// to {parts.hostname!r}, which would send credentials and "
+                "codes in clear; use https:// (http:// is allowed to loopback hosts, or with DEBUG = True)",
+                check_id=PLAIN_HTTP_CHECK_ID,
+            )
         self.session = self.build_session()
 
     def build_session(self) -> requests.Session:
@@ -235,6 +245,15 @@ def _pieces(raw: Any) -> Iterator[bytes]:
         return
     while chunk := read1(8192, decode_content=True):
         yield chunk
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _connection_refused(exc: BaseException) -> bool:
