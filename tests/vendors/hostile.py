@@ -4,21 +4,24 @@ at a time, for at most ``lasts`` seconds (then it hangs up)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 
 class Hostile:
-    def __init__(self, answer: Callable[[], Iterator[bytes]], *, pause: float = 0.05, lasts: float = 8.0) -> None:
+    def __init__(self, answer: Callable[[], Iterator[bytes]], *, pause: float = 0.05, lasts: float = 8.0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.answer = answer
+        self.tls = tls
         self.pause = pause
         self.lasts = lasts
         self.request = b""
         self.hung_up_on = threading.Event()  # the client closed the connection before we were done
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -29,6 +32,8 @@ class Hostile:
         with conn:
             conn.settimeout(self.lasts)
             try:
+                if self.tls is not None:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
                 self.request = _read_request(conn)
                 ends = time.monotonic() + self.lasts
                 for piece in self.answer():

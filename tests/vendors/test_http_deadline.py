@@ -9,6 +9,10 @@ ends with a broken connection instead, and the test fails on its type."""
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+
 import pytest
 
 from django_sms_gateway.backends.http import HTTPBackend
@@ -71,3 +75,36 @@ def test_a_vendor_that_hangs_up_is_a_connection_error_not_a_timeout():
         backend.close()
         server.close()
     assert info.value.reason == "connection failed"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return str(cert), context
+
+
+@pytest.mark.parametrize("answer", ["trickled-status-line", "endless-100-continue", "trickled-body"])
+def test_a_hostile_answer_over_tls_is_cut_off_at_the_deadline(certificate, answer):
+    cert, context = certificate
+    server = Hostile(HOSTILE[answer], tls=context)
+    backend = Probe("probe", {"base_url": server.url})
+    backend.session.verify = cert
+    try:
+        with pytest.raises(GatewayTimeout):
+            backend.request("POST", "/x", timeout=0.5, json={})
+        assert server.hung_up_on.wait(5)
+    finally:
+        backend.close()
+        server.close()
