@@ -25,7 +25,6 @@ vendor complained about when it is one of the fields we send.
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from ..exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
+from ..vendor_json import UnreadableJSON, read_json
 from .base import REQUIRED, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
@@ -263,8 +263,8 @@ class AccuAuthBackend(HTTPBackend):
     @staticmethod
     def _json_object(response: VendorResponse) -> dict[str, Any] | None:
         try:
-            data = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
+            data = read_json(response.body)
+        except UnreadableJSON:
             return None
         return data if isinstance(data, dict) else None
 

@@ -20,7 +20,6 @@ call). A 401 from the SMS API gets one new token and one retry.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ from ..exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
+from ..vendor_json import UnreadableJSON, read_json
 from .addressing import sender_problem
 from .base import REQUIRED, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -157,8 +157,8 @@ class SignicatBackend(HTTPBackend):
     def _rejected(self, response: VendorResponse, message: SMSMessage) -> GatewayError:
         violations: list[object] = []
         try:
-            problem = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
+            problem = read_json(response.body)
+        except UnreadableJSON:
             problem = None
         if isinstance(problem, dict) and isinstance(problem.get("violations"), list):
             violations = [v.get("message") for v in problem["violations"] if isinstance(v, dict)]
@@ -248,8 +248,8 @@ def _empty_or_json(body: bytes) -> bool:
     if not body.strip():
         return True
     try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        read_json(body)
+    except UnreadableJSON:
         return False
     return True
 
@@ -257,8 +257,8 @@ def _empty_or_json(body: bytes) -> bool:
 def _oauth_error_code(body: bytes) -> str | None:
     """The RFC 6749 ``error`` code of a token error answer, if it looks like one."""
     try:
-        answer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        answer = read_json(body)
+    except UnreadableJSON:
         return None
     error = answer.get("error") if isinstance(answer, dict) else None
     if isinstance(error, str) and 0 < len(error) <= 40 and error.replace("_", "").isalpha() and error.isascii():

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
+from ..vendor_json import UnreadableJSON, read_json
 from .addressing import sender_problem
 from .base import REQUIRED, BaseBackend, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -265,8 +265,8 @@ def _error_descriptions(body: bytes) -> list[object]:
     """Messages of a ZignSec error answer; its shape is not published, so
     ``{"errors": [{"description"|"message"}]}`` and ``{"message"}`` are read."""
     try:
-        answer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        answer = read_json(body)
+    except UnreadableJSON:
         return []
     if not isinstance(answer, dict):
         return []

@@ -11,12 +11,12 @@ from django.test import override_settings
 
 from django_sms_gateway.backends.ip1 import IP1Backend
 from django_sms_gateway.dispatch import build_message
-from django_sms_gateway.exceptions import GatewayUnavailable
+from django_sms_gateway.exceptions import GatewayError, GatewayUnavailable
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.vendor_json import UnreadableJSON, read_json, read_json_object
 
-from .helpers import zignsec_entry
+from .helpers import VENDORS, gateway_entry, zignsec_entry
 from .hostile import Hostile
 from .test_ip1 import ip1_first, vendor_code  # noqa: F401  (fixture)
 from .test_webhooks import SECRET, envelope, post
@@ -71,3 +71,19 @@ def test_an_unforeseen_error_while_the_vendor_checks_leaves_no_marker(device, ip
     monkeypatch.undo()
     assert SMSDevice.objects.get(pk=device.pk).token == stored
     assert device.verify_token(code) is True  # not "check in progress" until the marker's time is up
+
+
+@pytest.mark.parametrize("status", [b"200 OK", b"400 Bad Request", b"401 Unauthorized", b"500 Server Error"])
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+def test_every_vendor_refuses_a_deeply_nested_answer_as_a_gateway_error(built_backends, vendor, status):
+    """Whatever the status, the vendor module reads the body through the one
+    safe reader: a GatewayError, never a RecursionError."""
+    answer = (b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+              % len(DEEP) + DEEP)
+    server = Hostile(lambda: iter([answer]), pause=0)
+    backend = built_backends(vendor, gateway_entry(vendor, None, base_url=server.url))
+    try:
+        with pytest.raises(GatewayError):
+            backend.send(build_message("+4798765432", "123456", validity=300), timeout=2)
+    finally:
+        server.close()
