@@ -87,6 +87,12 @@ class SignicatBackend(HTTPBackend):
     token_expiry_margin: ClassVar[float] = 30.0
     #: Lifetime assumed when the token answer has no usable ``expires_in``.
     default_token_lifetime: ClassVar[float] = 60.0
+    #: Violation messages a reason may repeat. Signicat's SMS API page shows
+    #: the one for ``message``; the same wording for the other properties is
+    #: *inferred*. Any other violation shows as "unlisted vendor message".
+    known_violations: ClassVar[tuple[str, ...]] = tuple(
+        f"The sms property '{name}' has to be set" for name in ("sender", "recipient", "message")
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -162,9 +168,7 @@ class SignicatBackend(HTTPBackend):
             problem = None
         if isinstance(problem, dict) and isinstance(problem.get("violations"), list):
             violations = [v.get("message") for v in problem["violations"] if isinstance(v, dict)]
-        detail = summarize(
-            violations, recipient=message.recipient, secrets=(message.code, self.config["client_secret"])
-        )
+        detail = summarize(violations, known=self.known_violations)
         reason = "request rejected (HTTP 400)" + (f": {detail}" if detail else "")
         return self.error(RequestRejected, reason, status_code=400)
 

@@ -106,6 +106,12 @@ class ZignSecBackend(HTTPBackend):
     #: Statuses after which a session does not change. Only ``delivered`` is
     #: documented; a subclass may add more.
     final_statuses: ClassVar[frozenset[str]] = frozenset({"delivered"})
+    #: Error descriptions a reason may repeat: ZignSec's 2FA SMS v5 page lists
+    #: these error types; the exact text of an answer's description is
+    #: *inferred*. Any other shows as "unlisted vendor message".
+    known_errors: ClassVar[tuple[str, ...]] = (
+        "invalid request", "the request is malformed", "unauthorized", "not found",
+    )
 
     def check_options(self) -> None:
         api_key = self.config["api_key"]
@@ -182,11 +188,7 @@ class ZignSecBackend(HTTPBackend):
         return payload
 
     def _rejected(self, response: VendorResponse, message: SMSMessage) -> GatewayError:
-        detail = summarize(
-            _error_descriptions(response.body),
-            recipient=message.recipient,
-            secrets=(message.code, self.config["api_key"]),
-        )
+        detail = summarize(_error_descriptions(response.body), known=self.known_errors)
         reason = "request rejected (HTTP 400)" + (f": {detail}" if detail else "")
         return self.error(RequestRejected, reason, status_code=400)
 
