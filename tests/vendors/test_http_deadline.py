@@ -18,6 +18,7 @@ import pytest
 from django_sms_gateway.backends.http import HTTPBackend
 from django_sms_gateway.exceptions import GatewayConnectionError, GatewayTimeout
 
+from .helpers import LOCMEM_ENTRY, gateway_entry
 from .hostile import Hostile, endless, trickled
 
 ANSWER = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
@@ -108,3 +109,27 @@ def test_a_hostile_answer_over_tls_is_cut_off_at_the_deadline(certificate, answe
     finally:
         backend.close()
         server.close()
+
+
+@pytest.mark.django_db
+def test_a_login_held_by_a_hostile_vendor_falls_back_and_opens_its_breaker(sms_outbox):
+    """Through the dispatcher: the cut-off call is a timeout for the breaker,
+    the next gateway delivers, and the next login does not reach the vendor."""
+    from django.test import override_settings
+
+    from django_sms_gateway.dispatch import send_code
+
+    server = Hostile(HOSTILE["endless-100-continue"])
+    entry = gateway_entry("zignsec", None, base_url=server.url, timeout=0.5)
+    try:
+        with override_settings(SMS_GATEWAYS={"zignsec": {**entry, "BREAKER_THRESHOLD": 1},
+                                             "backup": LOCMEM_ENTRY}):
+            first = send_code("+4798765432", "123456")
+            second = send_code("+4798765432", "654321")
+    finally:
+        server.close()
+    assert [(a.alias, a.outcome, a.reason) for a in first.attempts] == [
+        ("zignsec", "failed", "timeout"), ("backup", "sent", "accepted"),
+    ]
+    assert [(a.alias, a.outcome) for a in second.attempts] == [("zignsec", "skipped"), ("backup", "sent")]
+    assert len(sms_outbox) == 2
