@@ -22,13 +22,12 @@ from .backends.base import BaseBackend
 from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
 from .client_ip import ip_settings
-from .conf import settings
 from .exceptions import ConfigurationError, ConfigurationWarning
 from .gateways import GatewayHandler, build_backend
 from .limits import allowlist_settings, limit_settings
 from .middleware import MIDDLEWARE_PATH
 
-TWO_FACTOR_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"
+TWO_FACTOR_GATEWAY = conf.TWO_FACTOR_GATEWAY
 _LIMITS_HINT = ("Write OTP_SMS_LIMITS as {'number': (5, 3600), 'ip': None, ...} with the limits number, prefix, "
                 "user, ip and global; see the sending limits documentation.")
 _CLIENT_IP_HINT = ("Behind a proxy, set OTP_SMS_CLIENT_IP_HEADER = 'HTTP_X_FORWARDED_FOR' and "
@@ -76,19 +75,7 @@ def check_gateways(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     try:
         messages.extend(report_all(conf.message_problems(backends)))
         messages.extend(report_all(conf.implicit_console_problems()))
-        if not django_settings.DEBUG and settings.SMS_GATEWAYS is not None:
-            messages.extend(
-                Warning(
-                    f"SMS gateway {backend.alias!r} uses {type(backend).__name__}, which sends nothing, "
-                    "while DEBUG is False.",
-                    hint="Configure a vendor backend in SMS_GATEWAYS for production "
-                    f"(for example {conf.EXAMPLE_BACKEND!r}).",
-                    obj=f"SMS_GATEWAYS[{backend.alias!r}]",
-                    id="sms_gateway.W001",
-                )
-                for backend in backends
-                if isinstance(backend, (ConsoleBackend, LocmemBackend))
-            )
+        messages.extend(report_all(conf.development_backend_problems(backends, (ConsoleBackend, LocmemBackend))))
     finally:
         for backend in backends:
             backend.close()
@@ -140,47 +127,18 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         allowlist_settings()
     except ImproperlyConfigured as exc:
         messages.append(report(exc, check_id="sms_gateway.E013", hint=_ALLOWLIST_HINT))
-    middleware = list(django_settings.MIDDLEWARE or [])
-    if any(limit.name == "ip" for limit in limits) and conf.middleware_position(middleware, MIDDLEWARE_PATH) is None:
-        messages.append(
-            Warning(
-                "The 'ip' sending limit is on, but SMSRequestMiddleware is not in MIDDLEWARE, so codes "
-                "asked for through django-otp's forms (which pass no request) are not counted per client IP.",
-                hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE, or set OTP_SMS_LIMITS = {{'ip': None}} to "
-                "turn the limit off.",
-                id="sms_gateway.W004",
-            )
-        )
+    messages.extend(report_all(conf.request_middleware_problems((limit.name for limit in limits), MIDDLEWARE_PATH)))
     return messages
 
 
 @register(Tags.compatibility)
 def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The django-two-factor-auth gateway settings can work."""
-    messages: list[CheckMessage] = []
-    if getattr(django_settings, "TWO_FACTOR_CALL_GATEWAY", None) == TWO_FACTOR_GATEWAY:
-        messages.append(
-            Error(
-                f"TWO_FACTOR_CALL_GATEWAY is {TWO_FACTOR_GATEWAY!r}, which sends text messages only.",
-                hint="Remove TWO_FACTOR_CALL_GATEWAY or point it at a voice gateway; keep "
-                f"TWO_FACTOR_SMS_GATEWAY = {TWO_FACTOR_GATEWAY!r} for text messages.",
-                id="sms_gateway.E010",
-            )
-        )
-    if getattr(django_settings, "TWO_FACTOR_SMS_GATEWAY", None) == TWO_FACTOR_GATEWAY:
-        backends, problems = configured_backends()
-        try:
-            if backends and not problems and all(backend.verifies_codes for backend in backends):
-                messages.append(
-                    Error(
-                        "TWO_FACTOR_SMS_GATEWAY sends through SMS_GATEWAYS, but every gateway there makes "
-                        "its own codes, so none can send django-two-factor-auth's code.",
-                        hint="Add a gateway whose vendor sends the text it is given (Signicat, ZignSec, "
-                        "AccuAuth) to SMS_GATEWAYS.",
-                        id="sms_gateway.E011",
-                    )
-                )
-        finally:
-            for backend in backends:
-                backend.close()
-    return messages
+    if getattr(django_settings, "TWO_FACTOR_SMS_GATEWAY", None) != conf.TWO_FACTOR_GATEWAY:
+        return report_all(conf.two_factor_problems(None))
+    backends, problems = configured_backends()
+    try:
+        return report_all(conf.two_factor_problems(None if problems else backends))
+    finally:
+        for backend in backends:
+            backend.close()

@@ -190,6 +190,25 @@ def implicit_console_problems() -> list[Problem]:
     )]
 
 
+def development_backend_problems(backends: Iterable[Any], development_types: tuple[type, ...]) -> list[Problem]:
+    """With ``DEBUG = False``, a gateway of ``SMS_GATEWAYS`` whose backend is
+    one of ``development_types`` (console, locmem: they send nothing) is
+    reported (W001). The implicit console backend is W015's."""
+    if django.conf.settings.DEBUG or settings.SMS_GATEWAYS is None:
+        return []
+    return [
+        ConfigurationWarning(
+            f"SMS gateway {backend.alias!r} uses {type(backend).__name__}, which sends nothing, while DEBUG is "
+            "False.",
+            check_id="sms_gateway.W001",
+            hint=f"Configure a vendor backend in SMS_GATEWAYS for production (for example {EXAMPLE_BACKEND!r}).",
+            obj=f"SMS_GATEWAYS[{backend.alias!r}]",
+        )
+        for backend in backends
+        if issubclass(type(backend), development_types)
+    ]
+
+
 def cache_problems() -> list[Problem]:
     """The limits cache (``OTP_SMS_LIMITS_CACHE``) and breaker cache
     (``OTP_SMS_BREAKER_CACHE``) name caches in ``CACHES``; the limits cache
@@ -335,3 +354,48 @@ def middleware_position(middleware: list[str], wanted: str) -> int | None:
             if isinstance(candidate, type) and issubclass(candidate, wanted_class):
                 return index
     return None
+
+
+TWO_FACTOR_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"
+
+
+def two_factor_problems(backends: Iterable[Any] | None) -> list[Problem]:
+    """django-two-factor-auth's gateway settings can work: our gateway is not
+    its call gateway (E010), and when it is its SMS gateway, some gateway of
+    ``backends`` (all of them built; None when some do not build) sends the
+    text it is given (E011)."""
+    site = django.conf.settings
+    problems: list[Problem] = []
+    if getattr(site, "TWO_FACTOR_CALL_GATEWAY", None) == TWO_FACTOR_GATEWAY:
+        problems.append(ConfigurationError(
+            f"TWO_FACTOR_CALL_GATEWAY is {TWO_FACTOR_GATEWAY!r}, which sends text messages only.",
+            check_id="sms_gateway.E010",
+            hint="Remove TWO_FACTOR_CALL_GATEWAY or point it at a voice gateway; keep "
+            f"TWO_FACTOR_SMS_GATEWAY = {TWO_FACTOR_GATEWAY!r} for text messages.",
+        ))
+    built = list(backends) if backends is not None else []
+    if getattr(site, "TWO_FACTOR_SMS_GATEWAY", None) == TWO_FACTOR_GATEWAY and built \
+            and all(backend.verifies_codes for backend in built):
+        problems.append(ConfigurationError(
+            "TWO_FACTOR_SMS_GATEWAY sends through SMS_GATEWAYS, but every gateway there makes its own codes, "
+            "so none can send django-two-factor-auth's code.",
+            check_id="sms_gateway.E011",
+            hint="Add a gateway whose vendor sends the text it is given (Signicat, ZignSec, AccuAuth) "
+            "to SMS_GATEWAYS.",
+        ))
+    return problems
+
+
+def request_middleware_problems(active_limits: Iterable[str], middleware_path: str) -> list[Problem]:
+    """With the ``ip`` limit among ``active_limits``, the middleware that
+    records each request (``middleware_path``) is in ``MIDDLEWARE`` (W004)."""
+    middleware = list(django.conf.settings.MIDDLEWARE or [])
+    if "ip" not in set(active_limits) or middleware_position(middleware, middleware_path) is not None:
+        return []
+    return [ConfigurationWarning(
+        "The 'ip' sending limit is on, but SMSRequestMiddleware is not in MIDDLEWARE, so codes asked for "
+        "through django-otp's forms (which pass no request) are not counted per client IP.",
+        check_id="sms_gateway.W004",
+        hint=f"Add {middleware_path!r} to MIDDLEWARE, or set OTP_SMS_LIMITS = {{'ip': None}} to turn the "
+        "limit off.",
+    )]
