@@ -9,6 +9,7 @@ ends with a broken connection instead, and the test fails on its type."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import ssl
 import subprocess
@@ -133,3 +134,30 @@ def test_a_login_held_by_a_hostile_vendor_falls_back_and_opens_its_breaker(sms_o
     ]
     assert [(a.alias, a.outcome) for a in second.attempts] == [("zignsec", "skipped"), ("backup", "sent")]
     assert len(sms_outbox) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_the_deadline_holds_in_a_forked_worker():
+    """A pre-forking server (gunicorn --preload) forks after the watchdog
+    thread started; the child starts its own."""
+    first = Hostile(HOSTILE["endless-100-continue"])
+    backend = Probe("probe", {"base_url": first.url})
+    with pytest.raises(GatewayTimeout):
+        backend.request("GET", "/", timeout=0.3)
+    second = Hostile(HOSTILE["endless-100-continue"])
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            backend.request("GET", f"{second.url}/", timeout=0.3)
+        except GatewayTimeout:
+            os._exit(0)
+        except BaseException:
+            os._exit(2)
+        os._exit(1)
+    try:
+        _pid, status = os.waitpid(pid, 0)
+    finally:
+        backend.close()
+        first.close()
+        second.close()
+    assert os.waitstatus_to_exitcode(status) == 0
