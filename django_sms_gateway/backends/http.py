@@ -94,8 +94,8 @@ class HTTPBackend(BaseBackend):
         adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        # Answers are small JSON; uncompressed, each socket read is bounded by the deadline
-        # (a compressed body trickled in is read until it decodes to something).
+        # Answers are small JSON; asked for uncompressed, max_response_bytes bounds what the
+        # vendor sent, not what a small compressed body would decode to.
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"})
         session.trust_env = False  # no proxies or .netrc credentials picked up by surprise
         return session
