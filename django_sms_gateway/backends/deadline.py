@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,9 +45,14 @@ class Call:
         self._lock = threading.Lock()
 
     def attach(self, sock: socket.socket | None) -> None:
-        """Watch ``sock`` until the call ends; shut it down now if the deadline passed."""
+        """Watch ``sock`` until the call ends; shut it down now if the deadline passed.
+
+        The call becomes the socket's owner: a kept-alive connection that an
+        earlier call returned to the pool is never shut down for that call.
+        """
         if sock is None:
             return
+        _owners[sock] = self
         with self._lock:
             if self._done:
                 return
@@ -63,13 +69,18 @@ class Call:
             self.expired = True
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
-            _shut_down(sock)
+            if _owners.get(sock) is self:
+                _shut_down(sock)
 
     def finish(self) -> None:
         """The call ended: its sockets (maybe back in the pool) are no longer watched."""
         with self._lock:
             self._done = True
             self._sockets = []
+
+
+#: The call each watched socket serves now.
+_owners: weakref.WeakKeyDictionary[socket.socket, Call] = weakref.WeakKeyDictionary()
 
 
 def _shut_down(sock: socket.socket) -> None:
