@@ -17,10 +17,9 @@ import logging
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.core.checks import Warning
 
 from .conf import settings
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, ConfigurationWarning
 from .log_throttle import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")
@@ -148,8 +147,8 @@ def _warn_if_proxied(meta: dict[str, Any]) -> None:
         )
 
 
-def proxy_warnings(ip_limit_on: bool) -> list[Warning]:
-    """``sms_gateway.W013``: the settings say the site is behind a proxy
+def proxy_warnings(ip_limit_on: bool) -> list[ConfigurationWarning]:
+    """``sms_gateway.W017``: the settings say the site is behind a proxy
     (``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST``/``_PORT``) but no
     client-IP header is configured, so every user would share one ``ip`` counter.
     Requests show it too: :func:`client_address` logs a warning then."""
@@ -162,12 +161,12 @@ def proxy_warnings(ip_limit_on: bool) -> list[Warning]:
     if not signs:
         return []
     return [
-        Warning(
+        ConfigurationWarning(
             f"{signs[0]} says the site runs behind a proxy, but OTP_SMS_CLIENT_IP_HEADER is not set: the 'ip' "
             "sending limit would count every user as the proxy's address.",
             hint=_HINT,
             obj="OTP_SMS_CLIENT_IP_HEADER",
-            id="sms_gateway.W013",
+            check_id="sms_gateway.W017",
         )
     ]
 

@@ -33,7 +33,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.checks import Warning
+
+from .exceptions import ConfigurationWarning
 
 __all__ = [
     "BUCKETS",
@@ -290,8 +291,8 @@ SOCKET_TIMEOUTS = {
 }
 
 
-def unbounded_cache_warnings(uses: dict[str, str]) -> list[Warning]:
-    """``sms_gateway.W012`` for each cache in ``uses`` (alias -> what it holds)
+def unbounded_cache_warnings(uses: dict[str, str]) -> list[ConfigurationWarning]:
+    """``sms_gateway.W016`` for each cache in ``uses`` (alias -> what it holds)
     whose server could hang a login: a Redis or Memcached cache without a
     socket timeout in its ``OPTIONS``."""
     found = []
@@ -303,12 +304,12 @@ def unbounded_cache_warnings(uses: dict[str, str]) -> list[Warning]:
             continue
         example = ", ".join(f"{name!r}: 0.5" for name in needed)
         found.append(
-            Warning(
+            ConfigurationWarning(
                 f"Cache {alias!r} holds the SMS {held} but sets no {' / '.join(needed)} in OPTIONS: "
                 "a hung cache server would hold every login until the operating system gives up.",
                 hint=f"Add {{{example}}} to CACHES[{alias!r}]['OPTIONS'] (seconds).",
                 obj=f"CACHES[{alias!r}]",
-                id="sms_gateway.W012",
+                check_id="sms_gateway.W016",
             )
         )
     return found

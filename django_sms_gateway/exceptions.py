@@ -43,6 +43,20 @@ class ConfigurationError(ImproperlyConfigured):
         self.obj = obj
 
 
+class ConfigurationWarning(UserWarning):
+    """A setting that works but weakens a defence or is likely a mistake
+    (a code shorter than NIST allows, a misspelt setting name). Carries
+    ``check_id``, ``hint`` and ``obj`` like :class:`ConfigurationError`; the
+    system checks report it as a warning."""
+
+    def __init__(self, message: str, *, check_id: str, hint: str = "", obj: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.check_id = check_id
+        self.hint = hint
+        self.obj = obj
+
+
 class SMSGatewayError(Exception):
     """Base class of every runtime error this package raises."""
 
@@ -50,8 +64,13 @@ class SMSGatewayError(Exception):
 class GatewayError(SMSGatewayError):
     """One gateway could not deliver one message.
 
-    ``reason`` is short and ours (never a vendor body, a credential or a code),
-    so it can go to logs and the admin. The vendor-level cause is chained with
+    ``reason`` is a stable word or phrase we can vouch for, the same for every
+    failure of one kind so that failures can be grouped: ``timeout``,
+    ``connection refused``, ``connection failed``, ``HTTP 500``, ``credentials
+    refused``, ``rate limited``, or a vendor's error code from the list its
+    module knows. It never holds a vendor body, a credential, a code, a number
+    or a measured time (the dispatcher keeps that in ``Attempt.elapsed``), so
+    it can go to logs and the admin. The vendor-level cause is chained with
     ``raise ... from``.
     """
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
+from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
@@ -30,7 +31,7 @@ ENTRY_KEYS = frozenset({"BACKEND", "OPTIONS", "COUNTRIES", "TIMEOUT", "BREAKER_T
 #: Settings whose change rebuilds the backends.
 WATCHED_SETTINGS = frozenset(
     {"SMS_GATEWAYS", "OTP_SMS_GATEWAY_TIMEOUT", "OTP_SMS_SENDER", "OTP_SMS_BREAKER_THRESHOLD",
-     "OTP_SMS_BREAKER_COOLOFF"}
+     "OTP_SMS_BREAKER_COOLOFF", "DEBUG"}
 )
 
 
@@ -113,6 +114,7 @@ def build_backend(alias: str, entry: Any) -> BaseBackend:
     return backend
 
 
+
 class GatewayHandler:
     """Ordered access to the configured backends: ``gateways.all()``,
     ``gateways["alias"]``, ``for backend in gateways``."""
@@ -123,9 +125,14 @@ class GatewayHandler:
 
     @staticmethod
     def configured() -> dict[str, Any]:
+        """The ``SMS_GATEWAYS`` entries; without the setting, one console
+        backend, which withholds codes unless ``DEBUG`` is on."""
         value = settings.SMS_GATEWAYS
         if value is None:
-            return DEFAULT_GATEWAYS
+            return {
+                alias: {**entry, "OPTIONS": {"withhold_codes": not django_settings.DEBUG}}
+                for alias, entry in DEFAULT_GATEWAYS.items()
+            }
         if not isinstance(value, Mapping) or not value:
             raise ConfigurationError(
                 "SMS_GATEWAYS must be a non-empty dict of alias -> gateway settings.",

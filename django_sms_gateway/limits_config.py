@@ -18,7 +18,6 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings as django_settings
-from django.core.checks import CheckMessage
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from phonenumbers import PhoneNumberType
@@ -26,7 +25,7 @@ from phonenumbers import PhoneNumberType
 from . import counters
 from .client_ip import ip_settings, proxy_warnings
 from .conf import DEFAULTS, settings
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, ConfigurationWarning
 from .phone import allowed_non_geographic
 
 #: The counters, most specific first: when several are hit, the first names the refusal.
@@ -264,9 +263,9 @@ def setting_errors() -> list[ConfigurationError]:
     return found
 
 
-def setting_warnings() -> list[CheckMessage]:
-    """``sms_gateway.W012``: the limits or breaker cache could hang a login;
-    ``sms_gateway.W013``: the site is behind a proxy but the ``ip`` limit would not see clients."""
+def setting_warnings() -> list[ConfigurationWarning]:
+    """``sms_gateway.W016``: the limits or breaker cache could hang a login;
+    ``sms_gateway.W017``: the site is behind a proxy but the ``ip`` limit would not see clients."""
     try:
         enabled = {limit.name for limit in limit_settings()[0]}
     except ConfigurationError:

@@ -388,7 +388,11 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             return False
         mine = type(self).objects.filter(pk=self.pk, token=marker)
 
-        verdict = self._vendor_says_valid(candidate, vendor)
+        try:
+            verdict = self._vendor_says_valid(candidate, vendor)
+        except Exception:  # an unforeseen error must not leave the marker until its time is up
+            mine.update(token=stored)
+            raise
         if verdict is None:  # vendor unreachable: not the user's fault, not counted
             mine.update(token=stored)
             self._refused("vendor unavailable", vendor)

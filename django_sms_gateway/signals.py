@@ -3,22 +3,7 @@
 Every signal carries ``number`` already masked (``+47******32``); none
 carries a code.
 
-- ``code_sent(alias, number, device, delivery)``: a gateway accepted the code.
-- ``gateway_failed(alias, number, reason, error)``: one gateway failed; the next is tried.
-- ``delivery_failed(aliases, number, attempts, error)``: no gateway delivered the
-  code; ``aliases`` are the gateways that failed, in order (each attempt has its alias).
-- ``limit_hit(limit, number, key, retry_after)``: a sending limit refused a send;
-  ``limit`` is ``number``, ``prefix``, ``user``, ``ip``, ``global``, ``country``,
-  ``number_type`` or ``unavailable`` (limits cache unreachable), ``key`` an opaque
-  id of the counter (never the number or address), or None.
-- ``code_verified(alias, number, device)``: a code was accepted.
-- ``code_refused(alias, number, device, reason)``: a code was refused.
-- ``breaker_opened(alias, failures, cooloff)``: gateway ``alias`` failed
-  ``failures`` times in a row (or failed its trial) and is skipped for
-  ``cooloff`` seconds. Sent once per opening in the whole cluster (the state
-  is shared through the cache), by the process whose failure opened it.
-- ``breaker_closed(alias)``: the trial after a cool-off succeeded (or
-  ``manage.py sendtestsms`` delivered through the gateway); it is used again.
+Each signal's arguments are documented where it is defined, below.
 
 For ``code_verified`` and ``code_refused``, ``alias`` is the gateway that
 checked the code when the vendor holds it (iP1), and None when the code was
@@ -81,13 +66,24 @@ def _name(receiver: Any) -> str:
     return str(getattr(named, "__qualname__", type(named).__qualname__))
 
 
+#: ``(alias, number, device, delivery)``: a gateway accepted the code.
 code_sent = RobustSignal()
+#: ``(alias, number, reason, error)``: one gateway failed; the next is tried.
 gateway_failed = RobustSignal()
+#: ``(aliases, number, attempts, error)``: no gateway delivered the code;
+#: ``aliases`` are the gateways that failed, in order.
 delivery_failed = RobustSignal()
+#: ``(limit, number, key, retry_after)``: a sending limit refused a send; ``key``
+#: is an opaque id of the counter (never the number or address), or None.
 limit_hit = RobustSignal()
+#: ``(alias, number, device)``: a code was accepted.
 code_verified = RobustSignal()
+#: ``(alias, number, device, reason)``: a code was refused.
 code_refused = RobustSignal()
+#: ``(alias, failures, cooloff)``: the gateway is skipped for ``cooloff`` seconds;
+#: sent once per opening in the whole cluster, by the process whose failure opened it.
 breaker_opened = RobustSignal()
+#: ``(alias)``: the trial after a cool-off succeeded; the gateway is used again.
 breaker_closed = RobustSignal()
 
 #: Deprecated alias of :class:`RobustSignal`.

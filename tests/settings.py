@@ -76,7 +76,7 @@ CACHES = {
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
          # One prefix per run, inherited by subprocesses (tests of state shared between processes).
          "KEY_PREFIX": os.environ.setdefault("SMS_TEST_CACHE_PREFIX", f"sms-tests-{os.getpid()}"),
-         # A hung Redis must not hold a test (or a login) for long: the sms_gateway.W012 check.
+         # A hung Redis must not hold a test (or a login) for long: the sms_gateway.W016 check.
          "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

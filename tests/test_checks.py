@@ -215,3 +215,73 @@ def test_lockout_settings_are_reported_with_their_check_id(settings):
     settings.OTP_SMS_MAX_FAILURES = "100"
     (error,) = check_lockout()
     assert error.id == "sms_gateway.E020" and "OTP_SMS_MAX_FAILURES" in error.msg and error.hint
+
+
+# -- caps removed (NIST SP 800-63B rev. 4) and silent settings mistakes --------------------
+
+
+def test_no_throttling_short_codes_and_long_validity_each_warn():
+    assert checks.check_codes() == []
+    with override_settings(OTP_SMS_THROTTLE_FACTOR=0):
+        assert "never throttled" in only(checks.check_codes(), "sms_gateway.W011").msg
+    with override_settings(OTP_SMS_TOKEN_LENGTH=5):
+        assert "OTP_SMS_TOKEN_LENGTH is 5" in only(checks.check_codes(), "sms_gateway.W012").msg
+    with override_settings(OTP_SMS_TOKEN_LENGTH=6, OTP_SMS_TOKEN_VALIDITY=600):
+        assert checks.check_codes() == []
+    with override_settings(OTP_SMS_TOKEN_VALIDITY=601):
+        message = only(checks.check_codes(), "sms_gateway.W013")
+    assert "601 seconds" in message.msg and "600 seconds or less" in message.hint
+
+
+def test_a_misspelt_setting_names_the_closest_known_one():
+    with override_settings(OTP_SMS_LIMIT={"number": (3, 3600)}, OTP_SMS_COOLDOWN=30, SMS_GATEWAY={}):
+        messages = [m for m in checks.check_codes() if m.id == "sms_gateway.W014"]
+    hints = {m.obj: m.hint for m in messages}
+    assert hints == {
+        "OTP_SMS_COOLDOWN": "Did you mean OTP_SMS_COOLDOWN_DURATION?",
+        "OTP_SMS_LIMIT": "Did you mean OTP_SMS_LIMITS?",
+        "SMS_GATEWAY": "Did you mean SMS_GATEWAYS?",
+    }
+    assert all("is not a django-sms-gateway setting, so it is ignored" in m.msg for m in messages)
+
+
+def test_plain_http_to_a_host_that_is_not_loopback_is_an_error_without_debug():
+    entry = {"BACKEND": "django_sms_gateway.backends.zignsec.ZignSecBackend",
+             "OPTIONS": {"api_key": "zk-secret-1", "sender": "Acme", "base_url": "http://gateway.zignsec.com"}}
+    with override_settings(SMS_GATEWAYS={"a": entry}, DEBUG=False):
+        message = only(checks.check_gateways(), "sms_gateway.E021")
+    assert "plain http://" in message.msg and "'gateway.zignsec.com'" in message.msg
+    assert "zk-secret" not in message.msg + message.hint
+    assert message.obj == "SMS_GATEWAYS['a']"
+    with override_settings(SMS_GATEWAYS={"a": entry}, DEBUG=True):
+        assert checks.check_gateways() == []
+    for loopback in ("http://127.0.0.1:8025/zignsec", "http://localhost:8025", "http://[::1]:8025"):
+        local = {**entry, "OPTIONS": {**entry["OPTIONS"], "base_url": loopback}}
+        with override_settings(SMS_GATEWAYS={"a": local}, DEBUG=False):
+            assert checks.check_gateways() == []
+
+
+def test_without_sms_gateways_and_debug_the_console_withholds_codes_and_the_check_says_why(capsys):
+    from django_sms_gateway.dispatch import build_message
+    from django_sms_gateway.gateways import gateways
+
+    with override_settings(SMS_GATEWAYS=None, DEBUG=False):
+        message = only(checks.check_gateways(), "sms_gateway.W015")
+        assert "withholds every message" in message.msg and "vendor backend" in message.hint
+        assert "sms_gateway.W001" not in ids(checks.check_gateways())
+        gateways["console"].send(build_message("+4798765432", "123456", validity=300), timeout=1)
+    printed = capsys.readouterr().out
+    assert "123456" not in printed and "98765432" not in printed and "withheld" in printed
+    with override_settings(SMS_GATEWAYS=None, DEBUG=True):
+        assert checks.check_gateways() == []
+        gateways["console"].send(build_message("+4798765432", "123456", validity=300), timeout=1)
+    assert "123456" in capsys.readouterr().out
+
+
+def test_checks_only_report():
+    """No validation is left in checks.py: it names no setting rule of its own."""
+    import inspect
+
+    source = inspect.getsource(checks)
+    for rule in ("SUPPORTED_REGIONS", "compile_template", "startswith(", "import_string", "isinstance(threshold"):
+        assert rule not in source

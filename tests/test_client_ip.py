@@ -197,7 +197,7 @@ def test_proxy_settings_without_a_client_ip_header_are_w013(settings, warned):
     from django_sms_gateway import checks
 
     with override_settings(**{"OTP_SMS_LIMITS": {}, **settings}):
-        found = [m for m in checks.check_limits() if m.id == "sms_gateway.W013"]
+        found = [m for m in checks.check_limits() if m.id == "sms_gateway.W017"]
     assert bool(found) == warned
     if warned:
         assert "OTP_SMS_CLIENT_IP_HEADER" in found[0].msg and "OTP_SMS_TRUSTED_PROXIES" in found[0].hint

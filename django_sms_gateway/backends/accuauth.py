@@ -20,13 +20,13 @@ number or the content, which holds the code): only its status word and, for
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, ClassVar
 
 import phonenumbers
 
 from ..exceptions import GatewayAuthError, GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
+from ..vendor_json import UnreadableJSON, read_json
 from ..vendor_templates import ContentError, ContentTemplate, content_problem
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -166,8 +166,8 @@ class AccuAuthBackend(HTTPBackend):
     @staticmethod
     def _json_object(response: VendorResponse) -> dict[str, Any] | None:
         try:
-            data = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
+            data = read_json(response.body)
+        except UnreadableJSON:
             return None
         return data if isinstance(data, dict) else None
 

@@ -251,7 +251,7 @@ class BaseBackend:
         return ConfigurationError(
             f"SMS_GATEWAYS[{self.alias!r}] ({type(self).__name__}): {problem}",
             check_id=check_id,
-            hint=self.options_hint(),
+            hint=f"Fix SMS_GATEWAYS[{self.alias!r}]['OPTIONS']. {self.options_hint()}",
             obj=f"SMS_GATEWAYS[{self.alias!r}]",
         )
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, TextIO
 
+from ..phone import mask_number
 from .base import BaseBackend, Option, SendResult, SMSMessage
 
 
@@ -18,12 +19,16 @@ class ConsoleBackend(BaseBackend):
     """Prints the message (code included) to ``stream`` (default: stdout).
 
     For development only: the ``sms_gateway.W001`` system check warns when it
-    is configured with ``DEBUG = False``.
+    is configured with ``DEBUG = False``. With ``withhold_codes`` (set for the
+    implicit console backend of a site without ``SMS_GATEWAYS`` and with
+    ``DEBUG = False``) it prints that it withheld a message, not the message,
+    so that no code lands in a production server's logs.
     """
 
     options: ClassVar[Mapping[str, Any]] = {
         "stream": Option(None, check=_stream_problem, doc="Where messages are written (default: stdout)."),
         "sender": Option(None, kind="sender", doc="Sender shown (default: OTP_SMS_SENDER)."),
+        "withhold_codes": Option(False, kind="bool", doc="print that a message was withheld, not the message"),
     }
     max_segments = 10
 
@@ -37,9 +42,12 @@ class ConsoleBackend(BaseBackend):
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         sender = self.config["sender"] or message.sender or "-"
+        if self.config["withhold_codes"]:
+            line = (f"SMS via {self.alias!r} to {mask_number(message.recipient)} withheld: DEBUG is False and "
+                    "SMS_GATEWAYS is not set, so the code is not printed (see check sms_gateway.W015)\n")
+        else:
+            line = f"SMS via {self.alias!r} from {sender} to {message.recipient}:\n{message.text}\n{'-' * 40}\n"
         with self._lock:
-            self.stream.write(
-                f"SMS via {self.alias!r} from {sender} to {message.recipient}:\n{message.text}\n{'-' * 40}\n"
-            )
+            self.stream.write(line)
             self.stream.flush()
         return SendResult(status="printed")

@@ -5,25 +5,25 @@ its request and reads the answer:
 
 - one keep-alive :class:`requests.Session` per backend instance, reused by
   every thread (its connection pool is thread-safe);
-- a timeout on every call, bounding connecting, each read and the whole
-  answer, which is also cut off past ``max_response_bytes``;
+- a deadline on every call, bounding connecting, the status line, headers
+  and interim answers, and the body, which is also cut off past
+  ``max_response_bytes`` (:mod:`.deadline`);
 - the mapping of transport failures and HTTP statuses to our
   :mod:`~django_sms_gateway.exceptions`.
 """
 
 from __future__ import annotations
 
-import json
-import time
+import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
+from django.conf import settings as django_settings
 
 from .. import __version__
 from ..exceptions import (
@@ -35,9 +35,13 @@ from ..exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
+from ..vendor_json import UnreadableJSON, read_json_object
 from .base import BaseBackend, Option
+from .deadline import Call, DeadlineAdapter, deadline
 
 USER_AGENT = f"django-sms-gateway/{__version__}"
+#: The check reporting a vendor reached over plain http:// in production.
+PLAIN_HTTP_CHECK_ID = "sms_gateway.E021"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,54 +81,25 @@ class HTTPBackend(BaseBackend):
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise self.config_error(f"option 'base_url' must be an http(s) URL, not {self.base_url!r}")
+        if parts.scheme == "http" and not django_settings.DEBUG and not _is_loopback(parts.hostname or ""):
+            raise self.config_error(
+                f"option 'base_url' is plain http:// to {parts.hostname!r}, which would send credentials and "
+                "codes in clear; use https:// (http:// is allowed to loopback hosts, or with DEBUG = True)",
+                check_id=PLAIN_HTTP_CHECK_ID,
+            )
         self.session = self.build_session()
 
     def build_session(self) -> requests.Session:
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        # Answers are small JSON; uncompressed, each socket read is bounded by the deadline
-        # (a compressed body trickled in is read until it decodes to something).
+        # Answers are small JSON; asked for uncompressed, max_response_bytes bounds what the
+        # vendor sent, not what a small compressed body would decode to.
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"})
         session.trust_env = False  # no proxies or .netrc credentials picked up by surprise
         return session
 
-    def prepare(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str | None] | None = None,
-        json: Any = None,
-        data: Any = None,
-        auth: Any = None,
-    ) -> requests.PreparedRequest:
-        """The request as :meth:`requests.Session.request` would prepare it
-        with this backend's session, without its per-call merging of
-        environment, hooks and settings we never set (``trust_env`` is off):
-        the session's headers under ``headers`` (a None value removes one),
-        its cookies, ``auth`` (else credentials written in the URL)."""
-        prepared = requests.PreparedRequest()
-        prepared.prepare_method(method)
-        prepared.prepare_url(url, None)
-        prepared.prepare_headers(self._headers(headers) if headers else self.session.headers)
-        # Even with no cookie: requests' redirect handling (Session.send, for
-        # anyone sending this request there) needs the prepared cookie jar.
-        prepared.prepare_cookies(self.session.cookies)
-        prepared.prepare_body(data, None, json)
-        prepared.prepare_auth(auth, url)  # after the body, as requests does: an auth may sign it
-        prepared.prepare_hooks(None)
-        return prepared
-
-    def _headers(self, extra: Mapping[str, str | None]) -> CaseInsensitiveDict[str | bytes]:
-        merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(self.session.headers)
-        for name, value in extra.items():
-            if value is None:
-                merged.pop(name, None)
-            else:
-                merged[name] = value
-        return merged
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -132,63 +107,69 @@ class HTTPBackend(BaseBackend):
     def request(self, method: str, path_or_url: str, *, timeout: float, **kwargs: Any) -> VendorResponse:
         """Make one call and read its answer, all within ``timeout`` seconds.
 
-        Raises :class:`GatewayTimeout` or :class:`GatewayConnectionError`
-        (``not_sent`` set when the connection was never made) and
-        :class:`GatewayUnavailable` for an answer over ``max_response_bytes``.
+        ``kwargs`` go to :meth:`requests.Session.request` (``json``, ``data``,
+        ``headers``, where a None value removes a session header, ``auth``).
+        Redirects are never followed: a 3xx is an answer like any other.
+
+        The call ends by its deadline whatever the vendor sends (see
+        :mod:`.deadline`): past it, or with no connection in time, it raises
+        :class:`GatewayTimeout` (``not_sent`` when no connection was made);
+        :class:`GatewayConnectionError` when the connection failed (``not_sent``
+        when it was refused); :class:`GatewayUnavailable` for an answer over
+        ``max_response_bytes``.
         """
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
-        deadline = time.monotonic() + timeout
+        with deadline(timeout) as call:
+            try:
+                response = self.session.request(
+                    method, url, timeout=(timeout, timeout), allow_redirects=False, stream=True,
+                    hooks={"response": partial(self._read_body, call=call)}, **kwargs,
+                )
+            except requests.ConnectTimeout as exc:
+                raise self.error(GatewayTimeout, "timeout", not_sent=True) from exc
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise self.transport_error(exc, call) from exc
+        return VendorResponse(response.status_code, response.headers, response.content)
+
+    def transport_error(self, exc: BaseException, call: Call) -> GatewayError:
+        """The error for a call that failed before a whole answer was read."""
+        if call.expired or isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
+            return self.error(GatewayTimeout, "timeout")
+        if _connection_refused(exc):
+            return self.error(GatewayConnectionError, "connection refused", not_sent=True)
+        return self.error(GatewayConnectionError, "connection failed")
+
+    def _read_body(self, response: requests.Response, *, call: Call, **kwargs: Any) -> None:
+        """Read the whole answer, bounded by ``max_response_bytes`` (and by the
+        call's deadline), before requests' redirect bookkeeping would read a
+        3xx answer's body unbounded; the body is kept as ``response.content``."""
         try:
-            prepared = self.prepare(method, url, **kwargs)
-            response = self._send(prepared, timeout)
-        except requests.ConnectTimeout as exc:
-            raise self.error(GatewayTimeout, f"no connection within {timeout:g}s", not_sent=True) from exc
-        except requests.ReadTimeout as exc:
-            raise self.error(GatewayTimeout, f"no answer within {timeout:g}s") from exc
-        except requests.ConnectionError as exc:
-            if _connection_refused(exc):
-                raise self.error(GatewayConnectionError, "connection refused", not_sent=True) from exc
-            raise self.error(GatewayConnectionError, "connection failed") from exc
-        except requests.RequestException as exc:
-            raise self.error(GatewayConnectionError, f"request failed ({type(exc).__name__})") from exc
-        with response:
-            body = self._read_bounded(response, deadline, timeout)
-            return VendorResponse(response.status_code, response.headers, body)
+            response._content = self._bounded_body(response, call)
+        except BaseException:
+            response.close()
+            raise
+        response._content_consumed = True  # type: ignore[attr-defined]  # set as Response.content sets it
+        response.close()  # back to the pool: the body was read whole
 
-    def _send(self, prepared: requests.PreparedRequest, timeout: float) -> requests.Response:
-        """Send through the session's adapter, as ``Session.send`` does with
-        redirects off, but without its redirect bookkeeping: on a 3xx answer
-        that reads the whole body, unbounded in size and time."""
-        session = self.session
-        response: requests.Response = session.get_adapter(prepared.url or "").send(
-            prepared, stream=True, timeout=(timeout, timeout),
-            verify=session.verify,  # type: ignore[arg-type]  # passed as Session.send passes it
-            cert=session.cert, proxies=dict(session.proxies),
-        )
-        requests.cookies.extract_cookies_to_jar(session.cookies, prepared, response.raw)
-        return response
-
-    def _read_bounded(self, response: requests.Response, deadline: float, timeout: float) -> bytes:
+    def _bounded_body(self, response: requests.Response, call: Call) -> bytes:
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise self.error(GatewayUnavailable, f"answer larger than {limit} bytes", status_code=response.status_code)
+            raise self.error(GatewayUnavailable, "answer too large", status_code=response.status_code)
         chunks: list[bytes] = []
         size = 0
         try:
             for chunk in _pieces(response.raw):
                 size += len(chunk)
                 if size > limit:
-                    raise self.error(
-                        GatewayUnavailable, f"answer larger than {limit} bytes", status_code=response.status_code
-                    )
-                if time.monotonic() > deadline:
-                    raise self.error(GatewayTimeout, f"answer not complete within {timeout:g}s")
+                    raise self.error(GatewayUnavailable, "answer too large", status_code=response.status_code)
                 chunks.append(chunk)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-                raise self.error(GatewayTimeout, f"answer not complete within {timeout:g}s") from exc
-            raise self.error(GatewayConnectionError, "connection broke while reading the answer") from exc
+            raise self.transport_error(exc, call) from exc
+        if call.expired:
+            # Cut off at the deadline, the socket reads as closed: the headers or
+            # the body that seem to end there are only what came before the cut.
+            raise self.error(GatewayTimeout, "timeout")
         return b"".join(chunks)
 
     def raise_for_status(self, response: VendorResponse, *, vendor_status: str | None = None) -> None:
@@ -199,11 +180,11 @@ class HTTPBackend(BaseBackend):
             return
         kwargs: dict[str, Any] = {"status_code": status, "vendor_status": vendor_status}
         if status in (401, 403):
-            raise self.error(GatewayAuthError, f"credentials refused (HTTP {status})", **kwargs)
+            raise self.error(GatewayAuthError, "credentials refused", **kwargs)
         if status == 429:
-            raise self.error(GatewayRateLimited, "rate limited (HTTP 429)", **kwargs)
+            raise self.error(GatewayRateLimited, "rate limited", **kwargs)
         if status >= 500:
-            raise self.error(GatewayUnavailable, f"vendor error (HTTP {status})", **kwargs)
+            raise self.error(GatewayUnavailable, f"HTTP {status}", **kwargs)
         raise self.client_error(response, vendor_status)
 
     def client_error(self, response: VendorResponse, vendor_status: str | None) -> GatewayError:
@@ -214,14 +195,12 @@ class HTTPBackend(BaseBackend):
         )
 
     def read_json(self, response: VendorResponse) -> dict[str, Any]:
-        """The answer as a JSON object, or :class:`GatewayUnavailable`."""
+        """The answer as a JSON object, or :class:`GatewayUnavailable` for
+        anything else, however malformed or deeply nested."""
         try:
-            data = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise self.error(GatewayUnavailable, "unreadable answer (not JSON)", status_code=response.status) from exc
-        if not isinstance(data, dict):
-            raise self.error(GatewayUnavailable, "unreadable answer (not a JSON object)", status_code=response.status)
-        return data
+            return read_json_object(response.body)
+        except UnreadableJSON as exc:
+            raise self.error(GatewayUnavailable, "unreadable answer", status_code=response.status) from exc
 
     def close(self) -> None:
         self.session.close()
@@ -240,6 +219,15 @@ def _pieces(raw: Any) -> Iterator[bytes]:
         return
     while chunk := read1(8192, decode_content=True):
         yield chunk
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _connection_refused(exc: BaseException) -> bool:

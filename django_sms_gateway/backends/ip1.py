@@ -21,13 +21,13 @@ throttling, expiry and single use stay ours.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
 from ..text import TemplateError, compile_template, segment_info, whole_minutes
+from ..vendor_json import UnreadableJSON, read_json, read_json_object
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
@@ -145,8 +145,8 @@ class IP1Backend(HTTPBackend):
         if response.status not in (400, 403, 409, 429):
             return False
         try:
-            text = str(json.loads(response.body).get("Message", "")).lower()
-        except (ValueError, UnicodeDecodeError, AttributeError):
+            text = str(read_json_object(response.body).get("Message", "")).lower()
+        except UnreadableJSON:
             return False
         return "concurrent" in text or ("active" in text and "limit" in text)
 
@@ -191,10 +191,9 @@ class IP1Backend(HTTPBackend):
         response = self.request("POST", VALIDATE_PATH, timeout=timeout, json=fields, auth=self.auth)
         if response.ok:
             try:
-                answer = json.loads(response.body)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise self.error(GatewayUnavailable, "unreadable answer (not JSON)",
-                                 status_code=response.status) from exc
+                answer = read_json(response.body)
+            except UnreadableJSON as exc:
+                raise self.error(GatewayUnavailable, "unreadable answer", status_code=response.status) from exc
             return self.code_accepted(answer)
         if 400 <= response.status < 500 and response.status not in (401, 403, 429):
             return False

@@ -30,7 +30,6 @@ wait (the lock is never held during an SMS call).
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,6 +44,7 @@ from ..exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
+from ..vendor_json import UnreadableJSON, read_json
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
@@ -89,6 +89,12 @@ class SignicatBackend(HTTPBackend):
     token_expiry_margin: ClassVar[float] = 30.0
     #: Lifetime assumed when the token answer has no usable ``expires_in``.
     default_token_lifetime: ClassVar[float] = 60.0
+    #: Violation messages a reason may repeat. Signicat's SMS API page shows
+    #: the one for ``message``; the same wording for the other properties is
+    #: *inferred*. Any other violation shows as "unlisted vendor message".
+    known_violations: ClassVar[tuple[str, ...]] = tuple(
+        f"The sms property '{name}' has to be set" for name in ("sender", "recipient", "message")
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -134,8 +140,7 @@ class SignicatBackend(HTTPBackend):
     def _rejected(self, response: VendorResponse, message: SMSMessage) -> GatewayError:
         violations = _json_object(response.body).get("violations")
         violations = violations if isinstance(violations, list) else []
-        detail = summarize([v.get("message") for v in violations if isinstance(v, dict)],
-                           recipient=message.recipient, secrets=(message.code, self.config["client_secret"]))
+        detail = summarize([v.get("message") for v in violations if isinstance(v, dict)], known=self.known_violations)
         return self.error(RequestRejected, "request rejected (HTTP 400)" + (f": {detail}" if detail else ""),
                           status_code=400)
 
@@ -209,7 +214,7 @@ class SignicatBackend(HTTPBackend):
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        answer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        answer = read_json(body)
+    except UnreadableJSON:
         return {}
     return answer if isinstance(answer, dict) else {}

@@ -31,7 +31,6 @@ Webhooks and status polling that write delivery records live in
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import uuid
@@ -42,6 +41,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
+from ..vendor_json import UnreadableJSON, read_json
 from .base import SEGMENTS_MAX, CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
@@ -104,6 +104,12 @@ class ZignSecBackend(HTTPBackend):
     #: Set from the ``final_statuses`` option (a subclass's own value, the
     #: older spelling, is kept while the option has its default).
     final_statuses: frozenset[str] = frozenset({"delivered"})
+    #: Error descriptions a reason may repeat: ZignSec's 2FA SMS v5 page lists
+    #: these error types; the exact text of an answer's description is
+    #: *inferred*. Any other shows as "unlisted vendor message".
+    known_errors: ClassVar[tuple[str, ...]] = (
+        "invalid request", "the request is malformed", "unauthorized", "not found",
+    )
 
     def check_options(self) -> None:
         self.max_segments = self.config["max_message_parts"]
@@ -149,8 +155,7 @@ class ZignSecBackend(HTTPBackend):
         return payload, info.segments
 
     def _rejected(self, response: VendorResponse, message: SMSMessage) -> GatewayError:
-        detail = summarize(error_messages(response.body), recipient=message.recipient,
-                           secrets=(message.code, self.config["api_key"]))
+        detail = summarize(error_messages(response.body), known=self.known_errors)
         return self.error(RequestRejected, "request rejected (HTTP 400)" + (f": {detail}" if detail else ""),
                           status_code=400)
 
@@ -190,8 +195,8 @@ def error_messages(body: bytes) -> list[object]:
     """Messages of a ZignSec error answer: ``errors[].description`` of the
     published error object, or a bare ``message`` (*inferred*)."""
     try:
-        answer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        answer = read_json(body)
+    except UnreadableJSON:
         return []
     errors = answer.get("errors") if isinstance(answer, dict) else None
     messages = [(e.get("description") or e.get("message")) if isinstance(e, dict) else e

@@ -13,6 +13,7 @@ and :data:`CREDENTIALS` for what the imitated vendors accept.
 
 from __future__ import annotations
 
-from .server import COMMON_FAULTS, CREDENTIALS, FAULTS, VENDORS, RecordedRequest, Sandbox
+from .http import Sandbox
+from .state import COMMON_FAULTS, CREDENTIALS, FAULTS, VENDORS, RecordedRequest
 
 __all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "VENDORS", "RecordedRequest", "Sandbox"]

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Sequence
 
 from .base import is_loopback_host
-from .server import CREDENTIALS, FAULTS, VENDORS, Sandbox
+from .http import Sandbox
+from .state import CREDENTIALS, FAULTS, VENDORS
 
 
 def _fault(value: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .server import Sandbox
+from .http import Sandbox
 
 __all__ = ["sandbox", "sms_sandbox"]
 

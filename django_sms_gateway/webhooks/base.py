@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -47,6 +46,7 @@ from ..backends.base import BaseBackend
 from ..conf import settings
 from ..gateways import gateways
 from ..models import DeliveryRecord
+from ..vendor_json import UnreadableJSON, read_json
 
 __all__ = [
     "MalformedWebhook",
@@ -140,8 +140,8 @@ def describe_envelope(body: bytes) -> str:
     """The shape of a body, safe to log: top-level field names and value
     types, never a value (a value may hold a number or a code)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = read_json(body)
+    except UnreadableJSON:
         return f"not JSON ({len(body)} bytes)"
     if not isinstance(payload, dict):
         return f"JSON {type(payload).__name__}, not an object"

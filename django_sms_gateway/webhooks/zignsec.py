@@ -23,7 +23,6 @@ Wire facts and their sources:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -34,6 +33,7 @@ from ..backends.base import BaseBackend
 from ..backends.zignsec import SESSION_ID, SessionStatus, ZignSecBackend
 from ..gateways import gateways
 from ..models import DeliveryRecord
+from ..vendor_json import UnreadableJSON, read_json_object
 from .base import (
     MalformedWebhook,
     StatusReport,
@@ -111,11 +111,9 @@ class ZignSecWebhookView(WebhookView):
 
     def parse(self, request: HttpRequest, body: bytes, backend: ZignSecBackend) -> list[StatusReport]:
         try:
-            payload: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedWebhook("body is not JSON") from None
-        if not isinstance(payload, dict):
-            raise MalformedWebhook("body is not a JSON object")
+            payload = read_json_object(body)
+        except UnreadableJSON:
+            raise MalformedWebhook("body is not a JSON object") from None
         session_id = payload.get("id")
         if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
             raise MalformedWebhook("no usable session id")

@@ -81,4 +81,4 @@ def test_zignsec_session_id_is_recorded_after_signicat_fails(sandbox, device):
         device.generate_challenge()
     sent = DeliveryRecord.objects.get(gateway="zignsec")
     assert sent.outcome == "sent" and sent.reference and sent.status == "pending"
-    assert DeliveryRecord.objects.get(gateway="signicat").reason == "vendor error (HTTP 500)"
+    assert DeliveryRecord.objects.get(gateway="signicat").reason == "HTTP 500"

@@ -1,7 +1,11 @@
-"""The sandbox's ``GET /`` page: received SMS as a phone inbox, vendor switches.
+"""The sandbox's own pages: the inbox, ``/messages.json`` and the control endpoints.
 
-Plain HTML with inline CSS and no external assets; it refreshes itself every
-two seconds. Everything that comes from requests is HTML-escaped.
+``GET /`` shows received SMS as a phone inbox with a switch per vendor: plain
+HTML with inline CSS and no external assets, refreshed every two seconds;
+everything that comes from requests is HTML-escaped. ``/_sandbox/state``,
+``/_sandbox/reset``, ``/_sandbox/faults`` and ``/_sandbox/latency`` read and
+change the :class:`~.state.SandboxState`. The HTTP handler
+(:mod:`.http`) checks the Host and Origin of these requests first.
 """
 
 from __future__ import annotations
@@ -11,7 +15,14 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-__all__ = ["VendorStatus", "render_inbox"]
+from .base import Response, parse_body
+from .state import VENDORS, SandboxState
+
+__all__ = ["CONTROL_PATHS", "VendorStatus", "answer_control", "render_inbox"]
+
+#: Paths the sandbox answers itself (any other is a vendor's or a 404).
+CONTROL_PATHS = ("/", "/messages.json", "/_sandbox/state", "/_sandbox/reset", "/_sandbox/faults",
+                 "/_sandbox/latency")
 
 _STYLE = """
 body{font:15px/1.4 system-ui,sans-serif;margin:0;background:#eef0f3;color:#1d232a}
@@ -104,3 +115,79 @@ def render_inbox(messages: Iterable[Mapping[str, str]], vendors: Iterable[Vendor
         f'<section class="phones">{phones or "<p class=empty>No messages yet.</p>"}</section>'
         "</main></body></html>"
     )
+
+
+def answer_control(sandbox: SandboxState, method: str, path: str, content_type: str, body: bytes) -> Response:
+    """Answer the inbox page and the ``/messages.json`` and ``/_sandbox/*`` endpoints."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    is_form = media_type == "application/x-www-form-urlencoded"
+    if method == "GET" and path == "/":
+        page = render_inbox(sandbox.messages, _vendor_statuses(sandbox))
+        return Response(200, page.encode(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
+    if method == "GET" and path == "/messages.json":
+        return Response.json(200, sandbox.messages)
+    if method == "GET" and path == "/_sandbox/state":
+        return Response.json(200, sandbox.state())
+    if method == "POST" and path == "/_sandbox/reset":
+        sandbox.reset()
+        return _redirect_home() if is_form else Response.json(200, sandbox.state())
+    if method == "POST" and path == "/_sandbox/faults":
+        fields = parse_body(media_type, body)
+        if not isinstance(fields, dict):
+            return Response.json(400, {"error": "send a JSON object or form fields: vendor, fault, count"})
+        try:
+            sandbox.set_fault(str(fields.get("vendor", "")), _optional_text(fields.get("fault")),
+                              _optional_count(fields.get("count")))
+        except ValueError as exc:
+            return Response.json(400, {"error": str(exc)})
+        return _redirect_home() if is_form else Response.json(200, sandbox.state())
+    if method == "POST" and path == "/_sandbox/latency":
+        fields = parse_body(media_type, body)
+        try:
+            if not isinstance(fields, dict):
+                raise ValueError("send a JSON object or form fields: seconds")
+            sandbox.set_latency(_seconds(fields.get("seconds")))
+        except ValueError as exc:
+            return Response.json(400, {"error": str(exc)})
+        return Response.json(200, sandbox.state())
+    if path in CONTROL_PATHS:
+        return Response.json(405, {"error": f"{method} is not allowed on {path}"})
+    return Response.json(404, {"error": f"no such page: {path}"})
+
+
+def _optional_text(value: Any) -> str | None:
+    """A fault name from JSON or a form; ``500`` may come as a number."""
+    return None if value is None or value == "" else str(value)
+
+
+def _optional_count(value: Any) -> int | None:
+    """A fault count from JSON (number) or a form (digits); empty means None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"count must be a positive integer, not {value!r}") from None
+    return value
+
+
+def _seconds(value: Any) -> float:
+    """Latency seconds from JSON (number) or a form (text); the range is checked by set_latency."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"seconds must be a number, not {value!r}") from None
+    return value
+
+
+def _redirect_home() -> Response:
+    return Response(303, b"", None, {"Location": "/"})
+
+
+def _vendor_statuses(sandbox: SandboxState) -> list[VendorStatus]:
+    faults, stats = sandbox.faults, sandbox.stats
+    return [
+        VendorStatus(v, sandbox.base_url(v), faults.get(v), stats[v]["requests"]) for v in VENDORS
+    ]
