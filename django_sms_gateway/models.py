@@ -22,6 +22,7 @@ from .exceptions import Attempt, DeliveryFailed, GatewayError
 from .gateways import gateways
 from .phone import mask_number, normalize_number
 from .statements import claim_challenge, insert_rows
+from .user_safe import user_safe_error
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -114,15 +115,24 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
         During the cooldown nothing is sent and the sentence says when a new
         code may be asked for. Raises ``DeliveryFailed`` when no gateway
-        delivered the code.
+        delivered the code, ``SendLimitExceeded`` when a sending limit
+        refused it, and ``SMSUnavailable`` (the real error logged at ERROR)
+        for anything else: django-otp shows ``str()`` of what this raises, so
+        it is always user-safe.
         """
-        allowed, details = self.generate_is_allowed()
-        if allowed:
-            delivery = self.send_code(request=request)
-            if delivery is not None:
-                return gettext("We sent a code by text message to %(number)s.") % {"number": self.masked_number}
-            details = self.generate_is_allowed()[1]
-        return self._cooldown_sentence(details)
+        try:
+            allowed, details = self.generate_is_allowed()
+            if allowed:
+                delivery = self.send_code(request=request)
+                if delivery is not None:
+                    return gettext("We sent a code by text message to %(number)s.") % {"number": self.masked_number}
+                details = self.generate_is_allowed()[1]
+            return self._cooldown_sentence(details)
+        except Exception as exc:
+            safe = user_safe_error(exc)
+            if safe is exc:
+                raise
+            raise safe from exc
 
     def send_code(self, request: Any = None) -> Delivery | None:
         """Claim the cooldown slot, store the new code's hash and send it.
