@@ -28,6 +28,15 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_SENDER": None,
     "OTP_SMS_MESSAGE": _("Your verification code is {token}. It expires in {minutes} minutes."),
     "OTP_SMS_SITE_NAME": "",
+    # Origin-bound codes: the site's host (last line "@host #code"), the host of an iframe asking
+    # for the code (" %host" after it), and the Android SMS Retriever app hash (a line before it).
+    "OTP_SMS_ORIGIN": None,
+    "OTP_SMS_EMBEDDED_ORIGIN": None,
+    "OTP_SMS_ANDROID_APP_HASH": None,
+    # The template the shipped SMS step extends (None: a plain page of its own), and where it
+    # sends a signed-in user who has no confirmed phone (a URL or URL name; None: it says so).
+    "OTP_SMS_BASE_TEMPLATE": None,
+    "OTP_SMS_ENROL_URL": None,
     # Numbers written without a country code are read as this region (None: refuse them).
     "OTP_SMS_DEFAULT_REGION": None,
     # Seconds: one vendor call (a gateway's TIMEOUT overrides it), and the whole challenge.
