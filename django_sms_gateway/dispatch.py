@@ -105,6 +105,7 @@ def send_message(
         skipped = circuit.admit(backend)
         if skipped is not None:
             attempts.append(Attempt(backend.alias, "skipped", skipped))
+            logger.info("SMS gateway %r skipped for %s (%s)", backend.alias, masked, skipped)
             continue
         started = time.monotonic()
         try:
