@@ -38,6 +38,14 @@ Every message names what is wrong and its hint says how to fix it.
 ``W004``            The ``ip`` limit is on but ``SMSRequestMiddleware`` is not in
                     ``MIDDLEWARE``, so sends made without a request (django-otp's
                     forms) are not counted per client IP.
+``E015``            ``OTP_SMS_ORIGIN``, ``OTP_SMS_EMBEDDED_ORIGIN`` or
+                    ``OTP_SMS_ANDROID_APP_HASH`` is wrong, or a message template
+                    or vendor format has its own ``@host #code`` line, which
+                    would break the rule that the origin-bound line is the last.
+``W005``            Origin-bound codes are on, but a gateway's vendor renders the
+                    text from its own template (AccuAuth): the line cannot be added.
+``W006``            ``OTP_SMS_ANDROID_APP_HASH`` is set but the message needs more
+                    than one SMS (140 bytes), which the SMS Retriever ignores.
 ==================  =========================================================
 """
 
@@ -59,8 +67,10 @@ from .backends.base import REQUIRED, BaseBackend
 from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
 from .conf import settings
+from .exceptions import ConfigurationError
 from .gateways import GatewayHandler, breaker_settings, build_backend
-from .text import TemplateError, compile_template
+from .origin import ORIGIN_CHECK_ID, origin_binding
+from .text import OriginBinding, TemplateError, compile_template, origin_line_problem
 
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -242,12 +252,41 @@ def _languages(codes: list[str]) -> str:
     return f"language{'s' if len(codes) > 1 else ''} {shown}"
 
 
-def _template_messages(backends: list[BaseBackend]) -> list[CheckMessage]:
+def _origin_messages(backends: list[BaseBackend]) -> tuple[OriginBinding | None, list[CheckMessage]]:
+    """E015 for origin settings, W005 for vendors that cannot carry the line."""
+    try:
+        binding = origin_binding()
+    except ConfigurationError as exc:
+        return None, [Error(exc.message, hint=exc.hint, obj=exc.obj, id=exc.check_id)]
     messages: list[CheckMessage] = []
+    if binding is not None and binding.origin:
+        for backend in backends:
+            if not backend.adds_origin_lines:
+                messages.append(
+                    Warning(
+                        f"OTP_SMS_ORIGIN is set, but gateway {backend.alias!r} ({type(backend).__name__}) "
+                        "sends a text the vendor renders from its own template, so the origin-bound line "
+                        "cannot be added.",
+                        hint=f"Add the line '@{binding.origin} #' followed by the code as the last line of the "
+                        "template registered at the vendor.",
+                        obj=f"SMS_GATEWAYS[{backend.alias!r}]",
+                        id="sms_gateway.W005",
+                    )
+                )
+    return binding, messages
+
+
+def _template_messages(backends: list[BaseBackend]) -> list[CheckMessage]:
+    binding, messages = _origin_messages(backends)
     validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
     for source, codes in message_sources().items():
+        problem = origin_line_problem(source) if binding is not None and binding.origin else None
+        if problem:
+            messages.append(
+                Error(f"OTP_SMS_MESSAGE in {_languages(codes)} {problem}.", obj="OTP_SMS_MESSAGE", id=ORIGIN_CHECK_ID)
+            )
         try:
-            template = compile_template(source)
+            template = compile_template(source, binding)
         except TemplateError as exc:
             messages.append(
                 Error(
@@ -277,6 +316,16 @@ def _template_messages(backends: list[BaseBackend]) -> list[CheckMessage]:
                         id="sms_gateway.E003",
                     )
                 )
+        if binding is not None and binding.app_hash and worst.segments > 1:
+            messages.append(
+                Warning(
+                    f"OTP_SMS_MESSAGE in {_languages(codes)} needs {worst.segments} SMS parts with the app "
+                    "hash line; Android's SMS Retriever only reads messages of at most 140 bytes (one SMS).",
+                    hint="Shorten the message so that it fits one SMS.",
+                    obj="OTP_SMS_ANDROID_APP_HASH",
+                    id="sms_gateway.W006",
+                )
+            )
     return messages
 
 

@@ -27,6 +27,7 @@ from .exceptions import (
     RecipientNotReachable,
 )
 from .gateways import gateways
+from .origin import origin_binding
 from .phone import mask_number, region_of
 from .text import compile_template
 
@@ -53,7 +54,7 @@ class Delivery:
 def build_message(recipient: str, code: str, *, validity: int | None = None) -> SMSMessage:
     """The :class:`SMSMessage` for ``code``, rendered in the active language."""
     validity = settings.OTP_SMS_TOKEN_VALIDITY if validity is None else validity
-    template = compile_template(str(settings.OTP_SMS_MESSAGE))
+    template = compile_template(str(settings.OTP_SMS_MESSAGE), origin_binding())
     site_name = str(settings.OTP_SMS_SITE_NAME or "")
     minutes = max(1, (validity + 59) // 60)
     return SMSMessage(

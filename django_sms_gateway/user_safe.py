@@ -19,6 +19,7 @@ from django.core.signals import setting_changed
 from django.utils.translation import gettext, ngettext
 
 from .exceptions import ConfigurationError, SendLimitExceeded, SMSGatewayError, SMSUnavailable
+from .text import TemplateError
 
 __all__ = ["user_safe_error", "user_message", "wait_text"]
 
@@ -55,7 +56,7 @@ def user_safe_error(exc: BaseException) -> SMSGatewayError:
     """
     if isinstance(exc, SMSGatewayError):
         return exc
-    if isinstance(exc, ImproperlyConfigured):
+    if isinstance(exc, (ImproperlyConfigured, TemplateError)):
         check_id = getattr(exc, "check_id", None) if isinstance(exc, ConfigurationError) else None
         if _first_time(("config", check_id, str(exc))):
             logger.error(

@@ -179,6 +179,8 @@ class AccuAuthBackend(HTTPBackend):
     #: billed count comes back as ``charge``. 255 is the most parts a
     #: concatenated SMS can have.
     max_segments: int = 255
+    #: The text is AccuAuth's template, which we cannot end with OTP_SMS_ORIGIN's line.
+    adds_origin_lines: ClassVar[bool] = False
 
     def check_options(self) -> None:
         for name in ("api_id", "api_secret"):

@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..text import TemplateError, compile_template, segment_info
+from ..origin import ORIGIN_CHECK_ID, origin_binding
+from ..text import TemplateError, append_origin_lines, compile_template, origin_line_problem, segment_info
 from .addressing import sender_problem
 from .base import REQUIRED, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -100,7 +101,11 @@ class IP1Backend(HTTPBackend):
             problem = format_problem(text_format)
             if problem:
                 raise self.config_error(f"option 'message_format' {problem}")
-            worst = segment_info(text_format.replace("{0}", "W" * length))
+            binding = origin_binding()
+            problem = origin_line_problem(text_format) if binding is not None and binding.origin else None
+            if problem:
+                raise self.config_error(f"option 'message_format' {problem}", check_id=ORIGIN_CHECK_ID)
+            worst = segment_info(append_origin_lines(text_format, "{0}", binding).replace("{0}", "W" * length))
             if worst.segments > self.max_segments:
                 raise self.config_error(
                     f"option 'message_format' needs {worst.segments} SMS parts with a {length}-character "
@@ -127,7 +132,10 @@ class IP1Backend(HTTPBackend):
 
     def message_format(self, message: SMSMessage) -> str:
         """The ``MessageFormat`` for ``message``."""
-        return self.config["message_format"] or message.render("{0}")
+        explicit = self.config["message_format"]
+        if explicit:  # iP1 puts its code at every {0}, the origin-bound line's too (inferred: .NET format items)
+            return append_origin_lines(explicit, "{0}", message.template.binding if message.template else None)
+        return message.render("{0}")
 
     def payload(self, message: SMSMessage) -> dict[str, Any]:
         """The body of the create request; raises :class:`RequestRejected`
