@@ -61,7 +61,8 @@ def test_without_origin_settings_the_text_is_unchanged(device, sms_outbox):
 
 
 @pytest.mark.parametrize(
-    "origin", ["https://example.com", "example.com:8443", "example.com/login", "exa mple.com", "@example.com", "ex_ample"]
+    "origin",
+    ["https://example.com", "example.com:8443", "example.com/login", "exa mple.com", "@example.com", "ex_ample"],
 )
 def test_an_origin_that_is_not_a_host_is_refused(origin):
     with pytest.raises(OriginError, match="OTP_SMS_ORIGIN must be a host name"):
