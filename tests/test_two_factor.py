@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from django.test import override_settings
+from django.urls import include, path
 from django.utils import translation
 
 from django_sms_gateway import checks, signals
@@ -14,6 +15,9 @@ from tests import fakes
 
 pytest.importorskip("two_factor", reason="install the test extra: pip install -e '.[test]' (django-two-factor-auth)")
 from two_factor.plugins.phonenumber.models import PhoneDevice  # noqa: E402
+from two_factor.urls import urlpatterns as tf_urls  # noqa: E402
+
+from django_sms_gateway.integrations.two_factor import LoginView as TwoFactorLoginView  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +119,46 @@ def test_voice_calls_are_refused_clearly(phone, settings, caplog):
     assert "sms_gateway.E010" in caplog.text and "TWO_FACTOR_CALL_GATEWAY" not in str(info.value)
     [message] = checks.check_two_factor()
     assert message.id == "sms_gateway.E010" and "Remove TWO_FACTOR_CALL_GATEWAY" in message.hint
+
+
+# -- the drop-in LoginView ------------------------------------------------------
+
+urlpatterns = [
+    path("login/", TwoFactorLoginView.as_view(), name="login"),
+    path("", include(tf_urls)),
+]
+
+
+def sign_in(client):
+    return client.post(
+        "/login/",
+        {"login_view-current_step": "auth", "auth-username": "alice", "auth-password": "correct horse"},
+    )
+
+
+@pytest.fixture
+def login_site(settings, phone):
+    settings.ROOT_URLCONF = __name__
+    settings.LOGIN_URL = "/login/"
+
+
+@pytest.mark.parametrize(
+    ("gateways", "sentence"),
+    [
+        ({"down": {"BACKEND": FAIL}}, "We could not send the text message. Please try again in a few minutes."),
+        ({"typo": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackendd"}}, UNAVAILABLE),
+    ],
+)
+def test_login_view_shows_the_safe_sentence_instead_of_a_server_error(client, login_site, gateways, sentence, caplog):
+    with override_settings(SMS_GATEWAYS=gateways), caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
+        response = sign_in(client)
+    body = response.content.decode()
+    assert response.status_code == 200 and sentence in body
+    assert "LocmemBackendd" not in body and "SMS_GATEWAYS" not in body
+    assert 'name="token-otp_token"' in body  # still the token step: a backup token may be used
+    assert any(r.levelno == logging.ERROR for r in caplog.records)  # the cause is in the log, not on the page
+
+
+def test_login_view_sends_the_code_when_the_token_step_shows(client, login_site, sms_outbox):
+    response = sign_in(client)
+    assert response.status_code == 200 and [m.recipient for m in sms_outbox] == [NUMBER]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms.utils import ErrorDict
 from django.http import HttpResponse
 from two_factor.views import LoginView as TwoFactorLoginView
 from two_factor.views.utils import IdempotentSessionWizardView
@@ -41,7 +43,10 @@ class LoginView(TwoFactorLoginView):
         except Exception as exc:
             sentence = user_message(user_safe_error(exc))
             form = form or self.get_form()
-            form.add_error(None, sentence)
+            if form.is_bound:
+                form.add_error(None, sentence)
+            else:  # add_error() needs a cleaned form; the step's first showing is unbound
+                form._errors = ErrorDict({NON_FIELD_ERRORS: form.error_class([sentence], error_class="nonfield")})
             kwargs["sms_error"] = sentence
         # The challenge was made (or failed) above: skip the parent's, which lets errors escape.
         return IdempotentSessionWizardView.render(self, form, **kwargs)
