@@ -4,7 +4,6 @@ import logging
 
 import pytest
 from django.test import override_settings
-from django.urls import include, path
 from django.utils import translation
 
 from django_sms_gateway import checks, signals
@@ -15,9 +14,6 @@ from tests import fakes
 
 pytest.importorskip("two_factor", reason="install the test extra: pip install -e '.[test]' (django-two-factor-auth)")
 from two_factor.plugins.phonenumber.models import PhoneDevice  # noqa: E402
-from two_factor.urls import urlpatterns as tf_urls  # noqa: E402
-
-from django_sms_gateway.integrations.two_factor import LoginView as TwoFactorLoginView  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -123,12 +119,6 @@ def test_voice_calls_are_refused_clearly(phone, settings, caplog):
 
 # -- the drop-in LoginView ------------------------------------------------------
 
-urlpatterns = [
-    path("login/", TwoFactorLoginView.as_view(), name="login"),
-    path("", include(tf_urls)),
-]
-
-
 def sign_in(client):
     return client.post(
         "/login/",
@@ -138,7 +128,7 @@ def sign_in(client):
 
 @pytest.fixture
 def login_site(settings, phone):
-    settings.ROOT_URLCONF = __name__
+    settings.ROOT_URLCONF = "tests.two_factor_urls"
     settings.LOGIN_URL = "/login/"
 
 
