@@ -257,3 +257,22 @@ def test_a_gateway_skipped_by_an_open_circuit_is_logged_at_info(phone, sms_outbo
         phone.generate_challenge()
     assert "SMS gateway 'broken' skipped for +47******32 (circuit open)" in caplog.text
     assert [m.gateway for m in sms_outbox] == ["locmem", "locmem"]
+
+
+@pytest.mark.parametrize(
+    ("language", "unavailable", "wrong"),
+    [
+        ("nb", "Tekstmeldinger er ikke tilgjengelige akkurat nå.", "Koden er feil."),
+        ("sv", "Sms kan inte skickas just nu.", "Koden är fel."),
+        ("id", "SMS tidak tersedia saat ini.", "Kode itu salah."),
+    ],
+)
+def test_the_step_speaks_the_shipped_languages(phone, sms_outbox, language, unavailable, wrong):
+    from django.utils import translation
+
+    from django_sms_gateway.exceptions import SMSUnavailable
+
+    phone.generate_challenge()
+    with translation.override(language):
+        assert str(SMSUnavailable()).startswith(unavailable)
+        assert errors(verify_form(phone, other_than(last_code())))[0].startswith(wrong)
