@@ -5,6 +5,8 @@ Environment variables:
 - ``DEMO_SMS``: ``console`` or ``sandbox`` (see :mod:`example_project.demo_sms`).
 - ``DEMO_SANDBOX_PORT``: port of the loopback vendor sandbox (default 8025).
 - ``DJANGO_SECRET_KEY``: overrides the fixed development key.
+- ``DEMO_SMS_ORIGIN``: the host in each SMS's origin-bound last line (default
+  ``localhost``; browsers offer the code only on that host).
 """
 
 import os
