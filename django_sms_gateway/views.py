@@ -18,8 +18,12 @@ from urllib.parse import urlencode
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 
 from .challenge import ChallengeOutcome, cooldown_seconds, has_pending_code
@@ -35,6 +39,7 @@ CHOSEN_DEVICE_KEY = "django_sms_gateway_device"
 NOTICE_KEY = "django_sms_gateway_notice"
 
 
+@method_decorator([sensitive_post_parameters("otp_token"), csrf_protect, never_cache], name="dispatch")
 class SMSVerifyView(LoginRequiredMixin, View):
     """Verify a signed-in session with a code sent by SMS.
 
@@ -52,7 +57,9 @@ class SMSVerifyView(LoginRequiredMixin, View):
     - ``success_url_allowed_hosts``: other hosts ``next`` may point at.
 
     Sending a code answers with a redirect to this page (a reload must not
-    send another code); the outcome is shown once there.
+    send another code); the outcome is shown once there. Like Django's
+    ``LoginView``, the page is never cached and error reports hide the
+    posted code.
     """
 
     template_name = "django_sms_gateway/verify.html"

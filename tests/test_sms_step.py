@@ -276,3 +276,7 @@ def test_the_step_speaks_the_shipped_languages(phone, sms_outbox, language, unav
     with translation.override(language):
         assert str(SMSUnavailable()).startswith(unavailable)
         assert errors(verify_form(phone, other_than(last_code())))[0].startswith(wrong)
+
+
+def test_the_page_is_never_cached(signed_in, phone):
+    assert "no-cache" in signed_in.get(STEP)["Cache-Control"]
