@@ -4,6 +4,7 @@ add to every SMS, the checks that count and guard them, and vendor formats."""
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from django.test import override_settings
@@ -156,3 +157,17 @@ def test_a_bad_origin_at_run_time_is_logged_once_and_never_shown(device, sms_out
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "sms_gateway.E015" in record.getMessage() and "OTP_SMS_ORIGIN" in record.getMessage()
     assert sms_outbox == []
+
+
+@pytest.mark.parametrize("message_format", [None, "Acme code: {0}"])
+def test_ip1_over_the_wire_ends_with_the_line_holding_its_own_code(sandbox, device, message_format):
+    options = {"message_format": message_format} if message_format else {}
+    entry = gateway_entry("ip1", sandbox, **options)
+    with override_settings(OTP_SMS_ORIGIN="example.com", SMS_GATEWAYS={"ip1": entry}):
+        device.generate_challenge()
+        text = sandbox.messages[-1]["text"]
+        last = text.split("\n")[-1]
+        assert re.fullmatch(r"@example\.com #[0-9A-Z]{6}", last), text
+        code = last.split("#")[1]
+        assert code in text.split("\n")[0]  # the same code iP1 put in the sentence
+        assert device.verify_token(code) is True
