@@ -171,3 +171,13 @@ def test_ip1_over_the_wire_ends_with_the_line_holding_its_own_code(sandbox, devi
         code = last.split("#")[1]
         assert code in text.split("\n")[0]  # the same code iP1 put in the sentence
         assert device.verify_token(code) is True
+
+
+@pytest.mark.parametrize("vendor", ["signicat", "zignsec"])
+def test_vendors_send_the_origin_line_over_the_wire(sandbox, device, vendor):
+    with override_settings(OTP_SMS_ORIGIN="example.com", SMS_GATEWAYS={vendor: gateway_entry(vendor, sandbox)}):
+        device.generate_challenge()
+    text = sandbox.messages[-1]["text"]
+    code = re.search(r"code is (\d{6})\.", text).group(1)
+    assert text.endswith(f"\n\n@example.com #{code}")
+    assert device.verify_token(code) is True
