@@ -1,6 +1,6 @@
 """System checks: configuration mistakes are found at start-up, not at login.
 
-The rules live where the settings are read (:mod:`.conf`, :mod:`.gateways`,
+The rules live where the settings are read (:mod:`.rules`, :mod:`.gateways`,
 the backends, :mod:`.limits`, :mod:`.client_ip`) and raise or return
 :class:`~.exceptions.ConfigurationError` and
 :class:`~.exceptions.ConfigurationWarning`, each carrying its check id and
@@ -17,7 +17,7 @@ from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from . import conf
+from . import rules
 from .backends.base import BaseBackend
 from .backends.console import ConsoleBackend
 from .backends.locmem import LocmemBackend
@@ -27,7 +27,7 @@ from .limits_config import limit_settings, setting_errors, setting_warnings
 from .lockout import lockout_policy
 from .middleware import MIDDLEWARE_PATH
 
-TWO_FACTOR_GATEWAY = conf.TWO_FACTOR_GATEWAY
+TWO_FACTOR_GATEWAY = rules.TWO_FACTOR_GATEWAY
 
 
 def report(problem: ImproperlyConfigured | ConfigurationWarning, *, check_id: str = "", hint: str = "",
@@ -67,9 +67,9 @@ def check_gateways(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     and the implicit console backend with ``DEBUG = False``."""
     backends, messages = configured_backends()
     try:
-        messages.extend(report_all(conf.message_problems(backends)))
-        messages.extend(report_all(conf.implicit_console_problems()))
-        messages.extend(report_all(conf.development_backend_problems(backends, (ConsoleBackend, LocmemBackend))))
+        messages.extend(report_all(rules.message_problems(backends)))
+        messages.extend(report_all(rules.implicit_console_problems()))
+        messages.extend(report_all(rules.development_backend_problems(backends, (ConsoleBackend, LocmemBackend))))
     finally:
         for backend in backends:
             backend.close()
@@ -77,26 +77,26 @@ def check_gateways(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 def message_sources() -> dict[str, list[str]]:
-    """Deprecated alias of :func:`django_sms_gateway.conf.message_sources`."""
-    return conf.message_sources()
+    """Deprecated alias of :func:`django_sms_gateway.rules.message_sources`."""
+    return rules.message_sources()
 
 
 @register(Tags.security)
 def check_codes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Code settings that remove a cap, and misspelt setting names."""
-    return report_all([*conf.code_problems(), *conf.unknown_setting_problems()])
+    return report_all([*rules.code_problems(), *rules.unknown_setting_problems()])
 
 
 @register(Tags.compatibility)
 def check_django_otp(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """django_otp installed; its middleware present, after authentication."""
-    return report_all(conf.installation_problems())
+    return report_all(rules.installation_problems())
 
 
 @register(Tags.caches)
 def check_limits_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The limits and breaker caches exist, and the limits cache is shared in production."""
-    return report_all(conf.cache_problems())
+    return report_all(rules.cache_problems())
 
 
 def check_breaker_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -113,7 +113,7 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages = report_all([*errors, *setting_warnings()])
     if not errors:
         enabled = (limit.name for limit in limit_settings()[0])
-        messages.extend(report_all(conf.request_middleware_problems(enabled, MIDDLEWARE_PATH)))
+        messages.extend(report_all(rules.request_middleware_problems(enabled, MIDDLEWARE_PATH)))
     return messages
 
 
@@ -130,11 +130,11 @@ def check_lockout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 @register(Tags.compatibility)
 def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The django-two-factor-auth gateway settings can work."""
-    if getattr(django_settings, "TWO_FACTOR_SMS_GATEWAY", None) != conf.TWO_FACTOR_GATEWAY:
-        return report_all(conf.two_factor_problems(None))
+    if getattr(django_settings, "TWO_FACTOR_SMS_GATEWAY", None) != rules.TWO_FACTOR_GATEWAY:
+        return report_all(rules.two_factor_problems(None))
     backends, problems = configured_backends()
     try:
-        return report_all(conf.two_factor_problems(None if problems else backends))
+        return report_all(rules.two_factor_problems(None if problems else backends))
     finally:
         for backend in backends:
             backend.close()

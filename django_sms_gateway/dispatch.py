@@ -31,6 +31,7 @@ from .exceptions import (
     RecipientNotReachable,
 )
 from .gateways import gateways
+from .origin import origin_binding
 from .phone import mask_number, region_of
 from .text import compile_template, whole_minutes
 
@@ -57,7 +58,7 @@ class Delivery:
 def build_message(recipient: str, code: str, *, validity: int | None = None) -> SMSMessage:
     """The :class:`SMSMessage` for ``code``, rendered in the active language."""
     validity = settings.OTP_SMS_TOKEN_VALIDITY if validity is None else validity
-    template = compile_template(str(settings.OTP_SMS_MESSAGE))
+    template = compile_template(str(settings.OTP_SMS_MESSAGE), origin_binding())
     site_name = str(settings.OTP_SMS_SITE_NAME or "")
     return SMSMessage(
         recipient=recipient,
@@ -108,6 +109,7 @@ def send_message(
         skipped = circuit.skip_reason(backend)
         if skipped is not None:
             attempts.append(Attempt(backend.alias, "skipped", skipped))
+            logger.info("SMS gateway %r skipped for %s (%s)", backend.alias, masked, skipped)
             continue
         started = time.monotonic()
         try:

@@ -193,6 +193,17 @@ class DeliveryFailed(SMSGatewayError):
         return "; ".join(lines) or "no gateway tried"
 
 
+class SMSUnavailable(DeliveryFailed):
+    """Text messages cannot be sent at all now: a setting is wrong, or a bug.
+
+    Raised in place of the real error (a ``ConfigurationError`` or any
+    unexpected exception), which is logged at ERROR and chained as
+    ``__cause__``; ``str()`` never shows it.
+    """
+
+    default_message = _("Text messages are not available right now. Please try again later.")
+
+
 class NoGatewayForNumber(DeliveryFailed):
     """No configured gateway may serve the number's country."""
 

@@ -30,6 +30,7 @@ from .lockout import lockout_policy
 from .phone import mask_number, normalize_number
 from .records import CHARGE_MAX, SEGMENTS_MAX, DeliveryRecord, DeliveryRecordQuerySet
 from .sending import ClaimedSend, ScheduledDelivery, in_callers_transaction, warn_once_about_transaction
+from .user_safe import user_safe_error
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -214,16 +215,25 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
         During the cooldown nothing is sent and the sentence says when a new
         code may be asked for. Raises ``DeliveryFailed`` when no gateway
-        delivered the code. Called inside a transaction (django-otp's forms),
-        the code is sent when it commits: see :meth:`send_code`.
+        delivered the code, ``SendLimitExceeded`` when a sending limit
+        refused it, and ``SMSUnavailable`` (the real error logged at ERROR)
+        for anything else: django-otp shows ``str()`` of what this raises, so
+        it is always user-safe. Called inside a transaction (django-otp's
+        forms), the code is sent when it commits: see :meth:`send_code`.
         """
-        allowed, details = self.generate_is_allowed()
-        if allowed:
-            delivery = self.send_code(request=request)
-            if delivery is not None:
-                return gettext("We sent a code by text message to %(number)s.") % {"number": self.masked_number}
-            details = self.generate_is_allowed()[1]
-        return self._cooldown_sentence(details)
+        try:
+            allowed, details = self.generate_is_allowed()
+            if allowed:
+                delivery = self.send_code(request=request)
+                if delivery is not None:
+                    return gettext("We sent a code by text message to %(number)s.") % {"number": self.masked_number}
+                details = self.generate_is_allowed()[1]
+            return self._cooldown_sentence(details)
+        except Exception as exc:
+            safe = user_safe_error(exc)
+            if safe is exc:
+                raise
+            raise safe from exc
 
     def send_code(self, request: Any = None) -> Delivery | ScheduledDelivery | None:
         """Claim the cooldown slot, store the new code's hash and send it.

@@ -1,4 +1,5 @@
-"""SMS text: GSM-7 / UCS-2 detection, segment counting and message templates.
+"""SMS text: GSM-7 / UCS-2 detection, segment counting, message templates and
+the lines that bind a code to a site (origin-bound one-time codes).
 
 Pure Python with no Django import, so the vendor sandbox can use it too.
 """
@@ -6,6 +7,7 @@ Pure Python with no Django import, so the vendor sandbox can use it too.
 from __future__ import annotations
 
 import math
+import re
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +20,10 @@ __all__ = [
     "MessageTemplate",
     "TemplateError",
     "compile_template",
+    "OriginBinding",
+    "OriginError",
+    "append_origin_lines",
+    "origin_line_problem",
     "whole_minutes",
 ]
 
@@ -84,15 +90,102 @@ class TemplateError(ValueError):
     """A message template is not usable; the text says why."""
 
 
+class OriginError(ValueError):
+    """An origin or app hash cannot go into an origin-bound line; the text says why."""
+
+
+# A host as the WICG format carries it: ASCII (IDNA) labels, no scheme, port or path.
+_HOST = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+# Android SMS Retriever: 11 characters of the app's base64 signature hash.
+_APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
+# A line that reads as an origin-bound code line ("@host #code").
+_BOUND_LINE = re.compile(r"^@\S+ #\S+", re.MULTILINE)
+
+
+def _host(value: str, setting: str) -> str:
+    host = value.strip().lower().rstrip(".") if isinstance(value, str) else ""
+    if not _HOST.fullmatch(host):
+        raise OriginError(
+            f"{setting} must be a host name such as 'example.com' (no scheme, port, path or spaces); "
+            f"got {value!r}"
+        )
+    return host
+
+
+@dataclass(frozen=True, slots=True)
+class OriginBinding:
+    """The lines that end every message when codes are origin-bound.
+
+    The last line is ``@origin #code`` (with `` %embedded`` when the code is
+    asked for inside an iframe of another site), the format of the WICG
+    "Origin-bound one-time codes delivered via SMS" report
+    (https://wicg.github.io/sms-one-time-codes/#format), which Safari's
+    one-time-code autofill and Chrome's WebOTP read. ``app_hash`` puts the
+    11-character Android SMS Retriever hash on the line before it
+    (https://developers.google.com/identity/sms-retriever/verify).
+    """
+
+    origin: str = ""
+    embedded_origin: str = ""
+    app_hash: str = ""
+
+    @classmethod
+    def checked(
+        cls, origin: str | None = None, embedded_origin: str | None = None, app_hash: str | None = None
+    ) -> OriginBinding:
+        """A binding from settings values; raises :class:`OriginError` for a bad one.
+        An app hash alone (no origin) is the message's last line."""
+        host = _host(origin, "OTP_SMS_ORIGIN") if origin else ""
+        if embedded_origin and not host:
+            raise OriginError("OTP_SMS_EMBEDDED_ORIGIN needs OTP_SMS_ORIGIN (the site that embeds it)")
+        embedded = _host(embedded_origin, "OTP_SMS_EMBEDDED_ORIGIN") if embedded_origin else ""
+        if app_hash and not (isinstance(app_hash, str) and _APP_HASH.fullmatch(app_hash)):
+            raise OriginError(
+                "OTP_SMS_ANDROID_APP_HASH must be the 11-character app hash (letters, digits, + and /) "
+                f"that Android's SMS Retriever computes; got {app_hash!r}"
+            )
+        return cls(host, embedded, app_hash or "")
+
+    def lines(self, token: str) -> str:
+        """The app hash line and the origin-bound line for ``token`` (each if set)."""
+        lines = [self.app_hash] if self.app_hash else []
+        if self.origin:
+            lines.append(f"@{self.origin} #{token}" + (f" %{self.embedded_origin}" if self.embedded_origin else ""))
+        return "\n".join(lines)
+
+
+def append_origin_lines(text: str, token: str, binding: OriginBinding | None) -> str:
+    """``text`` ending with ``binding``'s lines for ``token`` (unchanged without a binding).
+
+    A vendor format whose code placeholder is ``{0}`` (iP1's MessageFormat)
+    passes ``token="{0}"``.
+    """
+    lines = binding.lines(token) if binding is not None else ""
+    return f"{text.rstrip()}\n\n{lines}" if lines else text
+
+
+def origin_line_problem(text: str) -> str | None:
+    """Why ``text`` (a template or vendor format) would break the rule that
+    the origin-bound line is the only such line and the last one, or None."""
+    if _BOUND_LINE.search(text):
+        return (
+            "already has a line starting '@host #', which would compete with the origin-bound line "
+            "that OTP_SMS_ORIGIN adds as the last line; remove it"
+        )
+    return None
+
+
 _FIELDS = frozenset({"token", "minutes", "site_name"})
 
 
 @dataclass(frozen=True)
 class MessageTemplate:
     """A checked message template with ``{token}`` and optional
-    ``{minutes}`` and ``{site_name}`` placeholders (``str.format`` syntax)."""
+    ``{minutes}`` and ``{site_name}`` placeholders (``str.format`` syntax),
+    ending with ``binding``'s origin-bound lines when there is one."""
 
     source: str
+    binding: OriginBinding | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -118,7 +211,8 @@ class MessageTemplate:
             raise TemplateError("message template must contain {token}")
 
     def render(self, token: str, *, minutes: int = 0, site_name: str = "") -> str:
-        return self.source.format(token=token, minutes=minutes, site_name=site_name)
+        text = self.source.format(token=token, minutes=minutes, site_name=site_name)
+        return append_origin_lines(text, token, self.binding)
 
     def worst_case(self, token_length: int, *, minutes: int, site_name: str = "") -> SegmentInfo:
         """Segments of the longest message this template can produce, which
@@ -133,9 +227,9 @@ def _worst_case(template: MessageTemplate, token_length: int, minutes: int, site
 
 
 @lru_cache(maxsize=64)
-def compile_template(source: str) -> MessageTemplate:
+def compile_template(source: str, binding: OriginBinding | None = None) -> MessageTemplate:
     """Check ``source`` once and keep the result (templates are hot-path)."""
-    return MessageTemplate(str(source))
+    return MessageTemplate(str(source), binding)
 
 
 def whole_minutes(seconds: float) -> int:

@@ -87,13 +87,19 @@ SMS_GATEWAYS = {"locmem": {"BACKEND": "django_sms_gateway.backends.locmem.Locmem
 OTP_SMS_COOLDOWN_DURATION = 0
 SILENCED_SYSTEM_CHECKS = ["sms_gateway.W001"]
 
-# django-two-factor-auth (test extra): its phone device model for the integration tests.
+# django-two-factor-auth (test extra): its phone device model for the integration tests, and the
+# django-otp plugins its LoginView reads (backup tokens, authenticator apps).
 try:
     import two_factor  # noqa: F401
 except ImportError:  # the integration tests skip and say why
     pass
 else:
-    INSTALLED_APPS += ["two_factor", "two_factor.plugins.phonenumber"]
+    INSTALLED_APPS += [
+        "django_otp.plugins.otp_static",
+        "django_otp.plugins.otp_totp",
+        "two_factor",
+        "two_factor.plugins.phonenumber",
+    ]
     TWO_FACTOR_PATCH_ADMIN = False
 
 # The suite sends many codes to the same numbers, and the local-memory cache lives as long as the

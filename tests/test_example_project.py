@@ -66,11 +66,17 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
 
 
-def send_code(client: Client, device: SMSDevice, url: str = "/accounts/verify/?next=/"):
+def notice_of(response) -> str | None:
+    """The outcome of "Send code" that the SMS step shows once, after its redirect."""
+    notice = response.context.get("notice") if response.context else None
+    return notice.message if notice else None
+
+
+def send_code(client: Client, device: SMSDevice, url: str = "/sms/verify/?next=/"):
     return client.post(url, {"otp_device": device.persistent_id, "otp_challenge": "1"}, follow=True)
 
 
-def enter_code(client: Client, device: SMSDevice, code: str, url: str = "/accounts/verify/?next=/"):
+def enter_code(client: Client, device: SMSDevice, code: str, url: str = "/sms/verify/?next=/"):
     return client.post(url, {"otp_device": device.persistent_id, "otp_token": code})
 
 
@@ -84,25 +90,27 @@ def assert_no_leak(response) -> None:
 
 def test_sign_in_with_password_then_sms_code_reaches_protected_page(client, alice, phone, sms_outbox, no_throttle):
     response = sign_in(client)
-    assert response.status_code == 302 and response["Location"] == "/accounts/verify/?next=%2F"
+    assert response.status_code == 302 and response["Location"] == "/sms/verify/?next=%2F"
 
     page = client.get(response["Location"])
     body = page.content.decode()
     assert page.status_code == 200
-    assert 'id="send-code"' in body and ">Send code<" in body
+    assert 'id="sms-send"' in body and ">Send code<" in body
+    assert 'autocomplete="one-time-code"' in body and 'inputmode="numeric"' in body
+    assert 'maxlength="6"' in body and 'pattern="[0-9]{6}"' in body
     assert "Mobile (+47******32)" in body and "98765432" not in body
     assert sms_outbox == []  # nothing is sent until the user asks
 
     after_send = send_code(client, phone)
-    assert after_send.redirect_chain == [("/accounts/verify/?next=/", 302)]
-    assert messages_of(after_send) == ["We sent a code by text message to +47******32."]
+    assert after_send.redirect_chain == [("/sms/verify/?next=/", 302)]
+    assert notice_of(after_send) == "We sent a code by text message to +47******32."
     assert [m.recipient for m in sms_outbox] == ["+4798765432"]
     code = last_code()
     assert code not in after_send.content.decode()
 
     wrong = enter_code(client, phone, "000000" if code != "000000" else "111111")
     assert wrong.status_code == 200
-    assert "That code is not right, or it has expired." in wrong.content.decode()
+    assert "That code is not right. Check the text message and try again." in wrong.content.decode()
     assert not client.get("/").status_code == 200
 
     session_before = client.session.session_key
@@ -126,7 +134,7 @@ def test_code_cannot_be_used_twice(client, alice, phone, sms_outbox, no_throttle
     client.post("/accounts/logout/")
     sign_in(client)
     again = enter_code(client, phone, code)
-    assert again.status_code == 200 and "That code is not right" in again.content.decode()
+    assert again.status_code == 200 and "That code was already used. Send a new code." in again.content.decode()
 
 
 def test_protected_page_refuses_sessions_without_a_verified_code(client, alice, phone):
@@ -135,7 +143,7 @@ def test_protected_page_refuses_sessions_without_a_verified_code(client, alice, 
 
     sign_in(client)
     password_only = client.get("/")
-    assert password_only.status_code == 302 and password_only["Location"] == "/accounts/verify/?next=/"
+    assert password_only.status_code == 302 and password_only["Location"] == "/sms/verify/?next=/"
 
     no_code = enter_code(client, phone, "")
     assert no_code.status_code == 200 and "Enter the code from the text message." in no_code.content.decode()
@@ -160,7 +168,7 @@ def test_wrong_codes_are_throttled(client, alice, phone, sms_outbox):
     enter_code(client, phone, "000001")
     throttled = enter_code(client, phone, last_code())
     assert throttled.status_code == 200
-    assert "Verification temporarily disabled because of 1 failed attempt" in throttled.content.decode()
+    assert "Too many wrong codes. You can try again in 1 second." in throttled.content.decode()
     assert client.get("/").status_code == 302
 
 
@@ -168,20 +176,20 @@ def test_resend_shows_the_cooldown_and_sends_again_after_it(client, alice, phone
     with freeze_time("2026-01-05 10:00:00") as clock:
         sign_in(client)
         send_code(client, phone)
-        page = client.get("/accounts/verify/?next=/").content.decode()
-        assert ">Resend code<" in page
-        assert 'id="cooldown" data-seconds="30"' in page and "You can ask for a new code in 30 seconds." in page
+        page = client.get("/sms/verify/?next=/").content.decode()
+        assert ">Send a new code<" in page and 'data-sms-cooldown="30"' in page
+        assert "You can ask for a new code in <span data-sms-seconds>30</span> seconds." in page
 
         clock.tick(timedelta(seconds=12))
         too_soon = send_code(client, phone)
-        assert messages_of(too_soon) == ["A code was sent recently. You can ask for a new one in 18 seconds."]
-        assert 'class="message warning"' in too_soon.content.decode()
+        assert notice_of(too_soon) == "A code was sent recently. You can ask for a new one in 18 seconds."
+        assert 'class="sms-notice sms-cooldown"' in too_soon.content.decode()
         assert len(sms_outbox) == 1
 
         clock.tick(timedelta(seconds=19))
-        assert 'id="cooldown"' not in client.get("/accounts/verify/?next=/").content.decode()
+        assert 'id="sms-cooldown"' not in client.get("/sms/verify/?next=/").content.decode()
         resent = send_code(client, phone)
-        assert messages_of(resent) == ["We sent a code by text message to +47******32."]
+        assert notice_of(resent) == "We sent a code by text message to +47******32."
         assert len(sms_outbox) == 2 and sms_outbox[0].code != sms_outbox[1].code
 
 
@@ -189,25 +197,25 @@ def test_user_with_several_phones_chooses_where_the_code_goes(client, alice, pho
     work = SMSDevice.objects.create(user=alice, name="Work", number="+4791234567", confirmed=True)
     SMSDevice.objects.create(user=alice, name="Not confirmed", number="+4791234568", confirmed=False)
     sign_in(client)
-    page = client.get("/accounts/verify/?next=/").content.decode()
-    assert f'id="device-{phone.pk}"' in page and f'id="device-{work.pk}"' in page
+    page = client.get("/sms/verify/?next=/").content.decode()
+    assert f'id="sms-device-{phone.pk}"' in page and f'id="sms-device-{work.pk}"' in page
     assert "Work (+47******67)" in page and "Not confirmed" not in page
 
     chosen = send_code(client, work)
     assert [m.recipient for m in sms_outbox] == ["+4791234567"]
     body = chosen.content.decode()
     # The chosen phone stays selected, and the code form verifies against it.
-    assert re.search(rf'id="device-{work.pk}" value="[^"]+" checked', body)
+    assert re.search(rf'id="sms-device-{work.pk}" value="[^"]+" checked', body)
     assert enter_code(client, work, last_code())["Location"] == "/"
     assert "Work" in client.get("/").content.decode()
 
 
 def test_next_is_kept_through_both_steps_and_foreign_urls_are_dropped(client, alice, phone, sms_outbox, no_throttle):
-    assert sign_in(client, next_url="/account/phones/")["Location"] == "/accounts/verify/?next=%2Faccount%2Fphones%2F"
+    assert sign_in(client, next_url="/account/phones/")["Location"] == "/sms/verify/?next=%2Faccount%2Fphones%2F"
     client.post("/accounts/logout/")
-    assert sign_in(client, next_url="https://evil.example/")["Location"] == "/accounts/verify/?next=%2F"
-    send_code(client, phone, "/accounts/verify/?next=https://evil.example/")
-    response = enter_code(client, phone, last_code(), "/accounts/verify/?next=https://evil.example/")
+    assert sign_in(client, next_url="https://evil.example/")["Location"] == "/sms/verify/?next=%2F"
+    send_code(client, phone, "/sms/verify/?next=https://evil.example/")
+    response = enter_code(client, phone, last_code(), "/sms/verify/?next=https://evil.example/")
     assert response["Location"] == "/"
 
 
@@ -229,12 +237,12 @@ def test_delivery_failure_shows_the_user_safe_text(client, alice, phone, caplog)
     sign_in(client)
     response = send_code(client, phone)
     assert response.status_code == 200
-    assert messages_of(response) == [SAFE_FAILURE]
-    assert 'class="message error" role="alert"' in response.content.decode()
+    assert notice_of(response) == SAFE_FAILURE
+    assert 'class="sms-notice sms-failed" id="sms-notice" role="alert"' in response.content.decode()
     assert_no_leak(response)
     # A vendor error (HTTP 5xx) may still have sent the SMS: its code stays good and the cooldown
     # stays, so that asking again is not charged at once (a send no vendor took gives both back).
-    assert 'id="cooldown"' in response.content.decode()
+    assert 'id="sms-cooldown"' in response.content.decode()
 
 
 def test_a_send_limit_shows_its_user_safe_text(client, alice, phone, monkeypatch):
@@ -244,7 +252,7 @@ def test_a_send_limit_shows_its_user_safe_text(client, alice, phone, monkeypatch
     monkeypatch.setattr(SMSDevice, "generate_challenge", refuse)
     sign_in(client)
     response = send_code(client, phone)
-    assert messages_of(response) == ["Too many codes were sent to this number. Try again in an hour."]
+    assert notice_of(response) == "Too many codes were sent to this number. Try again in an hour."
 
 
 def test_an_unexpected_error_is_logged_and_shown_as_a_generic_sentence(client, alice, phone, monkeypatch, caplog):
@@ -253,12 +261,10 @@ def test_an_unexpected_error_is_logged_and_shown_as_a_generic_sentence(client, a
 
     monkeypatch.setattr(SMSDevice, "generate_challenge", explode)
     sign_in(client)
-    with caplog.at_level(logging.ERROR, logger="demo.challenge"):
+    with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
         response = send_code(client, phone)
     assert response.status_code == 200
-    assert messages_of(response) == [
-        "The code could not be sent because of an error on our side. Please try again later."
-    ]
+    assert notice_of(response) == "Text messages are not available right now. Please try again later."
     assert "secret-internal-detail" not in response.content.decode()
     assert any(record.exc_info for record in caplog.records)
 
@@ -272,8 +278,8 @@ def test_user_without_a_phone_enrols_and_is_then_verified(client, alice, sms_out
     page = client.get(response["Location"])
     assert page.status_code == 200 and 'id="no-phones"' in page.content.decode()
     assert messages_of(page) == ["Add your mobile number: from now on, signing in needs a code sent to it."]
-    assert client.get("/")["Location"] == "/accounts/verify/?next=/"
-    assert client.get("/accounts/verify/?next=/")["Location"] == "/account/phones/?next=%2F"
+    assert client.get("/")["Location"] == "/sms/verify/?next=/"
+    assert client.get("/sms/verify/?next=/")["Location"] == "/account/phones/?next=%2F"
 
     bad = client.post("/account/phones/?next=/", {"number": "+47 98a 65 432", "name": "", "next": "/"})
     body = bad.content.decode()
@@ -328,7 +334,7 @@ def test_verified_user_adds_a_second_phone_and_removes_one(client, alice, phone,
 def test_phones_page_needs_a_verified_session_once_a_phone_is_confirmed(client, alice, phone):
     assert client.get("/account/phones/")["Location"] == "/accounts/login/?next=/account/phones/"
     sign_in(client)
-    assert client.get("/account/phones/")["Location"] == "/accounts/verify/?next=/account/phones/"
+    assert client.get("/account/phones/")["Location"] == "/sms/verify/?next=/account/phones/"
     assert client.post(f"/account/phones/{phone.pk}/remove/").status_code == 302
     assert SMSDevice.objects.filter(pk=phone.pk).exists()
 
@@ -373,7 +379,7 @@ def test_resend_for_a_new_phone_shows_its_cooldown(client, alice, sms_outbox):
 def test_every_form_posts_with_a_csrf_token(client, alice, phone, sms_outbox, no_throttle):
     pages = [client.get("/accounts/login/")]
     sign_in(client)
-    pages.append(client.get("/accounts/verify/?next=/"))
+    pages.append(client.get("/sms/verify/?next=/"))
     send_code(client, phone)
     enter_code(client, phone, last_code())
     client.post("/account/phones/", {"number": "+4791234567"})
@@ -446,7 +452,7 @@ def test_demo_command_setup_only_prepares_the_login(capsys):
 def test_demo_login_works_on_the_site(client, sms_outbox, no_throttle):
     login = ensure_demo_user()
     response = client.post("/accounts/login/", {"username": login.username, "password": login.password})
-    assert response["Location"] == "/accounts/verify/?next=%2F"
+    assert response["Location"] == "/sms/verify/?next=%2F"
     send_code(client, login.device)
     assert enter_code(client, login.device, last_code())["Location"] == "/"
 

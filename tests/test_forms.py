@@ -131,3 +131,13 @@ def test_django_otp_login_view_signs_in_with_one_form(client, confirmed, sms_out
     signed_in = client.post("/login/", {**credentials, "otp_token": last_code()})
     assert signed_in.status_code == 302
     assert client.session[DEVICE_ID_SESSION_KEY] == confirmed.persistent_id
+
+
+@override_settings(SMS_GATEWAYS={"signicat": {"BACKEND": "django_sms_gateway.backends.signicat.SignicatBacknd"}})
+def test_django_otps_own_form_shows_no_settings_text_for_a_misconfigured_gateway(confirmed, caplog):
+    form = OTPTokenForm(confirmed.user, data={"otp_device": confirmed.persistent_id, "otp_challenge": "1"})
+    assert not form.is_valid()
+    assert errors(form) == [
+        "Error generating challenge: Text messages are not available right now. Please try again later."
+    ]
+    assert "SMS_GATEWAYS['signicat']" in caplog.text  # the cause is logged for the site's operators

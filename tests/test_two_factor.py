@@ -1,12 +1,13 @@
 """django-two-factor-auth sends its codes through our gateways."""
 
+import logging
+
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.utils import translation
 
 from django_sms_gateway import checks, signals
-from django_sms_gateway.exceptions import DeliveryFailed, RecipientNotReachable
+from django_sms_gateway.exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, SMSUnavailable
 from django_sms_gateway.integrations.two_factor import GATEWAY_PATH, Gateway
 from django_sms_gateway.models import DeliveryRecord
 from tests import fakes
@@ -20,6 +21,7 @@ LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 FAIL = "tests.fakes.FailingBackend"
 VENDOR_CODE = "tests.fakes.VendorCodeBackend"
 NUMBER = "+4798765432"
+UNAVAILABLE = "Text messages are not available right now. Please try again later."
 
 
 @pytest.fixture(autouse=True)
@@ -89,18 +91,64 @@ def test_number_that_cannot_take_sms(user, sms_outbox):
     assert not sms_outbox
 
 
-def test_only_vendor_code_gateways_is_a_configuration_error(phone, sms_outbox):
+def test_only_vendor_code_gateways_is_logged_and_shown_as_unavailable(phone, sms_outbox, caplog):
     with override_settings(SMS_GATEWAYS={"ip1": {"BACKEND": VENDOR_CODE}}):
-        with pytest.raises(ImproperlyConfigured, match="makes its own codes"):
-            phone.generate_challenge()
+        with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
+            for _attempt in range(2):
+                with pytest.raises(SMSUnavailable) as info:
+                    phone.generate_challenge()
+                assert str(info.value) == UNAVAILABLE
+                assert isinstance(info.value.__cause__, ConfigurationError)
         [message] = checks.check_two_factor()
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]  # once per cause
+    assert "sms_gateway.E011" in logged.getMessage() and "makes its own codes" in logged.getMessage()
     assert message.id == "sms_gateway.E011" and "Add a gateway" in message.hint
     assert fakes.calls == []
 
 
-def test_voice_calls_are_refused_clearly(phone, settings):
+def test_voice_calls_are_refused_clearly(phone, settings, caplog):
     settings.TWO_FACTOR_CALL_GATEWAY = GATEWAY_PATH
-    with pytest.raises(ImproperlyConfigured, match="text messages only"):
-        Gateway().make_call(phone, "123456")
+    with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
+        with pytest.raises(SMSUnavailable) as info:
+            Gateway().make_call(phone, "123456")
+    assert str(info.value) == UNAVAILABLE and "text messages only" in str(info.value.__cause__)
+    assert "sms_gateway.E010" in caplog.text and "TWO_FACTOR_CALL_GATEWAY" not in str(info.value)
     [message] = checks.check_two_factor()
     assert message.id == "sms_gateway.E010" and "Remove TWO_FACTOR_CALL_GATEWAY" in message.hint
+
+
+# -- the drop-in LoginView ------------------------------------------------------
+
+def sign_in(client):
+    return client.post(
+        "/login/",
+        {"login_view-current_step": "auth", "auth-username": "alice", "auth-password": "correct horse"},
+    )
+
+
+@pytest.fixture
+def login_site(settings, phone):
+    settings.ROOT_URLCONF = "tests.two_factor_urls"
+    settings.LOGIN_URL = "/login/"
+
+
+@pytest.mark.parametrize(
+    ("gateways", "sentence"),
+    [
+        ({"down": {"BACKEND": FAIL}}, "We could not send the text message. Please try again in a few minutes."),
+        ({"typo": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackendd"}}, UNAVAILABLE),
+    ],
+)
+def test_login_view_shows_the_safe_sentence_instead_of_a_server_error(client, login_site, gateways, sentence, caplog):
+    with override_settings(SMS_GATEWAYS=gateways), caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
+        response = sign_in(client)
+    body = response.content.decode()
+    assert response.status_code == 200 and sentence in body
+    assert "LocmemBackendd" not in body and "SMS_GATEWAYS" not in body
+    assert 'name="token-otp_token"' in body  # still the token step: a backup token may be used
+    assert any(r.levelno == logging.ERROR for r in caplog.records)  # the cause is in the log, not on the page
+
+
+def test_login_view_sends_the_code_when_the_token_step_shows(client, login_site, sms_outbox):
+    response = sign_in(client)
+    assert response.status_code == 200 and [m.recipient for m in sms_outbox] == [NUMBER]

@@ -104,6 +104,8 @@ class AccuAuthBackend(HTTPBackend):
     #: length says nothing about the parts sent; the billed count comes back
     #: as ``charge``. 255 is the most parts a concatenated SMS can have.
     max_segments: int = 255
+    #: The text is AccuAuth's template, which we cannot end with OTP_SMS_ORIGIN's line.
+    adds_origin_lines: ClassVar[bool] = False
 
     def check_options(self) -> None:
         self.content = ContentTemplate(self.config["content"])

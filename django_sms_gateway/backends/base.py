@@ -207,6 +207,9 @@ class BaseBackend:
     max_segments: int = 1
     #: The text sent is ``OTP_SMS_MESSAGE`` (False when the backend has its own).
     uses_site_message: bool = True
+    #: The text sent ends with the origin-bound lines of ``OTP_SMS_ORIGIN``
+    #: (False when the vendor renders the text from a template it holds).
+    adds_origin_lines: ClassVar[bool] = True
     #: Circuit breaker (see :mod:`django_sms_gateway.breaker`): consecutive
     #: failures that open it (0: off) and seconds it stays open. Set from the
     #: ``SMS_GATEWAYS`` entry; None reads ``OTP_SMS_BREAKER_THRESHOLD`` /

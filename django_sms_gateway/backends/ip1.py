@@ -26,7 +26,15 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..text import TemplateError, compile_template, segment_info, whole_minutes
+from ..origin import ORIGIN_CHECK_ID, origin_binding
+from ..text import (
+    TemplateError,
+    append_origin_lines,
+    compile_template,
+    origin_line_problem,
+    segment_info,
+    whole_minutes,
+)
 from ..vendor_json import UnreadableJSON, read_json, read_json_object
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
@@ -74,6 +82,8 @@ def format_problem(text_format: Any) -> str | None:
         return "must be a non-empty string containing {0}"
     if "{0}" not in text_format:
         return "must contain {0} (where iP1 puts the code)"
+    if not text_format.replace("\n", "").isprintable():
+        return "contains control characters (only line breaks are allowed)"
     if _STRAY_BRACE.search(text_format.replace("{0}", "")):
         return "may contain no '{' or '}' other than {0}"
     return None
@@ -86,7 +96,7 @@ class IP1Backend(HTTPBackend):
         **HTTPBackend.options,
         "account": Option(kind="text", check=account_problem, doc="Account id, ip1-NNNNN (Basic auth user)."),
         "api_key": Option(kind="secret", check=api_key_problem, doc="The account's v1 API key (Basic auth password)."),
-        "message_format": Option(None, kind="text", check=format_problem,
+        "message_format": Option(None, check=format_problem,
                                  doc="SMS text with {0} for iP1's code (default: OTP_SMS_MESSAGE)."),
         "numeric_only": Option(True, kind="bool", doc="Digits only (False: upper-case letters too)."),
     }
@@ -104,7 +114,11 @@ class IP1Backend(HTTPBackend):
         text_format = self.config["message_format"]
         self.uses_site_message = text_format is None
         if text_format is not None:
-            worst = segment_info(text_format.replace("{0}", "W" * length))
+            binding = origin_binding()
+            problem = origin_line_problem(text_format) if binding is not None and binding.origin else None
+            if problem:
+                raise self.config_error(f"option 'message_format' {problem}", check_id=ORIGIN_CHECK_ID)
+            worst = segment_info(append_origin_lines(text_format, "{0}", binding).replace("{0}", "W" * length))
             if worst.segments > self.max_segments:
                 raise self.config_error(f"option 'message_format' needs {worst.segments} SMS parts with a "
                                         f"{length}-character code; iP1 sends at most {self.max_segments}")
@@ -124,6 +138,13 @@ class IP1Backend(HTTPBackend):
             )
 
     # -- hooks for what iP1 does not document ---------------------------------
+
+    def message_format(self, message: SMSMessage) -> str:
+        """The ``MessageFormat`` for ``message``."""
+        explicit = self.config["message_format"]
+        if explicit:  # iP1 puts its code at every {0}, the origin-bound line's too (inferred: .NET format items)
+            return append_origin_lines(explicit, "{0}", message.template.binding if message.template else None)
+        return message.render("{0}")
 
     def phone(self, recipient: str) -> str:
         """``Phone`` for an E.164 number: international digits without ``+``."""
@@ -160,7 +181,7 @@ class IP1Backend(HTTPBackend):
             raise self.error(RequestRejected, f"code length {length} outside iP1's 3-25")
         if lifetime not in LIFETIMES:
             raise self.error(RequestRejected, f"code lifetime {lifetime}s outside iP1's 1-86400s")
-        text_format = self.config["message_format"] or message.render("{0}")
+        text_format = self.message_format(message)
         problem = format_problem(text_format)
         if problem:
             raise self.error(RequestRejected, f"message cannot be an iP1 MessageFormat: it {problem}")

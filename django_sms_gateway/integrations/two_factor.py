@@ -13,6 +13,13 @@ rules, the time budget, signals and delivery records, like an
 Gateways whose vendor makes its own code (``verifies_codes``, such as iP1)
 are passed over on this path: they would send their code, not
 django-two-factor-auth's. Voice calls are not supported.
+
+Whatever :meth:`Gateway.send_sms` raises has user-safe text (a configuration
+error is logged at ERROR and becomes
+:class:`~django_sms_gateway.exceptions.SMSUnavailable`). django-two-factor-auth's
+own ``LoginView`` still turns any gateway exception into a server error; use
+:class:`LoginView` from this module (a drop-in subclass) to show the sentence
+on the token step instead.
 """
 
 from __future__ import annotations
@@ -20,14 +27,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 
 from .. import limits, signals
 from ..backends.base import BaseBackend
 from ..dispatch import Delivery, build_message, send_message
-from ..exceptions import DeliveryFailed, RecipientNotReachable
+from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable
 from ..gateways import gateways
 from ..phone import mask_number, normalize_number
+from ..user_safe import user_safe_error
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -54,9 +62,20 @@ class Gateway:
         Raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded`
         (user-safe text) when a sending limit refuses it,
         :class:`~django_sms_gateway.exceptions.DeliveryFailed` (user-safe
-        text) when no gateway delivered it, and ``ImproperlyConfigured`` when
-        every gateway makes its own codes.
+        text) when no gateway delivered it, and its subclass
+        :class:`~django_sms_gateway.exceptions.SMSUnavailable` for a
+        configuration error (such as every gateway making its own codes) or a
+        bug, which is logged at ERROR.
         """
+        try:
+            return self._send_sms(device, token)
+        except Exception as exc:
+            safe = user_safe_error(exc)
+            if safe is exc:
+                raise
+            raise safe from exc
+
+    def _send_sms(self, device: Any, token: str) -> Delivery:
         from ..models import DeliveryRecord
 
         raw = getattr(device.number, "as_e164", None) or str(device.number or "")
@@ -67,9 +86,12 @@ class Gateway:
             raise RecipientNotReachable() from exc
         backends = code_sending_gateways()
         if not backends:
-            raise ImproperlyConfigured(
+            raise ConfigurationError(
                 "Every gateway in SMS_GATEWAYS makes its own codes (verifies_codes), so none can send "
-                "django-two-factor-auth's code. Add a gateway that sends the text it is given."
+                "django-two-factor-auth's code.",
+                check_id="sms_gateway.E011",
+                hint="Add a gateway that sends the text it is given.",
+                obj="TWO_FACTOR_SMS_GATEWAY",
             )
         # A broken template raises here, before the send is counted.
         message = build_message(recipient, token, validity=TOTP_VALIDITY)
@@ -92,9 +114,24 @@ class Gateway:
         return delivery
 
     def make_call(self, device: Any, token: str) -> None:
-        """Voice calls are not supported; the ``sms_gateway.E010`` check
-        reports ``TWO_FACTOR_CALL_GATEWAY`` pointing here."""
-        raise ImproperlyConfigured(
-            f"{GATEWAY_PATH} sends text messages only; set TWO_FACTOR_CALL_GATEWAY to a voice gateway "
-            "or remove it."
+        """Voice calls are not supported: raises
+        :class:`~django_sms_gateway.exceptions.SMSUnavailable` (the
+        ``sms_gateway.E010`` check reports ``TWO_FACTOR_CALL_GATEWAY``
+        pointing here; the error is logged at ERROR)."""
+        error = ConfigurationError(
+            f"{GATEWAY_PATH} sends text messages only.",
+            check_id="sms_gateway.E010",
+            hint="Set TWO_FACTOR_CALL_GATEWAY to a voice gateway or remove it.",
+            obj="TWO_FACTOR_CALL_GATEWAY",
         )
+        raise user_safe_error(error) from error
+
+
+def __getattr__(name: str) -> Any:
+    # LoginView needs django-two-factor-auth's views, which need its apps
+    # loaded; the gateway above must import without them.
+    if name == "LoginView":
+        from .two_factor_login import LoginView
+
+        return LoginView
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,6 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.PasswordLoginView.as_view(), name="login"),
-    path("accounts/verify/", views.verify, name="otp-verify"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/phones/", views.phones, name="phones"),
     path("account/phones/<int:pk>/confirm/", views.confirm_phone, name="phone-confirm"),

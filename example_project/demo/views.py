@@ -1,10 +1,11 @@
 """Pages of the demo.
 
-Sign-in is two steps: Django's ``LoginView`` checks the password, then
-:func:`verify` (the SMS step, django-otp's ``OTPTokenForm``) verifies the
-session with :func:`django_otp.login`. A user without a confirmed phone is
-sent to :func:`phones` to enrol instead; confirming the first phone with its
-code verifies the session too, since it proves the same thing.
+Sign-in is two steps: Django's ``LoginView`` checks the password, then the
+package's SMS step (``django_sms_gateway:verify``, included in
+``example_project/urls.py``) verifies the session. A user without a
+confirmed phone is sent to :func:`phones` to enrol instead
+(``OTP_SMS_ENROL_URL``); confirming the first phone with its code verifies
+the session too, since it proves the same thing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
@@ -22,14 +22,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
+from django_sms_gateway.challenge import ChallengeOutcome, send_challenge
+from django_sms_gateway.forms import device_label, sms_devices
 from django_sms_gateway.models import SMSDevice
+from django_sms_gateway.views import phone_state
 
 from .access import next_url, verified_if_enrolled, verified_required, with_next
-from .challenge import ChallengeOutcome, cooldown_seconds, has_pending_code, send_challenge
-from .forms import AddPhoneForm, ConfirmPhoneForm, SMSTokenForm, device_label, sms_devices
-
-#: Session key of the phone last chosen on the SMS step, to preselect it.
-CHOSEN_DEVICE_KEY = "demo_sms_device"
+from .forms import AddPhoneForm, ConfirmPhoneForm
 
 
 def _report(request: HttpRequest, outcome: ChallengeOutcome) -> None:
@@ -61,51 +60,8 @@ class PasswordLoginView(auth_views.LoginView):
 
     def get_success_url(self) -> str:
         target = self.get_redirect_url() or resolve_url(settings.LOGIN_REDIRECT_URL)
-        step = "otp-verify" if sms_devices(self.request.user) else "phones"
+        step = "django_sms_gateway:verify" if sms_devices(self.request.user) else "phones"
         return with_next(reverse(step), target)
-
-
-@login_required
-def verify(request: HttpRequest) -> HttpResponse:
-    """Step two: send a code to one of the user's phones, then check it."""
-    target = next_url(request, resolve_url(settings.LOGIN_REDIRECT_URL))
-    if request.user.is_verified():
-        return redirect(target)
-    devices = sms_devices(request.user)
-    if not devices:
-        messages.info(request, _("Add and confirm a mobile number first."))
-        return redirect(with_next(reverse("phones"), target))
-
-    chosen = next((d for d in devices if d.pk == request.session.get(CHOSEN_DEVICE_KEY)), devices[0])
-    form = SMSTokenForm(
-        request.user,
-        request,
-        data=request.POST if request.method == "POST" else None,
-        initial={"otp_device": chosen.persistent_id},
-    )
-    if request.method == "POST":
-        posted = request.POST.get("otp_device")
-        chosen = next((d for d in devices if d.persistent_id == posted), chosen)
-        request.session[CHOSEN_DEVICE_KEY] = chosen.pk
-        if form.is_valid():
-            device = form.get_user().otp_device
-            _verify_session(request, device)
-            request.session.pop(CHOSEN_DEVICE_KEY, None)
-            messages.success(request, _("Signed in with %(phone)s.") % {"phone": device_label(device)})
-            return redirect(target)
-        if form.challenge is not None:
-            _report(request, form.challenge)
-            return redirect(request.get_full_path())  # a reload must not send another code
-
-    if has_pending_code(chosen):
-        form.fields["otp_token"].widget.attrs["autofocus"] = True
-    context = {
-        "form": form,
-        "next": target,
-        "phones": [_phone_state(device, chosen=device.pk == chosen.pk) for device in devices],
-        "chosen": _phone_state(chosen, chosen=True),
-    }
-    return render(request, "demo/verify.html", context)
 
 
 @verified_required
@@ -173,23 +129,13 @@ def remove_phone(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(with_next(reverse("phones"), next_url(request)))
 
 
-def _phone_state(device: SMSDevice, **extra: Any) -> dict[str, Any]:
-    return {
-        "device": device,
-        "label": device_label(device),
-        "cooldown": cooldown_seconds(device),
-        "pending": has_pending_code(device),
-        **extra,
-    }
-
-
 def _render_phones(
     request: HttpRequest, add_form: AddPhoneForm | None = None, confirm_forms: dict[int, ConfirmPhoneForm] | None = None
 ) -> HttpResponse:
     confirm_forms = confirm_forms or {}
     current = getattr(request.user, "otp_device", None)
     rows = [
-        _phone_state(
+        phone_state(
             device,
             current=current is not None and current.persistent_id == device.persistent_id,
             confirm_form=confirm_forms.get(device.pk) or ConfirmPhoneForm(device),

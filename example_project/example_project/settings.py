@@ -5,6 +5,8 @@ Environment variables:
 - ``DEMO_SMS``: ``console`` or ``sandbox`` (see :mod:`example_project.demo_sms`).
 - ``DEMO_SANDBOX_PORT``: port of the loopback vendor sandbox (default 8025).
 - ``DJANGO_SECRET_KEY``: overrides the fixed development key.
+- ``DEMO_SMS_ORIGIN``: the host in each SMS's origin-bound last line (default
+  ``localhost``; browsers offer the code only on that host).
 """
 
 import os
@@ -71,12 +73,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
-# Sign-in: password first (LOGIN_URL), then the SMS step (OTP_LOGIN_URL),
+# Sign-in: password first (LOGIN_URL), then the package's SMS step (OTP_LOGIN_URL),
 # where django_otp.decorators.otp_required sends signed-in but unverified users.
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-OTP_LOGIN_URL = "/accounts/verify/"
+OTP_LOGIN_URL = "/sms/verify/"
 
 # django-sms-gateway.
 DEMO_SMS = choose_mode(os.environ.get("DEMO_SMS"))
@@ -84,10 +86,24 @@ DEMO_SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", "8025"))
 DEMO_SANDBOX_URL = f"http://127.0.0.1:{DEMO_SANDBOX_PORT}"
 SMS_GATEWAYS = sms_gateways(DEMO_SMS, DEMO_SANDBOX_URL)
 OTP_SMS_COOLDOWN_DURATION = 30  # short, so "Resend" can be tried in the demo
-# Sending limits (README "Sending limits"): the defaults, with more codes per number per hour so
-# that trying the fallback does not run into the limit; 11 codes in an hour show its message.
-OTP_SMS_LIMITS = {"number": (10, 3600)}
+# The breaker's cool-off is four cooldowns: after a vendor fails three times in a row, the next
+# sends skip it (logged as "skipped (circuit open)") instead of trying it again at once.
+OTP_SMS_BREAKER_COOLOFF = 120
+# Sending limits: every one far above the defaults, so a walkthrough (and trying the fallback)
+# never locks the tester out; a site keeps the defaults or sets its own (docs/limits.md).
+OTP_SMS_LIMITS = {
+    "number": (100, 3600),
+    "prefix": (200, 3600),
+    "ip": (200, 3600),
+    "user": (100, 3600),
+    "global": (10000, 3600),
+}
 OTP_SMS_SITE_NAME = "SMS demo"
+# The shipped SMS step in the demo's page frame; users without a phone enrol one first.
+OTP_SMS_BASE_TEMPLATE = "demo/base.html"
+OTP_SMS_ENROL_URL = "phones"
+# Origin-bound codes: the SMS ends with "@localhost #123456", which browsers read (WebOTP).
+OTP_SMS_ORIGIN = os.environ.get("DEMO_SMS_ORIGIN", "localhost")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,164 @@
+"""The SMS step: after the password, send a code to one of the user's phones
+and check it.
+
+Include the package's URLs and point django-otp at the step::
+
+    path("sms/", include("django_sms_gateway.urls")),   # sms/verify/ = "django_sms_gateway:verify"
+    OTP_LOGIN_URL = "django_sms_gateway:verify"          # where otp_required sends unverified users
+
+A verified session goes on to ``next`` (when it is a safe URL on this site),
+else to ``LOGIN_REDIRECT_URL``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django_otp import login as otp_login
+
+from .challenge import ChallengeOutcome, cooldown_seconds, has_pending_code
+from .conf import settings
+from .forms import SMSTokenForm, device_label
+from .models import SMSDevice
+
+__all__ = ["SMSVerifyView"]
+
+#: Session keys: the phone last chosen (to preselect it), and the outcome of
+#: the last "send code" to show once on the page it redirects to.
+CHOSEN_DEVICE_KEY = "django_sms_gateway_device"
+NOTICE_KEY = "django_sms_gateway_notice"
+
+
+@method_decorator([sensitive_post_parameters("otp_token"), csrf_protect, never_cache], name="dispatch")
+class SMSVerifyView(LoginRequiredMixin, View):
+    """Verify a signed-in session with a code sent by SMS.
+
+    Attributes a subclass (or ``as_view(...)``) may set:
+
+    - ``template_name``: the page (``django_sms_gateway/verify.html``).
+    - ``base_template``: the template it extends; None reads
+      ``OTP_SMS_BASE_TEMPLATE``, whose default is a plain page of our own.
+    - ``form_class``: :class:`~django_sms_gateway.forms.SMSTokenForm`.
+    - ``success_url``: where to go without a ``next``; None:
+      ``LOGIN_REDIRECT_URL``.
+    - ``no_device_url``: where to send a user without a confirmed phone
+      (to enrol one, ``next`` kept); None reads ``OTP_SMS_ENROL_URL``, whose
+      default None lets the page say so.
+    - ``success_url_allowed_hosts``: other hosts ``next`` may point at.
+
+    Sending a code answers with a redirect to this page (a reload must not
+    send another code); the outcome is shown once there. Like Django's
+    ``LoginView``, the page is never cached and error reports hide the
+    posted code.
+    """
+
+    template_name = "django_sms_gateway/verify.html"
+    base_template: str | None = None
+    form_class = SMSTokenForm
+    success_url: str | None = None
+    no_device_url: str | None = None
+    success_url_allowed_hosts: set[str] = set()
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if is_verified(request.user):
+            return HttpResponseRedirect(self.get_success_url())
+        form = self.get_form(data=None)
+        enrol_url = self.no_device_url or settings.OTP_SMS_ENROL_URL
+        if not form.devices and enrol_url:
+            target = self.get_redirect_url()
+            url = resolve_url(enrol_url)
+            return HttpResponseRedirect(f"{url}?{urlencode({'next': target})}" if target else url)
+        return self.render_page(form)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if is_verified(request.user):
+            return HttpResponseRedirect(self.get_success_url())
+        form = self.get_form(data=request.POST)
+        chosen = form.chosen_device
+        if chosen is not None:
+            request.session[CHOSEN_DEVICE_KEY] = chosen.persistent_id
+        if form.is_valid():
+            return self.form_valid(form)
+        if form.challenge is not None:
+            request.session[NOTICE_KEY] = [form.challenge.status, form.challenge.message]
+            return HttpResponseRedirect(request.get_full_path())
+        return self.render_page(form)
+
+    def form_valid(self, form: SMSTokenForm) -> HttpResponse:
+        """Mark the session verified by the device, with a new session key
+        (the session gains a privilege, as at password sign-in)."""
+        device = form.get_user().otp_device
+        target = self.get_success_url()
+        self.request.session.pop(CHOSEN_DEVICE_KEY, None)
+        self.request.session.cycle_key()
+        otp_login(self.request, device)
+        return HttpResponseRedirect(target)
+
+    def get_form(self, data: Any) -> SMSTokenForm:
+        initial = {}
+        chosen = self.request.session.get(CHOSEN_DEVICE_KEY)
+        if chosen:
+            initial["otp_device"] = chosen
+        return self.form_class(self.request.user, self.request, data=data, initial=initial)
+
+    def get_success_url(self) -> str:
+        return self.get_redirect_url() or resolve_url(self.success_url or settings.LOGIN_REDIRECT_URL)
+
+    def get_redirect_url(self) -> str:
+        """``next`` (POST first, then GET) if it is a safe URL, else ""."""
+        candidate = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        allowed = {self.request.get_host(), *self.success_url_allowed_hosts}
+        safe = url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts=allowed, require_https=self.request.is_secure()
+        )
+        return candidate if safe else ""
+
+    def get_base_template(self) -> str:
+        return self.base_template or settings.OTP_SMS_BASE_TEMPLATE or "django_sms_gateway/page.html"
+
+    def get_context_data(self, form: SMSTokenForm) -> dict[str, Any]:
+        notice = self.request.session.pop(NOTICE_KEY, None)
+        chosen = form.chosen_device
+        phones = [phone_state(device, chosen=chosen is not None and device.pk == chosen.pk) for device in form.devices]
+        if chosen is not None and has_pending_code(chosen):
+            form.fields["otp_token"].widget.attrs["autofocus"] = True
+        return {
+            "form": form,
+            "next": self.get_redirect_url(),
+            "phones": phones,
+            "chosen": next((p for p in phones if p["chosen"]), None),
+            "notice": ChallengeOutcome(*notice) if notice else None,
+            "base_template": self.get_base_template(),
+        }
+
+    def render_page(self, form: SMSTokenForm) -> HttpResponse:
+        return render(self.request, self.template_name, self.get_context_data(form))
+
+
+def is_verified(user: Any) -> bool:
+    """django-otp's ``user.is_verified()``; False when ``OTPMiddleware`` did
+    not add it (check ``sms_gateway.W002`` reports that)."""
+    check = getattr(user, "is_verified", None)
+    return bool(check()) if callable(check) else False
+
+
+def phone_state(device: SMSDevice, **extra: Any) -> dict[str, Any]:
+    """What the page shows about one phone: its label, the seconds before a
+    new code may be sent, and whether a code is waiting."""
+    return {
+        "device": device,
+        "label": device_label(device),
+        "cooldown": cooldown_seconds(device),
+        "pending": has_pending_code(device),
+        **extra,
+    }
