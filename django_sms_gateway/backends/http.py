@@ -40,7 +40,7 @@ from ..text import SegmentInfo
 from .addressing import is_e164, sender_problem
 from .base import BaseBackend, SMSMessage
 
-USER_AGENT = f"django-sms-gateway/{__version__}"
+USER_AGENT = f"django-otp-sms-gateway/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
