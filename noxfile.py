@@ -37,6 +37,10 @@ CELLS = [
     ("3.11", "4.2", OLDEST_DJANGO_OTP),
 ]
 PYTEST = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+VERSIONS = (
+    "import importlib.metadata as m, platform; "
+    "print('Python', platform.python_version(), '| Django', m.version('Django'), '| django-otp', m.version('django-otp'))"
+)
 
 
 @nox.session
@@ -51,7 +55,7 @@ def tests(session: nox.Session, django: str, django_otp: str) -> None:
     if django_otp != "latest":
         pins.append(f"django-otp=={django_otp}")
     session.install("-e", ".[test]", *pins)
-    session.run("python", "-c", "import django, django_otp; print('Django', django.__version__)")
+    session.run("python", "-c", VERSIONS)
     session.run(*PYTEST, *session.posargs)
 
 
@@ -78,14 +82,25 @@ IMPORT_CHECK = """
 import importlib.metadata, django
 from django.conf import settings
 settings.configure(
-    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "django_otp", "django_sms_gateway"],
+    DEBUG=True,
+    INSTALLED_APPS=[
+        "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
+        "django_otp", "django_sms_gateway",
+    ],
+    MIDDLEWARE=[
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "django_sms_gateway.middleware.SMSRequestMiddleware",
+    ],
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    SMS_GATEWAYS={"test": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend"}},
 )
 django.setup()
 from django.core.management import call_command
 from importlib.resources import files
-import django_sms_gateway.models, django_sms_gateway.backends.locmem
-call_command("check")
+import django_sms_gateway.models
+call_command("check", fail_level="WARNING")  # a site installed as the docs say has no issue
 call_command("migrate", verbosity=0)
 package = files("django_sms_gateway")
 for data in ("py.typed", "locale/nb/LC_MESSAGES/django.mo", "templates"):
