@@ -39,7 +39,8 @@ CELLS = [
 PYTEST = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 VERSIONS = (
     "import importlib.metadata as m, platform; "
-    "print('Python', platform.python_version(), '| Django', m.version('Django'), '| django-otp', m.version('django-otp'))"
+    "print('Python', platform.python_version(), '| Django', m.version('Django'), "
+    "'| django-otp', m.version('django-otp'))"
 )
 
 

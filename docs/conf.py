@@ -7,7 +7,7 @@ import importlib.metadata
 
 project = "django-otp-sms-gateway"
 author = "the django-otp-sms-gateway authors"
-copyright = "2026, the django-otp-sms-gateway authors"  # noqa: A001 (Sphinx's name)
+copyright = "2026, the django-otp-sms-gateway authors"
 try:
     release = importlib.metadata.version("django-otp-sms-gateway")
 except importlib.metadata.PackageNotFoundError:  # building from a checkout that is not installed
