@@ -1,5 +1,6 @@
 # Two commands a newcomer needs: `make demo` and `make test` (`make bench` measures).
-# Both create .venv and install what they need.
+# Both create .venv and install what they need. `make lint`, `make docs` and
+# `make matrix` (every supported Python x Django, the package build) are what CI adds.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test test-django42 bench lint messages clean venv
+.PHONY: demo test bench lint docs matrix messages clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,38 +28,54 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
-# The same suite on Django 4.2 LTS, in a venv of its own (CI runs both).
-VENV42 := .venv-django42
-$(VENV42)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV42)
-	$(VENV42)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV42)/bin/python -m pip install --quiet "Django>=4.2,<5.0" -e ".[test]"
-	touch $@
-
-test-django42: $(VENV42)/.installed
-	$(VENV42)/bin/python -m pytest $(PYTEST_ARGS)
-
 demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py demo
 
-# Refresh the nb/sv/id catalogues from the source and compile them (the .mo
-# files are committed so sites need no gettext tools). Needs GNU gettext
-# (Debian: apt-get install gettext).
-LANGUAGES := nb sv id
 LINT_STAMP := $(VENV)/.installed-lint
 $(LINT_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
 	touch $(LINT_STAMP)
 
-# ruff (rules in pyproject.toml) over the package and tests; mypy over the package.
+# ruff (rules in pyproject.toml) over the package, tests, docs and noxfile; mypy over the package.
 lint: $(LINT_STAMP)
-	$(BIN)/ruff check django_sms_gateway tests
+	$(BIN)/ruff check django_sms_gateway tests docs noxfile.py
 	$(BIN)/mypy
 
+# The Sphinx site in docs/ (MyST Markdown); any warning fails the build.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# noxfile.py's sessions (NOX_ARGS='-s wheel' for one; NOX_ARGS=-l lists them). The
+# interpreters come from pyenv: each python3.X links to the newest 3.X.* there.
+PYENV_ROOT ?= $(HOME)/.pyenv
+NOX_ARGS ?=
+NOX_PYTHONS := .nox/pythons
+CI_STAMP := $(VENV)/.installed-ci
+$(CI_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,ci]"
+	touch $(CI_STAMP)
+
+matrix: $(CI_STAMP)
+	@mkdir -p $(NOX_PYTHONS)
+	@for v in 3.11 3.12 3.13; do \
+	  p=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | sort -V | tail -n 1); \
+	  if [ -n "$$p" ]; then ln -sfn "$$p" $(NOX_PYTHONS)/python$$v; fi; \
+	done
+	PATH="$(CURDIR)/$(NOX_PYTHONS):$(CURDIR)/$(BIN):$$PATH" $(BIN)/nox $(NOX_ARGS)
+
+# Refresh the nb/sv/id catalogues from the source and compile them (the .mo
+# files are committed so sites need no gettext tools). Needs GNU gettext
+# (Debian: apt-get install gettext).
+LANGUAGES := nb sv id
 messages: $(STAMP)
 	@command -v msgfmt >/dev/null || { echo "make messages needs GNU gettext (apt-get install gettext)"; exit 1; }
 	cd django_sms_gateway && ../$(BIN)/django-admin makemessages --no-obsolete --no-location $(addprefix -l ,$(LANGUAGES))
 	cd django_sms_gateway && ../$(BIN)/django-admin compilemessages $(addprefix -l ,$(LANGUAGES))
 
 clean:
-	rm -rf $(VENV) $(VENV42) example_project/db.sqlite3 .pytest_cache .hypothesis
+	rm -rf $(VENV) .nox dist build docs/_build example_project/db.sqlite3 .pytest_cache .hypothesis

@@ -39,7 +39,7 @@ from ..vendor_json import UnreadableJSON, read_json_object
 from .base import BaseBackend, Option
 from .deadline import Call, DeadlineAdapter, deadline
 
-USER_AGENT = f"django-sms-gateway/{__version__}"
+USER_AGENT = f"django-otp-sms-gateway/{__version__}"
 #: The check reporting a vendor reached over plain http:// in production.
 PLAIN_HTTP_CHECK_ID = "sms_gateway.E021"
 

@@ -1,0 +1,121 @@
+"""The CI matrix, run by ``.ci/run`` (``make matrix``); ``nox -l`` lists the sessions.
+
+Every supported Python x Django (where Django supports that Python), one cell on the
+oldest django-otp we accept, and the package itself: built, checked by twine, its sdist
+running its own tests, and its wheel installed into a fresh venv on every Python.
+PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (``.ci/run`` sets
+them when the servers answer).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import tarfile
+import tempfile
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "package", "wheel"]
+
+ROOT = pathlib.Path(__file__).parent
+DIST = ROOT / "dist"
+PYTHONS = ["3.11", "3.12", "3.13"]
+# Django's own support table: 4.2 runs on 3.8-3.12, 5.2 on 3.10-3.13 (3.14 from 5.2.8),
+# 6.0 on 3.12 and later.
+DJANGO_PYTHONS = {
+    "4.2": ["3.11", "3.12"],
+    "5.2": ["3.11", "3.12", "3.13"],
+    "6.0": ["3.12", "3.13"],
+}
+OLDEST_DJANGO_OTP = "1.7.1"  # keep in step with pyproject.toml's floor
+CELLS = [
+    *((python, django, "latest") for django, pythons in DJANGO_PYTHONS.items() for python in pythons),
+    ("3.11", "4.2", OLDEST_DJANGO_OTP),
+]
+PYTEST = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+VERSIONS = (
+    "import importlib.metadata as m, platform; "
+    "print('Python', platform.python_version(), '| Django', m.version('Django'), "
+    "'| django-otp', m.version('django-otp'))"
+)
+
+
+@nox.session
+@nox.parametrize(
+    "python,django,django_otp",
+    sorted(CELLS),
+    ids=[f"{p}-django{d}" + ("" if o == "latest" else f"-otp{o}") for p, d, o in sorted(CELLS)],
+)
+def tests(session: nox.Session, django: str, django_otp: str) -> None:
+    """The whole suite on one Python x Django (x django-otp) cell."""
+    pins = [f"Django~={django}.0"]
+    if django_otp != "latest":
+        pins.append(f"django-otp=={django_otp}")
+    session.install("-e", ".[test]", *pins)
+    session.run("python", "-c", VERSIONS)
+    session.run(*PYTEST, *session.posargs)
+
+
+@nox.session(python=PYTHONS[0], reuse_venv="never")
+def package(session: nox.Session) -> None:
+    """Build the sdist and wheel, check them with twine, and run the sdist's own tests."""
+    shutil.rmtree(DIST, ignore_errors=True)
+    session.install("build>=1.2", "twine>=6.1")
+    session.run("python", "-m", "build", "--outdir", str(DIST), ".")
+    session.run("twine", "check", "--strict", *(str(path) for path in sorted(DIST.iterdir())))
+    (sdist,) = DIST.glob("*.tar.gz")
+    with tempfile.TemporaryDirectory() as unpacked:
+        with tarfile.open(sdist) as archive:
+            archive.extractall(unpacked, filter="data")
+        (source,) = pathlib.Path(unpacked).iterdir()
+        session.install(f"{source}[test]")
+        with session.chdir(source):
+            session.run(*PYTEST, "-x", *session.posargs)
+
+
+# The wheel alone, outside the source tree, as a site would install it: a fresh venv,
+# the runtime dependencies only, a configured Django and its system checks.
+IMPORT_CHECK = """
+import importlib.metadata, django
+from django.conf import settings
+settings.configure(
+    DEBUG=True,
+    INSTALLED_APPS=[
+        "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
+        "django_otp", "django_sms_gateway",
+    ],
+    MIDDLEWARE=[
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "django_sms_gateway.middleware.SMSRequestMiddleware",
+    ],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    SMS_GATEWAYS={"test": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend"}},
+)
+django.setup()
+from django.core.management import call_command
+from importlib.resources import files
+import django_sms_gateway.models
+call_command("check", fail_level="WARNING")  # a site installed as the docs say has no issue
+call_command("migrate", verbosity=0)
+package = files("django_sms_gateway")
+for data in ("py.typed", "locale/nb/LC_MESSAGES/django.mo", "templates"):
+    assert (package / data).is_file() or (package / data).is_dir(), f"the wheel lacks {data}"
+print("django-otp-sms-gateway", importlib.metadata.version("django-otp-sms-gateway"), "imports and checks")
+"""
+
+
+@nox.session(python=PYTHONS, reuse_venv="never")
+def wheel(session: nox.Session) -> None:
+    """Install the built wheel (``nox -s package`` first) into a fresh venv and use it."""
+    wheels = sorted(DIST.glob("django_otp_sms_gateway-*.whl"))
+    if not wheels:
+        session.error("no wheel in dist/: run `nox -s package` first")
+    session.install(str(wheels[-1]))
+    with session.chdir(session.create_tmp()):
+        session.run("python", "-c", IMPORT_CHECK)
