@@ -27,7 +27,19 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-class ConfigurationError(ImproperlyConfigured):
+class _SettingProblem(Exception):
+    """What :class:`ConfigurationError` and :class:`ConfigurationWarning`
+    carry: the message, the check id that reports it, a hint and the setting."""
+
+    def __init__(self, message: str, *, check_id: str, hint: str = "", obj: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.check_id = check_id
+        self.hint = hint
+        self.obj = obj
+
+
+class ConfigurationError(_SettingProblem, ImproperlyConfigured):
     """A setting is wrong. ``str()`` names the setting and the problem.
 
     ``check_id`` is the system check id that reports it (``sms_gateway.E005``),
@@ -35,26 +47,12 @@ class ConfigurationError(ImproperlyConfigured):
     ``SMS_GATEWAYS['signicat']``). Never shown to end users.
     """
 
-    def __init__(self, message: str, *, check_id: str, hint: str = "", obj: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.check_id = check_id
-        self.hint = hint
-        self.obj = obj
 
-
-class ConfigurationWarning(UserWarning):
+class ConfigurationWarning(_SettingProblem, UserWarning):
     """A setting that works but weakens a defence or is likely a mistake
     (a code shorter than NIST allows, a misspelt setting name). Carries
     ``check_id``, ``hint`` and ``obj`` like :class:`ConfigurationError`; the
     system checks report it as a warning."""
-
-    def __init__(self, message: str, *, check_id: str, hint: str = "", obj: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.check_id = check_id
-        self.hint = hint
-        self.obj = obj
 
 
 class SMSGatewayError(Exception):
