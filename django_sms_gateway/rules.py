@@ -81,7 +81,7 @@ def unknown_setting_problems() -> list[Problem]:
             continue
         closest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         problems.append(ConfigurationWarning(
-            f"{name} is not a django-sms-gateway setting, so it is ignored.",
+            f"{name} is not a django-otp-sms-gateway setting, so it is ignored.",
             check_id="sms_gateway.W014",
             hint=f"Did you mean {closest[0]}?" if closest else "See the settings reference for the known names.",
             obj=name,

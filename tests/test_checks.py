@@ -242,7 +242,7 @@ def test_a_misspelt_setting_names_the_closest_known_one():
         "OTP_SMS_LIMIT": "Did you mean OTP_SMS_LIMITS?",
         "SMS_GATEWAY": "Did you mean SMS_GATEWAYS?",
     }
-    assert all("is not a django-sms-gateway setting, so it is ignored" in m.msg for m in messages)
+    assert all("is not a django-otp-sms-gateway setting, so it is ignored" in m.msg for m in messages)
 
 
 def test_plain_http_to_a_host_that_is_not_loopback_is_an_error_without_debug():

@@ -1,4 +1,4 @@
-"""A site that includes the package's URLs the way the README says."""
+"""A site that includes the package's URLs the way the installation docs say."""
 
 from django.urls import include, path
 

@@ -53,7 +53,7 @@ def build_test_message(recipient: str) -> SMSMessage:
     """
     length = int(settings.OTP_SMS_TOKEN_LENGTH)
     token = "".join(islice(cycle(TEST_DIGITS), length))
-    site_name = str(settings.OTP_SMS_SITE_NAME or "") or "django-sms-gateway"
+    site_name = str(settings.OTP_SMS_SITE_NAME or "") or "django-otp-sms-gateway"
     validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
     template = compile_template(gettext("Test message from {site_name}: {token}. This is not a login code."))
     return SMSMessage(

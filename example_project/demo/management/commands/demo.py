@@ -83,7 +83,7 @@ class Command(BaseCommand):
         rule = "=" * 72
         lines = [
             rule,
-            "django-sms-gateway example site",
+            "django-otp-sms-gateway example site",
             "",
             f"  Sign in:   {site}/accounts/login/",
             f"  Username:  {login.username}",
