@@ -9,6 +9,7 @@ comes from the environment it sets: ``SOAK_DATABASE``, ``SOAK_REDIS_URL``,
 
 import os
 
+from django_sms_gateway.sandbox import CREDENTIALS
 from example_project.settings import *  # noqa: F403 (the example site, changed below)
 
 DEBUG = False
@@ -40,27 +41,25 @@ _SANDBOX = os.environ.get("SOAK_SANDBOX_URL", "http://127.0.0.1:8025")
 SMS_GATEWAYS = {
     "signicat": {
         "BACKEND": "django_sms_gateway.backends.signicat.SignicatBackend",
-        "OPTIONS": {"base_url": f"{_SANDBOX}/signicat", "client_id": "sandbox-signicat-client",
-                    "client_secret": "sandbox-signicat-secret", "sender": "Soak"},
+        "OPTIONS": {"base_url": f"{_SANDBOX}/signicat", **CREDENTIALS["signicat"], "sender": "Soak"},
         "TIMEOUT": 2,
     },
     "zignsec": {
         "BACKEND": "django_sms_gateway.backends.zignsec.ZignSecBackend",
-        "OPTIONS": {"base_url": f"{_SANDBOX}/zignsec", "api_key": "sandbox-zignsec-api-key", "sender": "Soak"},
+        "OPTIONS": {"base_url": f"{_SANDBOX}/zignsec", "api_key": CREDENTIALS["zignsec"]["api_key"], "sender": "Soak"},
         "TIMEOUT": 2,
     },
     "accuauth": {
         "BACKEND": "django_sms_gateway.backends.accuauth.AccuAuthBackend",
-        "OPTIONS": {"base_url": f"{_SANDBOX}/accuauth", "api_id": "sandbox-accuauth-id",
-                    "api_secret": "sandbox-accuauth-secret"},
+        "OPTIONS": {"base_url": f"{_SANDBOX}/accuauth", **CREDENTIALS["accuauth"]},
         "TIMEOUT": 2,
     },
 }
 # Each soak user logs in again and again; a real cooldown would refuse most of those sends.
 OTP_SMS_COOLDOWN_DURATION = 1
-# The soak's clients each come from their own address, through the loopback "proxy".
+# Each soak client sends its own X-Forwarded-For, as one proxy in front of the site would write it.
 OTP_SMS_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
-OTP_SMS_TRUSTED_PROXIES = ["127.0.0.1"]
+OTP_SMS_TRUSTED_PROXIES = 1
 OTP_SMS_ORIGIN = None
 
 LOGGING = {
