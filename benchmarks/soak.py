@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import random
 import re
 import socket
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +47,8 @@ from .sandbox_process import SandboxProcess
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "soak-password"  # noqa: S105 (users of a throwaway database)
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+#: What the SMS step told the user: its notice after a send, its errors after a code.
+SAID = re.compile(r'id="sms-(?:notice|errors)"[^>]*>(.*?)</(?:p|ul)>', re.S)
 
 
 class StallableProxy:
@@ -108,10 +112,13 @@ class Phase:
     delivered: int = 0
     usable: int = 0
     times: list[float] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, outcome: str, seconds: float, delivered: bool, usable: bool) -> None:
+    def add(self, outcome: str, seconds: float, delivered: bool, usable: bool, reason: str = "") -> None:
         with self.lock:
+            if reason:
+                self.reasons[reason] += 1
             self.logins += 1
             self.times.append(seconds)
             self.delivered += delivered
@@ -186,9 +193,13 @@ class Site:
                 self.process.kill()
 
 
-def login(site: Site, sandbox: SandboxProcess, user: User, timeout: float) -> tuple[str, bool, bool]:
-    """One whole login: ``(outcome, SMS delivered, code accepted)`` with outcome
-    ``ok``, ``friendly`` (a page that said what went wrong), ``500`` or ``transport``."""
+Outcome = tuple[str, bool, bool, str]
+
+
+def login(site: Site, sandbox: SandboxProcess, user: User, timeout: float) -> Outcome:
+    """One whole login: ``(outcome, SMS delivered, code accepted, what the page said)``
+    with outcome ``ok``, ``friendly`` (a page that said what went wrong), ``500`` or
+    ``transport``."""
     http = requests.Session()
     http.headers["X-Forwarded-For"] = user.address
     delivered = False
@@ -197,27 +208,34 @@ def login(site: Site, sandbox: SandboxProcess, user: User, timeout: float) -> tu
         answer = http.post(site.url + "/accounts/login/", timeout=timeout, data={
             "username": user.username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(page.text)})
         if answer.status_code >= 500:
-            return "500", False, False
+            return "500", False, False, "password step"
         step = http.get(site.url + "/sms/verify/", timeout=timeout)
         if step.status_code >= 500:
-            return "500", False, False
+            return "500", False, False, "SMS step page"
         before = _latest_code(sandbox, user.number)
         sent = http.post(site.url + "/sms/verify/", timeout=timeout, data={
             "otp_device": user.device_id, "otp_challenge": "1", "csrfmiddlewaretoken": _csrf(step.text)})
         if sent.status_code >= 500:
-            return "500", False, False
+            return "500", False, False, "send"
         code = _wait_for_code(sandbox, user.number, before, timeout=2.0)
         delivered = code is not None
         if code is None:
-            return "friendly", False, False
+            return "friendly", False, False, "send: " + _said(sent.text)
         verified = http.post(site.url + "/sms/verify/", timeout=timeout, allow_redirects=False, data={
             "otp_device": user.device_id, "otp_token": code, "csrfmiddlewaretoken": _csrf(sent.text)})
         if verified.status_code >= 500:
-            return "500", True, False
+            return "500", True, False, "verify"
         accepted = verified.status_code == 302 and "/sms/verify/" not in verified.headers.get("Location", "")
-        return ("ok" if accepted else "friendly"), True, accepted
-    except requests.RequestException:
-        return "transport", delivered, False
+        if accepted:
+            return "ok", True, True, ""
+        return "friendly", True, False, "verify: " + _said(verified.text)
+    except requests.RequestException as exc:
+        return "transport", delivered, False, type(exc).__name__
+
+
+def _said(page: str) -> str:
+    found = SAID.search(page)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip() if found else "(no message)"
 
 
 def _csrf(page: str) -> str:
@@ -241,15 +259,15 @@ def _wait_for_code(sandbox: SandboxProcess, number: str, before: str | None, tim
     return None
 
 
-def drive(phase: Phase, seconds: float, clients: int, work: Callable[[], tuple[str, bool, bool]]) -> None:
+def drive(phase: Phase, seconds: float, clients: int, work: Callable[[], Outcome]) -> None:
     """Run ``work`` from ``clients`` threads until ``seconds`` have passed."""
     stop = time.monotonic() + seconds
 
     def client() -> None:
         while time.monotonic() < stop:
             started = time.monotonic()
-            outcome, delivered, usable = work()
-            phase.add(outcome, time.monotonic() - started, delivered, usable)
+            outcome, delivered, usable, reason = work()
+            phase.add(outcome, time.monotonic() - started, delivered, usable, reason)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -319,8 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not 1 <= args.phase_seconds <= 120 or not 1 <= args.clients <= 64 or not 1 <= args.users <= 5000:
-        print("--phase-seconds 1-120, --clients 1-64, --users 1-5000", file=sys.stderr)
+    if (not 1 <= args.phase_seconds <= 120 or not 1 <= args.clients <= 64 or not 1 <= args.users <= 5000
+            or args.users < args.clients):
+        print("--phase-seconds 1-120, --clients 1-64, --users 1-5000 and at least --clients", file=sys.stderr)
         return 2
     for port, name in ((5432, "PostgreSQL"), (6379, "Redis")):
         try:
@@ -341,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with SandboxProcess() as sandbox:
             sandbox.set_latency(0.05)
             env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.soak_settings", "SOAK_DATABASE": database,
-                   "SOAK_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0", "SOAK_SANDBOX_URL": sandbox.url, "SOAK_LOG_FILE": str(log_file),
+                   "SOAK_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0", "SOAK_SANDBOX_URL": sandbox.url,
+                   "SOAK_LOG_FILE": str(log_file),
                    "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")])}
             site = Site(env, args.workers)
             site.manage("migrate", "--noinput")
@@ -353,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(HEADER)
         for phase in phases:
             print(phase.row())
+        print("\nWhat failed logins were told (or where they broke), per phase:")
+        for phase in phases:
+            for reason, count in phase.reasons.most_common(4):
+                print(f"  {phase.name}: {count} x {reason}")
         leaks = scan_log(log_file, users)
         print(f"\nSite log: {len(log_file.read_text(errors='replace').splitlines()) if log_file.exists() else 0} "
               f"lines; {len(leaks)} hold a full number or a code.")
@@ -370,13 +394,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users: Sequence[User], database: str,
                args: argparse.Namespace) -> list[Phase]:
     vendors = ("signicat", "zignsec", "accuauth")
-    chooser = random.Random(7)  # noqa: S311 (which user logs in next)
-    lock = threading.Lock()
+    # No two clients sign in as the same user at once: a second login's code
+    # replaces the first's, which would read as "delivered but unusable".
+    free: queue.Queue[User] = queue.Queue()
+    for user in random.Random(7).sample(list(users), len(users)):  # noqa: S311 (an order of users)
+        free.put(user)
 
-    def work() -> tuple[str, bool, bool]:
-        with lock:
-            user = chooser.choice(users)
-        return login(site, sandbox, user, timeout=20)
+    def work() -> Outcome:
+        user = free.get()
+        try:
+            return login(site, sandbox, user, timeout=20)
+        finally:
+            free.put(user)
 
     phases: list[Phase] = []
 
