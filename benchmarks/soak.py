@@ -200,37 +200,37 @@ def login(site: Site, sandbox: SandboxProcess, user: User, timeout: float) -> Ou
     """One whole login: ``(outcome, SMS delivered, code accepted, what the page said)``
     with outcome ``ok``, ``friendly`` (a page that said what went wrong), ``500`` or
     ``transport``."""
-    http = requests.Session()
-    http.headers["X-Forwarded-For"] = user.address
     delivered = False
-    try:
-        page = http.get(site.url + "/accounts/login/", timeout=timeout)
-        answer = http.post(site.url + "/accounts/login/", timeout=timeout, data={
-            "username": user.username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(page.text)})
-        if answer.status_code >= 500:
-            return "500", False, False, "password step"
-        step = http.get(site.url + "/sms/verify/", timeout=timeout)
-        if step.status_code >= 500:
-            return "500", False, False, "SMS step page"
-        before = _latest_code(sandbox, user.number)
-        sent = http.post(site.url + "/sms/verify/", timeout=timeout, data={
-            "otp_device": user.device_id, "otp_challenge": "1", "csrfmiddlewaretoken": _csrf(step.text)})
-        if sent.status_code >= 500:
-            return "500", False, False, "send"
-        code = _wait_for_code(sandbox, user.number, before, timeout=2.0)
-        delivered = code is not None
-        if code is None:
-            return "friendly", False, False, "send: " + _said(sent.text)
-        verified = http.post(site.url + "/sms/verify/", timeout=timeout, allow_redirects=False, data={
-            "otp_device": user.device_id, "otp_token": code, "csrfmiddlewaretoken": _csrf(sent.text)})
-        if verified.status_code >= 500:
-            return "500", True, False, "verify"
-        accepted = verified.status_code == 302 and "/sms/verify/" not in verified.headers.get("Location", "")
-        if accepted:
-            return "ok", True, True, ""
-        return "friendly", True, False, "verify: " + _said(verified.text)
-    except requests.RequestException as exc:
-        return "transport", delivered, False, type(exc).__name__
+    with requests.Session() as http:
+        http.headers["X-Forwarded-For"] = user.address
+        try:
+            page = http.get(site.url + "/accounts/login/", timeout=timeout)
+            answer = http.post(site.url + "/accounts/login/", timeout=timeout, data={
+                "username": user.username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(page.text)})
+            if answer.status_code >= 500:
+                return "500", False, False, "password step"
+            step = http.get(site.url + "/sms/verify/", timeout=timeout)
+            if step.status_code >= 500:
+                return "500", False, False, "SMS step page"
+            before = _latest_code(sandbox, user.number)
+            sent = http.post(site.url + "/sms/verify/", timeout=timeout, data={
+                "otp_device": user.device_id, "otp_challenge": "1", "csrfmiddlewaretoken": _csrf(step.text)})
+            if sent.status_code >= 500:
+                return "500", False, False, "send"
+            code = _wait_for_code(sandbox, user.number, before, timeout=2.0)
+            delivered = code is not None
+            if code is None:
+                return "friendly", False, False, "send: " + _said(sent.text)
+            verified = http.post(site.url + "/sms/verify/", timeout=timeout, allow_redirects=False, data={
+                "otp_device": user.device_id, "otp_token": code, "csrfmiddlewaretoken": _csrf(sent.text)})
+            if verified.status_code >= 500:
+                return "500", True, False, "verify"
+            accepted = verified.status_code == 302 and "/sms/verify/" not in verified.headers.get("Location", "")
+            if accepted:
+                return "ok", True, True, ""
+            return "friendly", True, False, "verify: " + _said(verified.text)
+        except requests.RequestException as exc:
+            return "transport", delivered, False, type(exc).__name__
 
 
 def _said(page: str) -> str:
@@ -332,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--users", type=int, default=200, help="users with a phone (default 200)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--terminate-every", type=float, default=1.0,
+                        help="seconds between PostgreSQL backend terminations in the last phase (default 1)")
     return parser
 
 
@@ -426,7 +428,7 @@ def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users
     phase("all vendors down", lambda: [sandbox.set_fault(v, "500") for v in vendors], nothing)
     phase("all vendors back", lambda: [sandbox.set_fault(v, None) for v in vendors], nothing)
     phase("Redis stalls", proxy.stall, proxy.resume)
-    with terminating_backends(database, every=1.0):
+    with terminating_backends(database, every=args.terminate_every):
         phase("PostgreSQL backends terminated", nothing, nothing)
     return phases
 
