@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SOAK_ARGS ?=
 
-.PHONY: demo test bench lint docs matrix messages clean venv
+.PHONY: demo test bench soak lint docs matrix messages clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,15 @@ test: $(STAMP)
 # The login step against the loopback vendor sandbox; BENCH_ARGS=--no-fail to only report.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# The example site under gunicorn through vendor, Redis and PostgreSQL faults (needs both servers).
+SOAK_STAMP := $(VENV)/.installed-soak
+$(SOAK_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,soak]"
+	touch $(SOAK_STAMP)
+
+soak: $(SOAK_STAMP)
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
 demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py demo

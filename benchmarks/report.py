@@ -1,4 +1,13 @@
-"""The targets of issue 5 and the table that shows each measurement against them."""
+"""The targets (issue 12, restated for the ORM) and the tables that show each
+measurement against them.
+
+The latency targets are measured against a vendor that answers in 20 ms (the
+sandbox's latency knob), as a real vendor never answers at once: the login
+step within 3% of the bare keep-alive POST, and a failover behind an open
+breaker within 10% of sending to the second vendor alone. The same pair
+against an instant loopback answer stays in the table as context: it shows
+our own CPU per login, which no vendor latency hides.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +19,18 @@ from .scenarios import Counts, HungResult, ThreadResult
 
 __all__ = ["Check", "Results", "checks", "render"]
 
-#: Targets (issue 5).
-HEALTHY_OVER_FLOOR = 1.2
-REFUSED_OVER_HEALTHY = 1.2
-HUNG_OVER_HEALTHY = 1.2
+#: Targets (issue 12).
+HEALTHY_OVER_FLOOR = 1.03
+REFUSED_OVER_ALONE = 1.10
+HUNG_OVER_ALONE = 1.10
 MAX_QUERIES_GENERATE = 3
 MAX_QUERIES_VERIFY = 2
-MIN_THREAD_SPEEDUP = 1.6
+MIN_THREAD_SPEEDUP = 6.0
 
 
 @dataclass
 class Results:
+    # floor, healthy, refused, hung and zignsec_alone: interleaved, the vendor answering in vendor_latency s.
     floor: Samples
     healthy: Samples
     refused: Samples
@@ -33,6 +43,7 @@ class Results:
     context: tuple[tuple[str, Samples, Samples], ...] = ()
     # ZignSec as the only gateway: the fallback scenarios' cost without any failing over.
     zignsec_alone: Samples | None = None
+    vendor_latency: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,37 +64,28 @@ def _ratio(a: Samples, b: Samples) -> float:
 
 def latency_checks(r: Results) -> list[tuple[Samples, str, Check | None]]:
     """(samples, description, check of its ratio) per latency scenario."""
+    alone = r.zignsec_alone if r.zignsec_alone is not None else r.healthy
     healthy_ratio = _ratio(r.healthy, r.floor)
-    refused_ratio = _ratio(r.refused, r.healthy)
-    hung_ratio = _ratio(r.hung.samples, r.healthy)
+    refused_ratio = _ratio(r.refused, alone)
+    hung_ratio = _ratio(r.hung.samples, alone)
     naive_ratio = _ratio(r.naive, r.floor)
-    hung_ok = r.hung.breaker_opened and hung_ratio <= HUNG_OVER_HEALTHY
+    hung_ok = r.hung.breaker_opened and hung_ratio <= HUNG_OVER_ALONE
+    answers = f"vendor answers in {r.vendor_latency * 1000:.0f} ms"
     return [
-        (r.floor, "floor: bare keep-alive Session POST", None),
+        (r.floor, f"floor: bare keep-alive Session POST ({answers})", None),
         (r.healthy, "healthy: generate_challenge(), Signicat",
-         Check("healthy / floor", f"{healthy_ratio:.2f}", f"<= {HEALTHY_OVER_FLOOR}",
+         Check("healthy / floor", f"{healthy_ratio:.3f}", f"<= {HEALTHY_OVER_FLOOR}",
                healthy_ratio <= HEALTHY_OVER_FLOOR)),
-        (r.refused, "primary refused -> ZignSec",
-         Check("refused / healthy", f"{refused_ratio:.2f}", f"<= {REFUSED_OVER_HEALTHY}",
-               refused_ratio <= REFUSED_OVER_HEALTHY)),
+        (alone, "ZignSec alone (no failover)", None),
+        (r.refused, "primary refused, breaker open -> ZignSec",
+         Check("refused / alone", f"{refused_ratio:.3f}", f"<= {REFUSED_OVER_ALONE}",
+               refused_ratio <= REFUSED_OVER_ALONE)),
         (r.hung.samples, "primary hung, breaker open -> ZignSec"
          if r.hung.breaker_opened else "primary hung, NO breaker -> ZignSec",
-         Check("hung / healthy", f"{hung_ratio:.2f}", f"<= {HUNG_OVER_HEALTHY}", hung_ok)),
-        (r.naive, "naive: requests.post per SMS",
+         Check("hung / alone", f"{hung_ratio:.3f}", f"<= {HUNG_OVER_ALONE}", hung_ok)),
+        (r.naive, "naive: requests.post per SMS (same vendor)",
          Check("naive / floor", f"{naive_ratio:.2f}", "(peers)", None)),
         *_context_rows(r),
-        *_zignsec_rows(r),
-    ]
-
-
-def _zignsec_rows(r: Results) -> list[tuple[Samples, str, Check | None]]:
-    if r.zignsec_alone is None:
-        return []
-    alone = r.zignsec_alone
-    return [
-        (alone, "ZignSec alone (no failover)",
-         Check("refused / alone", f"{_ratio(r.refused, alone):.2f}; "
-               f"hung / alone = {_ratio(r.hung.samples, alone):.2f}", "(context)", None)),
     ]
 
 

@@ -18,14 +18,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-
-#: Seconds the sandbox waits before answering in the "realistic" pair (real vendors: 50-500 ms).
-REALISTIC_LATENCY = 0.02
+#: Seconds the sandbox waits before answering in the scenarios with a target (real vendors: 50-500 ms).
+VENDOR_LATENCY = 0.02
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=500, help="timed calls per scenario (default 500)")
+    parser.add_argument("--samples", type=int, default=300,
+                        help="timed calls per scenario, vendor answering in 20 ms (default 300)")
+    parser.add_argument("--loopback-samples", type=int, default=500,
+                        help="timed calls per context scenario, instant loopback answer (default 500)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed calls first (default 100)")
     parser.add_argument("--messages", type=int, default=1000,
                         help="sequential sends for the token/connection counts (default 1000)")
@@ -46,8 +48,9 @@ def _stop_on_sigterm() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.samples < 20 or args.warmup < 0 or args.threads < 2 or args.messages < 1:
-        print("--samples must be >= 20, --threads >= 2, --messages >= 1, --warmup >= 0", file=sys.stderr)
+    if args.samples < 20 or args.loopback_samples < 20 or args.warmup < 0 or args.threads < 2 or args.messages < 1:
+        print("--samples and --loopback-samples must be >= 20, --threads >= 2, --messages >= 1, --warmup >= 0",
+              file=sys.stderr)
         return 2
     _stop_on_sigterm()
     workdir = tempfile.mkdtemp(prefix="sms-bench-")
@@ -78,30 +81,31 @@ def _run(args: argparse.Namespace) -> int:
     database.create()
     try:
         with SandboxProcess() as sandbox:
-            bench = Bench(sandbox, samples=args.samples, warmup=args.warmup)
+            bench = Bench(sandbox, samples=args.loopback_samples, warmup=args.warmup)
             if args.profile:
                 from .profiling import profile_healthy
 
                 print(profile_healthy(bench))
                 return 0
             started = time.perf_counter()
-            core = bench.interleaved()
+            core = bench.interleaved(vendor_latency=VENDOR_LATENCY, samples=args.samples)
+            loopback = bench.floor_and_healthy()
             limited = bench.floor_and_healthy(limits_on=True)
-            realistic = bench.floor_and_healthy(vendor_latency=REALISTIC_LATENCY, samples=200)
-            naive = bench.naive()
+            naive = bench.naive(vendor_latency=VENDOR_LATENCY, samples=args.samples)
             counts = bench.counts(args.messages)
-            threads = bench.threads(args.threads)
+            threads = bench.threads(args.threads, vendor_latency=VENDOR_LATENCY)
             elapsed = time.perf_counter() - started
             sandbox_pid = sandbox.process.pid if sandbox.process else "?"
         context = (
-            ("sending limits on", *limited),
-            (f"vendor answers in {REALISTIC_LATENCY * 1000:.0f} ms", *realistic),
+            ("instant loopback answer (our own CPU)", *loopback),
+            ("instant loopback answer, sending limits on", *limited),
         )
         results = Results(core.floor, core.healthy, core.refused, core.zignsec_connections, core.hung, naive,
-                          counts, threads, context, core.zignsec_alone)
+                          counts, threads, context, core.zignsec_alone, VENDOR_LATENCY)
         print(
-            f"django-sms-gateway benchmark: {args.samples} timed calls per scenario after "
-            f"{args.warmup} warm-up calls; {database.describe()}, "
+            f"django-sms-gateway benchmark: {args.samples} timed calls per scenario with the vendor "
+            f"answering in {VENDOR_LATENCY * 1000:.0f} ms, {args.loopback_samples} per instant-answer "
+            f"scenario, after up to {args.warmup} warm-up calls; {database.describe()}, "
             f"{'Redis' if 'redis' in type(caches['default']).__module__ else 'local-memory'} cache; "
             f"sandbox in its own process (pid {sandbox_pid}); "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {elapsed:.0f}s.\n"

@@ -24,8 +24,8 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_sms_gateway import breaker, signals
-from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.backends.base import BaseBackend
+from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.gateways import gateways as registry
 from django_sms_gateway.models import SMSDevice
@@ -213,11 +213,14 @@ class Bench:
                         into.append(clock() - started)
         return Samples("floor", tuple(floor)), Samples("healthy", tuple(healthy))
 
-    def interleaved(self, max_opening_calls: int = 20) -> Interleaved:
+    def interleaved(self, vendor_latency: float = 0.0, samples: int | None = None,
+                    max_opening_calls: int = 20) -> Interleaved:
         """floor, healthy, primary refused, primary hung and ZignSec alone,
         interleaved call by call in rotating order, so that all five see the
         same machine state (measured one after the other, a scenario's median
-        moved by up to 30% between runs on a shared machine).
+        moved by up to 30% between runs on a shared machine). The sandbox
+        answers after ``vendor_latency`` seconds; ``samples`` timed rounds
+        (default: the bench's own).
 
         Each scenario keeps its own built backends, swapped into the gateway
         registry between calls (outside the timing), so its keep-alive
@@ -227,8 +230,11 @@ class Bench:
         port that completes the TCP handshake and never answers.
         """
         self.sandbox.reset()
+        self.sandbox.set_latency(vendor_latency)
         cache.clear()
         devices = {name: self.device() for name in ("healthy", "refused", "hung", "alone")}
+        rounds = self.samples if samples is None else samples
+        warmup = min(self.warmup, 20) if vendor_latency else self.warmup  # slow calls warm up as quickly
         opened_for: list[str] = []
 
         def on_opened(sender: object, alias: str, **kwargs: object) -> None:
@@ -261,13 +267,14 @@ class Bench:
                 opening_seconds = time.perf_counter() - opening_started
                 opened = breaker.states([hung])[hung.alias].state == "open"
                 if opened:
-                    samples = self._rotate(calls, backends)
+                    measured = self._rotate(calls, backends, rounds, warmup)
                 else:  # no breaker: every hung call waits out the timeout; a few tell enough
-                    samples = self._rotate({k: v for k, v in calls.items() if k != "hung"}, backends)
+                    measured = self._rotate({k: v for k, v in calls.items() if k != "hung"}, backends, rounds, warmup)
                     registry._backends = backends["hung"]
-                    samples["hung"] = self._sample("primary hung", devices["hung"].generate_challenge,
+                    measured["hung"] = self._sample("primary hung", devices["hung"].generate_challenge,
                                                    samples=5, warmup=0)
             finally:
+                self.sandbox.set_latency(0)
                 signals.breaker_opened.disconnect(on_opened)
                 registry._backends = None
                 for backend in {id(b): b for group in backends.values() for b in group.values()}.values():
@@ -275,35 +282,40 @@ class Bench:
         connections_seen = self.sandbox.stats()["zignsec"]["connections"]
         cache.clear()
         return Interleaved(
-            floor=samples["floor"],
-            healthy=samples["healthy"],
-            refused=samples["refused"],
-            hung=HungResult(opening_calls, opening_seconds, opened, samples["hung"]),
-            zignsec_alone=samples["alone"],
+            floor=measured["floor"],
+            healthy=measured["healthy"],
+            refused=measured["refused"],
+            hung=HungResult(opening_calls, opening_seconds, opened, measured["hung"]),
+            zignsec_alone=measured["alone"],
             zignsec_connections=connections_seen,
         )
 
-    def _rotate(self, calls: dict[str, Callable[[], object]],
-                backends: dict[str, dict[str, BaseBackend]]) -> dict[str, Samples]:
+    def _rotate(self, calls: dict[str, Callable[[], object]], backends: dict[str, dict[str, BaseBackend]],
+                rounds: int, warmup: int) -> dict[str, Samples]:
         names = list(calls)
         timings: dict[str, list[float]] = {name: [] for name in names}
         clock = time.perf_counter
-        for index in range(self.warmup + self.samples):
+        for index in range(warmup + rounds):
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
                 registry._backends = backends.get(name)
                 started = clock()
                 calls[name]()
                 elapsed = clock() - started
-                if index >= self.warmup:
+                if index >= warmup:
                     timings[name].append(elapsed)
         return {name: Samples(name, tuple(seconds)) for name, seconds in timings.items()}
 
-    def naive(self) -> Samples:
+    def naive(self, vendor_latency: float = 0.0, samples: int | None = None) -> Samples:
         """What peers do: ``requests.post`` per SMS, a new connection each time."""
         with self.gateways():
-            bare, _token = self._vendor_call(None)
-            return self._sample("naive", bare)
+            self.sandbox.set_latency(vendor_latency)
+            try:
+                bare, _token = self._vendor_call(None)
+                return self._sample("naive", bare, samples=samples or self.samples,
+                                    warmup=min(self.warmup, 20) if vendor_latency else self.warmup)
+            finally:
+                self.sandbox.set_latency(0)
 
     def counts(self, messages: int = 1000) -> Counts:
         """Sequential healthy sends on fresh backends: tokens, connections, SQL."""
