@@ -78,6 +78,7 @@ class Request:
     headers: Headers
     body: bytes
     base_url: str
+    query: str = ""  # the raw query string, without "?"
 
     @property
     def content_type(self) -> str:

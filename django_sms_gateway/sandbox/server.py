@@ -22,13 +22,13 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import accuauth, ip1, signicat, zignsec
+from . import accuauth, ip1, signicat, twilio, vonage, zignsec
 from .base import Headers, Request, Response, Vendor, is_loopback_host, iso_utc, parse_body, utc_now
 from .inbox import VendorStatus, render_inbox
 
 __all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "VENDORS", "RecordedRequest", "Sandbox"]
 
-VENDORS = ("signicat", "zignsec", "accuauth", "ip1")
+VENDORS = ("signicat", "zignsec", "accuauth", "ip1", "twilio", "twilio-verify", "vonage")
 
 #: Faults every fault key accepts:
 #:
@@ -41,7 +41,9 @@ VENDORS = ("signicat", "zignsec", "accuauth", "ip1")
 #: says ``application/json``; ``oversized``: 200 with a 5 MiB JSON body.
 COMMON_FAULTS = ("500", "401", "429", "refuse", "hang", "malformed", "oversized")
 
-_VENDOR_CLASSES: tuple[type[Vendor], ...] = (signicat.Signicat, zignsec.ZignSec, accuauth.AccuAuth, ip1.Ip1)
+_VENDOR_CLASSES: tuple[type[Vendor], ...] = (
+    signicat.Signicat, zignsec.ZignSec, accuauth.AccuAuth, ip1.Ip1, twilio.Twilio, twilio.TwilioVerify, vonage.Vonage
+)
 
 #: Fault key -> accepted fault names. Keys are the vendor names, plus
 #: ``signicat-token`` for Signicat's token endpoint (``signicat`` covers
@@ -58,6 +60,9 @@ CREDENTIALS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "zignsec": zignsec.CREDENTIALS,
     "accuauth": accuauth.CREDENTIALS,
     "ip1": ip1.CREDENTIALS,
+    "twilio": twilio.CREDENTIALS,
+    "twilio-verify": twilio.VERIFY_CREDENTIALS,
+    "vonage": vonage.CREDENTIALS,
 })
 
 MAX_BODY = 64 * 1024
@@ -156,6 +161,9 @@ class Sandbox:
             "zignsec": self._zignsec,
             "accuauth": accuauth.AccuAuth(self._record),
             "ip1": ip1.Ip1(self._record),
+            "twilio": twilio.Twilio(self._record),
+            "twilio-verify": twilio.TwilioVerify(self._record),
+            "vonage": vonage.Vonage(self._record),
         }
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -472,7 +480,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve_vendor(self, vendor: Vendor, path: str, body: bytes, new_connection: bool) -> None:
         headers = Headers(list(self.headers.items()))
         route = path[len(vendor.name) + 1:] or "/"
-        request = Request(self.command, path, route, headers, body, self.sandbox.url)
+        request = Request(self.command, path, route, headers, body, self.sandbox.url, urlsplit(self.path).query)
         key = vendor.fault_key(request.route)
         recorded = RecordedRequest(request.method, path, headers, body, request.parsed())
         self.sandbox._note_request(vendor.name, key, recorded, new_connection)

@@ -20,6 +20,9 @@ VENDORS: dict[str, tuple[str, dict[str, Any]]] = {
     "zignsec": ("django_sms_gateway.backends.zignsec.ZignSecBackend", {"sender": SENDER}),
     "accuauth": ("django_sms_gateway.backends.accuauth.AccuAuthBackend", {}),
     "ip1": ("django_sms_gateway.backends.ip1.IP1Backend", {}),
+    "twilio": ("django_sms_gateway.backends.twilio.TwilioBackend", {"sender": "+15005550006"}),
+    "twilio-verify": ("django_sms_gateway.backends.twilio.TwilioVerifyBackend", {}),
+    "vonage": ("django_sms_gateway.backends.vonage.VonageBackend", {"sender": "Acme"}),
 }
 SIGNICAT, ZIGNSEC, ACCUAUTH, IP1 = (VENDORS[name][0] for name in ("signicat", "zignsec", "accuauth", "ip1"))
 

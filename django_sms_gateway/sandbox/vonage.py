@@ -1,0 +1,143 @@
+"""Vonage SMS API (``/vonage``): ``POST /sms/json`` and the account balance.
+
+Wire contract (Vonage SMS API reference, https://developer.vonage.com/en/api/sms;
+"Troubleshooting SMS" and "SMS API errors",
+https://developer.vonage.com/en/api-errors/sms; Account API,
+https://developer.vonage.com/en/api/account):
+
+* ``POST /sms/json`` takes form fields (or JSON) ``api_key``, ``api_secret``,
+  ``from``, ``to`` (digits, no ``+``), ``text`` and ``type`` (``text`` or
+  ``unicode``). It answers HTTP 200 whatever happens, with ``{"message-count",
+  "messages": [...]}``: per SMS part ``{"to", "message-id", "status": "0",
+  "remaining-balance", "message-price", "network"}``, or one ``{"status",
+  "error-text"}`` with a non-zero status (2 missing parameter, 3 invalid
+  value, 4 bad credentials, 15 illegal sender address, ...).
+* Without ``type=unicode``, characters outside GSM-7 arrive as ``?``.
+* ``GET /account/get-balance?api_key=...&api_secret=...`` answers
+  ``{"value", "autoReload"}``, or 401 for other credentials.
+
+Status faults ``1`` ... ``33`` answer 200 with that per-message status, as
+Vonage does; ``500``, ``401`` and ``429`` are HTTP errors with Vonage's
+problem document (``type``, ``title``, ``detail``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django_sms_gateway.text import is_gsm7, segment_info
+
+from .base import SENDER, Recorder, Request, Response, Vendor, same
+
+__all__ = ["CREDENTIALS", "STATUS_TEXTS", "Vonage"]
+
+CREDENTIALS = MappingProxyType({"api_key": "5a1db0c5", "api_secret": "SandboxSecret1"})
+
+#: Per-message status -> Vonage's ``error-text``.
+STATUS_TEXTS = MappingProxyType({
+    "1": "Throughput Rate Exceeded - please wait [ 30 ] and retry",
+    "2": "Missing to param",
+    "3": "Invalid to address",
+    "4": "Bad Credentials",
+    "5": "Internal Error",
+    "6": "Unroutable message - rejected",
+    "7": "Number barred.",
+    "8": "Partner account barred.",
+    "9": "Quota Exceeded - rejected",
+    "15": "Illegal Sender Address - rejected",
+    "29": "Non-White-listed Destination - rejected",
+    "33": "Number de-activated.",
+})
+_DIGITS = re.compile(r"[1-9][0-9]{6,14}")
+_PROBLEMS = {
+    500: ("internal-error", "Internal Server Error", "Something went wrong."),
+    401: ("unauthorized", "Unauthorized", "You did not provide correct credentials."),
+    429: ("rate-limit", "Too Many Requests", "You have exceeded the rate limit for this API."),
+}
+
+
+def refused(status: str, text: str | None = None) -> Response:
+    """Vonage's answer for a message it did not take: HTTP 200 and a status."""
+    return Response.json(200, {"message-count": "1",
+                               "messages": [{"status": status, "error-text": text or STATUS_TEXTS[status]}]})
+
+
+def problem(status: int, headers: dict[str, str] | None = None) -> Response:
+    kind, title, detail = _PROBLEMS[status]
+    return Response.json(status, {"type": f"https://developer.vonage.com/api-errors#{kind}", "title": title,
+                                  "detail": detail}, headers=headers)
+
+
+class Vonage(Vendor):
+    """One Vonage account with credit; message ids count up from 1."""
+
+    name = "vonage"
+    fault_variants = {"vonage": tuple(STATUS_TEXTS)}
+
+    def __init__(self, record: Recorder) -> None:
+        super().__init__(record)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._ids = itertools.count(1)
+
+    def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault in STATUS_TEXTS:
+            return refused(fault)
+        status = int(fault)
+        return problem(status, {"Retry-After": "1"} if status == 429 else None)
+
+    def handle(self, request: Request) -> Response:
+        if request.route == "/account/get-balance" and request.method == "GET":
+            query = dict(parse_qsl(request.query))
+            if not self._authorized(query):
+                return problem(401)
+            return Response.json(200, {"value": 10.0, "autoReload": False})
+        if request.route != "/sms/json":
+            return Response.json(404, {"type": "https://developer.vonage.com/api-errors#not-found",
+                                       "title": "Not Found", "detail": f"{request.route} does not exist"})
+        if request.method != "POST":
+            return Response.json(405, {"title": "Method Not Allowed"}, headers={"Allow": "POST"})
+        fields = request.parsed()
+        if not isinstance(fields, dict):
+            return refused("2", "Missing api_key")
+        return self._send(fields)
+
+    def _authorized(self, fields: dict[str, Any]) -> bool:
+        key, secret = str(fields.get("api_key", "")), str(fields.get("api_secret", ""))
+        return bool(same(key, CREDENTIALS["api_key"]) & same(secret, CREDENTIALS["api_secret"]))
+
+    def _send(self, fields: dict[str, Any]) -> Response:
+        for name in ("api_key", "api_secret"):
+            if not fields.get(name):
+                return refused("2", f"Missing {name}")
+        if not self._authorized(fields):
+            return refused("4")
+        for name in ("from", "to", "text"):
+            if not isinstance(fields.get(name), str) or not fields[name]:
+                return refused("2", f"Missing {name} param")
+        sender, to, text = fields["from"], fields["to"], fields["text"]
+        if not SENDER.fullmatch(sender):
+            return refused("15")
+        if not _DIGITS.fullmatch(to):
+            return refused("3")
+        kind = fields.get("type", "text")
+        if kind not in ("text", "unicode"):
+            return refused("3", "Invalid type param")
+        delivered = text if kind == "unicode" else "".join(c if is_gsm7(c) else "?" for c in text)
+        parts = segment_info(delivered).segments
+        with self._lock:
+            ids = [f"{next(self._ids):016X}" for _ in range(parts)]
+        self._record(self.name, "+" + to, delivered)
+        return Response.json(200, {
+            "message-count": str(parts),
+            "messages": [{"to": to, "message-id": ident, "status": "0", "remaining-balance": "10.00000000",
+                          "message-price": "0.03330000", "network": "24201"} for ident in ids],
+        })
