@@ -28,7 +28,7 @@ from .inbox import VendorStatus, render_inbox
 
 __all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "VENDORS", "RecordedRequest", "Sandbox"]
 
-VENDORS = ("signicat", "zignsec", "accuauth", "ip1", "twilio", "twilio-verify", "vonage")
+VENDORS = ("signicat", "zignsec", "accuauth", "ip1", "twilio", "vonage")
 
 #: Faults every fault key accepts:
 #:
@@ -42,7 +42,7 @@ VENDORS = ("signicat", "zignsec", "accuauth", "ip1", "twilio", "twilio-verify", 
 COMMON_FAULTS = ("500", "401", "429", "refuse", "hang", "malformed", "oversized")
 
 _VENDOR_CLASSES: tuple[type[Vendor], ...] = (
-    signicat.Signicat, zignsec.ZignSec, accuauth.AccuAuth, ip1.Ip1, twilio.Twilio, twilio.TwilioVerify, vonage.Vonage
+    signicat.Signicat, zignsec.ZignSec, accuauth.AccuAuth, ip1.Ip1, twilio.Twilio, vonage.Vonage
 )
 
 #: Fault key -> accepted fault names. Keys are the vendor names, plus
@@ -61,7 +61,6 @@ CREDENTIALS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "accuauth": accuauth.CREDENTIALS,
     "ip1": ip1.CREDENTIALS,
     "twilio": twilio.CREDENTIALS,
-    "twilio-verify": twilio.VERIFY_CREDENTIALS,
     "vonage": vonage.CREDENTIALS,
 })
 
@@ -149,7 +148,7 @@ class Sandbox:
         self._messages: list[dict[str, str]] = []
         self._faults: dict[str, _Fault] = {}
         self._last: dict[str, RecordedRequest] = {}
-        self._requests = dict.fromkeys((*VENDORS, "signicat-token"), 0)
+        self._requests = dict.fromkeys((*VENDORS, *FAULTS), 0)
         self._connections = dict.fromkeys(VENDORS, 0)
         # A hung handler waits until the generation of its fault key changes.
         self._generations = dict.fromkeys(FAULTS, 0)
@@ -162,7 +161,6 @@ class Sandbox:
             "accuauth": accuauth.AccuAuth(self._record),
             "ip1": ip1.Ip1(self._record),
             "twilio": twilio.Twilio(self._record),
-            "twilio-verify": twilio.TwilioVerify(self._record),
             "vonage": vonage.Vonage(self._record),
         }
         self._server: _Server | None = None

@@ -1,4 +1,7 @@
-"""Twilio Messages (``/twilio``) and Twilio Verify (``/twilio-verify``).
+"""Twilio Messages and Twilio Verify, both under ``/twilio`` (Twilio serves
+them from ``api.twilio.com`` and ``verify.twilio.com`` with one account's
+credentials). Fault keys: ``twilio`` for the Messages and Account
+resources, ``twilio-verify`` for Verify (``/v2/...``).
 
 Wire contract (Twilio's API reference: "Messages resource",
 https://www.twilio.com/docs/messaging/api/message-resource; "Test
@@ -48,15 +51,15 @@ __all__ = [
     "MAGIC_FROM",
     "MAGIC_TO",
     "MESSAGING_SERVICE_SID",
-    "VERIFY_CREDENTIALS",
+    "VERIFY_SERVICE_SID",
     "Twilio",
-    "TwilioVerify",
     "error",
 ]
 
 ACCOUNT_SID = "AC" + "0" * 28 + "5a1d"
 CREDENTIALS = MappingProxyType({"account_sid": ACCOUNT_SID, "auth_token": "sandbox-twilio-auth-token"})
-VERIFY_CREDENTIALS = MappingProxyType({**CREDENTIALS, "service_sid": "VA" + "0" * 28 + "5a1d"})
+#: The Verify Service the sandbox account has.
+VERIFY_SERVICE_SID = "VA" + "0" * 28 + "5a1d"
 #: The Messaging Service the sandbox account has.
 MESSAGING_SERVICE_SID = "MG" + "0" * 28 + "5a1d"
 
@@ -122,7 +125,40 @@ def _form(request: Request) -> dict[str, str] | None:
     return fields if isinstance(fields, dict) else None
 
 
-class _TwilioVendor(Vendor):
+@dataclass
+class _Verification:
+    sid: str
+    to: str
+    code: str
+    created: float
+    sends: int = 1
+    checks: int = 0
+
+
+class Twilio(Vendor):
+    """The Messages and Account resources and one Verify Service of one
+    test account; verifications live in memory until :meth:`reset`."""
+
+    name = "twilio"
+    fault_variants = {
+        "twilio": ("21211", "21408", "21610", "21612", "21614"),
+        "twilio-verify": ("20404", "60200", "60202", "60203"),
+    }
+    code_length = 6
+
+    def __init__(self, record: Recorder, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(record)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Verification] = {}
+
+    def fault_key(self, route: str) -> str:
+        return "twilio-verify" if route.startswith("/v2/") else "twilio"
+
+    def reset(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
         code, status, text = _FAULTS[fault]
         return error(code, status, text, {"Retry-After": "1"} if status == 429 else None)
@@ -133,15 +169,10 @@ class _TwilioVendor(Vendor):
     def _not_found(self, request: Request) -> Response:
         return error(20404, 404, f"The requested resource {request.route} was not found")
 
-
-class Twilio(_TwilioVendor):
-    """The Messages and Account resources of one test account."""
-
-    name = "twilio"
-    fault_variants = {"twilio": ("21211", "21408", "21610", "21612", "21614")}
-
     def handle(self, request: Request) -> Response:
         parts = request.route.strip("/").split("/")
+        if parts[:2] == ["v2", "Services"] and len(parts) in (3, 4):
+            return self._verify(request, parts)
         if parts[:2] != ["2010-04-01", "Accounts"] or len(parts) not in (3, 4):
             return self._not_found(request)
         account = parts[2].removesuffix(".json")
@@ -149,7 +180,7 @@ class Twilio(_TwilioVendor):
             return self._unauthorized()
         if len(parts) == 3 and request.method == "GET" and parts[2].endswith(".json"):
             return Response.json(200, {"sid": account, "friendly_name": "Sandbox account", "status": "active",
-                                       "type": "Full", "auth_token": CREDENTIALS["auth_token"]})
+                                       "type": "Full"})
         if len(parts) == 4 and parts[3] == "Messages.json" and request.method == "POST":
             fields = _form(request)
             if fields is None:
@@ -192,41 +223,10 @@ class Twilio(_TwilioVendor):
             "to": to, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         })
 
-
-@dataclass
-class _Verification:
-    sid: str
-    to: str
-    code: str
-    created: float
-    sends: int = 1
-    checks: int = 0
-
-
-class TwilioVerify(_TwilioVendor):
-    """One Verify Service of the test account; verifications live in memory."""
-
-    name = "twilio-verify"
-    fault_variants = {"twilio-verify": ("20404", "60200", "60202", "60203")}
-    code_length = 6
-
-    def __init__(self, record: Recorder, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(record)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._pending: dict[str, _Verification] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._pending.clear()
-
-    def handle(self, request: Request) -> Response:
-        parts = request.route.strip("/").split("/")
-        if parts[:2] != ["v2", "Services"] or len(parts) not in (3, 4):
-            return self._not_found(request)
+    def _verify(self, request: Request, parts: list[str]) -> Response:
         if not _authorized(request, CREDENTIALS["account_sid"]):
             return self._unauthorized()
-        if not same(parts[2], VERIFY_CREDENTIALS["service_sid"]):
+        if not same(parts[2], VERIFY_SERVICE_SID):
             return self._not_found(request)
         action = parts[3] if len(parts) == 4 else ""
         if action == "" and request.method == "GET":
@@ -283,7 +283,7 @@ class TwilioVerify(_TwilioVendor):
 
     def _resource(self, verification: _Verification, status: str) -> dict[str, Any]:
         return {
-            "sid": verification.sid, "service_sid": VERIFY_CREDENTIALS["service_sid"],
+            "sid": verification.sid, "service_sid": VERIFY_SERVICE_SID,
             "account_sid": CREDENTIALS["account_sid"], "to": verification.to, "channel": "sms",
             "status": status, "valid": status == "approved", "amount": None, "payee": None,
             "date_created": formatdate(usegmt=True), "date_updated": formatdate(usegmt=True),

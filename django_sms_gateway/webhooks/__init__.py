@@ -22,16 +22,16 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .backends.zignsec import (
+from ..backends.zignsec import (
     SESSION_ID,
     SIGNATURE_HEADER,
     WebhookRefused,
     ZignSecBackend,
     record_session_status,
 )
-from .conf import settings
-from .gateways import gateways
-from .models import DeliveryRecord
+from ..conf import settings
+from ..gateways import gateways
+from ..models import DeliveryRecord
 
 logger = logging.getLogger("django_sms_gateway")
 
