@@ -97,7 +97,7 @@ class TwilioAPI(HTTPBackend):
     credentials, HTTP Basic, and the error document."""
 
     options: ClassVar[dict[str, Any]] = {
-        **HTTPBackend.options,
+        "base_url": HTTPBackend.options["base_url"],  # a sender only where one is sent (Messages)
         "account_sid": _sid("AC"),
         "auth_token": Option(kind="secret", doc="the account's Auth Token (or an API key secret)"),
     }
