@@ -172,10 +172,10 @@ class TwilioBackend(TwilioAPI):
         sent, when Twilio would refuse it."""
         service = self.config["messaging_service_sid"]
         if service:
-            fields = {"To": message.recipient, "MessagingServiceSid": service}
             if not is_e164(message.recipient):
                 raise self.error(RecipientRefused, "recipient is not an E.164 number")
             self.checked_body(message)
+            fields = {"To": message.recipient, "MessagingServiceSid": service}
         else:
             sender, _info = self.checked_text_message(message, f"this gateway sends at most {self.max_segments}")
             fields = {"To": message.recipient, "From": sender}
@@ -185,6 +185,7 @@ class TwilioBackend(TwilioAPI):
         return fields
 
     def checked_body(self, message: SMSMessage) -> None:
+        """A GatewayError for an empty text or one over ``max_segments``."""
         if not message.text:
             raise self.error(RequestRejected, "message is empty")
         info = message.segment_info()
@@ -275,8 +276,10 @@ class TwilioVerifyBackend(TwilioAPI):
             return data.get("status") == "approved" and data.get("valid") is True
         if response.status == 404 or _error_code(response.body) in (60200, 60202):
             return False
-        raise self.twilio_error(response) if not response.ok else self.error(
-            GatewayUnavailable, f"unexpected answer (HTTP {response.status})", status_code=response.status)
+        if response.ok:  # a 2xx other than the documented 200 says nothing about the code
+            raise self.error(GatewayUnavailable, f"unexpected answer (HTTP {response.status})",
+                             status_code=response.status)
+        raise self.twilio_error(response)
 
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
         outcome, service = self._get_check(self.service_path, timeout=timeout)
