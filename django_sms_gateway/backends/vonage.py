@@ -22,9 +22,10 @@ Wire facts and their public sources:
   signature, 15 invalid sender address, 22 invalid network code, 23 invalid
   callback URL, 29 non-whitelisted destination (a trial account), 32
   signature and API secret disallowed, 33 number de-activated.
-- Credentials check: ``GET {base_url}/account/get-balance`` with
-  ``api_key``/``api_secret`` answers 200 ``{"value", "autoReload"}`` or 401
-  (Account API, https://developer.vonage.com/en/api/account).
+- Credentials check: ``GET {base_url}/account/get-balance`` with HTTP Basic
+  ``api_key:api_secret`` (so the secret is in no URL) answers 200
+  ``{"value", "autoReload"}`` or 401 (Account API balance snippet,
+  https://developer.vonage.com/en/account/code-snippets/account-balance).
 
 *Inferred* (each a hook in :data:`STATUS_ERRORS`): 7 and 33 (a barred or
 de-activated number) are refused by every vendor, so no other gateway is
@@ -36,7 +37,6 @@ only when every part is accepted.
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from ..exceptions import (
     GatewayAuthError,
@@ -153,8 +153,8 @@ class VonageBackend(HTTPBackend):
 
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
         try:
-            query = urlencode({"api_key": self.config["api_key"], "api_secret": self.config["api_secret"]})
-            response = self.request("GET", self.url(f"{BALANCE_PATH}?{query}"), timeout=timeout)
+            response = self.request("GET", BALANCE_PATH, timeout=timeout,
+                                    auth=(self.config["api_key"], self.config["api_secret"]))
         except GatewayError as exc:
             return CredentialCheck("unchecked", f"Vonage could not be asked: {exc.reason}")
         if response.status in (401, 403):

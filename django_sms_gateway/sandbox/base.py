@@ -78,7 +78,6 @@ class Request:
     headers: Headers
     body: bytes
     base_url: str
-    query: str = ""  # the raw query string, without "?"
 
     @property
     def content_type(self) -> str:

@@ -478,7 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve_vendor(self, vendor: Vendor, path: str, body: bytes, new_connection: bool) -> None:
         headers = Headers(list(self.headers.items()))
         route = path[len(vendor.name) + 1:] or "/"
-        request = Request(self.command, path, route, headers, body, self.sandbox.url, urlsplit(self.path).query)
+        request = Request(self.command, path, route, headers, body, self.sandbox.url)
         key = vendor.fault_key(request.route)
         recorded = RecordedRequest(request.method, path, headers, body, request.parsed())
         self.sandbox._note_request(vendor.name, key, recorded, new_connection)

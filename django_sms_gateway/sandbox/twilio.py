@@ -56,12 +56,12 @@ __all__ = [
     "error",
 ]
 
-ACCOUNT_SID = "AC" + "0" * 28 + "5a1d"
+ACCOUNT_SID = "AC7f3c9e2d41b8a6057e1d2c3b4a5f6e7d"
 CREDENTIALS = MappingProxyType({"account_sid": ACCOUNT_SID, "auth_token": "sandbox-twilio-auth-token"})
 #: The Verify Service the sandbox account has.
-VERIFY_SERVICE_SID = "VA" + "0" * 28 + "5a1d"
+VERIFY_SERVICE_SID = "VA9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4e"
 #: The Messaging Service the sandbox account has.
-MESSAGING_SERVICE_SID = "MG" + "0" * 28 + "5a1d"
+MESSAGING_SERVICE_SID = "MG3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b"
 
 #: Test-credential ``To`` numbers -> (error code, message).
 MAGIC_TO = MappingProxyType({

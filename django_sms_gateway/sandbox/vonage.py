@@ -13,8 +13,9 @@ https://developer.vonage.com/en/api/account):
   "error-text"}`` with a non-zero status (2 missing parameter, 3 invalid
   value, 4 bad credentials, 15 illegal sender address, ...).
 * Without ``type=unicode``, characters outside GSM-7 arrive as ``?``.
-* ``GET /account/get-balance?api_key=...&api_secret=...`` answers
-  ``{"value", "autoReload"}``, or 401 for other credentials.
+* ``GET /account/get-balance`` with HTTP Basic ``api_key:api_secret`` answers
+  ``{"value", "autoReload"}``, or 401 for other credentials (the Account
+  API's balance snippet, https://developer.vonage.com/en/account/code-snippets/account-balance).
 
 Status faults ``1`` ... ``33`` answer 200 with that per-message status, as
 Vonage does; ``500``, ``401`` and ``429`` are HTTP errors with Vonage's
@@ -28,11 +29,10 @@ import re
 import threading
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl
 
 from django_sms_gateway.text import is_gsm7, segment_info
 
-from .base import SENDER, Recorder, Request, Response, Vendor, same
+from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, same
 
 __all__ = ["CREDENTIALS", "STATUS_TEXTS", "Vonage"]
 
@@ -96,8 +96,8 @@ class Vonage(Vendor):
 
     def handle(self, request: Request) -> Response:
         if request.route == "/account/get-balance" and request.method == "GET":
-            query = dict(parse_qsl(request.query))
-            if not self._authorized(query):
+            user, password = basic_credentials(request.headers.get("Authorization", "")) or ("", "")
+            if not self._authorized({"api_key": user, "api_secret": password}):
                 return problem(401)
             return Response.json(200, {"value": 10.0, "autoReload": False})
         if request.route != "/sms/json":

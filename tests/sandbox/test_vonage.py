@@ -55,9 +55,10 @@ def test_refused_messages_answer_200_with_a_status(sandbox, fields, status):
 
 def test_balance(sandbox):
     url = sandbox.base_url("vonage") + "/account/get-balance"
-    ok = requests.get(url, params=VONAGE, timeout=TIMEOUT)
+    ok = requests.get(url, auth=(VONAGE["api_key"], VONAGE["api_secret"]), timeout=TIMEOUT)
     assert ok.status_code == 200 and set(ok.json()) == {"value", "autoReload"}
-    assert requests.get(url, params={**VONAGE, "api_secret": "x"}, timeout=TIMEOUT).status_code == 401
+    assert requests.get(url, auth=(VONAGE["api_key"], "x"), timeout=TIMEOUT).status_code == 401
+    assert requests.get(url, params=VONAGE, timeout=TIMEOUT).status_code == 401
 
 
 def test_other_paths_and_methods(sandbox):

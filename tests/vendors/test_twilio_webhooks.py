@@ -12,6 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from django_sms_gateway.models import DeliveryRecord
+from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.twilio import SIGNATURE_HEADER, parse_status, signature
 
 from .helpers import gateway_entry
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls")]
 
 URL = "/sms/webhooks/twilio/twilio/"
 CALLBACK = "https://example.com" + URL
-TOKEN = "sandbox-twilio-auth-token"
+TOKEN = CREDENTIALS["twilio"]["auth_token"]
 SID = "SM" + "0f" * 16
 
 
@@ -42,7 +43,8 @@ def record(device):
 
 def fields(status="delivered", sid=SID, **extra):
     return {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
-            "AccountSid": "AC" + "0" * 28 + "5a1d", "To": "+4798765432", "ApiVersion": "2010-04-01", **extra}
+            "AccountSid": CREDENTIALS["twilio"]["account_sid"], "To": "+4798765432", "ApiVersion": "2010-04-01",
+            **extra}
 
 
 def post(client, params, *, sign=True, url=URL, token=TOKEN, callback=CALLBACK):

@@ -3,6 +3,8 @@
 message-id as the only yes, the per-message status codes mapped to our
 errors, the balance as credentials check, and the options."""
 
+import base64
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -148,6 +150,7 @@ def test_check_credentials_asks_for_the_balance(sandbox, make_backend):
     assert make_backend().check_credentials(timeout=2).outcome == "accepted"
     request = sandbox.last_request("vonage")
     assert (request.method, request.path) == ("GET", "/vonage/account/get-balance")
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
     refused = make_backend(api_secret="wrong").check_credentials(timeout=2)
     assert refused.outcome == "refused" and "wrong" not in refused.detail
     assert make_backend(base_url=closed_port_url()).check_credentials(timeout=1).outcome == "unchecked"
