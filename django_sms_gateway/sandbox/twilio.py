@@ -28,11 +28,21 @@ https://www.twilio.com/docs/verify/api/verification):
   wrong ones, 429 60202), 404 20404 when no verification is pending (ten
   minutes after the send, or after approval); ``GET /v2/Services/{sid}``
   answers the Service with its ``code_length``.
+* A message sent with a ``StatusCallback`` on a loopback host gets, after
+  the delivery delay, the form POSTs ``MessageStatus=sent`` then
+  ``delivered`` there, signed with ``X-Twilio-Signature`` (base64
+  HMAC-SHA1 with the Auth Token over the URL and each parameter name and
+  value, names sorted: "Webhooks security",
+  https://www.twilio.com/docs/usage/webhooks/webhooks-security). Other hosts
+  are never called.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import http.client
 import secrets
 import threading
 import time
@@ -41,10 +51,11 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from django_sms_gateway.text import segment_info
 
-from .base import E164, SENDER, Recorder, Request, Response, Vendor, basic_credentials, same
+from .base import E164, SENDER, Recorder, Request, Response, Vendor, basic_credentials, is_loopback_host, same
 
 __all__ = [
     "CREDENTIALS",
@@ -54,6 +65,7 @@ __all__ = [
     "VERIFY_SERVICE_SID",
     "Twilio",
     "error",
+    "sign",
 ]
 
 ACCOUNT_SID = "AC7f3c9e2d41b8a6057e1d2c3b4a5f6e7d"
@@ -108,6 +120,12 @@ def error(code: int, status: int, message: str, headers: dict[str, str] | None =
                          headers=headers)
 
 
+def sign(auth_token: str, url: str, fields: dict[str, str]) -> str:
+    """The ``X-Twilio-Signature`` of form ``fields`` posted to ``url``."""
+    signed = url + "".join(name + fields[name] for name in sorted(fields))
+    return base64.b64encode(hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()).decode()
+
+
 def _sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
@@ -146,11 +164,16 @@ class Twilio(Vendor):
     }
     code_length = 6
 
-    def __init__(self, record: Recorder, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, record: Recorder, *, clock: Callable[[], float] = time.monotonic,
+                 delivery_delay: float = 0.05) -> None:
         super().__init__(record)
         self._clock = clock
+        self._delay = delivery_delay
         self._lock = threading.Lock()
         self._pending: dict[str, _Verification] = {}
+        self._callbacks = {"sent": 0, "failed": 0, "skipped": 0}
+        self._generation = 0
+        self._stopping = threading.Event()
 
     def fault_key(self, route: str) -> str:
         return "twilio-verify" if route.startswith("/v2/") else "twilio"
@@ -158,6 +181,16 @@ class Twilio(Vendor):
     def reset(self) -> None:
         with self._lock:
             self._pending.clear()
+            self._callbacks = dict.fromkeys(self._callbacks, 0)
+            self._generation += 1
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def callback_counts(self) -> dict[str, int]:
+        """Status callbacks ``sent`` (2xx), ``failed`` and ``skipped`` (not loopback)."""
+        with self._lock:
+            return dict(self._callbacks)
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
         code, status, text = _FAULTS[fault]
@@ -213,6 +246,11 @@ class Twilio(Vendor):
                                      "'From' phone number via SMS.")
         self._record(self.name, to, body)
         sid, now = _sid("SM"), formatdate(usegmt=True)
+        if fields.get("StatusCallback"):
+            with self._lock:
+                generation = self._generation
+            threading.Thread(target=self._call_back, args=(fields["StatusCallback"], sid, account, to, generation),
+                             name=f"twilio-callback-{sid}", daemon=True).start()
         return Response.json(201, {
             "account_sid": account, "api_version": "2010-04-01", "body": body,
             "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
@@ -222,6 +260,26 @@ class Twilio(Vendor):
             "price": None, "price_unit": "USD", "sid": sid, "status": "accepted" if service else "queued",
             "to": to, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         })
+
+    def _call_back(self, url: str, sid: str, account: str, to: str, generation: int) -> None:
+        target = urlsplit(url)
+        for status in ("sent", "delivered"):
+            if self._stopping.wait(self._delay):
+                return
+            with self._lock:
+                if generation != self._generation:
+                    return
+                if not is_loopback_host(target.hostname or ""):
+                    self._callbacks["skipped"] += 1
+                    return
+            fields = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+                      "AccountSid": account, "To": to, "ApiVersion": "2010-04-01"}
+            headers = {"Content-Type": "application/x-www-form-urlencoded",
+                       "X-Twilio-Signature": sign(CREDENTIALS["auth_token"], url, fields)}
+            outcome = _post(target, urlencode(fields).encode(), headers)
+            with self._lock:
+                if generation == self._generation:
+                    self._callbacks[outcome] += 1
 
     def _verify(self, request: Request, parts: list[str]) -> Response:
         if not _authorized(request, CREDENTIALS["account_sid"]):
@@ -288,3 +346,18 @@ class Twilio(Vendor):
             "status": status, "valid": status == "approved", "amount": None, "payee": None,
             "date_created": formatdate(usegmt=True), "date_updated": formatdate(usegmt=True),
         }
+
+
+def _post(target: Any, body: bytes, headers: dict[str, str]) -> str:
+    """POST ``body`` to the split URL ``target``: "sent" for a 2xx, else "failed"."""
+    connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(target.hostname, target.port, timeout=2.0)
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    try:
+        connection.request("POST", path, body, headers)
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return "failed"
+    finally:
+        connection.close()
+    return "sent" if 200 <= status < 300 else "failed"

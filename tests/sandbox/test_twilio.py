@@ -4,13 +4,22 @@ documents, the test-credential magic numbers included."""
 from __future__ import annotations
 
 import base64
+import hmac
 import re
+import time
 
 import pytest
 import requests
 
 from django_sms_gateway.sandbox.base import Headers, Request
-from django_sms_gateway.sandbox.twilio import MAGIC_FROM, MAGIC_TO, MESSAGING_SERVICE_SID, VERIFY_SERVICE_SID, Twilio
+from django_sms_gateway.sandbox.twilio import (
+    MAGIC_FROM,
+    MAGIC_TO,
+    MESSAGING_SERVICE_SID,
+    VERIFY_SERVICE_SID,
+    Twilio,
+    sign,
+)
 
 from .calls import TIMEOUT, TWILIO, TWILIO_AUTH, twilio_send, twilio_verify
 
@@ -155,3 +164,20 @@ def test_verification_expires_after_ten_minutes():
     code = re.search(r"(\d{6})", recorded[-1]).group(1)
     now[0] = 600.0
     assert post("VerificationCheck", f"To=%2B4798765432&Code={code}").status == 404
+
+
+def test_status_callbacks_go_to_loopback_hosts_only(sandbox):
+    twilio_send(sandbox, {"To": NUMBER, "From": "+15005550006", "Body": "x",
+                          "StatusCallback": "https://example.com/sms/webhooks/twilio/twilio/"})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not sandbox._vendors["twilio"].callback_counts()["skipped"]:
+        time.sleep(0.02)
+    assert sandbox._vendors["twilio"].callback_counts() == {"sent": 0, "failed": 0, "skipped": 1}
+
+
+def test_sign_is_twilios_signature():
+    fields = {"MessageSid": "SM1", "MessageStatus": "sent"}
+    url = "http://127.0.0.1/cb/"
+    signed = (url + "MessageSidSM1MessageStatussent").encode()
+    expected = base64.b64encode(hmac.new(b"token", signed, "sha1").digest()).decode()
+    assert sign("token", url, fields) == expected

@@ -9,7 +9,7 @@ from django.test import override_settings
 from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
 
-from .helpers import zignsec_entry
+from .helpers import gateway_entry, zignsec_entry
 
 pytestmark = pytest.mark.urls("tests.vendors.urls")
 
@@ -38,3 +38,18 @@ def test_sandbox_webhook_updates_the_delivery_record(transactional_db, live_serv
     assert slow_sandbox.stats["zignsec_webhooks"] == {"sent": 1, "failed": 0, "skipped": 0}
     record.refresh_from_db()
     assert record.status == "delivered" and record.segments == 1
+
+
+def test_sandbox_twilio_status_callbacks_update_the_delivery_record(transactional_db, live_server, sandbox, device):
+    callback = f"{live_server.url}/sms/webhooks/twilio/twilio/"
+    twilio = sandbox._vendors["twilio"]
+    with override_settings(SMS_GATEWAYS={"twilio": gateway_entry("twilio", sandbox, status_callback=callback)}):
+        device.generate_challenge()
+        record = DeliveryRecord.objects.get()
+        assert record.status == "queued"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sum(twilio.callback_counts().values()) < 2:
+            time.sleep(0.02)
+    assert twilio.callback_counts() == {"sent": 2, "failed": 0, "skipped": 0}  # "sent", then "delivered"
+    record.refresh_from_db()
+    assert record.status == "delivered"
