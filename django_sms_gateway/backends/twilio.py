@@ -52,7 +52,7 @@ from ..exceptions import (
     RequestRejected,
 )
 from .addressing import is_e164
-from .base import CredentialCheck, Option, SendResult, SMSMessage
+from .base import REQUIRED, CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
 __all__ = ["ERROR_LABELS", "TwilioAPI", "TwilioBackend", "TwilioVerifyBackend"]
@@ -83,12 +83,14 @@ ERROR_LABELS: dict[int, str] = {
 }
 
 
-def _sid(prefix: str) -> Option:
+def _sid(prefix: str, doc: str, default: Any = REQUIRED) -> Option:
+    """An option holding a Twilio SID: ``prefix`` and 32 hex digits."""
     pattern = re.compile(prefix + r"[0-9a-fA-F]{32}")
     return Option(
+        default,
         kind="text",
         check=lambda value: None if pattern.fullmatch(value) else f"must be {prefix} followed by 32 hex digits",
-        doc=f"Twilio SID starting with {prefix}",
+        doc=doc,
     )
 
 
@@ -98,7 +100,7 @@ class TwilioAPI(HTTPBackend):
 
     options: ClassVar[dict[str, Any]] = {
         "base_url": HTTPBackend.options["base_url"],  # a sender only where one is sent (Messages)
-        "account_sid": _sid("AC"),
+        "account_sid": _sid("AC", "the Account SID"),
         "auth_token": Option(kind="secret", doc="the account's Auth Token (or an API key secret)"),
     }
     #: Error codes meaning the recipient, not this vendor, is the problem.
@@ -156,7 +158,7 @@ class TwilioBackend(TwilioAPI):
     options: ClassVar[dict[str, Any]] = {
         **TwilioAPI.options,
         "sender": Option(None, kind="sender", doc="From: a Twilio number, short code or alphanumeric ID"),
-        "messaging_service_sid": Option(None, kind="text", check=_sid("MG").check, doc="MG... Messaging Service"),
+        "messaging_service_sid": _sid("MG", "a Messaging Service to send through instead of sender", None),
         "status_callback": Option(None, kind="url", doc="URL Twilio posts status changes to"),
         "max_segments": Option(10, kind="int", minimum=1, maximum=10, doc="most SMS parts per message"),
     }
@@ -229,7 +231,7 @@ class TwilioVerifyBackend(TwilioAPI):
 
     options: ClassVar[dict[str, Any]] = {
         **TwilioAPI.options,
-        "service_sid": _sid("VA"),
+        "service_sid": _sid("VA", "the Verify Service"),
         "locale": Option(None, kind="text", doc="Locale of Verify's SMS text, such as 'nb'"),
     }
     default_base_url: ClassVar[str] = "https://verify.twilio.com"
