@@ -101,7 +101,7 @@ class TwilioAPI(HTTPBackend):
     options: ClassVar[dict[str, Any]] = {
         "base_url": HTTPBackend.options["base_url"],  # a sender only where one is sent (Messages)
         "account_sid": _sid("AC", "the Account SID"),
-        "auth_token": Option(kind="secret", doc="the account's Auth Token (or an API key secret)"),
+        "auth_token": Option(kind="secret", doc="the account's Auth Token"),
     }
     #: Error codes meaning the recipient, not this vendor, is the problem.
     recipient_refusals: ClassVar[frozenset[int]] = frozenset({21211, 21610, 21614})
