@@ -17,6 +17,15 @@ https://developer.vonage.com/en/api/account):
   ``{"value", "autoReload"}``, or 401 for other credentials (the Account
   API's balance snippet, https://developer.vonage.com/en/account/code-snippets/account-balance).
 
+* A message sent with a ``callback`` on a loopback host gets, after the
+  delivery delay, a delivery receipt there for each part: a GET with
+  ``messageId``, ``msisdn``, ``to``, ``status=delivered``, ``err-code=0``,
+  ``api-key``, ``message-timestamp``, ``timestamp``, ``nonce`` and ``sig``,
+  signed with ``CREDENTIALS["signature_secret"]`` by the ``md5hash`` method
+  (Vonage "Delivery receipts" and "Signing Messages",
+  https://developer.vonage.com/en/getting-started/concepts/signing-messages).
+  Other hosts are never called.
+
 Status faults ``1`` ... ``33`` answer 200 with that per-message status, as
 Vonage does; ``500``, ``401`` and ``429`` are HTTP errors with Vonage's
 problem document (``type``, ``title``, ``detail``).
@@ -24,19 +33,26 @@ problem document (``type``, ``title``, ``detail``).
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import itertools
 import re
+import secrets
 import threading
+import time
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from django_sms_gateway.text import is_gsm7, segment_info
 
-from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, same
+from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, is_loopback_host, same
 
-__all__ = ["CREDENTIALS", "STATUS_TEXTS", "Vonage"]
+__all__ = ["CREDENTIALS", "STATUS_TEXTS", "Vonage", "sign"]
 
-CREDENTIALS = MappingProxyType({"api_key": "5a1db0c5", "api_secret": "SandboxSecret1"})
+CREDENTIALS = MappingProxyType(
+    {"api_key": "5a1db0c5", "api_secret": "SandboxSecret1", "signature_secret": "sandbox-vonage-signature-secret"}
+)
 
 #: Per-message status -> Vonage's ``error-text``.
 STATUS_TEXTS = MappingProxyType({
@@ -61,6 +77,13 @@ _PROBLEMS = {
 }
 
 
+def sign(secret: str, params: dict[str, str]) -> str:
+    """The ``md5hash`` ``sig`` of ``params``: MD5 of ``&name=value`` for the
+    sorted names (``&`` and ``=`` in values as ``_``) followed by the secret."""
+    signed = "".join(f"&{k}={v.replace('&', '_').replace('=', '_')}" for k, v in sorted(params.items()))
+    return hashlib.md5((signed + secret).encode(), usedforsecurity=False).hexdigest()
+
+
 def refused(status: str, text: str | None = None) -> Response:
     """Vonage's answer for a message it did not take: HTTP 200 and a status."""
     return Response.json(200, {"message-count": "1",
@@ -79,14 +102,28 @@ class Vonage(Vendor):
     name = "vonage"
     fault_variants = {"vonage": tuple(STATUS_TEXTS)}
 
-    def __init__(self, record: Recorder) -> None:
+    def __init__(self, record: Recorder, *, delivery_delay: float = 0.05) -> None:
         super().__init__(record)
+        self._delay = delivery_delay
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._receipts = {"sent": 0, "failed": 0, "skipped": 0}
+        self._generation = 0
+        self._stopping = threading.Event()
 
     def reset(self) -> None:
         with self._lock:
             self._ids = itertools.count(1)
+            self._receipts = dict.fromkeys(self._receipts, 0)
+            self._generation += 1
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def receipt_counts(self) -> dict[str, int]:
+        """Delivery receipts ``sent`` (2xx), ``failed`` and ``skipped`` (not loopback)."""
+        with self._lock:
+            return dict(self._receipts)
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
         if fault in STATUS_TEXTS:
@@ -135,9 +172,50 @@ class Vonage(Vendor):
         parts = segment_info(delivered).segments
         with self._lock:
             ids = [f"{next(self._ids):016X}" for _ in range(parts)]
+            generation = self._generation
         self._record(self.name, "+" + to, delivered)
+        if isinstance(fields.get("callback"), str) and fields["callback"]:
+            threading.Thread(target=self._send_receipts, args=(fields["callback"], ids, sender, to, generation),
+                             name=f"vonage-receipt-{ids[0]}", daemon=True).start()
         return Response.json(200, {
             "message-count": str(parts),
             "messages": [{"to": to, "message-id": ident, "status": "0", "remaining-balance": "10.00000000",
                           "message-price": "0.03330000", "network": "24201"} for ident in ids],
         })
+
+    def _send_receipts(self, url: str, ids: list[str], sender: str, to: str, generation: int) -> None:
+        if self._stopping.wait(self._delay):
+            return
+        target = urlsplit(url)
+        for message_id in ids:
+            with self._lock:
+                if generation != self._generation:
+                    return
+                if not is_loopback_host(target.hostname or ""):
+                    self._receipts["skipped"] += 1
+                    continue
+            params = {"msisdn": to, "to": sender, "network-code": "24201", "messageId": message_id,
+                      "price": "0.03330000", "status": "delivered", "scts": time.strftime("%y%m%d%H%M"),
+                      "err-code": "0", "api-key": CREDENTIALS["api_key"],
+                      "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                      "timestamp": str(int(time.time())), "nonce": secrets.token_hex(8)}
+            params["sig"] = sign(CREDENTIALS["signature_secret"], params)
+            outcome = _get(target, urlencode(params))
+            with self._lock:
+                if generation == self._generation:
+                    self._receipts[outcome] += 1
+
+
+def _get(target: Any, query: str) -> str:
+    """GET the split URL ``target`` with ``query``: "sent" for a 2xx, else "failed"."""
+    connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(target.hostname, target.port, timeout=2.0)
+    path = (target.path or "/") + "?" + "&".join(part for part in (target.query, query) if part)
+    try:
+        connection.request("GET", path)
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return "failed"
+    finally:
+        connection.close()
+    return "sent" if 200 <= status < 300 else "failed"

@@ -106,7 +106,8 @@ def twilio_verify(sandbox: Sandbox, action: str = "Verifications", fields: Any =
 def vonage_send(sandbox: Sandbox, fields: Any = None, http: Any = requests, **kwargs: Any) -> requests.Response:
     if fields is None:
         fields = {"from": "Acme", "to": "4798765432", "text": "Your code is 123456"}
-    return http.post(sandbox.base_url("vonage") + "/sms/json", data={**VONAGE, **fields},
+    credentials = {"api_key": VONAGE["api_key"], "api_secret": VONAGE["api_secret"]}
+    return http.post(sandbox.base_url("vonage") + "/sms/json", data={**credentials, **fields},
                      timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
 
 

@@ -3,8 +3,13 @@ as Vonage documents, and the balance check."""
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 import pytest
 import requests
+
+from django_sms_gateway.sandbox.vonage import sign
 
 from .calls import TIMEOUT, VONAGE, vonage_send
 
@@ -23,7 +28,8 @@ def test_send_answers_one_message_per_part(sandbox):
 
 def test_json_bodies_are_accepted_too(sandbox):
     response = requests.post(sandbox.base_url("vonage") + "/sms/json", timeout=TIMEOUT,
-                             json={**VONAGE, "from": "Acme", "to": "4798765432", "text": "hi"})
+                             json={"api_key": VONAGE["api_key"], "api_secret": VONAGE["api_secret"],
+                                   "from": "Acme", "to": "4798765432", "text": "hi"})
     assert response.json()["messages"][0]["status"] == "0"
 
 
@@ -64,3 +70,16 @@ def test_balance(sandbox):
 def test_other_paths_and_methods(sandbox):
     assert requests.get(sandbox.base_url("vonage") + "/sms/json", timeout=TIMEOUT).status_code == 405
     assert requests.post(sandbox.base_url("vonage") + "/sms/xml", timeout=TIMEOUT).status_code == 404
+
+
+def test_receipts_go_to_loopback_hosts_only(sandbox):
+    vonage_send(sandbox, {"from": "Acme", "to": "4798765432", "text": "hi", "callback": "https://example.com/dlr"})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not sandbox._vendors["vonage"].receipt_counts()["skipped"]:
+        time.sleep(0.02)
+    assert sandbox._vendors["vonage"].receipt_counts() == {"sent": 0, "failed": 0, "skipped": 1}
+
+
+def test_sign_is_vonages_md5hash():
+    expected = hashlib.md5(b"&a=1_2&b=x_ysecret", usedforsecurity=False).hexdigest()
+    assert sign("secret", {"b": "x&y", "a": "1=2"}) == expected

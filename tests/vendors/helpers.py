@@ -31,7 +31,8 @@ SIGNICAT, ZIGNSEC, ACCUAUTH, IP1 = (VENDORS[name][0] for name in ("signicat", "z
 
 def credentials(vendor: str) -> dict[str, str]:
     """The sandbox's credentials for ``vendor``'s OPTIONS (a webhook secret only where a test asks)."""
-    return {name: value for name, value in CREDENTIALS[vendor.partition("-")[0]].items() if name != "webhook_secret"}
+    return {name: value for name, value in CREDENTIALS[vendor.partition("-")[0]].items()
+            if name not in ("webhook_secret", "signature_secret")}
 
 
 def gateway_entry(vendor: str, sandbox: Sandbox | None, *, base_url: str | None = None,

@@ -53,3 +53,20 @@ def test_sandbox_twilio_status_callbacks_update_the_delivery_record(transactiona
     assert twilio.callback_counts() == {"sent": 2, "failed": 0, "skipped": 0}  # "sent", then "delivered"
     record.refresh_from_db()
     assert record.status == "delivered"
+
+
+def test_sandbox_vonage_receipts_update_the_delivery_record(transactional_db, live_server, sandbox, device):
+    callback = f"{live_server.url}/sms/webhooks/vonage/vonage/"
+    vonage = sandbox._vendors["vonage"]
+    entry = gateway_entry("vonage", sandbox, callback=callback,
+                          signature_secret=CREDENTIALS["vonage"]["signature_secret"])
+    with override_settings(SMS_GATEWAYS={"vonage": entry}):
+        device.generate_challenge()
+        record = DeliveryRecord.objects.get()
+        assert record.status == "accepted"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not sum(vonage.receipt_counts().values()):
+            time.sleep(0.02)
+    assert vonage.receipt_counts() == {"sent": 1, "failed": 0, "skipped": 0}
+    record.refresh_from_db()
+    assert record.status == "delivered"
