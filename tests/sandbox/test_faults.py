@@ -11,6 +11,7 @@ import requests
 
 from django_sms_gateway.sandbox import COMMON_FAULTS, FAULTS, Sandbox
 from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
+from django_sms_gateway.sandbox.vonage import STATUS_TEXTS
 
 from .calls import call, signicat_send, signicat_token
 
@@ -21,12 +22,21 @@ STATUS_FAULTS = [(key, fault) for key, faults in FAULTS.items() for fault in fau
                  if fault not in ("refuse", "hang", "malformed", "oversized") and (key, fault) not in NOT_A_YES]
 
 
-def expected_status(fault):
+TWILIO_STATUSES = {"21211": 400, "21408": 400, "21610": 400, "21612": 400, "21614": 400, "60200": 400,
+                   "60202": 429, "60203": 429, "20404": 404}
+
+
+def expected_status(key, fault):
+    if key == "vonage" and fault in STATUS_TEXTS:
+        return 200  # Vonage answers 200 with the status in the body
+    if key.startswith("twilio") and fault in TWILIO_STATUSES:
+        return TWILIO_STATUSES[fault]
     return ERROR_STATUSES.get(fault) or int(fault)
 
 
 def test_every_key_offers_the_common_faults_and_its_documented_errors():
-    assert set(FAULTS) == {"signicat", "signicat-token", "zignsec", "accuauth", "ip1"}
+    assert set(FAULTS) == {"signicat", "signicat-token", "zignsec", "accuauth", "ip1", "twilio", "twilio-verify",
+                           "vonage"}
     for faults in FAULTS.values():
         assert faults[:len(COMMON_FAULTS)] == COMMON_FAULTS
     assert set(FAULTS["accuauth"]) - set(COMMON_FAULTS) == set(ERROR_STATUSES)
@@ -40,7 +50,7 @@ def test_status_faults_answer_the_vendor_error(sandbox, key, fault):
 
     response = call(sandbox, key)
 
-    assert response.status_code == expected_status(fault)
+    assert response.status_code == expected_status(key, fault)
     body = response.json()
     if key == "signicat":
         assert response.headers["Content-Type"].startswith("application/problem+json")
@@ -53,6 +63,12 @@ def test_status_faults_answer_the_vendor_error(sandbox, key, fault):
         assert body["status"] == {"500": "INTERNAL_ERROR", "401": "UNAUTHORIZED",
                                   "429": "RATE_LIMIT_EXCEEDED"}.get(fault, fault)
         assert body["reason"] and body["request_id"].startswith("TID")
+    elif key.startswith("twilio"):
+        assert body["status"] == response.status_code and body["code"] and body["more_info"]
+    elif key == "vonage" and fault in STATUS_TEXTS:
+        assert body["messages"][0]["status"] == fault and body["messages"][0]["error-text"]
+    elif key == "vonage":
+        assert body["title"] and body["type"]
     else:
         assert body["Message"]
     if fault == "429":

@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
+from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
 
 SENDER = "+4740003410"
 NUMBER = "+4798765432"
@@ -15,19 +16,24 @@ TIMEOUT = 1.0
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 LOCMEM_ENTRY = {"BACKEND": LOCMEM}
 
-#: Vendor name (as the sandbox names it) -> backend path and the options every entry carries.
+#: Vendor name (as the sandbox names it, or ``<sandbox name>-<API>``) -> backend path and the
+#: options every entry carries.
 VENDORS: dict[str, tuple[str, dict[str, Any]]] = {
     "signicat": ("django_sms_gateway.backends.signicat.SignicatBackend", {"sender": "Acme"}),
     "zignsec": ("django_sms_gateway.backends.zignsec.ZignSecBackend", {"sender": SENDER}),
     "accuauth": ("django_sms_gateway.backends.accuauth.AccuAuthBackend", {}),
     "ip1": ("django_sms_gateway.backends.ip1.IP1Backend", {}),
+    "twilio": ("django_sms_gateway.backends.twilio.TwilioBackend", {"sender": "+15005550006"}),
+    "twilio-verify": ("django_sms_gateway.backends.twilio.TwilioVerifyBackend", {"service_sid": VERIFY_SERVICE_SID}),
+    "vonage": ("django_sms_gateway.backends.vonage.VonageBackend", {"sender": "Acme"}),
 }
 SIGNICAT, ZIGNSEC, ACCUAUTH, IP1 = (VENDORS[name][0] for name in ("signicat", "zignsec", "accuauth", "ip1"))
 
 
 def credentials(vendor: str) -> dict[str, str]:
     """The sandbox's credentials for ``vendor``'s OPTIONS (a webhook secret only where a test asks)."""
-    return {name: value for name, value in CREDENTIALS[vendor].items() if name != "webhook_secret"}
+    return {name: value for name, value in CREDENTIALS[vendor.partition("-")[0]].items()
+            if name not in ("webhook_secret", "signature_secret")}
 
 
 def gateway_entry(vendor: str, sandbox: Sandbox | None, *, base_url: str | None = None,
@@ -36,9 +42,10 @@ def gateway_entry(vendor: str, sandbox: Sandbox | None, *, base_url: str | None 
     ``base_url``), with the sandbox's credentials; ``options`` add to or
     replace the entry's ``OPTIONS``."""
     backend, defaults = VENDORS[vendor]
+    base_url = base_url or sandbox.base_url(vendor.partition("-")[0])
     return {
         "BACKEND": backend,
-        "OPTIONS": {"base_url": base_url or sandbox.base_url(vendor), **defaults, **credentials(vendor), **options},
+        "OPTIONS": {"base_url": base_url, **defaults, **credentials(vendor), **options},
         "TIMEOUT": timeout,
     }
 
