@@ -22,13 +22,13 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import accuauth, ip1, signicat, zignsec
+from . import accuauth, aws, infobip, ip1, signicat, sinch, zignsec
 from .base import Headers, Request, Response, Vendor, is_loopback_host, iso_utc, parse_body, utc_now
 from .inbox import VendorStatus, render_inbox
 
 __all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "VENDORS", "RecordedRequest", "Sandbox"]
 
-VENDORS = ("signicat", "zignsec", "accuauth", "ip1")
+VENDORS = ("signicat", "zignsec", "accuauth", "ip1", "infobip", "sinch", "aws")
 
 #: Faults every fault key accepts:
 #:
@@ -41,7 +41,9 @@ VENDORS = ("signicat", "zignsec", "accuauth", "ip1")
 #: says ``application/json``; ``oversized``: 200 with a 5 MiB JSON body.
 COMMON_FAULTS = ("500", "401", "429", "refuse", "hang", "malformed", "oversized")
 
-_VENDOR_CLASSES: tuple[type[Vendor], ...] = (signicat.Signicat, zignsec.ZignSec, accuauth.AccuAuth, ip1.Ip1)
+_VENDOR_CLASSES: tuple[type[Vendor], ...] = (
+    signicat.Signicat, zignsec.ZignSec, accuauth.AccuAuth, ip1.Ip1, infobip.Infobip, sinch.Sinch, aws.AWS
+)
 
 #: Fault key -> accepted fault names. Keys are the vendor names, plus
 #: ``signicat-token`` for Signicat's token endpoint (``signicat`` covers
@@ -58,6 +60,9 @@ CREDENTIALS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "zignsec": zignsec.CREDENTIALS,
     "accuauth": accuauth.CREDENTIALS,
     "ip1": ip1.CREDENTIALS,
+    "infobip": infobip.CREDENTIALS,
+    "sinch": sinch.CREDENTIALS,
+    "aws": aws.CREDENTIALS,
 })
 
 MAX_BODY = 64 * 1024
@@ -156,6 +161,9 @@ class Sandbox:
             "zignsec": self._zignsec,
             "accuauth": accuauth.AccuAuth(self._record),
             "ip1": ip1.Ip1(self._record),
+            "infobip": infobip.Infobip(self._record),
+            "sinch": sinch.Sinch(self._record),
+            "aws": aws.AWS(self._record),
         }
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -19,8 +19,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from django_sms_gateway.models import SMSDevice
-from tests.vendors.helpers import signicat_entry, zignsec_entry
 from tests.example_site import example_settings
+from tests.vendors.helpers import signicat_entry, zignsec_entry
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
@@ -20,12 +23,17 @@ VENDORS: dict[str, tuple[str, dict[str, Any]]] = {
     "zignsec": ("django_sms_gateway.backends.zignsec.ZignSecBackend", {"sender": SENDER}),
     "accuauth": ("django_sms_gateway.backends.accuauth.AccuAuthBackend", {}),
     "ip1": ("django_sms_gateway.backends.ip1.IP1Backend", {}),
+    "infobip": ("django_sms_gateway.backends.infobip.InfobipBackend", {"sender": "Acme"}),
+    "sinch": ("django_sms_gateway.backends.sinch.SinchBackend", {"sender": "Acme"}),
+    "aws": ("django_sms_gateway.backends.aws.AWSEndUserMessagingBackend", {"region": "eu-west-1"}),
 }
 SIGNICAT, ZIGNSEC, ACCUAUTH, IP1 = (VENDORS[name][0] for name in ("signicat", "zignsec", "accuauth", "ip1"))
 
 
 def credentials(vendor: str) -> dict[str, str]:
     """The sandbox's credentials for ``vendor``'s OPTIONS (a webhook secret only where a test asks)."""
+    if vendor == "aws":  # credentials come from botocore's chain (the environment in tests), not OPTIONS
+        return {}
     return {name: value for name, value in CREDENTIALS[vendor].items() if name != "webhook_secret"}
 
 
@@ -64,3 +72,36 @@ def closed_port_url(path: str = "") -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/{path.lstrip('/')}".rstrip("/")
+
+
+class FixedAnswer:
+    """A loopback HTTP server that answers every request with one fixed answer:
+    for vendor answers the sandbox would never give (a 2xx without the vendor's yes)."""
+
+    def __init__(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_any(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> FixedAnswer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
