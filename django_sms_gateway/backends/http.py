@@ -77,7 +77,7 @@ class HTTPBackend(BaseBackend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.base_url = (self.config.get("base_url") or self.default_base_url).rstrip("/")
+        self.base_url = (self.config.get("base_url") or self.vendor_base_url()).rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise self.config_error(f"option 'base_url' must be an http(s) URL, not {self.base_url!r}")
@@ -88,6 +88,11 @@ class HTTPBackend(BaseBackend):
                 check_id=PLAIN_HTTP_CHECK_ID,
             )
         self.session = self.build_session()
+
+    def vendor_base_url(self) -> str:
+        """The vendor's URL when ``base_url`` is not given (``default_base_url``,
+        or one built from other options, such as a region)."""
+        return self.default_base_url
 
     def build_session(self) -> requests.Session:
         session = requests.Session()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
-from . import accuauth, ip1, signicat, twilio, vonage, zignsec
+from . import accuauth, aws, infobip, ip1, signicat, sinch, twilio, vonage, zignsec
 from .base import Headers, Vendor, is_loopback_host, iso_utc, utc_now
 
 __all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "REGISTERED", "VENDORS", "RecordedRequest", "SandboxState"]
@@ -28,6 +28,9 @@ REGISTERED: tuple[tuple[ModuleType, type[Vendor]], ...] = (
     (ip1, ip1.Ip1),
     (twilio, twilio.Twilio),
     (vonage, vonage.Vonage),
+    (infobip, infobip.Infobip),
+    (sinch, sinch.Sinch),
+    (aws, aws.AWS),
 )
 
 VENDORS: tuple[str, ...] = tuple(cls.name for _module, cls in REGISTERED)

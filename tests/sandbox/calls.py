@@ -128,4 +128,29 @@ def call(sandbox: Sandbox, key: str, **kwargs: Any) -> requests.Response:
         return twilio_verify(sandbox, **kwargs)
     if key == "vonage":
         return vonage_send(sandbox, **kwargs)
+    if key in MORE_VENDOR_CALLS:
+        return MORE_VENDOR_CALLS[key](sandbox, **kwargs)
     return ip1_create(sandbox, **kwargs)
+
+
+def infobip_send(sandbox: Sandbox, timeout: float = TIMEOUT) -> requests.Response:
+    body = {"messages": [{"sender": "Acme", "destinations": [{"to": "4798765432"}], "content": {"text": "Hi"}}]}
+    return requests.post(sandbox.base_url("infobip") + "/sms/3/messages", json=body, timeout=timeout,
+                         headers={"Authorization": f"App {CREDENTIALS['infobip']['api_key']}"})
+
+
+def sinch_send(sandbox: Sandbox, timeout: float = TIMEOUT) -> requests.Response:
+    plan, token = CREDENTIALS["sinch"]["service_plan_id"], CREDENTIALS["sinch"]["api_token"]
+    return requests.post(f"{sandbox.base_url('sinch')}/xms/v1/{plan}/batches", timeout=timeout,
+                         json={"from": "Acme", "to": ["+4798765432"], "body": "Hi"},
+                         headers={"Authorization": f"Bearer {token}"})
+
+
+def aws_send(sandbox: Sandbox, timeout: float = TIMEOUT) -> requests.Response:
+    """Unsigned (faults answer before the signature is checked; signed calls are in tests/vendors/test_aws.py)."""
+    return requests.post(sandbox.base_url("aws") + "/", data=b"{}", timeout=timeout,
+                         headers={"Content-Type": "application/x-amz-json-1.0",
+                                  "X-Amz-Target": "PinpointSMSVoiceV2.SendTextMessage"})
+
+
+MORE_VENDOR_CALLS = {"infobip": infobip_send, "sinch": sinch_send, "aws": aws_send}
