@@ -42,7 +42,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import secrets
 import threading
 import time
@@ -55,7 +54,18 @@ from urllib.parse import urlencode, urlsplit
 
 from django_sms_gateway.text import segment_info
 
-from .base import E164, SENDER, Recorder, Request, Response, Vendor, basic_credentials, is_loopback_host, same
+from .base import (
+    E164,
+    SENDER,
+    Recorder,
+    Request,
+    Response,
+    Vendor,
+    basic_credentials,
+    call_back,
+    is_loopback_host,
+    same,
+)
 
 __all__ = [
     "CREDENTIALS",
@@ -276,7 +286,7 @@ class Twilio(Vendor):
                       "AccountSid": account, "To": to, "ApiVersion": "2010-04-01"}
             headers = {"Content-Type": "application/x-www-form-urlencoded",
                        "X-Twilio-Signature": sign(CREDENTIALS["auth_token"], url, fields)}
-            outcome = _post(target, urlencode(fields).encode(), headers)
+            outcome = call_back(target, "POST", body=urlencode(fields).encode(), headers=headers)
             with self._lock:
                 if generation == self._generation:
                     self._callbacks[outcome] += 1
@@ -347,17 +357,3 @@ class Twilio(Vendor):
             "date_created": formatdate(usegmt=True), "date_updated": formatdate(usegmt=True),
         }
 
-
-def _post(target: Any, body: bytes, headers: dict[str, str]) -> str:
-    """POST ``body`` to the split URL ``target``: "sent" for a 2xx, else "failed"."""
-    connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(target.hostname, target.port, timeout=2.0)
-    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-    try:
-        connection.request("POST", path, body, headers)
-        status = connection.getresponse().status
-    except (OSError, http.client.HTTPException):
-        return "failed"
-    finally:
-        connection.close()
-    return "sent" if 200 <= status < 300 else "failed"

@@ -34,7 +34,6 @@ problem document (``type``, ``title``, ``detail``).
 from __future__ import annotations
 
 import hashlib
-import http.client
 import itertools
 import re
 import secrets
@@ -46,7 +45,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django_sms_gateway.text import is_gsm7, segment_info
 
-from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, is_loopback_host, same
+from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, call_back, is_loopback_host, same
 
 __all__ = ["CREDENTIALS", "STATUS_TEXTS", "Vonage", "sign"]
 
@@ -200,22 +199,8 @@ class Vonage(Vendor):
                       "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
                       "timestamp": str(int(time.time())), "nonce": secrets.token_hex(8)}
             params["sig"] = sign(CREDENTIALS["signature_secret"], params)
-            outcome = _get(target, urlencode(params))
+            outcome = call_back(target, "GET", query=urlencode(params))
             with self._lock:
                 if generation == self._generation:
                     self._receipts[outcome] += 1
 
-
-def _get(target: Any, query: str) -> str:
-    """GET the split URL ``target`` with ``query``: "sent" for a 2xx, else "failed"."""
-    connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(target.hostname, target.port, timeout=2.0)
-    path = (target.path or "/") + "?" + "&".join(part for part in (target.query, query) if part)
-    try:
-        connection.request("GET", path)
-        status = connection.getresponse().status
-    except (OSError, http.client.HTTPException):
-        return "failed"
-    finally:
-        connection.close()
-    return "sent" if 200 <= status < 300 else "failed"
