@@ -125,15 +125,8 @@ class InfobipBackend(HTTPBackend):
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
         """Read the account balance (``GET /account/1/balance``, Infobip's
         "Get account balance"): harmless, and refused without a valid key."""
-        try:
-            response = self.request("GET", BALANCE_PATH, timeout=timeout, headers=self._auth)
-        except GatewayError as exc:
-            return CredentialCheck("unchecked", f"Infobip did not answer ({exc.reason})")
-        if response.status in (401, 403):
-            return CredentialCheck("refused", f"Infobip refused the API key (HTTP {response.status})")
-        if response.status == 200:
-            return CredentialCheck("accepted", "Infobip read the account balance")
-        return CredentialCheck("unchecked", f"unexpected answer (HTTP {response.status})")
+        check, _balance = self.read_check("Infobip", BALANCE_PATH, timeout=timeout, headers=self._auth)
+        return check
 
 
 def _error_code(body: bytes) -> str | None:

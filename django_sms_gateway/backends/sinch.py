@@ -127,15 +127,8 @@ class SinchBackend(HTTPBackend):
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
         """List at most one batch ("Batches > List", ``page_size``): harmless,
         and refused without a valid token."""
-        try:
-            response = self.request("GET", f"{self._path}?page_size=1", timeout=timeout, headers=self._auth)
-        except GatewayError as exc:
-            return CredentialCheck("unchecked", f"Sinch did not answer ({exc.reason})")
-        if response.status in (401, 403):
-            return CredentialCheck("refused", f"Sinch refused the token (HTTP {response.status})")
-        if response.status == 200:
-            return CredentialCheck("accepted", "Sinch listed the service plan's batches")
-        return CredentialCheck("unchecked", f"unexpected answer (HTTP {response.status})")
+        check, _batches = self.read_check("Sinch", f"{self._path}?page_size=1", timeout=timeout, headers=self._auth)
+        return check
 
 
 def _error_code(body: bytes) -> str | None:

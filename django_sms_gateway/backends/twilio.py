@@ -135,18 +135,7 @@ class TwilioAPI(HTTPBackend):
         return self.error(RequestRejected, reason, **kwargs)
 
     def _get_check(self, path: str, *, timeout: float) -> tuple[CredentialCheck, dict[str, Any] | None]:
-        try:
-            response = self.request("GET", path, timeout=timeout, auth=self.auth)
-        except GatewayError as exc:
-            return CredentialCheck("unchecked", f"Twilio could not be asked: {exc.reason}"), None
-        if response.status in (401, 403):
-            return CredentialCheck("refused", f"Twilio refused the credentials (HTTP {response.status})"), None
-        if response.status != 200:
-            return CredentialCheck("unchecked", f"unexpected answer (HTTP {response.status})"), None
-        try:
-            return CredentialCheck("accepted", "Twilio accepted the credentials"), self.read_json(response)
-        except GatewayError:
-            return CredentialCheck("unchecked", "unreadable answer"), None
+        return self.read_check("Twilio", path, timeout=timeout, auth=self.auth)
 
 
 class TwilioBackend(TwilioAPI):
