@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
 from django.utils import timezone
 
 from django_sms_gateway import signals
@@ -31,8 +29,9 @@ from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
+from tests.vendor_codes import failure_count, interleave, verify_concurrently
 
-from .helpers import LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
+from .helpers import LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry, other_code
 
 ACCOUNT = CREDENTIALS["twilio"]["account_sid"]
 SERVICE_PATH = f"/twilio/v2/Services/{VERIFY_SERVICE_SID}"
@@ -41,14 +40,6 @@ SERVICE_PATH = f"/twilio/v2/Services/{VERIFY_SERVICE_SID}"
 def vendor_code(sandbox) -> str:
     """The code Verify (the sandbox) made and "sent" last."""
     return re.search(r"code is: (\d+)", sandbox.messages[-1]["text"]).group(1)
-
-
-def other_code(code: str) -> str:
-    return "".join("1" if c == "0" else "0" for c in code)
-
-
-def failure_count(device) -> int:
-    return SMSDevice.objects.get(pk=device.pk).throttling_failure_count
 
 
 @pytest.fixture
@@ -274,21 +265,6 @@ def test_verify_refusing_connections_falls_back(settings, device, sms_outbox, fa
     assert device.verify_token(sms_outbox[0].code) is True
 
 
-def interleave(monkeypatch, during):
-    """Make TwilioVerifyBackend.verify run ``during()`` (another request) before it answers."""
-    real = TwilioVerifyBackend.verify
-    calls: list[str] = []
-
-    def verify(self, recipient, code, *, timeout):
-        calls.append(code)
-        if len(calls) == 1:
-            during()
-        return real(self, recipient, code, timeout=timeout)
-
-    monkeypatch.setattr(TwilioVerifyBackend, "verify", verify)
-    return calls
-
-
 @pytest.mark.django_db
 def test_wrong_guess_during_the_check_of_the_right_code_does_not_burn_it(verify_first, device, sms_outbox,
                                                                          monkeypatch):
@@ -296,7 +272,7 @@ def test_wrong_guess_during_the_check_of_the_right_code_does_not_burn_it(verify_
     code = vendor_code(verify_first)
     other = SMSDevice.objects.get(pk=device.pk)
     refused: list[bool] = []
-    calls = interleave(monkeypatch, lambda: refused.append(other.verify_token(other_code(code))))
+    calls = interleave(monkeypatch, TwilioVerifyBackend, lambda: refused.append(other.verify_token(other_code(code))))
     assert device.verify_token(code) is True
     assert refused == [False] and calls == [code] and failure_count(device) == 0
 
@@ -313,7 +289,7 @@ def test_second_submit_of_the_right_code_does_not_ask_verify_again(verify_first,
 
     signals.code_refused.connect(receiver)
     try:
-        calls = interleave(monkeypatch, lambda: other.verify_token(code))
+        calls = interleave(monkeypatch, TwilioVerifyBackend, lambda: other.verify_token(code))
         assert device.verify_token(code) is True
     finally:
         signals.code_refused.disconnect(receiver)
@@ -334,27 +310,8 @@ def test_concurrent_checks_accept_once(verify_first, device, sms_outbox):
     """Eight requests race with the right code: Verify is asked once and
     exactly one request gets in."""
     device.generate_challenge()
-    code = vendor_code(verify_first)
-    barrier = threading.Barrier(8, timeout=10)
-    results: list[bool] = []
-    lock = threading.Lock()
-
-    def attempt():
-        try:
-            mine = SMSDevice.objects.get(pk=device.pk)
-            barrier.wait()
-            outcome = mine.verify_token(code)
-            with lock:
-                results.append(outcome)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=attempt) for _ in range(8)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=20)
-    assert results.count(True) == 1 and len(results) == 8
+    results = verify_concurrently(device.pk, vendor_code(verify_first))
+    assert results.count(True) == 1
     assert verify_first.stats["twilio"]["requests"] == 2  # one start, one check
 
 
