@@ -3,17 +3,21 @@
     path("sms/", include("django_sms_gateway.urls")),
 
 gives ``/sms/verify/`` (name ``django_sms_gateway:verify``, the SMS step) and
-``/sms/webhooks/zignsec/<alias>/`` (name ``django_sms_gateway:zignsec-webhook``).
+``/sms/webhooks/zignsec/<alias>/`` (name ``django_sms_gateway:zignsec-webhook``),
+``/sms/webhooks/twilio/<alias>/`` (``twilio-webhook``) and
+``/sms/webhooks/vonage/<alias>/`` (``vonage-webhook``).
 """
 
 from django.urls import path
 
-from . import webhooks
 from .views import SMSVerifyView
+from .webhooks import twilio, vonage, zignsec
 
 app_name = "django_sms_gateway"
 
 urlpatterns = [
     path("verify/", SMSVerifyView.as_view(), name="verify"),
-    path("webhooks/zignsec/<str:alias>/", webhooks.zignsec_webhook, name="zignsec-webhook"),
+    path("webhooks/zignsec/<str:alias>/", zignsec.zignsec_webhook, name="zignsec-webhook"),
+    path("webhooks/twilio/<str:alias>/", twilio.twilio_status_webhook, name="twilio-webhook"),
+    path("webhooks/vonage/<str:alias>/", vonage.vonage_receipt_webhook, name="vonage-webhook"),
 ]

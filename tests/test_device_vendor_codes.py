@@ -5,10 +5,8 @@ that is the one that counts. Over real HTTP against the sandbox's iP1."""
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from django_sms_gateway import signals
@@ -22,14 +20,11 @@ from django_sms_gateway.exceptions import (
     RequestRejected,
 )
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
+from tests.vendor_codes import failure_count, interleave, verify_concurrently
 from tests.vendors.helpers import LOCMEM_ENTRY, TIMEOUT, closed_port_url, gateway_entry, ip1_code, other_code
 
 DIGITS = "4798765432"
 vendor_code = ip1_code
-
-
-def failure_count(device) -> int:
-    return SMSDevice.objects.get(pk=device.pk).throttling_failure_count
 
 
 @pytest.fixture
@@ -192,21 +187,6 @@ def test_a_new_challenge_through_another_gateway_replaces_the_vendor_code(ip1_fi
 # -- a second request while iP1 is being asked (deterministic, any database) ---------------
 
 
-def interleave(monkeypatch, during):
-    """Make IP1Backend.verify run ``during()`` (another request) before it answers."""
-    real = IP1Backend.verify
-    calls: list[str] = []
-
-    def verify(self, recipient, code, *, timeout):
-        calls.append(code)
-        if len(calls) == 1:
-            during()
-        return real(self, recipient, code, timeout=timeout)
-
-    monkeypatch.setattr(IP1Backend, "verify", verify)
-    return calls
-
-
 @pytest.mark.django_db
 def test_wrong_guess_during_the_check_of_the_right_code_does_not_burn_it(ip1_first, device, sms_outbox, monkeypatch):
     """The double-submit race: a wrong guess arriving while iP1 checks the right
@@ -216,7 +196,7 @@ def test_wrong_guess_during_the_check_of_the_right_code_does_not_burn_it(ip1_fir
     code = vendor_code(ip1_first)
     other = SMSDevice.objects.get(pk=device.pk)
     refused: list[str] = []
-    calls = interleave(monkeypatch, lambda: refused.append(other.verify_token(other_code(code))))
+    calls = interleave(monkeypatch, IP1Backend, lambda: refused.append(other.verify_token(other_code(code))))
     assert device.verify_token(code) is True
     assert refused == [False] and calls == [code]  # the wrong guess never reached iP1
     assert failure_count(device) == 0  # and was not counted: it was not checked
@@ -234,7 +214,7 @@ def test_second_submit_of_the_right_code_does_not_ask_ip1_again(ip1_first, devic
 
     signals.code_refused.connect(receiver)
     try:
-        calls = interleave(monkeypatch, lambda: other.verify_token(code))
+        calls = interleave(monkeypatch, IP1Backend, lambda: other.verify_token(code))
         assert device.verify_token(code) is True
     finally:
         signals.code_refused.disconnect(receiver)
@@ -293,31 +273,6 @@ needs_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"),
     reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres",
 )
-
-
-def verify_concurrently(device_pk: int, code: str, threads: int = 8) -> list[bool]:
-    barrier = threading.Barrier(threads, timeout=10)
-    results: list[bool] = []
-    lock = threading.Lock()
-
-    def attempt():
-        try:
-            device = SMSDevice.objects.get(pk=device_pk)
-            barrier.wait()
-            outcome = device.verify_token(code)
-            with lock:
-                results.append(outcome)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=attempt) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=20)
-    assert not any(w.is_alive() for w in workers)
-    assert len(results) == threads
-    return results
 
 
 # Many threads checking one iP1 code (accepted once, iP1 asked once) and a right

@@ -15,7 +15,7 @@ from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 from django_sms_gateway.testing import last_code
 
-from .vendors.helpers import LOCMEM_ENTRY, accuauth_entry, ip1_entry, signicat_entry, zignsec_entry
+from .vendors.helpers import LOCMEM_ENTRY, accuauth_entry, gateway_entry, ip1_entry, signicat_entry, zignsec_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,9 @@ def logs():
 
 
 def secrets_of_the_sandbox() -> set[str]:
-    values = {v for creds in CREDENTIALS.values() for v in creds.values() if isinstance(v, str) and len(v) >= 6}
+    # Twilio's SIDs name the account in every API path, as a user name would; they are not secrets.
+    values = {v for creds in CREDENTIALS.values() for name, v in creds.items()
+              if isinstance(v, str) and len(v) >= 6 and not name.endswith("_sid")}
     return values | {SECRET}
 
 
@@ -80,6 +82,9 @@ ENTRIES = {
     "zignsec": lambda sb: zignsec_entry(sb, webhook_secret=SECRET),
     "accuauth": accuauth_entry,
     "ip1": ip1_entry,
+    "twilio": lambda sb: gateway_entry("twilio", sb),
+    "twilio-verify": lambda sb: gateway_entry("twilio-verify", sb),
+    "vonage": lambda sb: gateway_entry("vonage", sb),
 }
 
 
@@ -105,9 +110,12 @@ def test_fallbacks_with_faults_log_no_secret(logs, user, sandbox, settings, sms_
         "zignsec": zignsec_entry(sandbox, TIMEOUT=0.5),
         "accuauth": accuauth_entry(sandbox, timeout=0.5),
         "ip1": ip1_entry(sandbox, timeout=0.5),
+        "twilio": gateway_entry("twilio", sandbox, timeout=0.5),
+        "twilio-verify": gateway_entry("twilio-verify", sandbox, timeout=0.5),
+        "vonage": gateway_entry("vonage", sandbox, timeout=0.5),
         "locmem": LOCMEM_ENTRY,
     }
-    for vendor in ("signicat", "zignsec", "accuauth", "ip1"):
+    for vendor in ("signicat", "zignsec", "accuauth", "ip1", "twilio", "twilio-verify", "vonage"):
         sandbox.set_fault(vendor, fault)
     device = SMSDevice.objects.create(user=user, name="phone", number=NUMBER)
     device.generate_challenge()
@@ -142,4 +150,31 @@ def test_webhooks_log_no_secret(logs, client, user, sandbox, settings):
         client.post(url, body, content_type="application/json", headers={SIGNATURE_HEADER: signature})
     malformed = sign(SECRET, int(time.time()), b"{")
     client.post(url, b"{", content_type="application/json", headers={SIGNATURE_HEADER: malformed})
+    assert_clean(logs.lines, {code})
+
+
+@pytest.mark.urls("tests.vendors.urls")
+def test_twilio_and_vonage_webhooks_log_no_secret(logs, client, user, sandbox, settings):
+    from urllib.parse import urlencode
+
+    from django_sms_gateway.webhooks import twilio, vonage
+
+    callback = "https://example.com/sms/webhooks/twilio/twilio/"
+    settings.SMS_GATEWAYS = {"twilio": gateway_entry("twilio", sandbox, status_callback=callback),
+                             "vonage": gateway_entry("vonage", sandbox, signature_secret=SECRET)}
+    device = SMSDevice.objects.create(user=user, name="phone", number=NUMBER)
+    device.generate_challenge()
+    code = vendor_code(sandbox)
+    sid = device.deliveries.get().reference
+    fields = {"MessageSid": sid, "MessageStatus": "delivered", "To": NUMBER}
+    token = CREDENTIALS["twilio"]["auth_token"]
+    for key in (token, "wrong"):
+        header = twilio.signature(key, callback, {k: [v] for k, v in fields.items()})
+        client.post("/sms/webhooks/twilio/twilio/", urlencode(fields),
+                    content_type="application/x-www-form-urlencoded", headers={twilio.SIGNATURE_HEADER: header})
+    receipt = {"messageId": "0A00000000000001", "status": "delivered", "msisdn": NUMBER.lstrip("+"),
+               "timestamp": str(int(time.time()))}
+    for key in (SECRET, "wrong"):
+        signed = {**receipt, "sig": vonage.signature(key, "md5hash", receipt)}
+        client.get("/sms/webhooks/vonage/vonage/?" + urlencode(signed))
     assert_clean(logs.lines, {code})

@@ -288,6 +288,11 @@ class BaseBackend:
         problem = sender_problem(sender)
         if problem:
             raise self.error(RequestRejected, f"sender {problem}")
+        return str(sender), self.checked_parts(message, parts_note)
+
+    def checked_parts(self, message: SMSMessage, parts_note: str) -> SegmentInfo:
+        """The SMS parts of ``message`` for a vendor that picks the sender
+        itself; the checks of :meth:`checked_text_message` but the sender's."""
         if not is_e164(message.recipient):
             raise self.error(RecipientRefused, "recipient is not an E.164 number")
         if not message.text:
@@ -298,7 +303,7 @@ class BaseBackend:
                 RequestRejected,
                 f"message needs {info.segments} SMS parts ({info.units} {info.encoding} units); {parts_note}",
             )
-        return str(sender), info
+        return info
 
     def serves(self, region: str | None) -> bool:
         """May this gateway send to numbers of ``region`` (ISO 3166)?"""

@@ -36,7 +36,7 @@ from ..exceptions import (
     RequestRejected,
 )
 from ..vendor_json import UnreadableJSON, read_json_object
-from .base import BaseBackend, Option
+from .base import BaseBackend, CredentialCheck, Option
 from .deadline import Call, DeadlineAdapter, deadline
 
 USER_AGENT = f"django-otp-sms-gateway/{__version__}"
@@ -77,7 +77,7 @@ class HTTPBackend(BaseBackend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.base_url = (self.config.get("base_url") or self.default_base_url).rstrip("/")
+        self.base_url = (self.config.get("base_url") or self.vendor_base_url()).rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise self.config_error(f"option 'base_url' must be an http(s) URL, not {self.base_url!r}")
@@ -88,6 +88,11 @@ class HTTPBackend(BaseBackend):
                 check_id=PLAIN_HTTP_CHECK_ID,
             )
         self.session = self.build_session()
+
+    def vendor_base_url(self) -> str:
+        """The vendor's URL when ``base_url`` is not given (``default_base_url``,
+        or one built from other options, such as a region)."""
+        return self.default_base_url
 
     def build_session(self) -> requests.Session:
         session = requests.Session()
@@ -201,6 +206,24 @@ class HTTPBackend(BaseBackend):
             return read_json_object(response.body)
         except UnreadableJSON as exc:
             raise self.error(GatewayUnavailable, "unreadable answer", status_code=response.status) from exc
+
+    def read_check(self, vendor: str, path: str, *, timeout: float,
+                   **kwargs: Any) -> tuple[CredentialCheck, dict[str, Any] | None]:
+        """A credential check by one harmless GET of ``path`` (``kwargs`` as
+        for :meth:`request`): accepted on a 200 JSON object, returned with
+        it; refused on 401/403; unchecked for anything else."""
+        try:
+            response = self.request("GET", path, timeout=timeout, **kwargs)
+        except GatewayError as exc:
+            return CredentialCheck("unchecked", f"{vendor} could not be asked: {exc.reason}"), None
+        if response.status in (401, 403):
+            return CredentialCheck("refused", f"{vendor} refused the credentials (HTTP {response.status})"), None
+        if response.status != 200:
+            return CredentialCheck("unchecked", f"unexpected answer (HTTP {response.status})"), None
+        try:
+            return CredentialCheck("accepted", f"{vendor} accepted the credentials"), self.read_json(response)
+        except GatewayError:
+            return CredentialCheck("unchecked", "unreadable answer"), None
 
     def close(self) -> None:
         self.session.close()

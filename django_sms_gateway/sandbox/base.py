@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import http.client
 import ipaddress
 import json
 import re
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl
+from urllib.parse import SplitResult, parse_qsl
 
 __all__ = [
     "E164",
@@ -27,6 +28,7 @@ __all__ = [
     "Response",
     "Vendor",
     "basic_credentials",
+    "call_back",
     "iso_utc",
     "is_loopback_host",
     "parse_body",
@@ -164,6 +166,25 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def call_back(target: SplitResult, method: str, *, body: bytes | None = None, query: str = "",
+              headers: Mapping[str, str] | None = None, timeout: float = 2.0) -> str:
+    """Call a site's webhook at the split URL ``target`` (``query`` joins its
+    own): "sent" for a 2xx answer, else "failed". Callers check that the
+    host is loopback first."""
+    connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(target.hostname or "", target.port, timeout=timeout)
+    joined = "&".join(part for part in (target.query, query) if part)
+    path = (target.path or "/") + (f"?{joined}" if joined else "")
+    try:
+        connection.request(method, path, body, dict(headers or {}))
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return "failed"
+    finally:
+        connection.close()
+    return "sent" if 200 <= status < 300 else "failed"
 
 
 class Vendor(ABC):

@@ -63,7 +63,8 @@ class Sandbox(SandboxState):
             assert sandbox.messages[0]["text"] == "..."
 
     All public methods are thread-safe. Nothing is sent anywhere but loopback:
-    the only outgoing requests are ZignSec webhooks, and only to loopback hosts.
+    the only outgoing requests are webhooks (ZignSec, Twilio status callbacks,
+    Vonage receipts), and only to loopback hosts.
     """
 
     def __init__(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
-from . import accuauth, ip1, signicat, zignsec
+from . import accuauth, aws, infobip, ip1, signicat, sinch, twilio, vonage, zignsec
 from .base import Headers, Vendor, is_loopback_host, iso_utc, utc_now
 
 __all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "REGISTERED", "VENDORS", "RecordedRequest", "SandboxState"]
@@ -26,6 +26,11 @@ REGISTERED: tuple[tuple[ModuleType, type[Vendor]], ...] = (
     (zignsec, zignsec.ZignSec),
     (accuauth, accuauth.AccuAuth),
     (ip1, ip1.Ip1),
+    (twilio, twilio.Twilio),
+    (vonage, vonage.Vonage),
+    (infobip, infobip.Infobip),
+    (sinch, sinch.Sinch),
+    (aws, aws.AWS),
 )
 
 VENDORS: tuple[str, ...] = tuple(cls.name for _module, cls in REGISTERED)
@@ -109,7 +114,7 @@ class SandboxState:
         self._messages: list[dict[str, str]] = []
         self._faults: dict[str, _Fault] = {}
         self._last: dict[str, RecordedRequest] = {}
-        self._requests = dict.fromkeys((*VENDORS, "signicat-token"), 0)
+        self._requests = dict.fromkeys((*VENDORS, *FAULTS), 0)
         self._connections = dict.fromkeys(VENDORS, 0)
         # A hung handler waits until the generation of its fault key changes.
         self._generations = dict.fromkeys(FAULTS, 0)

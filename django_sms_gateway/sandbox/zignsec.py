@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import json
 import re
 import threading
@@ -46,7 +45,7 @@ from urllib.parse import urlsplit
 
 from django_sms_gateway.text import segment_info
 
-from .base import E164, SENDER, Recorder, Request, Response, Vendor, is_loopback_host, same
+from .base import E164, SENDER, Recorder, Request, Response, Vendor, call_back, is_loopback_host, same
 
 __all__ = ["CREDENTIALS", "SIGNATURE_HEADER", "WEBHOOK_EVENT", "ZignSec", "sign"]
 
@@ -240,16 +239,4 @@ class ZignSec(Vendor):
         }, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json",
                    SIGNATURE_HEADER: sign(self._secret, int(time.time()), body)}
-        connection_class = (http.client.HTTPSConnection if target.scheme == "https"
-                            else http.client.HTTPConnection)
-        connection = connection_class(target.hostname, target.port, timeout=WEBHOOK_TIMEOUT)
-        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-        try:
-            connection.request("POST", path, body, headers)
-            status = connection.getresponse().status
-        except (OSError, http.client.HTTPException):
-            self._count("failed", generation)
-            return
-        finally:
-            connection.close()
-        self._count("sent" if 200 <= status < 300 else "failed", generation)
+        self._count(call_back(target, "POST", body=body, headers=headers, timeout=WEBHOOK_TIMEOUT), generation)

@@ -14,7 +14,8 @@ plain-text answer that never repeats the input:
    items or raises :class:`MalformedWebhook` (400; the log shows only the
    envelope's shape, :func:`describe_envelope`);
 5. :meth:`WebhookView.record` writes each report onto the delivery records
-   of that gateway and reference (no known record: 404);
+   of that gateway and reference (no known record:
+   :meth:`WebhookView.unknown_reference`, 404 unless a vendor overrides it);
 6. 200 ``ok`` (also for a verified body that reports nothing).
 
 Subclasses set :attr:`WebhookView.backend_class` and
@@ -165,7 +166,7 @@ class WebhookView(View):
         backend = self.gateway(alias)
         if backend is None:
             return plain("unknown webhook", 404)
-        limit = int(settings.OTP_SMS_WEBHOOK_MAX_BYTES)
+        limit = self.size_limit()
         body = read_limited(request, limit)
         if body is None:
             return self.refuse(alias, f"body over {limit} bytes", "request too large", 413)
@@ -178,7 +179,7 @@ class WebhookView(View):
         except MalformedWebhook as malformed:
             return self.refuse(alias, f"{malformed}; envelope {describe_envelope(body)}", "malformed body", 400)
         if reports and not self.record(alias, reports, backend):
-            return self.refuse(alias, "no delivery record for its reference", "unknown reference", 404)
+            return self.unknown_reference(alias)
         for report in reports:
             logger.info("%s webhook for gateway %r: %s is %s", self.vendor, alias, report.reference, report.status)
         return plain("ok", 200)
@@ -198,6 +199,10 @@ class WebhookView(View):
     def accepts(self, backend: Any) -> bool:
         """Whether ``backend`` (an instance of :attr:`backend_class`) takes webhooks."""
         return True
+
+    def size_limit(self) -> int:
+        """Bytes a webhook body may have (``OTP_SMS_WEBHOOK_MAX_BYTES``)."""
+        return int(settings.OTP_SMS_WEBHOOK_MAX_BYTES)
 
     def tolerance(self) -> float:
         """Seconds a signed timestamp may differ from now."""
@@ -224,6 +229,11 @@ class WebhookView(View):
                                          final_statuses=self.final_statuses(backend))
             known += 1 if updated or rows.exists() else 0
         return known
+
+    def unknown_reference(self, alias: str) -> HttpResponse:
+        """The answer to a verified report for no record of ``alias`` (404;
+        vendors that retry on errors get a 200 from their subclass)."""
+        return self.refuse(alias, "no delivery record for its reference", "unknown reference", 404)
 
     def refuse(self, alias: str, reason: str, answer: str, status: int) -> HttpResponse:
         logger.warning("%s webhook for gateway %r refused: %s", self.vendor, alias, reason)

@@ -7,6 +7,7 @@ from typing import Any
 import requests
 
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
+from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
 
 #: Client timeout of every test request: nothing in the suite may hang.
 TIMEOUT = 5.0
@@ -17,6 +18,9 @@ ACCUAUTH = CREDENTIALS["accuauth"]
 IP1 = CREDENTIALS["ip1"]
 ACCUAUTH_HEADERS = {"X-DF-API-ID": ACCUAUTH["api_id"], "X-DF-API-SECRET": ACCUAUTH["api_secret"]}
 IP1_AUTH = (IP1["account"], IP1["api_key"])
+TWILIO = CREDENTIALS["twilio"]
+TWILIO_AUTH = (TWILIO["account_sid"], TWILIO["auth_token"])
+VONAGE = CREDENTIALS["vonage"]
 
 
 def signicat_token(sandbox: Sandbox, http: Any = requests, scope: str = "client.sms.send") -> str:
@@ -82,6 +86,31 @@ def ip1_validate(sandbox: Sandbox, phone: str, code: str, http: Any = requests) 
                      json={"Phone": phone, "Code": code}, auth=IP1_AUTH, timeout=TIMEOUT)
 
 
+def twilio_send(sandbox: Sandbox, fields: Any = None, http: Any = requests, *,
+                auth: tuple[str, str] = TWILIO_AUTH, account: str | None = None, **kwargs: Any) -> requests.Response:
+    if fields is None:
+        fields = {"To": "+4798765432", "From": "+15005550006", "Body": "Your code is 123456"}
+    return http.post(f"{sandbox.base_url('twilio')}/2010-04-01/Accounts/{account or TWILIO['account_sid']}"
+                     "/Messages.json", data=fields, auth=auth, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+
+def twilio_verify(sandbox: Sandbox, action: str = "Verifications", fields: Any = None, http: Any = requests, *,
+                  service: str | None = None, auth: tuple[str, str] = TWILIO_AUTH,
+                  **kwargs: Any) -> requests.Response:
+    if fields is None:
+        fields = {"To": "+4798765432", "Channel": "sms"}
+    return http.post(f"{sandbox.base_url('twilio')}/v2/Services/{service or VERIFY_SERVICE_SID}"
+                     f"/{action}", data=fields, auth=auth, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+
+def vonage_send(sandbox: Sandbox, fields: Any = None, http: Any = requests, **kwargs: Any) -> requests.Response:
+    if fields is None:
+        fields = {"from": "Acme", "to": "4798765432", "text": "Your code is 123456"}
+    credentials = {"api_key": VONAGE["api_key"], "api_secret": VONAGE["api_secret"]}
+    return http.post(sandbox.base_url("vonage") + "/sms/json", data={**credentials, **fields},
+                     timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+
 def call(sandbox: Sandbox, key: str, **kwargs: Any) -> requests.Response:
     """A valid request for a fault key (Signicat gets its token first)."""
     if key == "signicat":
@@ -93,4 +122,35 @@ def call(sandbox: Sandbox, key: str, **kwargs: Any) -> requests.Response:
         return zignsec_send(sandbox, **kwargs)
     if key == "accuauth":
         return accuauth_send(sandbox, **kwargs)
+    if key == "twilio":
+        return twilio_send(sandbox, **kwargs)
+    if key == "twilio-verify":
+        return twilio_verify(sandbox, **kwargs)
+    if key == "vonage":
+        return vonage_send(sandbox, **kwargs)
+    if key in MORE_VENDOR_CALLS:
+        return MORE_VENDOR_CALLS[key](sandbox, **kwargs)
     return ip1_create(sandbox, **kwargs)
+
+
+def infobip_send(sandbox: Sandbox, timeout: float = TIMEOUT) -> requests.Response:
+    body = {"messages": [{"sender": "Acme", "destinations": [{"to": "4798765432"}], "content": {"text": "Hi"}}]}
+    return requests.post(sandbox.base_url("infobip") + "/sms/3/messages", json=body, timeout=timeout,
+                         headers={"Authorization": f"App {CREDENTIALS['infobip']['api_key']}"})
+
+
+def sinch_send(sandbox: Sandbox, timeout: float = TIMEOUT) -> requests.Response:
+    plan, token = CREDENTIALS["sinch"]["service_plan_id"], CREDENTIALS["sinch"]["api_token"]
+    return requests.post(f"{sandbox.base_url('sinch')}/xms/v1/{plan}/batches", timeout=timeout,
+                         json={"from": "Acme", "to": ["+4798765432"], "body": "Hi"},
+                         headers={"Authorization": f"Bearer {token}"})
+
+
+def aws_send(sandbox: Sandbox, timeout: float = TIMEOUT) -> requests.Response:
+    """Unsigned (faults answer before the signature is checked; signed calls are in tests/vendors/test_aws.py)."""
+    return requests.post(sandbox.base_url("aws") + "/", data=b"{}", timeout=timeout,
+                         headers={"Content-Type": "application/x-amz-json-1.0",
+                                  "X-Amz-Target": "PinpointSMSVoiceV2.SendTextMessage"})
+
+
+MORE_VENDOR_CALLS = {"infobip": infobip_send, "sinch": sinch_send, "aws": aws_send}

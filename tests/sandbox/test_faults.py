@@ -11,6 +11,7 @@ import requests
 
 from django_sms_gateway.sandbox import COMMON_FAULTS, FAULTS, Sandbox
 from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
+from django_sms_gateway.sandbox.vonage import STATUS_TEXTS
 
 from .calls import call, signicat_send, signicat_token
 
@@ -21,12 +22,25 @@ STATUS_FAULTS = [(key, fault) for key, faults in FAULTS.items() for fault in fau
                  if fault not in ("refuse", "hang", "malformed", "oversized") and (key, fault) not in NOT_A_YES]
 
 
-def expected_status(fault):
+TWILIO_STATUSES = {"21211": 400, "21408": 400, "21610": 400, "21612": 400, "21614": 400, "60200": 400,
+                   "60202": 429, "60203": 429, "20404": 404}
+#: AWS's JSON protocol answers throttling and unknown keys with HTTP 400 and names the error in the body.
+AWS_STATUSES = {"429": 400, "401": 400, "throttled": 400, "validation": 400}
+
+
+def expected_status(key, fault):
+    if key == "vonage" and fault in STATUS_TEXTS:
+        return 200  # Vonage answers 200 with the status in the body
+    if key.startswith("twilio") and fault in TWILIO_STATUSES:
+        return TWILIO_STATUSES[fault]
+    if key == "aws":
+        return AWS_STATUSES.get(fault) or int(fault)
     return ERROR_STATUSES.get(fault) or int(fault)
 
 
 def test_every_key_offers_the_common_faults_and_its_documented_errors():
-    assert set(FAULTS) == {"signicat", "signicat-token", "zignsec", "accuauth", "ip1"}
+    assert set(FAULTS) == {"signicat", "signicat-token", "zignsec", "accuauth", "ip1", "twilio", "twilio-verify",
+                           "vonage", "infobip", "sinch", "aws"}
     for faults in FAULTS.values():
         assert faults[:len(COMMON_FAULTS)] == COMMON_FAULTS
     assert set(FAULTS["accuauth"]) - set(COMMON_FAULTS) == set(ERROR_STATUSES)
@@ -40,7 +54,10 @@ def test_status_faults_answer_the_vendor_error(sandbox, key, fault):
 
     response = call(sandbox, key)
 
-    assert response.status_code == expected_status(fault)
+    assert response.status_code == expected_status(key, fault)
+    if key == "sinch" and fault in ("429", "500"):
+        assert sandbox.messages == []  # Sinch documents JSON bodies for 400 and 403 only
+        return
     body = response.json()
     if key == "signicat":
         assert response.headers["Content-Type"].startswith("application/problem+json")
@@ -53,9 +70,21 @@ def test_status_faults_answer_the_vendor_error(sandbox, key, fault):
         assert body["status"] == {"500": "INTERNAL_ERROR", "401": "UNAUTHORIZED",
                                   "429": "RATE_LIMIT_EXCEEDED"}.get(fault, fault)
         assert body["reason"] and body["request_id"].startswith("TID")
+    elif key.startswith("twilio"):
+        assert body["status"] == response.status_code and body["code"] and body["more_info"]
+    elif key == "vonage" and fault in STATUS_TEXTS:
+        assert body["messages"][0]["status"] == fault and body["messages"][0]["error-text"]
+    elif key == "vonage":
+        assert body["title"] and body["type"]
+    elif key == "infobip":
+        assert body["errorCode"] == f"E{fault}" and "violations" in body
+    elif key == "sinch":
+        assert body["code"] and body["text"]
+    elif key == "aws":
+        assert body["__type"] == response.headers["X-Amzn-ErrorType"] and body["message"]
     else:
         assert body["Message"]
-    if fault == "429":
+    if fault == "429" and key not in ("aws", "infobip"):
         assert response.headers["Retry-After"] == "1"
     assert sandbox.messages == []
 

@@ -1,6 +1,7 @@
 import pytest
 
 from django_sms_gateway.gateways import build_backend
+from django_sms_gateway.sandbox import CREDENTIALS
 
 
 @pytest.fixture
@@ -17,3 +18,17 @@ def built_backends():
     yield build
     for backend in built:
         backend.close()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch, tmp_path):
+    """botocore's chain finds the sandbox's key in the environment, and never asks an instance role."""
+    keys = CREDENTIALS["aws"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["aws_secret_access_key"])
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "none"))
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)

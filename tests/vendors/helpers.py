@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
+from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
 
 SENDER = "+4740003410"
 NUMBER = "+4798765432"
@@ -15,19 +19,29 @@ TIMEOUT = 1.0
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 LOCMEM_ENTRY = {"BACKEND": LOCMEM}
 
-#: Vendor name (as the sandbox names it) -> backend path and the options every entry carries.
+#: Vendor name (as the sandbox names it, or ``<sandbox name>-<API>``) -> backend path and the
+#: options every entry carries.
 VENDORS: dict[str, tuple[str, dict[str, Any]]] = {
     "signicat": ("django_sms_gateway.backends.signicat.SignicatBackend", {"sender": "Acme"}),
     "zignsec": ("django_sms_gateway.backends.zignsec.ZignSecBackend", {"sender": SENDER}),
     "accuauth": ("django_sms_gateway.backends.accuauth.AccuAuthBackend", {}),
     "ip1": ("django_sms_gateway.backends.ip1.IP1Backend", {}),
+    "twilio": ("django_sms_gateway.backends.twilio.TwilioBackend", {"sender": "+15005550006"}),
+    "twilio-verify": ("django_sms_gateway.backends.twilio.TwilioVerifyBackend", {"service_sid": VERIFY_SERVICE_SID}),
+    "vonage": ("django_sms_gateway.backends.vonage.VonageBackend", {"sender": "Acme"}),
+    "infobip": ("django_sms_gateway.backends.infobip.InfobipBackend", {"sender": "Acme"}),
+    "sinch": ("django_sms_gateway.backends.sinch.SinchBackend", {"sender": "Acme"}),
+    "aws": ("django_sms_gateway.backends.aws.AWSEndUserMessagingBackend", {"region": "eu-west-1"}),
 }
 SIGNICAT, ZIGNSEC, ACCUAUTH, IP1 = (VENDORS[name][0] for name in ("signicat", "zignsec", "accuauth", "ip1"))
 
 
 def credentials(vendor: str) -> dict[str, str]:
     """The sandbox's credentials for ``vendor``'s OPTIONS (a webhook secret only where a test asks)."""
-    return {name: value for name, value in CREDENTIALS[vendor].items() if name != "webhook_secret"}
+    if vendor == "aws":  # credentials come from botocore's chain (the environment in tests), not OPTIONS
+        return {}
+    return {name: value for name, value in CREDENTIALS[vendor.partition("-")[0]].items()
+            if name not in ("webhook_secret", "signature_secret")}
 
 
 def gateway_entry(vendor: str, sandbox: Sandbox | None, *, base_url: str | None = None,
@@ -36,9 +50,10 @@ def gateway_entry(vendor: str, sandbox: Sandbox | None, *, base_url: str | None 
     ``base_url``), with the sandbox's credentials; ``options`` add to or
     replace the entry's ``OPTIONS``."""
     backend, defaults = VENDORS[vendor]
+    base_url = base_url or sandbox.base_url(vendor.partition("-")[0])
     return {
         "BACKEND": backend,
-        "OPTIONS": {"base_url": base_url or sandbox.base_url(vendor), **defaults, **credentials(vendor), **options},
+        "OPTIONS": {"base_url": base_url, **defaults, **credentials(vendor), **options},
         "TIMEOUT": timeout,
     }
 
@@ -75,3 +90,36 @@ def ip1_code(sandbox: Sandbox) -> str:
 def other_code(code: str) -> str:
     """A code of the same shape that is surely not ``code``."""
     return "".join("1" if c == "0" else "0" for c in code)
+
+
+class FixedAnswer:
+    """A loopback HTTP server that answers every request with one fixed answer:
+    for vendor answers the sandbox would never give (a 2xx without the vendor's yes)."""
+
+    def __init__(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_any(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> FixedAnswer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -12,7 +12,7 @@ from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
 from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 
-from .helpers import zignsec_entry
+from .helpers import gateway_entry, zignsec_entry
 
 pytestmark = pytest.mark.urls("tests.vendors.urls")
 
@@ -67,5 +67,37 @@ def test_webhook_answers_over_real_http(transactional_db, live_server, sandbox, 
     assert record.status == "pending"
     answer = post(body, sign(secret, now * 1000, body))
     assert (answer.status_code, answer.text) == (200, "ok\n")
+    record.refresh_from_db()
+    assert record.status == "delivered"
+
+
+def test_sandbox_twilio_status_callbacks_update_the_delivery_record(transactional_db, live_server, sandbox, device):
+    callback = f"{live_server.url}/sms/webhooks/twilio/twilio/"
+    twilio = sandbox.vendors["twilio"]
+    with override_settings(SMS_GATEWAYS={"twilio": gateway_entry("twilio", sandbox, status_callback=callback)}):
+        device.generate_challenge()
+        record = DeliveryRecord.objects.get()
+        assert record.status == "queued"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sum(twilio.callback_counts().values()) < 2:
+            time.sleep(0.02)
+    assert twilio.callback_counts() == {"sent": 2, "failed": 0, "skipped": 0}  # "sent", then "delivered"
+    record.refresh_from_db()
+    assert record.status == "delivered"
+
+
+def test_sandbox_vonage_receipts_update_the_delivery_record(transactional_db, live_server, sandbox, device):
+    callback = f"{live_server.url}/sms/webhooks/vonage/vonage/"
+    vonage = sandbox.vendors["vonage"]
+    entry = gateway_entry("vonage", sandbox, callback=callback,
+                          signature_secret=CREDENTIALS["vonage"]["signature_secret"])
+    with override_settings(SMS_GATEWAYS={"vonage": entry}):
+        device.generate_challenge()
+        record = DeliveryRecord.objects.get()
+        assert record.status == "accepted"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not sum(vonage.receipt_counts().values()):
+            time.sleep(0.02)
+    assert vonage.receipt_counts() == {"sent": 1, "failed": 0, "skipped": 0}
     record.refresh_from_db()
     assert record.status == "delivered"

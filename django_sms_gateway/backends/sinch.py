@@ -1,0 +1,139 @@
+"""Sinch SMS REST API: one batch of one message per code.
+
+Wire facts and their sources:
+
+- Send: ``POST {base_url}/xms/v1/{service_plan_id}/batches`` with
+  ``Authorization: Bearer {api_token}`` and JSON ``{"from", "to": [E.164],
+  "body"}``; the answer is ``201`` with the batch ``{"id", "to", "from",
+  "canceled", "body", "type": "mt_text", "created_at", ...}`` (Sinch SMS API
+  reference, "Batches > Send", developers.sinch.com/docs/sms/api-reference/sms/batches).
+- ``max_number_of_message_parts``: "Message will be dispatched only if it is
+  not split to more parts than" this number, and ``expire_at`` (ISO 8601):
+  the same reference, and the official Sinch SDKs (sinch-sdk-python,
+  sinch-sdk-java) which carry both fields.
+- Base URL per region, ``https://{region}.sms.api.sinch.com`` with regions
+  ``us``, ``eu``, ``au``, ``br`` and ``ca`` (API reference "Servers"; option
+  ``region``, or ``base_url`` for any other host).
+- Errors: 400 and 403 answer ``{"code", "text"}``; 400 codes
+  ``syntax_invalid_json``, ``syntax_invalid_parameter_format``,
+  ``syntax_constraint_violation``; 403 codes such as ``blocked_account``,
+  ``illegal_number_type``, ``unprovisioned_region`` (Sinch SMS API "HTTP Status
+  Codes", developers.sinch.com/docs/sms/api-reference/status-codes, and the
+  Sinch community article "Common SMS HTTP Statuses and Codes Explained").
+  401 is a wrong token, 429 throttling, 5xx Sinch's own trouble.
+- What counts as accepted: a 201 whose batch has an ``id`` and is not
+  ``canceled``. The reference documents that answer; that nothing else is a
+  yes is *inferred* (hook: :meth:`SinchBackend.accepted`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from ..conf import settings
+from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RecipientRefused, RequestRejected
+from ..vendor_json import UnreadableJSON, read_json_object
+from .base import CredentialCheck, Option, SendResult, SMSMessage
+from .http import HTTPBackend, VendorResponse
+from .vendor_text import summarize
+
+__all__ = ["REGIONS", "SinchBackend"]
+
+REGIONS = ("us", "eu", "au", "br", "ca")
+REGION_URL = "https://{region}.sms.api.sinch.com"
+BATCHES_PATH = "/xms/v1/{plan}/batches"
+#: 403 codes that say the account or plan, not the message, is the problem.
+ACCOUNT_CODES = frozenset({"blocked_account", "missing_callback_url", "unknown_campaign"})
+#: Codes that say every vendor would refuse this number (not a mobile number).
+RECIPIENT_CODES = frozenset({"illegal_number_type"})
+#: 400 and 403 codes kept in a failure's reason (Sinch's published codes).
+KNOWN_CODES = frozenset(
+    {"syntax_invalid_json", "syntax_invalid_parameter_format", "syntax_constraint_violation",
+     "blocked_account", "illegal_number_type", "missing_callback_url", "unprovisioned_region",
+     "unknown_campaign", "unknown_group", "missing_group", "missing_parameter"}
+)
+
+
+def _plan_problem(value: str) -> str | None:
+    return None if value.isalnum() else "must hold only letters and digits (it is part of the URL path)"
+
+
+class SinchBackend(HTTPBackend):
+    """Sends through Sinch's SMS REST API (``/xms/v1``)."""
+
+    options: ClassVar[dict[str, Any]] = {
+        **HTTPBackend.options,
+        "service_plan_id": Option(kind="text", check=_plan_problem, doc="The service plan id of the dashboard."),
+        "api_token": Option(kind="secret", doc="The service plan's API token (Bearer)."),
+        "region": Option("us", kind="choice", choices=REGIONS, doc="Which regional API to call."),
+        "max_message_parts": Option(1, kind="int", minimum=1, maximum=10, doc="Most SMS parts one code may take."),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_segments = self.config["max_message_parts"]
+        self._path = BATCHES_PATH.format(plan=self.config["service_plan_id"])
+        self._auth = {"Authorization": f"Bearer {self.config['api_token']}"}
+
+    def vendor_base_url(self) -> str:
+        return REGION_URL.format(region=self.config["region"])
+
+    def check_options(self) -> None:
+        if self.config["sender"] is None and settings.OTP_SMS_SENDER is None:
+            raise self.config_error("option 'sender' is required by Sinch (or set OTP_SMS_SENDER)")
+
+    def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
+        sender, info = self.checked_text_message(message, f"this gateway sends at most {self.max_segments}")
+        expires = datetime.now(UTC) + timedelta(seconds=message.validity)
+        payload = {
+            "from": sender,
+            "to": [message.recipient],
+            "body": message.text,
+            "max_number_of_message_parts": self.max_segments,
+            "expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        }
+        response = self.request("POST", self._path, timeout=timeout, json=payload, headers=self._auth)
+        if response.status in (400, 403):
+            raise self._refused(response)
+        self.raise_for_status(response)
+        batch = self.read_json(response)
+        if not self.accepted(response, batch):
+            raise self.error(GatewayUnavailable, f"unexpected answer (HTTP {response.status})",
+                             status_code=response.status)
+        return SendResult(reference=batch["id"], status="accepted", segments=info.segments)
+
+    def accepted(self, response: VendorResponse, batch: dict[str, Any]) -> bool:
+        """Whether Sinch's answer says it took the batch: 201, an id, not canceled."""
+        batch_id = batch.get("id")
+        return (
+            response.status == 201
+            and isinstance(batch_id, str) and 0 < len(batch_id) <= 100 and batch_id.isprintable()
+            and batch.get("canceled", False) is False
+        )
+
+    def _refused(self, response: VendorResponse) -> GatewayError:
+        code = _error_code(response.body)
+        shown = summarize([code], known=KNOWN_CODES)
+        reason = f"request refused (HTTP {response.status}{', ' + shown if shown else ''})"
+        kind: type[GatewayError] = RequestRejected
+        if code in ACCOUNT_CODES:
+            kind = GatewayAuthError
+        elif code in RECIPIENT_CODES:
+            kind = RecipientRefused
+        return self.error(kind, reason, status_code=response.status,
+                          vendor_status=code if code in KNOWN_CODES else None)
+
+    def check_credentials(self, *, timeout: float) -> CredentialCheck:
+        """List at most one batch ("Batches > List", ``page_size``): harmless,
+        and refused without a valid token."""
+        check, _batches = self.read_check("Sinch", f"{self._path}?page_size=1", timeout=timeout, headers=self._auth)
+        return check
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        code = read_json_object(body).get("code")
+    except UnreadableJSON:
+        return None
+    return code if isinstance(code, str) else None

@@ -1,0 +1,105 @@
+"""Infobip SMS API v3, ``POST /sms/3/messages``.
+
+As Infobip's quickstart, its "Response status and error codes" page and the
+official API client's models describe it: ``Authorization: App <key>``, JSON
+``{"messages": [{"sender", "destinations": [{"to"}], "content": {"text"},
+"options"?}]}``; the answer is 200 ``{"bulkId", "messages": [{"messageId",
+"status": {"groupId": 1, "groupName": "PENDING", "id": 26, "name":
+"PENDING_ACCEPTED", "description"}, "destination", "details":
+{"messageCount"}}]}``. Errors answer ``{"errorCode", "description", "action",
+"violations", "resources"}``; a wrong key is a 401 with errorCode ``E401``.
+``GET /account/1/balance`` answers ``{"balance", "currency"}``.
+
+A destination Infobip cannot route is accepted with HTTP 200 but the status
+group ``REJECTED`` (name ``REJECTED_DESTINATION``): the sandbox does that for
+numbers starting with ``+1500555``, so tests reach the answer.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from types import MappingProxyType
+from typing import Any
+
+from django_sms_gateway.text import segment_info
+
+from .base import Request, Response, Vendor, same
+
+__all__ = ["CREDENTIALS", "REJECTED_PREFIX", "Infobip"]
+
+CREDENTIALS = MappingProxyType({"api_key": "sandbox-infobip-api-key"})
+REJECTED_PREFIX = "1500555"
+_DIGITS = re.compile(r"\+?[1-9][0-9]{5,14}")
+_PENDING = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
+            "description": "Message sent to next instance"}
+_REJECTED = {"groupId": 5, "groupName": "REJECTED", "id": 6, "name": "REJECTED_DESTINATION",
+             "description": "Request rejected due to destination restriction"}
+
+
+def api_error(status: int, code: str, description: str, violations: list[dict[str, str]] | None = None) -> Response:
+    """Infobip's ``ApiError`` answer."""
+    return Response.json(status, {"errorCode": code, "description": description,
+                                  "action": "Check the request and try again.",
+                                  "violations": violations or [], "resources": []})
+
+
+class Infobip(Vendor):
+    """Infobip SMS v3. Fault key ``infobip``; its own fault ``400`` is a validation error."""
+
+    name = "infobip"
+    fault_variants = {"infobip": ("400",)}
+
+    def handle(self, request: Request) -> Response:
+        if request.route not in ("/sms/3/messages", "/account/1/balance"):
+            return api_error(404, "E404", "Resource not found.")
+        if not same(request.headers.get("Authorization", ""), f"App {CREDENTIALS['api_key']}"):
+            return api_error(401, "E401", "Invalid login details.")
+        if request.route == "/account/1/balance":
+            return Response.json(200, {"balance": 47.79, "currency": "EUR"})
+        if request.method != "POST":
+            return api_error(405, "E405", "Method not allowed.")
+        payload = request.parsed() if request.content_type == "application/json" else None
+        problem = _violation(payload)
+        if problem or not isinstance(payload, dict):
+            problem = problem or ("messages", "must be given")
+            return api_error(400, "E400", "Request cannot be processed.", [{"property": problem[0],
+                                                                              "violation": problem[1]}])
+        message = payload["messages"][0]
+        to = message["destinations"][0]["to"]
+        text = message["content"]["text"]
+        rejected = to.lstrip("+").startswith(REJECTED_PREFIX)
+        if not rejected:
+            self._record(self.name, "+" + to.lstrip("+"), text)
+        return Response.json(200, {"bulkId": secrets.token_hex(10), "messages": [{
+            "messageId": secrets.token_hex(18), "status": _REJECTED if rejected else _PENDING,
+            "destination": to, "details": {"messageCount": segment_info(text).segments},
+        }]})
+
+    def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault == "400":
+            return api_error(400, "E400", "Request cannot be processed.",
+                             [{"property": "messages[0].content.text", "violation": "must not be blank"}])
+        if fault == "401":
+            return api_error(401, "E401", "Invalid login details.")
+        if fault == "429":
+            return api_error(429, "E429", "Too many requests.")
+        return api_error(500, "E500", "Something went wrong.")
+
+
+def _violation(payload: Any) -> tuple[str, str] | None:
+    messages = payload.get("messages") if isinstance(payload, dict) else None
+    if not isinstance(messages, list) or len(messages) != 1 or not isinstance(messages[0], dict):
+        return "messages", "must hold one message (in this sandbox)"
+    message = messages[0]
+    destinations = message.get("destinations")
+    if (not isinstance(destinations, list) or len(destinations) != 1 or not isinstance(destinations[0], dict)
+            or not isinstance(destinations[0].get("to"), str) or not _DIGITS.fullmatch(destinations[0]["to"])):
+        return "messages[0].destinations", "must hold one number in international format"
+    content = message.get("content")
+    if not isinstance(content, dict) or not isinstance(content.get("text"), str) or not content["text"].strip():
+        return "messages[0].content.text", "must not be blank"
+    sender = message.get("sender")
+    if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= 14):
+        return "messages[0].sender", "must be 1 to 14 characters"
+    return None

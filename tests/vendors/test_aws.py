@@ -1,0 +1,128 @@
+"""AWS End User Messaging backend over real HTTP against the sandbox: a
+SendTextMessage signed by botocore (the sandbox recomputes the signature),
+only a MessageId counts as sent, and AWS's error answers."""
+
+import json
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.exceptions import (
+    GatewayAuthError,
+    GatewayRateLimited,
+    GatewayUnavailable,
+    RecipientRefused,
+    RequestRejected,
+)
+from django_sms_gateway.gateways import build_backend
+from django_sms_gateway.sandbox import CREDENTIALS
+
+from .helpers import NUMBER, FixedAnswer, gateway_entry
+
+pytest.importorskip("botocore", reason="the AWS backend needs the [aws] extra (botocore) for signing")
+
+CODE = "161803"
+
+
+pytestmark = pytest.mark.usefixtures("aws_credentials")
+
+
+def backend_for(sandbox, **options):
+    return build_backend("aws", gateway_entry("aws", sandbox, **options))
+
+
+def test_send_text_message_is_signed_and_shaped_as_the_service_model(sandbox):
+    backend = backend_for(sandbox, origination_identity="pool-0123", max_price="0.05",
+                          configuration_set="otp-events")
+    result = backend.send(build_message(NUMBER, CODE, validity=300), timeout=2)
+
+    request = sandbox.last_request("aws")
+    assert request.method == "POST" and request.path == "/aws/"
+    assert request.headers["X-Amz-Target"] == "PinpointSMSVoiceV2.SendTextMessage"
+    assert request.headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert request.headers["Authorization"].startswith(
+        f"AWS4-HMAC-SHA256 Credential={CREDENTIALS['aws']['aws_access_key_id']}/")
+    assert "/eu-west-1/sms-voice/aws4_request" in request.headers["Authorization"]
+    body = json.loads(request.body)
+    assert body == {"DestinationPhoneNumber": NUMBER, "MessageBody": build_message(NUMBER, CODE).text,
+                    "MessageType": "TRANSACTIONAL", "TimeToLive": 300, "OriginationIdentity": "pool-0123",
+                    "MaxPrice": "0.05", "ConfigurationSetName": "otp-events"}
+    assert result.reference and result.status == "accepted"
+    assert [(m["vendor"], m["recipient"]) for m in sandbox.messages] == [("aws", NUMBER)]
+
+
+def test_a_wrong_secret_fails_the_signature_check(sandbox, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(GatewayAuthError, match="InvalidSignatureException"):
+        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+    assert sandbox.messages == []
+
+
+def test_an_unknown_key_is_refused(sandbox, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHERKEY00000000")
+    with pytest.raises(GatewayAuthError, match="UnrecognizedClientException"):
+        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+
+
+def test_no_credentials_anywhere_is_an_auth_failure_that_sent_nothing(sandbox, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(GatewayAuthError, match="no AWS credentials") as failed:
+        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+    assert failed.value.not_sent and sandbox.last_request("aws") is None
+
+
+def test_dry_run_sends_nothing(sandbox):
+    backend_for(sandbox, dry_run=True).send(build_message(NUMBER, CODE), timeout=2)
+    assert sandbox.last_request("aws") is not None and sandbox.messages == []
+
+
+def test_opted_out_destination_is_the_recipients_refusal(sandbox):
+    with pytest.raises(RecipientRefused, match="recipient refused \\(ConflictException; "
+                                               "DESTINATION_PHONE_NUMBER_OPTED_OUT\\)") as refused:
+        backend_for(sandbox).send(build_message("+15005550006", CODE), timeout=2)
+    assert not refused.value.counts_against_vendor and not refused.value.retry_next
+
+
+@pytest.mark.parametrize(("fault", "error", "reason"), [
+    ("throttled", GatewayRateLimited, "ThrottlingException"),
+    ("401", GatewayAuthError, "UnrecognizedClientException"),
+    ("validation", RequestRejected, "ValidationException; CANNOT_PARSE"),
+    ("500", GatewayUnavailable, "InternalServerException"),
+])
+def test_aws_error_answers_map_to_our_errors(sandbox, fault, error, reason):
+    sandbox.set_fault("aws", fault)
+    with pytest.raises(error, match=reason):
+        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+
+
+@pytest.mark.parametrize("answer", [{}, {"MessageId": ""}, {"MessageId": 12}])
+def test_only_a_message_id_is_a_yes(answer):
+    with FixedAnswer(200, answer) as vendor, pytest.raises(GatewayUnavailable, match="no MessageId"):
+        build_backend("aws", gateway_entry("aws", None, base_url=vendor.url)).send(
+            build_message(NUMBER, CODE), timeout=2)
+
+
+@pytest.mark.parametrize(("options", "problem"), [
+    ({"region": "Europe"}, "'region' must be an AWS Region"),
+    ({"max_price": "five"}, "'max_price' must look like"),
+    ({"time_to_live": 1}, "'time_to_live' must be a whole number from 5 to 259200"),
+    ({"message_type": "MARKETING"}, "'message_type' must be one of"),
+])
+def test_options_are_checked_at_start_up(options, problem):
+    with pytest.raises(ImproperlyConfigured, match=problem):
+        build_backend("aws", gateway_entry("aws", None, base_url="https://sms-voice.eu-west-1.amazonaws.com",
+                                           **options))
+
+
+def test_default_endpoint_is_regional():
+    entry = gateway_entry("aws", None, base_url="https://x.example")
+    del entry["OPTIONS"]["base_url"]
+    assert build_backend("aws", entry).base_url == "https://sms-voice.eu-west-1.amazonaws.com"
+
+
+def test_credential_check(sandbox, monkeypatch):
+    assert backend_for(sandbox).check_credentials(timeout=2).outcome == "accepted"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHERKEY00000000")
+    assert backend_for(sandbox).check_credentials(timeout=2).outcome == "refused"

@@ -1,0 +1,127 @@
+"""Twilio status callbacks: X-Twilio-Signature over the status_callback URL
+and the sorted parameters, size limit, unknown aliases, and the status it
+records."""
+
+import base64
+import hashlib
+import hmac
+from urllib.parse import urlencode
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from django_sms_gateway.models import DeliveryRecord
+from django_sms_gateway.sandbox import CREDENTIALS
+from django_sms_gateway.webhooks.twilio import SIGNATURE_HEADER, parse_status, signature
+
+from .helpers import gateway_entry
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls")]
+
+URL = "/sms/webhooks/twilio/twilio/"
+CALLBACK = "https://example.com" + URL
+TOKEN = CREDENTIALS["twilio"]["auth_token"]
+SID = "SM" + "0f" * 16
+
+
+@pytest.fixture(autouse=True)
+def _gateways(sandbox):
+    with override_settings(SMS_GATEWAYS={
+        "twilio": gateway_entry("twilio", sandbox, status_callback=CALLBACK),
+        "twilio-nocallback": gateway_entry("twilio", sandbox),
+        "vonage": gateway_entry("vonage", sandbox),
+    }):
+        yield
+
+
+@pytest.fixture
+def record(device):
+    return DeliveryRecord.objects.create(device=device, gateway="twilio", reference=SID, outcome="sent",
+                                         status="queued", number_masked=device.masked_number)
+
+
+def fields(status="delivered", sid=SID, **extra):
+    return {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+            "AccountSid": CREDENTIALS["twilio"]["account_sid"], "To": "+4798765432", "ApiVersion": "2010-04-01",
+            **extra}
+
+
+def post(client, params, *, sign=True, url=URL, token=TOKEN, callback=CALLBACK):
+    headers = {}
+    if sign:
+        headers[SIGNATURE_HEADER] = signature(token, callback, {k: [v] for k, v in params.items()})
+    return client.post(url, urlencode(params), content_type="application/x-www-form-urlencoded", headers=headers)
+
+
+def test_signature_is_twilios_documented_algorithm():
+    # HMAC-SHA1 over the URL and each name+value, names sorted; base64.
+    params = {"To": "+1", "Body": "hi", "From": "+2"}
+    expected = base64.b64encode(hmac.new(TOKEN.encode(), (CALLBACK + "Bodyhi" + "From+2" + "To+1").encode(),
+                                         hashlib.sha1).digest()).decode()
+    assert signature(TOKEN, CALLBACK, {k: [v] for k, v in params.items()}) == expected
+
+
+def test_url_name_and_path():
+    assert reverse("django_sms_gateway:twilio-webhook", args=["twilio"]) == URL
+
+
+def test_signed_status_is_recorded(client, record):
+    response = post(client, fields("delivered"))
+    assert (response.status_code, response.content) == (200, b"ok\n")
+    record.refresh_from_db()
+    assert record.status == "delivered"
+
+
+def test_a_late_non_final_status_does_not_replace_a_final_one(client, record):
+    post(client, fields("delivered"))
+    assert post(client, fields("sent")).status_code == 200
+    record.refresh_from_db()
+    assert record.status == "delivered"
+
+
+@pytest.mark.parametrize("tamper", ["status", "token", "unsigned", "url"])
+def test_bad_signature_is_refused_and_nothing_is_written(client, record, tamper):
+    params = fields("failed")
+    if tamper == "status":
+        header = signature(TOKEN, CALLBACK, {k: [v] for k, v in fields("delivered").items()})
+        response = client.post(URL, urlencode(params), content_type="application/x-www-form-urlencoded",
+                               headers={SIGNATURE_HEADER: header})
+    elif tamper == "token":
+        response = post(client, params, token="another-token")
+    elif tamper == "url":
+        response = post(client, params, callback="https://attacker.example/sms/webhooks/twilio/twilio/")
+    else:
+        response = post(client, params, sign=False)
+    assert (response.status_code, response.content) == (403, b"signature refused\n")
+    record.refresh_from_db()
+    assert record.status == "queued"
+
+
+@pytest.mark.parametrize("params", [fields(status="exploded"), fields(sid="SM1"), {"MessageStatus": "sent"}])
+def test_malformed_callbacks_are_400(client, record, params):
+    assert post(client, params).status_code == 400
+
+
+def test_unknown_message_is_acknowledged_without_writing(client, record):
+    response = post(client, fields(sid="SM" + "1" * 32))
+    assert (response.status_code, response.content) == (200, b"ignored\n")
+
+
+@pytest.mark.parametrize("alias", ["nope", "twilio-nocallback", "vonage"])
+def test_aliases_without_a_twilio_callback_are_404(client, alias):
+    assert post(client, fields(), url=f"/sms/webhooks/twilio/{alias}/").status_code == 404
+
+
+def test_oversized_body_is_413_before_parsing(client, record, settings):
+    settings.OTP_SMS_WEBHOOK_MAX_BYTES = 100
+    assert post(client, fields(Body="x" * 200)).status_code == 413
+
+
+def test_get_is_not_allowed(client):
+    assert client.get(URL).status_code == 405
+
+
+def test_parse_status():
+    assert parse_status({"MessageSid": [SID], "MessageStatus": ["undelivered"]}) == (SID, "undelivered", True)
+    assert parse_status({"MessageSid": [SID], "MessageStatus": ["sending"]}) == (SID, "sending", False)
