@@ -32,8 +32,18 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 
+def monotonic() -> float:
+    """The system's monotonic clock, read so that test clocks (freezegun
+    patches ``time.monotonic``) cannot move a deadline into the far future."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+#: Longest the watchdog sleeps before looking at its deadlines again.
+MAX_WAIT = 0.1
+
+
 class Call:
-    """One vendor call with a deadline (``time.monotonic()`` seconds)."""
+    """One vendor call with a deadline (seconds of :func:`monotonic`)."""
 
     __slots__ = ("deadline", "expired", "_done", "_sockets", "_lock")
 
@@ -116,9 +126,9 @@ class Watchdog:
                 while not self._heap:
                     self._condition.wait()
                 deadline, _order, call = self._heap[0]
-                wait = deadline - time.monotonic()
+                wait = deadline - monotonic()
                 if wait > 0:
-                    self._condition.wait(wait)
+                    self._condition.wait(min(wait, MAX_WAIT))
                     continue
                 heapq.heappop(self._heap)
             call.expire()  # a no-op for a call that already finished
@@ -141,7 +151,7 @@ _current: contextvars.ContextVar[Call | None] = contextvars.ContextVar("sms_gate
 def deadline(seconds: float) -> Iterator[Call]:
     """Run the block as one call that ends within ``seconds``: requests made
     through a :class:`DeadlineAdapter` in it are cut off at the deadline."""
-    call = Call(time.monotonic() + seconds)
+    call = Call(monotonic() + seconds)
     watchdog.watch(call)
     token = _current.set(call)
     try:
