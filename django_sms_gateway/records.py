@@ -98,9 +98,12 @@ class DeliveryRecord(models.Model):
         cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = ""
     ) -> int:
         """Write one row per attempt, the sent attempt with ``result``, in one
-        ``bulk_create`` (no ``save()`` signals); returns the number of rows
-        written. Without a ``device`` (a send for another package's device,
-        such as django-two-factor-auth's), ``number`` (E.164) is stored masked."""
+        INSERT; returns the number of rows written. Without a ``device`` (a
+        send for another package's device, such as django-two-factor-auth's),
+        ``number`` (E.164) is stored masked.
+
+        One row (the usual send) is saved on its own, in autocommit; several
+        go in with ``bulk_create``, which wraps its INSERT in a transaction."""
         masked = device.masked_number if device is not None else mask_number(number)
         now = timezone.now()
         rows: list[DeliveryRecord] = []
@@ -125,4 +128,7 @@ class DeliveryRecord(models.Model):
         if not rows:
             return 0
         database = router.db_for_write(cls, instance=device)
+        if len(rows) == 1:
+            rows[0].save(force_insert=True, using=database)
+            return 1
         return len(DeliveryRecord.objects.using(database).bulk_create(rows))

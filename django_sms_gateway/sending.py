@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 
 from . import signals
 from .backends.base import SMSMessage
@@ -87,14 +88,13 @@ class ClaimedSend:
 
     def now(self) -> Delivery:
         device = self.device
-        claimed = type(device).objects.using(self.database).filter(pk=device.pk, token=self.token_hash)
         try:
             delivery = send_message(self.message)
         except DeliveryFailed as failure:
             if not failure.may_have_sent:
                 # Nothing reached a vendor: give back the counts and the slot, forget the code.
                 self.reservation.release()
-                self._write("the released cooldown", lambda: claimed.update(
+                self._write("the released cooldown", lambda: self._claimed().update(
                     last_generated_timestamp=self.previous, token=None, valid_until=self.claimed_at
                 ))
                 device.last_generated_timestamp, device.token = self.previous, None
@@ -107,7 +107,7 @@ class ClaimedSend:
         if delivery.vendor_verifies:
             marker = unguessable_marker()
             self._write("the vendor's code marker",
-                        lambda: claimed.update(token=marker, vendor_gateway=delivery.alias))
+                        lambda: self._claimed().update(token=marker, vendor_gateway=delivery.alias))
             device.token, device.vendor_gateway = marker, delivery.alias
         self._write("the delivery records",
                     lambda: DeliveryRecord.record(device, delivery.attempts, delivery.result))
@@ -115,6 +115,10 @@ class ClaimedSend:
             sender=type(device), alias=delivery.alias, number=device.masked_number, device=device, delivery=delivery
         )
         return delivery
+
+    def _claimed(self) -> QuerySet[Any]:
+        """The device's row, while it still holds the code this send claimed."""
+        return type(self.device).objects.using(self.database).filter(pk=self.device.pk, token=self.token_hash)
 
     def after_commit(self) -> None:
         """:meth:`now`, once the caller's transaction has committed; what goes
