@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .measure import Samples
-from .scenarios import Counts, HungResult, ThreadResult
+from .scenarios import Counts, HungResult, Parts, ThreadResult
 
 __all__ = ["Check", "Results", "checks", "render"]
 
@@ -44,6 +44,8 @@ class Results:
     # ZignSec as the only gateway: the fallback scenarios' cost without any failing over.
     zignsec_alone: Samples | None = None
     vendor_latency: float = 0.0
+    # The login step's own database writes and cache read, each timed alone.
+    parts: Parts | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,33 @@ def count_checks(r: Results) -> list[Check]:
     ]
 
 
+def parts_rows(r: Results) -> list[tuple[str, str]]:
+    """What the login step adds to the vendor call, and the parts of it
+    that are the database and the cache (medians, each part timed alone)."""
+    if r.parts is None:
+        return []
+    p = r.parts
+    budget = (HEALTHY_OVER_FLOOR - 1) * r.floor.median_ms
+    rows = [
+        (f"added: healthy - floor, vendor answers in {r.vendor_latency * 1000:.0f} ms "
+         f"(the {HEALTHY_OVER_FLOOR - 1:.0%} budget: {budget:.3f})",
+         f"{r.healthy.median_ms - r.floor.median_ms:.3f}"),
+    ]
+    instant = next((pair for pair in r.context if pair[0].startswith("instant") and "limits" not in pair[0]), None)
+    if instant is not None:
+        rows.append(("added: healthy - floor, instant loopback answer",
+                     f"{instant[2].median_ms - instant[1].median_ms:.3f}"))
+    rows += [
+        ("of which the claim: one conditional UPDATE, autocommit", f"{p.claim.median_ms:.3f}"),
+        ("of which the delivery record: one INSERT, autocommit", f"{p.record.median_ms:.3f}"),
+        ("of which the breaker state: one cache read", f"{p.breaker.median_ms:.3f}"),
+    ]
+    if instant is not None:
+        rest = instant[2].median_ms - instant[1].median_ms - p.total_ms
+        rows.append(("the rest: code, hash, text, dispatch (instant answer, minus the three above)", f"{rest:.3f}"))
+    return rows
+
+
 def checks(r: Results) -> list[Check]:
     """Every check that has a target."""
     found = [check for _, _, check in latency_checks(r) if check is not None] + count_checks(r)
@@ -155,7 +184,7 @@ def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], right: set[
 
 
 def render(r: Results) -> str:
-    """Two Markdown tables (latency, then counts) and the breaker note."""
+    """Markdown tables (latency, counts, where the added time goes) and the breaker note."""
     latency_rows = []
     for samples, description, check in latency_checks(r):
         latency_rows.append((
@@ -167,6 +196,9 @@ def render(r: Results) -> str:
                      latency_rows, {1, 2, 3})
     counts = _table(("count", "value", "target", "result"),
                     [(c.label, c.value, c.target, c.verdict) for c in count_checks(r)], set())
+    tables = [latency, counts]
+    if r.parts is not None:
+        tables.append(_table(("where the added time goes", "median ms"), parts_rows(r), {1}))
     hung = r.hung
     note = (
         f"Breaker: {hung.opening_calls} calls ({hung.opening_seconds:.2f}s) waited for the hung "
@@ -175,4 +207,4 @@ def render(r: Results) -> str:
         else f"Breaker: after {hung.opening_calls} calls ({hung.opening_seconds:.2f}s) every call still "
              "waited for the hung vendor's timeout; no breaker is active."
     )
-    return f"{latency}\n\n{counts}\n\n{note}"
+    return "\n\n".join([*tables, note])

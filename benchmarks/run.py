@@ -94,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
             naive = bench.naive(vendor_latency=VENDOR_LATENCY, samples=args.samples)
             counts = bench.counts(args.messages)
             threads = bench.threads(args.threads, vendor_latency=VENDOR_LATENCY)
+            parts = bench.parts(args.loopback_samples)
             elapsed = time.perf_counter() - started
             sandbox_pid = sandbox.process.pid if sandbox.process else "?"
         context = (
@@ -101,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
             ("instant loopback answer, sending limits on", *limited),
         )
         results = Results(core.floor, core.healthy, core.refused, core.zignsec_connections, core.hung, naive,
-                          counts, threads, context, core.zignsec_alone, VENDOR_LATENCY)
+                          counts, threads, context, core.zignsec_alone, VENDOR_LATENCY, parts)
         print(
             f"django-sms-gateway benchmark: {args.samples} timed calls per scenario with the vendor "
             f"answering in {VENDOR_LATENCY * 1000:.0f} ms, {args.loopback_samples} per instant-answer "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from datetime import timedelta
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,19 +23,21 @@ from django.core.cache import cache
 from django.db import connection, connections
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from django_sms_gateway import breaker, signals
 from django_sms_gateway.backends.base import BaseBackend
-from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.dispatch import build_message, send_message
 from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.gateways import gateways as registry
 from django_sms_gateway.models import SMSDevice
+from django_sms_gateway.records import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 
 from .measure import Samples, Throughput, sample, throughput
 from .sandbox_process import SandboxProcess
 
-__all__ = ["Bench", "Counts", "HungResult", "Interleaved", "ThreadResult"]
+__all__ = ["Bench", "Counts", "HungResult", "Interleaved", "Parts", "ThreadResult"]
 
 NUMBER = "+4798765432"
 SENDER = "Bench"
@@ -66,6 +69,19 @@ class Counts:
     @property
     def tokens_per_1000(self) -> float:
         return 1000 * self.token_requests / self.messages if self.messages else 0.0
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The login step's own writes and reads, each timed alone."""
+
+    claim: Samples
+    record: Samples
+    breaker: Samples
+
+    @property
+    def total_ms(self) -> float:
+        return self.claim.median_ms + self.record.median_ms + self.breaker.median_ms
 
 
 @dataclass
@@ -305,6 +321,26 @@ class Bench:
                 if index >= warmup:
                     timings[name].append(elapsed)
         return {name: Samples(name, tuple(seconds)) for name, seconds in timings.items()}
+
+    def parts(self, samples: int | None = None) -> Parts:
+        """The pieces of the login step that are not the vendor call, each
+        timed alone on the same kind of device: the claim (one conditional
+        UPDATE, autocommit), the delivery record (one INSERT, autocommit) and
+        the breaker's one cache read. Their sum, set against healthy - floor,
+        shows how much of what we add is the database and the cache."""
+        device = self.device()
+        samples = self.samples if samples is None else samples
+        with self.gateways():
+            delivery = send_message(build_message(device.number, "123456"))
+            backends = list(registry.all())
+            now = timezone.now()
+            later = now + timedelta(seconds=300)
+            return Parts(
+                claim=self._sample("claim", lambda: device._claim("default", now, "0" * 64, later), samples=samples),
+                record=self._sample("record", lambda: DeliveryRecord.record(device, delivery.attempts,
+                                                                            delivery.result), samples=samples),
+                breaker=self._sample("breaker", lambda: breaker.Circuit.read(backends), samples=samples),
+            )
 
     def naive(self, vendor_latency: float = 0.0, samples: int | None = None) -> Samples:
         """What peers do: ``requests.post`` per SMS, a new connection each time."""
