@@ -46,9 +46,9 @@ $(LINT_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
 	touch $(LINT_STAMP)
 
-# ruff (rules in pyproject.toml) over the package, tests, docs and noxfile; mypy over the package.
+# ruff (rules in pyproject.toml) over the package, tests, benchmarks, docs and noxfile; mypy over the package.
 lint: $(LINT_STAMP)
-	$(BIN)/ruff check django_sms_gateway tests docs noxfile.py
+	$(BIN)/ruff check django_sms_gateway tests benchmarks docs noxfile.py
 	$(BIN)/mypy
 
 # The Sphinx site in docs/ (MyST Markdown); any warning fails the build.

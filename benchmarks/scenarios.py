@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import socket
 import time
-from datetime import timedelta
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import requests
