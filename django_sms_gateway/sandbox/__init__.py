@@ -1,8 +1,9 @@
 """Loopback sandbox imitating the SMS vendors' HTTP APIs.
 
-One HTTP server speaks Signicat, ZignSec, AccuAuth and iP1 under ``/signicat``,
-``/zignsec``, ``/accuauth`` and ``/ip1``, records every SMS it "sends", shows
-them on an inbox page and injects faults on demand. It uses only the standard
+One HTTP server speaks every supported vendor's API under a path of its own
+(``/signicat``, ``/zignsec``, ``/accuauth``, ``/ip1``, ``/twilio``, ``/vonage``,
+``/infobip``, ``/sinch``, ``/aws``: :data:`VENDORS`), records every SMS it
+"sends", shows them on an inbox page and injects faults on demand. It uses only the standard
 library and :mod:`django_sms_gateway.text` (no Django), so it also runs alone::
 
     python -m django_sms_gateway.sandbox --port 8025 --fault signicat=500

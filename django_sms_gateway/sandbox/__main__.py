@@ -49,7 +49,7 @@ def _latency(value: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m django_sms_gateway.sandbox",
-        description="Serve imitations of the Signicat, ZignSec, AccuAuth and iP1 SMS APIs on loopback.",
+        description=f"Serve imitations of the SMS vendors' APIs ({', '.join(VENDORS)}) on loopback.",
     )
     parser.add_argument("--host", type=_loopback, default="127.0.0.1",
                         help="loopback address (default 127.0.0.1)")
