@@ -10,8 +10,14 @@ error document, are in :mod:`.twilio_api`):
   Messaging Service), ``num_segments`` (a string; "0" through a Messaging
   Service) (Twilio "Messages resource" API reference,
   https://www.twilio.com/docs/messaging/api/message-resource).
-- Account check: ``GET /2010-04-01/Accounts/{AccountSid}.json`` (Accounts
-  resource, https://www.twilio.com/docs/iam/api/account).
+- Credentials check: ``GET /2010-04-01/Accounts/{AccountSid}.json`` (Accounts
+  resource, https://www.twilio.com/docs/iam/api/account); with an API key,
+  which may be a Standard key that the Accounts resource refuses, one page
+  of one message, ``GET .../Messages.json?PageSize=1`` ("Read multiple
+  Message resources", same Messages reference).
+- Status callbacks are signed with the Auth Token, whatever the calls
+  authenticate with ("Webhooks security",
+  https://www.twilio.com/docs/usage/webhooks/webhooks-security).
 
 :class:`~.twilio_verify.TwilioVerifyBackend` (Twilio Verify) is importable
 from here too.
@@ -37,7 +43,9 @@ FAILED_STATUSES = frozenset({"failed", "undelivered", "canceled"})
 class TwilioBackend(TwilioAPI):
     """Sends our code through Twilio's Messages resource.
 
-    OPTIONS: ``account_sid`` and ``auth_token`` (required); ``sender`` (the
+    OPTIONS: ``account_sid`` (required) and ``api_key_sid`` with
+    ``api_key_secret``, or ``auth_token`` (see :class:`.TwilioAPI`; a
+    ``status_callback`` needs the Auth Token, which signs it); ``sender`` (the
     ``From``: a Twilio number, short code or alphanumeric sender ID) or
     ``messaging_service_sid`` (``MG...``; then Twilio picks the sender from
     the service and ``From`` is not sent); ``status_callback`` (the URL of
@@ -56,6 +64,10 @@ class TwilioBackend(TwilioAPI):
     default_base_url: ClassVar[str] = "https://api.twilio.com"
 
     def check_options(self) -> None:
+        super().check_options()
+        if self.config["status_callback"] and self.config["auth_token"] is None:
+            raise self.config_error("option 'auth_token' is required with 'status_callback': "
+                                    "Twilio signs its status callbacks with the Auth Token")
         if self.config["sender"] is None and self.config["messaging_service_sid"] is None:
             raise self.config_error("option 'sender' or 'messaging_service_sid' is required by Twilio")
         self.max_segments = self.config["max_segments"]
@@ -93,8 +105,11 @@ class TwilioBackend(TwilioAPI):
         return SendResult(reference=sid, status=status[:32], segments=_segments(data.get("num_segments")))
 
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
-        outcome, _account = self._get_check(f"/2010-04-01/Accounts/{self.config['account_sid']}.json",
-                                            timeout=timeout)
+        account = f"/2010-04-01/Accounts/{self.config['account_sid']}"
+        if self.uses_api_key:
+            outcome, _page = self._get_check(f"{account}/Messages.json?PageSize=1", timeout=timeout)
+        else:
+            outcome, _account = self._get_check(f"{account}.json", timeout=timeout)
         return outcome
 
 

@@ -2,10 +2,16 @@
 
 Wire facts and their public sources:
 
-- Every call: HTTP Basic with the Account SID and Auth Token, form-encoded
-  fields, JSON answers (Twilio "Messages resource" API reference,
+- Every call: HTTP Basic, form-encoded fields, JSON answers (Twilio
+  "Messages resource" API reference,
   https://www.twilio.com/docs/messaging/api/message-resource; twilio-python
-  ``twilio/http/http_client.py``).
+  ``twilio/http/http_client.py``). The Basic credentials are an API key's SID
+  (``SK`` + 32 hex) and secret, "the recommended way to authenticate", or
+  the Account SID and Auth Token, "limit your use to local testing" (Twilio
+  "API requests", https://www.twilio.com/docs/usage/requests-to-twilio). A
+  Standard API key reaches every resource but Accounts and Keys (Twilio
+  "Create API keys in the Twilio Console",
+  https://www.twilio.com/docs/iam/api-keys/keys-in-console).
 - Errors: ``{"code", "message", "more_info", "status"}`` with Twilio's error
   code (twilio-python ``TwilioRestException``): 21211 invalid ``To``, 21614
   ``To`` is not a mobile number, 21610 the recipient replied STOP, 21408 the
@@ -72,20 +78,39 @@ def sid_option(prefix: str, doc: str, default: Any = REQUIRED) -> Option:
 
 class TwilioAPI(HTTPBackend):
     """What Twilio's Messaging and Verify APIs share: the account
-    credentials, HTTP Basic, and the error document."""
+    credentials, HTTP Basic, and the error document.
+
+    Calls authenticate with ``api_key_sid`` and ``api_key_secret`` when they
+    are given (Twilio's advice for production), else with ``account_sid``
+    and ``auth_token``."""
 
     options: ClassVar[dict[str, Any]] = {
         "base_url": HTTPBackend.options["base_url"],  # a sender only where one is sent (Messages)
         "account_sid": sid_option("AC", "the Account SID"),
-        "auth_token": Option(kind="secret", doc="the account's Auth Token"),
+        "auth_token": Option(None, kind="secret", doc="the account's Auth Token"),
+        "api_key_sid": sid_option("SK", "an API key to call with instead of the Auth Token", None),
+        "api_key_secret": Option(None, kind="secret", doc="that API key's secret"),
     }
     #: Error codes meaning the recipient, not this vendor, is the problem.
     recipient_refusals: ClassVar[frozenset[int]] = frozenset({21211, 21610, 21614})
     #: Error codes meaning we are throttled.
     rate_limit_codes: ClassVar[frozenset[int]] = frozenset({20429, 60203})
 
+    def check_options(self) -> None:
+        key, secret = self.config["api_key_sid"], self.config["api_key_secret"]
+        if (key is None) != (secret is None):
+            raise self.config_error("options 'api_key_sid' and 'api_key_secret' go together")
+        if key is None and self.config["auth_token"] is None:
+            raise self.config_error("option 'auth_token' is required (or 'api_key_sid' and 'api_key_secret')")
+
+    @property
+    def uses_api_key(self) -> bool:
+        return self.config["api_key_sid"] is not None
+
     @property
     def auth(self) -> tuple[str, str]:
+        if self.uses_api_key:
+            return (self.config["api_key_sid"], self.config["api_key_secret"])
         return (self.config["account_sid"], self.config["auth_token"])
 
     def twilio_error(self, response: VendorResponse) -> GatewayError:

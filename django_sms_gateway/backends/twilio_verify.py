@@ -33,8 +33,9 @@ VERIFY_CODE_LENGTHS = range(4, 11)
 class TwilioVerifyBackend(TwilioAPI):
     """Twilio Verify makes, sends and checks the code (like iP1).
 
-    OPTIONS: ``account_sid``, ``auth_token`` and ``service_sid`` (``VA...``,
-    required); ``locale`` (Twilio's ``Locale`` of the SMS text; omitted:
+    OPTIONS: ``account_sid`` and ``service_sid`` (``VA...``), required, with
+    ``api_key_sid`` and ``api_key_secret`` or ``auth_token`` (see
+    :class:`.TwilioAPI`); ``locale`` (Twilio's ``Locale`` of the SMS text; omitted:
     Twilio picks); ``base_url`` (default ``https://verify.twilio.com``).
 
     The text is the Verify Service's, so ``OTP_SMS_MESSAGE`` is not used;
@@ -52,6 +53,7 @@ class TwilioVerifyBackend(TwilioAPI):
     uses_site_message: bool = False
 
     def check_options(self) -> None:
+        super().check_options()
         length = int(settings.OTP_SMS_TOKEN_LENGTH)
         if length not in VERIFY_CODE_LENGTHS:
             raise self.config_error(f"Twilio Verify makes codes of 4 to 10 digits; OTP_SMS_TOKEN_LENGTH is {length}")

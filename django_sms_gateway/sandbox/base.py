@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, parse_qsl
+from urllib.parse import SplitResult, parse_qs, parse_qsl
 
 __all__ = [
     "E164",
@@ -71,7 +71,8 @@ class Request:
     """One HTTP request as a vendor module sees it.
 
     ``path`` is the full path without the query string; ``route`` is the part
-    after the vendor prefix (``/signicat/sms/messages`` -> ``/sms/messages``).
+    after the vendor prefix (``/signicat/sms/messages`` -> ``/sms/messages``);
+    ``query`` is the query string, read by :attr:`params`.
     """
 
     method: str
@@ -80,6 +81,12 @@ class Request:
     headers: Headers
     body: bytes
     base_url: str
+    query: str = ""
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The query string's parameters (the first value of each)."""
+        return {name: values[0] for name, values in parse_qs(self.query, keep_blank_values=True).items()}
 
     @property
     def content_type(self) -> str:

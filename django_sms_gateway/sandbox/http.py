@@ -245,7 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         new_connection, self._seen_request = not self._seen_request, True
-        path = urlsplit(self.path).path or "/"
+        target = urlsplit(self.path)
+        path = target.path or "/"
         prefix = path.split("/", 2)[1]
         body = self._read_body()
         if body is None:
@@ -256,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(Response(421, f"{problem}\n".encode(), "text/plain; charset=utf-8"))
             return
         if prefix in VENDORS:
-            self._serve_vendor(self.sandbox.vendors[prefix], path, body, new_connection)
+            self._serve_vendor(self.sandbox.vendors[prefix], path, target.query, body, new_connection)
         elif self.command != "GET" and path in CONTROL_PATHS and cross_origin(self.headers, str(host)):
             self._write(Response(403, b"cross-origin writes are refused\n", "text/plain; charset=utf-8"))
         else:
@@ -289,10 +290,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._write(Response(status, reason.encode(), "text/plain; charset=utf-8"))
 
-    def _serve_vendor(self, vendor: Vendor, path: str, body: bytes, new_connection: bool) -> None:
+    def _serve_vendor(self, vendor: Vendor, path: str, query: str, body: bytes, new_connection: bool) -> None:
         headers = Headers(list(self.headers.items()))
         route = path[len(vendor.name) + 1:] or "/"
-        request = Request(self.command, path, route, headers, body, self.sandbox.url)
+        request = Request(self.command, path, route, headers, body, self.sandbox.url, query)
         key = vendor.fault_key(request.route)
         recorded = RecordedRequest(request.method, path, headers, body, request.parsed())
         self.sandbox.note_request(vendor.name, key, recorded, new_connection)

@@ -9,8 +9,15 @@ credentials", https://www.twilio.com/docs/iam/test-credentials; Verify
 "Verification" and "Verification Check",
 https://www.twilio.com/docs/verify/api/verification):
 
-* HTTP Basic with the Account SID and Auth Token; form-encoded fields; errors
-  are ``{"code", "message", "more_info", "status"}``, 401 with code 20003.
+* HTTP Basic with the Account SID and Auth Token, or with an API key's SID
+  and secret ("API requests", https://www.twilio.com/docs/usage/requests-to-twilio);
+  form-encoded fields; errors are ``{"code", "message", "more_info",
+  "status"}``, 401 with code 20003. The sandbox's API key
+  (:data:`API_KEY`) is a Standard key, which Twilio keeps from the Accounts
+  resource ("Create API keys in the Twilio Console",
+  https://www.twilio.com/docs/iam/api-keys/keys-in-console); the 401 20003
+  it gets there is the sandbox's assumption (Twilio does not say what it
+  answers).
 * ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with ``To``, ``Body`` and
   ``From`` or ``MessagingServiceSid`` answers 201 and the Message resource
   (``status`` ``queued``; ``accepted`` through a Messaging Service). The
@@ -19,7 +26,9 @@ https://www.twilio.com/docs/verify/api/verification):
   +15005550003 21408 (no international permission), +15005550004 21610
   (unsubscribed), +15005550009 21614 (not a mobile number); ``From``
   +15005550001 21212, +15005550007 21606, +15005550008 21611.
-* ``GET /2010-04-01/Accounts/{sid}.json`` answers the Account resource.
+* ``GET /2010-04-01/Accounts/{sid}.json`` answers the Account resource;
+  ``GET .../Messages.json`` one page (``PageSize``, default 50) of the
+  account's messages, newest first.
 * Verify: ``POST /v2/Services/{sid}/Verifications`` (``To``, ``Channel=sms``)
   sends a 6-digit code, the same one again while the verification is
   pending (the sixth send is 429 60203); ``POST .../VerificationCheck``
@@ -45,6 +54,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -68,6 +78,7 @@ from .base import (
 )
 
 __all__ = [
+    "API_KEY",
     "CREDENTIALS",
     "MAGIC_FROM",
     "MAGIC_TO",
@@ -80,6 +91,10 @@ __all__ = [
 
 ACCOUNT_SID = "AC7f3c9e2d41b8a6057e1d2c3b4a5f6e7d"
 CREDENTIALS = MappingProxyType({"account_sid": ACCOUNT_SID, "auth_token": "sandbox-twilio-auth-token"})
+#: A Standard API key of the sandbox account: ``{**CREDENTIALS, **API_KEY}``
+#: (or the account SID alone with it) calls with the key.
+API_KEY = MappingProxyType({"api_key_sid": "SK0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a",
+                            "api_key_secret": "sandbox-twilio-api-key-secret"})
 #: The Verify Service the sandbox account has.
 VERIFY_SERVICE_SID = "VA9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4e"
 #: The Messaging Service the sandbox account has.
@@ -140,12 +155,18 @@ def _sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
-def _authorized(request: Request, account_sid: str) -> bool:
+def _caller(request: Request, account_sid: str) -> str | None:
+    """``"account"`` (Account SID and Auth Token), ``"api_key"`` or None
+    (refused) for a request on the resources of ``account_sid``."""
     credentials = basic_credentials(request.headers.get("Authorization", ""))
-    return credentials is not None and bool(
-        same(credentials[0], CREDENTIALS["account_sid"]) & same(credentials[1], CREDENTIALS["auth_token"])
-        & same(account_sid, CREDENTIALS["account_sid"])
-    )
+    if credentials is None or not same(account_sid, CREDENTIALS["account_sid"]):
+        return None
+    user, password = credentials
+    if same(user, CREDENTIALS["account_sid"]) & same(password, CREDENTIALS["auth_token"]):
+        return "account"
+    if same(user, API_KEY["api_key_sid"]) & same(password, API_KEY["api_key_secret"]):
+        return "api_key"
+    return None
 
 
 def _form(request: Request) -> dict[str, str] | None:
@@ -181,6 +202,7 @@ class Twilio(Vendor):
         self._delay = delivery_delay
         self._lock = threading.Lock()
         self._pending: dict[str, _Verification] = {}
+        self._sent: deque[dict[str, Any]] = deque(maxlen=1000)  # Message resources, oldest first
         self._callbacks = {"sent": 0, "failed": 0, "skipped": 0}
         self._generation = 0
         self._stopping = threading.Event()
@@ -191,6 +213,7 @@ class Twilio(Vendor):
     def reset(self) -> None:
         with self._lock:
             self._pending.clear()
+            self._sent.clear()
             self._callbacks = dict.fromkeys(self._callbacks, 0)
             self._generation += 1
 
@@ -219,9 +242,12 @@ class Twilio(Vendor):
         if parts[:2] != ["2010-04-01", "Accounts"] or len(parts) not in (3, 4):
             return self._not_found(request)
         account = parts[2].removesuffix(".json")
-        if not _authorized(request, account):
+        caller = _caller(request, account)
+        if caller is None:
             return self._unauthorized()
         if len(parts) == 3 and request.method == "GET" and parts[2].endswith(".json"):
+            if caller == "api_key":  # a Standard key: no access to the Accounts resource
+                return self._unauthorized()
             return Response.json(200, {"sid": account, "friendly_name": "Sandbox account", "status": "active",
                                        "type": "Full"})
         if len(parts) == 4 and parts[3] == "Messages.json" and request.method == "POST":
@@ -229,7 +255,20 @@ class Twilio(Vendor):
             if fields is None:
                 return error(20001, 400, "Unable to parse the request body")
             return self._create_message(request, account, fields)
+        if len(parts) == 4 and parts[3] == "Messages.json" and request.method == "GET":
+            return self._message_page(request, account)
         return self._not_found(request)
+
+    def _message_page(self, request: Request, account: str) -> Response:
+        size = request.params.get("PageSize", "50")
+        if not size.isdigit() or not 1 <= int(size) <= 1000:
+            return error(20001, 400, "PageSize must be between 1 and 1000")
+        with self._lock:
+            sent = list(self._sent)[::-1][:int(size)]
+        uri = f"/2010-04-01/Accounts/{account}/Messages.json?PageSize={size}&Page=0"
+        return Response.json(200, {"messages": sent, "page": 0, "page_size": int(size), "start": 0,
+                                   "end": max(0, len(sent) - 1), "first_page_uri": uri, "uri": uri,
+                                   "next_page_uri": None, "previous_page_uri": None})
 
     def _create_message(self, request: Request, account: str, fields: dict[str, str]) -> Response:
         to, body = fields.get("To", ""), fields.get("Body", "")
@@ -261,7 +300,7 @@ class Twilio(Vendor):
                 generation = self._generation
             threading.Thread(target=self._call_back, args=(fields["StatusCallback"], sid, account, to, generation),
                              name=f"twilio-callback-{sid}", daemon=True).start()
-        return Response.json(201, {
+        resource = {
             "account_sid": account, "api_version": "2010-04-01", "body": body,
             "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
             "error_code": None, "error_message": None, "from": sender or None,
@@ -269,7 +308,10 @@ class Twilio(Vendor):
             "num_media": "0", "num_segments": "0" if service else str(segment_info(body).segments),
             "price": None, "price_unit": "USD", "sid": sid, "status": "accepted" if service else "queued",
             "to": to, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
-        })
+        }
+        with self._lock:
+            self._sent.append(resource)
+        return Response.json(201, resource)
 
     def _call_back(self, url: str, sid: str, account: str, to: str, generation: int) -> None:
         target = urlsplit(url)
@@ -292,7 +334,7 @@ class Twilio(Vendor):
                     self._callbacks[outcome] += 1
 
     def _verify(self, request: Request, parts: list[str]) -> Response:
-        if not _authorized(request, CREDENTIALS["account_sid"]):
+        if _caller(request, CREDENTIALS["account_sid"]) is None:
             return self._unauthorized()
         if not same(parts[2], VERIFY_SERVICE_SID):
             return self._not_found(request)

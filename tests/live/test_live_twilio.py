@@ -1,10 +1,11 @@
 """Real SMS through Twilio (Messages and Verify) when credentials and a test
 number are in the environment; skips, naming the missing variables, otherwise.
 
-Messages: ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_SENDER``
-(or ``TWILIO_MESSAGING_SERVICE_SID``) and ``SMS_LIVE_TEST_NUMBER`` (E.164).
-Verify: ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``,
-``TWILIO_VERIFY_SERVICE_SID`` and ``SMS_LIVE_TEST_NUMBER``.
+Messages: ``TWILIO_ACCOUNT_SID``, credentials, ``TWILIO_SENDER`` (or
+``TWILIO_MESSAGING_SERVICE_SID``) and ``SMS_LIVE_TEST_NUMBER`` (E.164).
+Verify: ``TWILIO_ACCOUNT_SID``, credentials, ``TWILIO_VERIFY_SERVICE_SID``
+and ``SMS_LIVE_TEST_NUMBER``. Credentials: ``TWILIO_API_KEY_SID`` with
+``TWILIO_API_KEY_SECRET`` (a Standard key will do), else ``TWILIO_AUTH_TOKEN``.
 
 With Twilio's test credentials (``TWILIO_SENDER=+15005550006``) no SMS is
 sent and the number may be a magic one.
@@ -31,13 +32,21 @@ def twilio_backend(path, options):
                                          "OPTIONS": options, "TIMEOUT": 15})
 
 
+def twilio_credentials() -> dict[str, str]:
+    """An API key from the environment when one is set, else the Auth Token."""
+    key, secret = optional_env("TWILIO_API_KEY_SID"), optional_env("TWILIO_API_KEY_SECRET")
+    if key and secret:
+        return {"api_key_sid": key, "api_key_secret": secret}
+    return {"auth_token": require_env("TWILIO_AUTH_TOKEN")["TWILIO_AUTH_TOKEN"]}
+
+
 def test_sends_a_real_sms_through_twilio_messages():
-    env = require_env("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMS_LIVE_TEST_NUMBER")
+    env = require_env("TWILIO_ACCOUNT_SID", "SMS_LIVE_TEST_NUMBER")
     sender, service = optional_env("TWILIO_SENDER"), optional_env("TWILIO_MESSAGING_SERVICE_SID")
     if not sender and not service:
         pytest.skip("live test: set TWILIO_SENDER or TWILIO_MESSAGING_SERVICE_SID to send a real SMS")
     backend = twilio_backend("TwilioBackend", {
-        "account_sid": env["TWILIO_ACCOUNT_SID"], "auth_token": env["TWILIO_AUTH_TOKEN"],
+        "account_sid": env["TWILIO_ACCOUNT_SID"], **twilio_credentials(),
         **({"messaging_service_sid": service} if service else {"sender": sender}),
     })
     try:
@@ -50,9 +59,9 @@ def test_sends_a_real_sms_through_twilio_messages():
 
 
 def test_starts_a_real_verification_and_refuses_a_wrong_code():
-    env = require_env("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VERIFY_SERVICE_SID", "SMS_LIVE_TEST_NUMBER")
+    env = require_env("TWILIO_ACCOUNT_SID", "TWILIO_VERIFY_SERVICE_SID", "SMS_LIVE_TEST_NUMBER")
     backend = twilio_backend("TwilioVerifyBackend", {
-        "account_sid": env["TWILIO_ACCOUNT_SID"], "auth_token": env["TWILIO_AUTH_TOKEN"],
+        "account_sid": env["TWILIO_ACCOUNT_SID"], **twilio_credentials(),
         "service_sid": env["TWILIO_VERIFY_SERVICE_SID"],
     })
     number = normalize_number(env["SMS_LIVE_TEST_NUMBER"])

@@ -13,6 +13,7 @@ import requests
 
 from django_sms_gateway.sandbox.base import Headers, Request
 from django_sms_gateway.sandbox.twilio import (
+    API_KEY,
     MAGIC_FROM,
     MAGIC_TO,
     MESSAGING_SERVICE_SID,
@@ -181,3 +182,23 @@ def test_sign_is_twilios_signature():
     signed = (url + "MessageSidSM1MessageStatussent").encode()
     expected = base64.b64encode(hmac.new(b"token", signed, "sha1").digest()).decode()
     assert sign("token", url, fields) == expected
+
+
+def test_a_standard_api_key_reads_messages_but_not_the_account(sandbox):
+    twilio_send(sandbox)
+    key = (API_KEY["api_key_sid"], API_KEY["api_key_secret"])
+    account = f"{sandbox.base_url('twilio')}/2010-04-01/Accounts/{TWILIO['account_sid']}"
+
+    page = requests.get(f"{account}/Messages.json", params={"PageSize": "1"}, auth=key, timeout=TIMEOUT)
+    assert page.status_code == 200
+    body = page.json()
+    assert (body["page"], body["page_size"], body["next_page_uri"]) == (0, 1, None)
+    assert [m["to"] for m in body["messages"]] == [NUMBER]
+
+    refused = requests.get(f"{account}.json", auth=key, timeout=TIMEOUT)
+    assert (refused.status_code, refused.json()["code"]) == (401, 20003)
+    assert requests.get(f"{account}.json", auth=TWILIO_AUTH, timeout=TIMEOUT).status_code == 200
+    bad = requests.get(f"{account}/Messages.json", auth=(key[0], "wrong"), timeout=TIMEOUT)
+    assert (bad.status_code, bad.json()["code"]) == (401, 20003)
+    assert requests.get(f"{account}/Messages.json", params={"PageSize": "0"}, auth=key,
+                        timeout=TIMEOUT).status_code == 400

@@ -24,7 +24,7 @@ from django_sms_gateway.exceptions import (
 )
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
-from django_sms_gateway.sandbox.twilio import MESSAGING_SERVICE_SID
+from django_sms_gateway.sandbox.twilio import API_KEY, MESSAGING_SERVICE_SID, VERIFY_SERVICE_SID
 
 from .helpers import LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
 
@@ -193,6 +193,54 @@ def test_check_credentials_asks_for_the_account(sandbox, make_backend):
     assert sandbox.messages == []
 
 
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_an_api_key_authenticates_instead_of_the_auth_token(sandbox, make_backend):
+    backend = make_backend(auth_token=None, **API_KEY)
+    result = backend.send(message(), timeout=2)
+    assert result.reference.startswith("SM") and sandbox.messages[-1]["vendor"] == "twilio"
+    request = sandbox.last_request("twilio")
+    assert request.headers["Authorization"] == basic(API_KEY["api_key_sid"], API_KEY["api_key_secret"])
+    assert request.path == f"/twilio/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+
+
+def test_with_both_the_api_key_is_used_and_the_auth_token_only_signs_callbacks(sandbox, make_backend):
+    make_backend(**API_KEY).send(message(), timeout=2)
+    assert sandbox.last_request("twilio").headers["Authorization"] == basic(
+        API_KEY["api_key_sid"], API_KEY["api_key_secret"])
+
+
+def test_a_wrong_api_key_secret_is_an_auth_error_without_the_secret(make_backend):
+    with pytest.raises(GatewayAuthError) as info:
+        make_backend(auth_token=None, api_key_sid=API_KEY["api_key_sid"], api_key_secret="wrong-secret").send(
+            message(), timeout=2)
+    assert "wrong-secret" not in str(info.value) and info.value.vendor_status == "20003"
+
+
+def test_check_credentials_with_an_api_key_reads_one_message_not_the_account(sandbox, make_backend):
+    """A Standard API key has no access to the Accounts resource (the
+    sandbox's key is one), so the check reads one page of messages."""
+    backend = make_backend(auth_token=None, **API_KEY)
+    assert backend.check_credentials(timeout=2).outcome == "accepted"
+    request = sandbox.last_request("twilio")
+    assert (request.method, request.path) == ("GET", f"/twilio/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    wrong = make_backend(auth_token=None, api_key_sid=API_KEY["api_key_sid"], api_key_secret="wrong")
+    assert wrong.check_credentials(timeout=2).outcome == "refused"
+    assert sandbox.messages == []
+
+
+def test_verify_calls_with_the_api_key_too(sandbox, built_backends):
+    entry = gateway_entry("twilio-verify", sandbox, auth_token=None, **API_KEY)
+    backend = built_backends("twilio-verify", entry)
+    assert backend.check_credentials(timeout=2).outcome == "accepted"
+    backend.send(message(), timeout=2)
+    request = sandbox.last_request("twilio-verify")
+    assert request.path == f"/twilio/v2/Services/{VERIFY_SERVICE_SID}/Verifications"
+    assert request.headers["Authorization"] == basic(API_KEY["api_key_sid"], API_KEY["api_key_secret"])
+
+
 def test_defaults():
     backend = TwilioBackend("t", {"account_sid": ACCOUNT, "auth_token": "x", "sender": "Acme"})
     assert backend.base_url == "https://api.twilio.com" and backend.max_segments == 10
@@ -203,7 +251,13 @@ def test_defaults():
     [
         ({"account_sid": "AC123"}, "'account_sid' must be AC followed by 32 hex digits"),
         ({"account_sid": "SK" + "0" * 32}, "'account_sid' must be AC"),
-        ({"auth_token": ""}, "'auth_token' is required"),
+        ({"auth_token": ""}, "'auth_token' must be a non-empty string"),
+        ({"auth_token": None}, "'auth_token' is required (or 'api_key_sid' and 'api_key_secret')"),
+        ({"api_key_sid": "SK" + "1" * 32}, "'api_key_sid' and 'api_key_secret' go together"),
+        ({"api_key_secret": "s"}, "'api_key_sid' and 'api_key_secret' go together"),
+        ({"api_key_sid": "AC" + "1" * 32, "api_key_secret": "s"}, "'api_key_sid' must be SK"),
+        ({"auth_token": None, "api_key_sid": "SK" + "1" * 32, "api_key_secret": "s",
+          "status_callback": "https://example.com/hook"}, "'auth_token' is required with 'status_callback'"),
         ({"sender": None}, "'sender' or 'messaging_service_sid' is required"),
         ({"messaging_service_sid": "MG1"}, "'messaging_service_sid' must be MG"),
         ({"sender": "Acme-Bank"}, "'sender'"),
