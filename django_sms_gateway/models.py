@@ -21,8 +21,9 @@ from .lockout import REBIND_REQUIRED, lockout_policy
 from .phone import mask_number, normalize_number
 from .records import CHARGE_MAX, SEGMENTS_MAX, DeliveryRecord, DeliveryRecordQuerySet
 from .sending import ClaimedSend, ScheduledDelivery, in_callers_transaction, warn_once_about_transaction
+from .text import whole_seconds
 from .user_safe import user_safe_error
-from .verification import RESERVATION_MARGIN, CodeCheck
+from .verification import RESERVATION_MARGIN, CodeCheck, cleared_code
 
 
 class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
@@ -113,9 +114,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
     def _unbind(self) -> None:
         self.confirmed = False
-        self.token, self.vendor_gateway, self.valid_until = None, "", timezone.now()
-        self.last_generated_timestamp = None
-        self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
+        for name, value in cleared_code(timezone.now()).items():
+            setattr(self, name, value)
 
     def rebind(self, number: str) -> None:
         """Bind the device to ``number`` (normalised and validated as by
@@ -281,9 +281,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         when = (details or {}).get("next_generation_at")
         if when is None:
             return gettext("A new code cannot be sent right now.")
-        seconds = max(1, int((when - timezone.now()).total_seconds() + 0.999))
         return gettext("A code was sent recently. You can ask for a new one in %(seconds)d seconds.") % {
-            "seconds": seconds
+            "seconds": whole_seconds((when - timezone.now()).total_seconds())
         }
 
     # -- verification -------------------------------------------------------

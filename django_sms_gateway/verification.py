@@ -29,12 +29,25 @@ from .lockout import REBIND_REQUIRED
 if TYPE_CHECKING:
     from .models import SMSDevice
 
-__all__ = ["RESERVATION_MARGIN", "CodeCheck", "well_formed_code"]
+__all__ = ["RESERVATION_MARGIN", "CodeCheck", "cleared_code", "well_formed_code"]
 
 logger = logging.getLogger("django_sms_gateway")
 
 #: Seconds past the vendor's timeout that a reserved vendor code stays reserved.
 RESERVATION_MARGIN = 5.0
+
+
+def cleared_code(now: datetime) -> dict[str, Any]:
+    """The device's code fields with no code: none stored or held by a
+    vendor, expired ``now``, no failures counted and no cooldown running."""
+    return {
+        "token": None,
+        "vendor_gateway": "",
+        "valid_until": now,
+        "throttling_failure_count": 0,
+        "throttling_failure_timestamp": None,
+        "last_generated_timestamp": None,
+    }
 
 
 def well_formed_code(token: Any, *, vendor: bool = False) -> str | None:
@@ -176,16 +189,8 @@ class CodeCheck:
 
     @staticmethod
     def _spent(now: datetime) -> dict[str, Any]:
-        """What a success writes: the code is spent, the failures and the cooldown are cleared."""
-        return {
-            "token": None,
-            "vendor_gateway": "",
-            "valid_until": now,
-            "throttling_failure_count": 0,
-            "throttling_failure_timestamp": None,
-            "last_generated_timestamp": None,
-            "last_used_at": now,
-        }
+        """What a success writes: the code is spent and the device was used ``now``."""
+        return {**cleared_code(now), "last_used_at": now}
 
     @staticmethod
     def _failure(now: datetime) -> dict[str, Any]:
