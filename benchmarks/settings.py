@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from urllib.parse import unquote, urlsplit
 
-SECRET_KEY = "benchmarks-not-secret"
+from tests.database_url import postgres_database
+
+SECRET_KEY = "benchmarks-not-secret"  # noqa: S105 (a loopback benchmark)
 DEBUG = False  # True would make Django keep every query in memory
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -42,18 +43,7 @@ def _database(url: str | None) -> dict:
             "NAME": SQLITE_PATH,
             "TEST": {"NAME": SQLITE_PATH},
         }
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"DATABASE_URL: only postgres:// is supported, not {parts.scheme}://")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parts.path.lstrip("/") or "postgres",
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
-        "TEST": {"NAME": f"test_sms_bench_{os.getpid()}"},
-    }
+    return postgres_database(url, test_name=f"test_sms_bench_{os.getpid()}")
 
 
 DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}

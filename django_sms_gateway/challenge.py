@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_otp.models import GenerateNotAllowed
 
 from .exceptions import SMSGatewayError
+from .text import whole_seconds
 from .user_safe import user_message, user_safe_error
 
 if TYPE_CHECKING:
@@ -60,8 +61,7 @@ def cooldown_seconds(device: Any) -> int:
     when: Any = details.get("next_generation_at")
     if details.get("reason") != GenerateNotAllowed.COOLDOWN_DURATION_PENDING or when is None:
         return 0
-    remaining = (when - timezone.now()).total_seconds()
-    return max(1, int(remaining + 0.999))
+    return whole_seconds((when - timezone.now()).total_seconds())
 
 
 def has_pending_code(device: Any) -> bool:

@@ -41,6 +41,7 @@ __all__ = [
     "FALLBACK_SECONDS",
     "Bucket",
     "Counter",
+    "Limit",
     "SharedCacheDown",
     "Tally",
     "add_to",
@@ -59,12 +60,20 @@ TTL_MARGIN = 5
 
 
 @dataclass(frozen=True, slots=True)
-class Counter:
-    """One subject's counter: ``key`` (no number or address in it), at most ``count`` per ``seconds``."""
+class Limit:
+    """One counter: at most ``count`` sends in any ``seconds``."""
 
-    key: str
+    name: str
     count: int
     seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """One subject's counter: ``key`` (no number or address in it) and the ``limit`` it counts against."""
+
+    key: str
+    limit: Limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,7 @@ class SharedCacheDown(Exception):
 
 
 def bucket_seconds(counter: Counter) -> float:
-    return counter.seconds / BUCKETS
+    return counter.limit.seconds / BUCKETS
 
 
 def retry_after(counter: Counter, buckets: Sequence[int], now: float) -> int:
@@ -111,7 +120,7 @@ def retry_after(counter: Counter, buckets: Sequence[int], now: float) -> int:
     else is sent meanwhile: buckets leave the window oldest first."""
     width = bucket_seconds(counter)
     current = math.floor(now / width)
-    over = sum(buckets) - counter.count
+    over = sum(buckets) - counter.limit.count
     leaving = 0  # how many of the oldest buckets must leave the window
     while over > 0:
         over -= buckets[leaving]
@@ -172,7 +181,7 @@ def forget_failures() -> None:
 def _bucket_keys(counter: Counter, now: float) -> tuple[list[str], Bucket]:
     width = bucket_seconds(counter)
     current = math.floor(now / width)
-    keys = [f"{counter.key}:{counter.seconds}:{index}" for index in range(current - BUCKETS + 1, current + 1)]
+    keys = [f"{counter.key}:{counter.limit.seconds}:{index}" for index in range(current - BUCKETS + 1, current + 1)]
     # The current bucket is counted until the one BUCKETS later begins.
     return keys, Bucket(keys[-1], (current + BUCKETS) * width + TTL_MARGIN)
 

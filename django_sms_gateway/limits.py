@@ -247,7 +247,7 @@ def check_send(
 
 
 def _as_counter(limit: Limit, opaque: str) -> counters.Counter:
-    return counters.Counter(f"{KEY_PREFIX}:{opaque}", limit.count, limit.seconds)
+    return counters.Counter(f"{KEY_PREFIX}:{opaque}", limit)
 
 
 def _count(

@@ -25,6 +25,7 @@ from phonenumbers import PhoneNumberType
 from . import counters
 from .client_ip import ip_settings, proxy_warnings
 from .conf import DEFAULTS, settings
+from .counters import Limit
 from .exceptions import ConfigurationError, ConfigurationWarning
 from .phone import allowed_non_geographic
 
@@ -57,15 +58,6 @@ _SETTINGS = frozenset(
         "SECRET_KEY",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """One counter: at most ``count`` sends in any ``seconds``."""
-
-    name: str
-    count: int
-    seconds: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,12 @@ from typing import NamedTuple
 from .conf import settings
 from .exceptions import ConfigurationError
 
-__all__ = ["CHECK_ID", "LockoutPolicy", "lockout_policy"]
+__all__ = ["CHECK_ID", "REBIND_REQUIRED", "LockoutPolicy", "lockout_policy"]
 
 #: Check id of every lock-out setting mistake.
 CHECK_ID = "sms_gateway.E020"
+#: ``SMSDevice.verify_is_allowed()``'s reason once ``OTP_SMS_MAX_FAILURES`` is reached.
+REBIND_REQUIRED = "rebind_required"
 
 
 class LockoutPolicy(NamedTuple):

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin, VerifyNotAllowed
 
-from . import limits, signals
-from .codes import (
-    code_matches,
-    generate_code,
-    hash_code,
-    in_progress_marker,
-    is_check_in_progress,
-)
+from . import limits
+from .codes import generate_code, hash_code
 from .conf import settings
 from .dispatch import Delivery, build_message
-from .exceptions import GatewayError
-from .gateways import gateways
-from .lockout import lockout_policy
+from .lockout import REBIND_REQUIRED, lockout_policy
 from .phone import mask_number, normalize_number
 from .records import CHARGE_MAX, SEGMENTS_MAX, DeliveryRecord, DeliveryRecordQuerySet
 from .sending import ClaimedSend, ScheduledDelivery, in_callers_transaction, warn_once_about_transaction
+from .text import whole_seconds
 from .user_safe import user_safe_error
-
-logger = logging.getLogger("django_sms_gateway")
-
-#: Seconds past the vendor's timeout that a reserved vendor code stays reserved.
-RESERVATION_MARGIN = 5.0
-#: ``verify_is_allowed()``'s reason once ``OTP_SMS_MAX_FAILURES`` is reached.
-REBIND_REQUIRED = "rebind_required"
+from .verification import RESERVATION_MARGIN, CodeCheck, cleared_code
 
 
 class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
@@ -128,9 +114,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
     def _unbind(self) -> None:
         self.confirmed = False
-        self.token, self.vendor_gateway, self.valid_until = None, "", timezone.now()
-        self.last_generated_timestamp = None
-        self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
+        for name, value in cleared_code(timezone.now()).items():
+            setattr(self, name, value)
 
     def rebind(self, number: str) -> None:
         """Bind the device to ``number`` (normalised and validated as by
@@ -296,9 +281,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         when = (details or {}).get("next_generation_at")
         if when is None:
             return gettext("A new code cannot be sent right now.")
-        seconds = max(1, int((when - timezone.now()).total_seconds() + 0.999))
         return gettext("A code was sent recently. You can ask for a new one in %(seconds)d seconds.") % {
-            "seconds": seconds
+            "seconds": whole_seconds((when - timezone.now()).total_seconds())
         }
 
     # -- verification -------------------------------------------------------
@@ -307,194 +291,15 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         """True once for the code that was sent; False for anything else
         (wrong, expired, reused, malformed, throttled).
 
-        Race-free without row locks, however the instance was loaded: the
-        row is read fresh, a success is a conditional UPDATE that only one
-        request can win, and a failure is an atomic increment (never lost).
-        A code the vendor holds (iP1) is first *reserved*, so that only one
-        request at a time asks the vendor (see :meth:`_verify_with_vendor`).
-
-        SQL: 2 statements for our own codes (SELECT, UPDATE); 3 for a
-        vendor-held code that is checked with the vendor (SELECT, reserve,
-        outcome).
+        Race-free without row locks, however the instance was loaded; a code
+        the vendor holds (iP1) is checked with that vendor, one request at a
+        time. SQL: 2 statements for our own codes, 3 for a vendor-held code
+        (see :mod:`django_sms_gateway.verification`).
         """
-        state = (
-            type(self)
-            .objects.filter(pk=self.pk)
-            .values_list("token", "valid_until", "vendor_gateway", "throttling_failure_count",
-                         "throttling_failure_timestamp")
-            .first()
-        )
-        if state is None:
-            return False
-        # Decisions use these locals, not attributes another thread sharing
-        # this instance might overwrite; the attributes are set for django-otp.
-        stored, valid_until, vendor, failures, _failed_at = state
-        (self.token, self.valid_until, self.vendor_gateway, self.throttling_failure_count,
-         self.throttling_failure_timestamp) = state
-        allowed, details = self.verify_is_allowed()
-        if not allowed:
-            locked = (details or {}).get("reason") == REBIND_REQUIRED
-            self._refused("too many failures" if locked else "throttled", vendor)
-            return False
-
-        now = timezone.now()
-        candidate = self._well_formed(token, vendor=bool(vendor))
-        matched: bool | None
-        if candidate is None or not stored or now >= valid_until:
-            matched = False
-        elif vendor:
-            return self._verify_with_vendor(candidate, stored, vendor, failures, now)
-        else:
-            matched = code_matches(self.pk, candidate, stored)
-
-        if matched:
-            # Succeeds for exactly one request: the one that still finds the
-            # same code and no failure recorded since it read the row.
-            won = (
-                type(self)
-                .objects.filter(
-                    pk=self.pk, token=stored, valid_until__gt=now, throttling_failure_count=failures
-                )
-                .update(**self._success_fields(now))
-            )
-            if won:
-                self._succeeded(now, alias=None)
-                return True
-            self._refused("already used", vendor)
-            return False
-
-        self._count_failure(now, failures)
-        self._refused("wrong, expired or malformed code", vendor)
-        return False
-
-    def _verify_with_vendor(self, candidate: str, stored: str, vendor: str, failures: int, now: datetime) -> bool:
-        """Check a well-formed, unexpired ``candidate`` with the vendor that
-        holds the code, one request at a time.
-
-        1. Reserve: a conditional UPDATE swaps the stored value for a fresh
-           in-progress marker. Only one request wins; the others are refused
-           ("check in progress") without asking the vendor and without
-           counting a failure, so the vendor's single-use code is never spent
-           by a request that could not then be let in.
-        2. Ask the vendor, then settle in one UPDATE guarded by the marker:
-           right: success; wrong: restore the stored value and count one
-           failure; vendor unable to answer: restore, not counted.
-
-        If the process dies between 1 and 2 the marker stays until its time
-        (the vendor's timeout and a margin) is up; then the next request
-        reserves over it. The marker holds nothing secret.
-        """
-        if is_check_in_progress(stored, now.timestamp()):
-            self._refused("check in progress", vendor)
-            return False
-        marker = in_progress_marker(now.timestamp() + self._vendor_timeout(vendor) + RESERVATION_MARGIN)
-        reserved = (
-            type(self)
-            .objects.filter(pk=self.pk, token=stored, valid_until__gt=now, throttling_failure_count=failures)
-            .update(token=marker)
-        )
-        if not reserved:
-            self._refused("check in progress", vendor)
-            return False
-        mine = type(self).objects.filter(pk=self.pk, token=marker)
-
-        try:
-            verdict = self._vendor_says_valid(candidate, vendor)
-        except Exception:  # an unforeseen error must not leave the marker until its time is up
-            mine.update(token=stored)
-            raise
-        if verdict is None:  # vendor unreachable: not the user's fault, not counted
-            mine.update(token=stored)
-            self._refused("vendor unavailable", vendor)
-            return False
-        if verdict:
-            if mine.update(**self._success_fields(now)):
-                self._succeeded(now, alias=vendor)
-                return True
-            # A new challenge replaced the code while the vendor was asked.
-            self._refused("already used", vendor)
-            return False
-        settled = mine.update(
-            token=stored,
-            throttling_failure_count=F("throttling_failure_count") + 1,
-            throttling_failure_timestamp=now,
-        )
-        if not settled:  # a new challenge replaced the marker; the guess still counts
-            self._count_failure(now, failures)
-        else:
-            self.throttling_failure_count, self.throttling_failure_timestamp = failures + 1, now
-        self._refused("wrong, expired or malformed code", vendor)
-        return False
-
-    @staticmethod
-    def _vendor_timeout(vendor: str) -> float:
-        try:
-            return gateways[vendor].timeout
-        except KeyError:  # the gateway is gone: _vendor_says_valid reports it
-            return 0.0
-
-    @staticmethod
-    def _success_fields(now: datetime) -> dict[str, Any]:
-        return {
-            "token": None,
-            "vendor_gateway": "",
-            "valid_until": now,
-            "throttling_failure_count": 0,
-            "throttling_failure_timestamp": None,
-            "last_generated_timestamp": None,
-            "last_used_at": now,
-        }
-
-    def _succeeded(self, now: datetime, *, alias: str | None) -> None:
-        self.token, self.vendor_gateway, self.valid_until = None, "", now
-        self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
-        self.last_generated_timestamp, self.last_used_at = None, now
-        signals.code_verified.send(sender=type(self), alias=alias, number=self.masked_number, device=self)
-
-    def _count_failure(self, now: datetime, failures: int) -> None:
-        type(self).objects.filter(pk=self.pk).update(
-            throttling_failure_count=F("throttling_failure_count") + 1, throttling_failure_timestamp=now
-        )
-        self.throttling_failure_count = failures + 1
-        self.throttling_failure_timestamp = now
-
-    def _well_formed(self, token: Any, *, vendor: bool = False) -> str | None:
-        """The code as typed if it has the right shape, else None.
-
-        Outer whitespace is forgiven; anything else (inner whitespace,
-        non-ASCII digits, wrong length) is refused. A vendor's code may hold
-        ASCII letters too.
-        """
-        if isinstance(token, int) and not isinstance(token, bool):
-            token = str(token)
-        if not isinstance(token, str):
-            return None
-        token = token.strip()
-        length = int(settings.OTP_SMS_TOKEN_LENGTH)
-        if len(token) != length or not token.isascii():
-            return None
-        if vendor:
-            return token if token.isalnum() else None
-        return token if token.isdigit() else None
-
-    def _vendor_says_valid(self, code: str, alias: str) -> bool | None:
-        try:
-            backend = gateways[alias]
-            return backend.verify(self.number, code, timeout=backend.timeout)
-        except (GatewayError, KeyError) as exc:
-            logger.warning(
-                "SMS gateway %r could not check a code for %s: %s",
-                alias, self.masked_number, getattr(exc, "reason", type(exc).__name__),
-            )
-            return None
-
-    def _refused(self, reason: str, alias: str | None = None) -> None:
-        signals.code_refused.send(
-            sender=type(self), alias=alias or None, number=self.masked_number, device=self, reason=reason
-        )
+        return CodeCheck(self).verdict(token)
 
 
 __all__ = [
-    "CHARGE_MAX", "REBIND_REQUIRED", "SEGMENTS_MAX", "DeliveryRecord", "DeliveryRecordQuerySet", "ScheduledDelivery",
-    "SMSDevice",
+    "CHARGE_MAX", "REBIND_REQUIRED", "RESERVATION_MARGIN", "SEGMENTS_MAX", "DeliveryRecord", "DeliveryRecordQuerySet",
+    "ScheduledDelivery", "SMSDevice",
 ]

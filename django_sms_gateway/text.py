@@ -25,6 +25,7 @@ __all__ = [
     "append_origin_lines",
     "origin_line_problem",
     "whole_minutes",
+    "whole_seconds",
 ]
 
 GSM7 = "GSM-7"
@@ -236,3 +237,9 @@ def whole_minutes(seconds: float) -> int:
     """``seconds`` as the minutes a user is told: rounded up, at least 1
     ("expires in 5 minutes", "try again in 34 minutes")."""
     return max(1, math.ceil(seconds / 60))
+
+
+def whole_seconds(seconds: float) -> int:
+    """``seconds`` as the seconds a user is told: rounded up, at least 1
+    ("a new one in 42 seconds")."""
+    return max(1, int(seconds + 0.999))

@@ -19,7 +19,7 @@ from django.core.signals import setting_changed
 from django.utils.translation import gettext, ngettext
 
 from .exceptions import ConfigurationError, SendLimitExceeded, SMSGatewayError, SMSUnavailable
-from .text import TemplateError
+from .text import TemplateError, whole_seconds
 
 __all__ = ["user_safe_error", "user_message", "wait_text"]
 
@@ -72,7 +72,7 @@ def user_safe_error(exc: BaseException) -> SMSGatewayError:
 
 def wait_text(seconds: float) -> str:
     """``seconds`` as a person says it: "45 seconds", "3 minutes" (rounded up)."""
-    whole = max(1, int(seconds + 0.999))
+    whole = whole_seconds(seconds)
     if whole < 120:
         return ngettext("%(count)d second", "%(count)d seconds", whole) % {"count": whole}
     minutes = (whole + 59) // 60

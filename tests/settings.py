@@ -5,7 +5,8 @@ and ``REDIS_URL`` switch the suite to real servers, as CI does.
 """
 
 import os
-from urllib.parse import unquote, urlsplit
+
+from tests.database_url import postgres_database
 
 SECRET_KEY = "tests-not-secret"
 DEBUG = False
@@ -53,19 +54,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 def _database(url: str | None) -> dict:
     if not url:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"DATABASE_URL: only postgres:// is supported, not {parts.scheme}://")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parts.path.lstrip("/") or "postgres",
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
-        # One test database per run (inherited by subprocesses), so parallel runs never collide.
-        "TEST": {"NAME": os.environ.setdefault("SMS_TEST_DB_NAME", f"test_sms_{os.getpid()}")},
-    }
+    # One test database per run (inherited by subprocesses), so parallel runs never collide.
+    return postgres_database(url, test_name=os.environ.setdefault("SMS_TEST_DB_NAME", f"test_sms_{os.getpid()}"))
 
 
 DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
