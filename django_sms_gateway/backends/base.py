@@ -12,6 +12,7 @@ alias and the option, check ``sms_gateway.E005``), and then sends one
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -331,3 +332,11 @@ class BaseBackend:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.alias!r}>"
+
+
+def matches(pattern: str, problem: str) -> Callable[[Any], str | None]:
+    """An :class:`Option` ``check`` of a ``text`` option: ``problem`` unless
+    the whole value matches ``pattern``."""
+    compiled = re.compile(pattern)
+    return lambda value: None if compiled.fullmatch(value) else problem
+
