@@ -340,3 +340,13 @@ def matches(pattern: str, problem: str) -> Callable[[Any], str | None]:
     compiled = re.compile(pattern)
     return lambda value: None if compiled.fullmatch(value) else problem
 
+
+def status_words_problem(value: Any) -> str | None:
+    """An :class:`Option` ``check``: why ``value`` is not a list of a
+    vendor's status words, or None."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return "must be a list of status words"
+    words = list(value)
+    if not words or not all(isinstance(w, str) and w.strip() and w.isprintable() for w in words):
+        return "must list at least one non-empty status word"
+    return None
