@@ -34,8 +34,8 @@ def read_json_object(body: bytes | str) -> dict[str, Any]:
 
 
 def json_object_or_none(body: bytes | str) -> dict[str, Any] | None:
-    """The JSON object in ``body``, or None for anything else: for an answer
-    read only for what it may say (an error code), never for a success."""
+    """The JSON object in ``body``, or None for anything else (an answer
+    that need not be JSON, such as a vendor's error page)."""
     try:
         return read_json_object(body)
     except UnreadableJSON:

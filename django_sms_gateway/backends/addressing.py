@@ -3,7 +3,7 @@
 Signicat documents the sender rule (numeric up to 15 digits, or 1-11
 characters of ``[A-Za-z0-9 ]``) and the recipient rule (E.164, at most 15
 digits). Other vendors that take a free sender field use the same rule.
-Vendors that want the number in another shape name it from
+A vendor that wants the number in another form takes it from
 :data:`PHONE_FORMATS`.
 """
 
@@ -46,7 +46,7 @@ def national_number(recipient: str) -> str:
     return "".join(c for c in formatted if c.isdigit())
 
 
-#: A vendor's name for a number format -> that format of an E.164 recipient.
+#: The number formats a vendor option may name -> that form of an E.164 number.
 PHONE_FORMATS = {
     "e164": lambda recipient: recipient,
     "digits": lambda recipient: recipient.lstrip("+"),

@@ -159,10 +159,9 @@ class IP1Backend(HTTPBackend):
         return SendResult(reference=str(ident), status="created")
 
     def verify(self, recipient: str, code: str, *, timeout: float) -> bool:
-        """True only for a 2xx saying ``"Valid": true``; False for any other
-        2xx JSON and a 4xx but 401/403/429 (a wrong code, counted). Raises a
-        GatewayError when iP1 cannot answer (transport, 401/403/429, 5xx, a
-        2xx that is not JSON): nothing accepted, nothing counted."""
+        """True only for a 2xx saying ``"Valid": true``; False for a wrong code
+        (any other 2xx JSON, a 4xx but 401/403/429); a GatewayError when iP1
+        cannot answer (nothing accepted, nothing counted)."""
         fields = {"Phone": self.phone(recipient), "Code": self.vendor_code(code)}
         response = self.request("POST", VALIDATE_PATH, timeout=timeout, json=fields, auth=self.auth)
         if response.ok:
