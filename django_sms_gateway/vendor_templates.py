@@ -9,9 +9,9 @@ that: a checked ``content`` option whose values hold ``{token}`` and
 iP1 makes the code itself and puts it at each ``{0}`` of the
 ``MessageFormat`` we send (iP1's API help, ``POST api/authentications``);
 that the text follows .NET format rules, so that no other brace may appear,
-is *inferred*. :func:`format_problem` is that rule, :func:`site_format_problem`
-and :func:`format_parts` check ``OTP_SMS_MESSAGE`` or a format of our own
-against it.
+is *inferred*. :func:`format_problem` is that rule and
+:func:`site_format_problem` applies it to ``OTP_SMS_MESSAGE``;
+:func:`format_parts` counts the SMS parts a format takes.
 """
 
 from __future__ import annotations
