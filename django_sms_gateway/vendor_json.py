@@ -31,3 +31,22 @@ def read_json_object(body: bytes | str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UnreadableJSON("not a JSON object")
     return data
+
+
+def json_object_or_none(body: bytes | str) -> dict[str, Any] | None:
+    """The JSON object in ``body``, or None for anything else (an answer
+    that need not be JSON, such as a vendor's error page)."""
+    try:
+        return read_json_object(body)
+    except UnreadableJSON:
+        return None
+
+
+def whole_number(value: Any, low: int | None = None, high: int | None = None) -> int | None:
+    """``value`` when it is a JSON integer (``true`` and ``false`` are not)
+    from ``low`` to ``high``, else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if (low is not None and value < low) or (high is not None and value > high):
+        return None
+    return value

@@ -1,10 +1,17 @@
-"""Template variables for vendors that hold the message template themselves.
+"""Message texts in a vendor's own syntax, for vendors that render the text.
 
 AccuAuth's ``content`` field carries the variables of a template registered
 at the vendor as ``name:value`` pairs joined by ``,`` (its ``send_sms_otp``
 page: ``code:1234,expire_at:5``). :class:`ContentTemplate` is our side of
 that: a checked ``content`` option whose values hold ``{token}`` and
 ``{minutes}``, rendered per message.
+
+iP1 makes the code itself and puts it at each ``{0}`` of the
+``MessageFormat`` we send (iP1's API help, ``POST api/authentications``);
+that the text follows .NET format rules, so that no other brace may appear,
+is *inferred*. :func:`format_problem` is that rule and
+:func:`site_format_problem` applies it to ``OTP_SMS_MESSAGE``;
+:func:`format_parts` counts the SMS parts a format takes.
 """
 
 from __future__ import annotations
@@ -12,8 +19,21 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ContentError", "ContentTemplate", "content_problem"]
+from .conf import settings
+from .text import (
+    OriginBinding,
+    SegmentInfo,
+    TemplateError,
+    append_origin_lines,
+    compile_template,
+    segment_info,
+    whole_minutes,
+)
+
+__all__ = ["CODE_SLOT", "ContentError", "ContentTemplate", "content_problem", "format_parts", "format_problem",
+           "site_format_problem"]
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDERS = frozenset({"token", "minutes"})
@@ -83,3 +103,42 @@ def content_problem(source: object) -> str | None:
     except ContentError as exc:
         return str(exc)
     return None
+
+
+#: Where the vendor puts the code it makes.
+CODE_SLOT = "{0}"
+_STRAY_BRACE = re.compile(r"[{}]")
+
+
+def format_problem(text_format: Any) -> str | None:
+    """Why ``text_format`` is not a usable ``MessageFormat``, or None: it
+    must contain ``{0}`` and no other brace (a stray brace would make the
+    formatter fail or swallow text)."""
+    if not isinstance(text_format, str) or not text_format.strip():
+        return "must be a non-empty string containing {0}"
+    if CODE_SLOT not in text_format:
+        return "must contain {0} (where iP1 puts the code)"
+    if not text_format.replace("\n", "").isprintable():
+        return "contains control characters (only line breaks are allowed)"
+    if _STRAY_BRACE.search(text_format.replace(CODE_SLOT, "")):
+        return "may contain no '{' or '}' other than {0}"
+    return None
+
+
+def site_format_problem(validity: int) -> str | None:
+    """Why ``OTP_SMS_MESSAGE``, rendered with ``{0}`` for the code, is not a
+    usable ``MessageFormat``, or None (also when it does not compile: the
+    ``sms_gateway.E002`` check reports that)."""
+    try:
+        template = compile_template(str(settings.OTP_SMS_MESSAGE))
+    except TemplateError:
+        return None
+    site_name = str(settings.OTP_SMS_SITE_NAME or "")
+    return format_problem(template.render(CODE_SLOT, minutes=whole_minutes(validity), site_name=site_name))
+
+
+def format_parts(text_format: str, binding: OriginBinding | None, code_length: int) -> SegmentInfo:
+    """The SMS parts ``text_format`` takes, ending with ``binding``'s lines,
+    with a code of ``code_length`` letters at every ``{0}``."""
+    text = append_origin_lines(text_format, CODE_SLOT, binding)
+    return segment_info(text.replace(CODE_SLOT, "W" * code_length))

@@ -7,15 +7,9 @@ Source: AccuAuth's ``send_sms_otp`` API page (Indonesian host): ``POST
 ``200 {"status": "OK", "charge_info": {"charge": N}, "request_id"}``; errors
 ``{"status", "reason", "request_id"}`` with each status word's HTTP status.
 The India host (:data:`INDIA_BASE_URL`) is not on a public page we found.
-
-*Inferred*, so options: ``encoding`` (default ``form``: every public client
-sends form fields, and the page's error example ``argument 'phone_number':
-not found`` is what a form-reading server answers to JSON) and
-``phone_format`` (default ``e164``, or ``digits`` / ``national``).
-
-The vendor's ``reason`` is never copied into our errors (it may echo the
-number or the content, which holds the code): only its status word and, for
-``INVALID_ARGUMENT``, the name of the field it names, if it is one of ours.
+*Inferred*, so options: ``encoding`` (``form``: every public client sends
+form fields, and the page's error example ``argument 'phone_number': not
+found`` is what a form-reading server answers to JSON) and ``phone_format``.
 """
 
 from __future__ import annotations
@@ -23,11 +17,10 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-import phonenumbers
-
 from ..exceptions import GatewayAuthError, GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
-from ..vendor_json import UnreadableJSON, read_json
+from ..vendor_json import json_object_or_none, whole_number
 from ..vendor_templates import ContentError, ContentTemplate, content_problem
+from .addressing import PHONE_FORMATS
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 
@@ -41,20 +34,6 @@ INDIA_BASE_URL = "https://cloudapi.accuauth.in"
 
 SEND_PATH = "/data/send_sms_otp"
 DEFAULT_CONTENT = "code:{token},expire_at:{minutes}"
-
-
-def national_number(recipient: str) -> str:
-    """The national form of an E.164 number, digits only (``+6281...`` -> ``081...``)."""
-    formatted = phonenumbers.format_number(phonenumbers.parse(recipient), phonenumbers.PhoneNumberFormat.NATIONAL)
-    return "".join(c for c in formatted if c.isdigit())
-
-
-#: ``phone_format`` -> ``phone_number`` for an E.164 recipient.
-PHONE_FORMATS = {
-    "e164": lambda recipient: recipient,
-    "digits": lambda recipient: recipient.lstrip("+"),
-    "national": national_number,
-}
 
 #: Documented error ``status`` words -> (our error class, our reason). Each
 #: tries the next gateway: none says the number itself is bad (we send only
@@ -80,13 +59,8 @@ _REFERENCE = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class AccuAuthBackend(HTTPBackend):
-    """Sends the code through AccuAuth's ``send_sms_otp``.
-
-    ``sender`` is accepted for uniformity but unused: the sender belongs to
-    the template registered at AccuAuth. :class:`SendResult` carries
-    ``reference`` = ``request_id`` and ``charge`` = ``charge_info.charge``
-    (billed SMS, which is also the number of parts).
-    """
+    """Sends the code through AccuAuth's ``send_sms_otp`` (``sender`` is
+    accepted but unused: the sender belongs to AccuAuth's template)."""
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
@@ -100,6 +74,7 @@ class AccuAuthBackend(HTTPBackend):
                                doc="phone_number as +6281... (e164), 6281... (digits) or 081... (national)."),
     }
     default_base_url: ClassVar[str] = INDONESIA_BASE_URL
+    wrong_url_statuses: ClassVar[frozenset[int]] = frozenset({404})
     #: The vendor renders the text from its own template, so OTP_SMS_MESSAGE's
     #: length says nothing about the parts sent; the billed count comes back
     #: as ``charge``. 255 is the most parts a concatenated SMS can have.
@@ -135,13 +110,17 @@ class AccuAuthBackend(HTTPBackend):
         """The result of an ``OK`` answer; any other answer raises the
         :class:`GatewayError` of its ``status`` (or of its HTTP status when
         the ``status`` word is not a documented one)."""
-        data = self._json_object(response)
+        data = json_object_or_none(response.body)
         fields = data if data is not None else {}
         status = fields.get("status")
         word = status if isinstance(status, str) and _STATUS_WORD.fullmatch(status) else None
         if response.ok and word == "OK":
-            charge = _charge(fields.get("charge_info"))
-            reference = _reference(fields.get("request_id"))
+            # The SMS was accepted: an odd charge or request_id is left out, never a failure
+            # (the next gateway would send a second SMS). The charge is the billed SMS parts.
+            charge_info = fields.get("charge_info")
+            charge = whole_number(charge_info.get("charge"), 0, 2**31 - 1) if isinstance(charge_info, dict) else None
+            reference = fields.get("request_id")
+            reference = reference if isinstance(reference, str) and _REFERENCE.fullmatch(reference) else None
             return SendResult(reference=reference, status="OK", segments=charge, charge=charge)
         if word in STATUS_ERRORS:
             cls, reason = STATUS_ERRORS[word]
@@ -159,42 +138,11 @@ class AccuAuthBackend(HTTPBackend):
             status_code=response.status, vendor_status=word,
         )
 
-    def client_error(self, response: VendorResponse, vendor_status: str | None) -> GatewayError:
-        if response.status == 404:
-            return self.error(GatewayUnavailable, "API not found (HTTP 404, check base_url)",
-                              status_code=404, vendor_status=vendor_status)
-        return super().client_error(response, vendor_status)
-
-    @staticmethod
-    def _json_object(response: VendorResponse) -> dict[str, Any] | None:
-        try:
-            data = read_json(response.body)
-        except UnreadableJSON:
-            return None
-        return data if isinstance(data, dict) else None
-
-
-def _charge(charge_info: Any) -> int | None:
-    """``charge_info.charge`` when it is a non-negative integer, else None.
-
-    The SMS was accepted by then: a missing or odd charge must not turn the
-    send into a failure (the next gateway would send a second SMS)."""
-    if not isinstance(charge_info, dict):
-        return None
-    charge = charge_info.get("charge")
-    if isinstance(charge, bool) or not isinstance(charge, int) or not 0 <= charge <= 2**31 - 1:
-        return None
-    return charge
-
-
-def _reference(value: Any) -> str | None:
-    """The vendor's ``request_id`` when it is printable ASCII, at most 128 characters."""
-    return value if isinstance(value, str) and _REFERENCE.fullmatch(value) else None
-
 
 def _argument_named(reason: Any) -> str:
     """``" (argument 'content')"`` when the vendor's reason names one of our
-    fields, else ``""``. Only the field name is kept, never the vendor text."""
+    fields, else ``""``. Only the field name is kept, never the vendor's
+    text (it may echo the number, or the content, which holds the code)."""
     if not isinstance(reason, str):
         return ""
     match = _ARGUMENT.search(reason[:500])

@@ -3,11 +3,15 @@
 Signicat documents the sender rule (numeric up to 15 digits, or 1-11
 characters of ``[A-Za-z0-9 ]``) and the recipient rule (E.164, at most 15
 digits). Other vendors that take a free sender field use the same rule.
+A vendor that wants the number in another form takes it from
+:data:`PHONE_FORMATS`.
 """
 
 from __future__ import annotations
 
 import re
+
+import phonenumbers
 
 #: ``+`` optional, then 1-15 digits.
 NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
@@ -34,3 +38,17 @@ def sender_problem(sender: object) -> str | None:
 def is_e164(number: object) -> bool:
     """True for an E.164 number such as ``+4798765432``."""
     return isinstance(number, str) and E164_NUMBER.fullmatch(number) is not None
+
+
+def national_number(recipient: str) -> str:
+    """The national form of an E.164 number, digits only (``+6281...`` -> ``081...``)."""
+    formatted = phonenumbers.format_number(phonenumbers.parse(recipient), phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(c for c in formatted if c.isdigit())
+
+
+#: The number formats a vendor option may name -> that form of an E.164 number.
+PHONE_FORMATS = {
+    "e164": lambda recipient: recipient,
+    "digits": lambda recipient: recipient.lstrip("+"),
+    "national": national_number,
+}

@@ -12,6 +12,7 @@ alias and the option, check ``sms_gateway.E005``), and then sends one
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -331,3 +332,21 @@ class BaseBackend:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.alias!r}>"
+
+
+def matches(pattern: str, problem: str) -> Callable[[Any], str | None]:
+    """An :class:`Option` ``check`` of a ``text`` option: ``problem`` unless
+    the whole value matches ``pattern``."""
+    compiled = re.compile(pattern)
+    return lambda value: None if compiled.fullmatch(value) else problem
+
+
+def status_words_problem(value: Any) -> str | None:
+    """An :class:`Option` ``check``: why ``value`` is not a list of a
+    vendor's status words, or None."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return "must be a list of status words"
+    words = list(value)
+    if not words or not all(isinstance(w, str) and w.strip() and w.isprintable() for w in words):
+        return "must list at least one non-empty status word"
+    return None

@@ -74,6 +74,9 @@ class HTTPBackend(BaseBackend):
     max_response_bytes: ClassVar[int] = 64 * 1024
     #: Connections kept per backend; one is used while calls are sequential.
     pool_size: ClassVar[int] = 16
+    #: 4xx statuses that say ``base_url`` reaches no such API: the gateway is
+    #: unavailable (the next one is tried), not the request at fault.
+    wrong_url_statuses: ClassVar[frozenset[int]] = frozenset()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -194,6 +197,9 @@ class HTTPBackend(BaseBackend):
 
     def client_error(self, response: VendorResponse, vendor_status: str | None) -> GatewayError:
         """The error for a 4xx answer other than 401/403/429."""
+        if response.status in self.wrong_url_statuses:
+            return self.error(GatewayUnavailable, f"API not found (HTTP {response.status}, check base_url)",
+                              status_code=response.status, vendor_status=vendor_status)
         return self.error(
             RequestRejected, f"request rejected (HTTP {response.status})",
             status_code=response.status, vendor_status=vendor_status,

@@ -1,22 +1,16 @@
 """iP1 SMS authentications: the vendor makes, sends and checks the code.
 
-Sources: iP1's API help, one page per endpoint (https://api.ip1sms.com/Help:
-POST-api-authentications, POST-api-authentications-validate,
-GET-api-authentications-settings) and its REST API guide
-(https://github.com/iP1SMS/documentation, REST-API.md: HTTP Basic with the
-account id ``ip1-12345`` and the API key). ``validate`` answers 200
-``{"Valid": true|false, "Authentication", "Phone", "Code"}``: a wrong code is
-a 200 too. ``settings`` holds ``ConcurrentLimit``, the active authentications
-allowed per phone (5). *Inferred*, each a hook of :class:`IP1Backend`: the
-phone as digits without ``+`` (:meth:`~IP1Backend.phone`), upper-case codes
-(:meth:`~IP1Backend.vendor_code`), the ConcurrentLimit refusal
-(:meth:`~IP1Backend.concurrent_limit_reached`), one SMS part
-(``max_segments``), a v2 key's shape (:func:`api_key_problem`).
-
-Our code is not sent: iP1 makes its own, of ``OTP_SMS_TOKEN_LENGTH``
-characters, valid ``OTP_SMS_TOKEN_VALIDITY`` seconds, and
-:class:`~django_sms_gateway.models.SMSDevice` asks :meth:`IP1Backend.verify`;
-throttling, expiry and single use stay ours.
+Sources: iP1's API help (https://api.ip1sms.com/Help), one page per endpoint:
+POST-api-authentications, POST-api-authentications-validate (a wrong code is
+a 200 with ``"Valid": false``), GET-api-authentications-settings
+(``ConcurrentLimit``, the active authentications allowed per phone); HTTP
+Basic with the account id ``ip1-12345`` and the API key: iP1's REST API guide
+(https://github.com/iP1SMS/documentation, REST-API.md). *Inferred*, each a
+hook: ``Phone`` as digits without ``+`` (:meth:`~IP1Backend.phone`),
+upper-case codes (:meth:`~IP1Backend.vendor_code`), how the ConcurrentLimit
+refusal reads (:meth:`~IP1Backend.concurrent_limit_reached`), one SMS part
+(``max_segments``), a v2 key's shape (:func:`api_key_problem`), the
+``MessageFormat`` rule (:func:`~django_sms_gateway.vendor_templates.format_problem`).
 """
 
 from __future__ import annotations
@@ -27,16 +21,10 @@ from typing import Any, ClassVar
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
 from ..origin import ORIGIN_CHECK_ID, origin_binding
-from ..text import (
-    TemplateError,
-    append_origin_lines,
-    compile_template,
-    origin_line_problem,
-    segment_info,
-    whole_minutes,
-)
-from ..vendor_json import UnreadableJSON, read_json, read_json_object
-from .base import CredentialCheck, Option, SendResult, SMSMessage
+from ..text import append_origin_lines, origin_line_problem
+from ..vendor_json import UnreadableJSON, json_object_or_none, read_json, whole_number
+from ..vendor_templates import CODE_SLOT, format_parts, format_problem, site_format_problem
+from .base import CredentialCheck, Option, SendResult, SMSMessage, matches
 from .http import HTTPBackend, VendorResponse
 
 __all__ = ["CODE_LENGTHS", "LIFETIMES", "ConcurrentLimitReached", "IP1Backend", "api_key_problem", "format_problem"]
@@ -48,9 +36,7 @@ SETTINGS_PATH = "/api/authentications/settings"
 CODE_LENGTHS = range(3, 26)
 LIFETIMES = range(1, 86401)
 
-_ACCOUNT = re.compile(r"ip1-[0-9]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_STRAY_BRACE = re.compile(r"[{}]")
 
 
 class ConcurrentLimitReached(RequestRejected):
@@ -59,33 +45,12 @@ class ConcurrentLimitReached(RequestRejected):
     gateway sends our own code instead."""
 
 
-def account_problem(value: str) -> str | None:
-    if not _ACCOUNT.fullmatch(value):
-        return "must be your iP1 account id, such as 'ip1-12345' (the user name of iP1's v1 API)"
-    return None
-
-
 def api_key_problem(value: str) -> str | None:
-    """Refuses what looks like a ``/v2`` Bearer token (*inferred* shapes: a
-    ``Bearer`` prefix or a JWT), which the v1 authentications API rejects."""
+    """Refuses what looks like a ``/v2`` Bearer token (a ``Bearer`` prefix or
+    a JWT), which the v1 authentications API rejects."""
     if value.lower().startswith("bearer ") or _JWT.fullmatch(value):
         return ("looks like an iP1 v2 Bearer token; SMS authentications use the v1 API: "
                 "give the API key shown with your account id (ip1-...) in iP1's portal")
-    return None
-
-
-def format_problem(text_format: Any) -> str | None:
-    """Why ``text_format`` is not a usable iP1 ``MessageFormat``, or None: it
-    must contain ``{0}`` and no other brace (a .NET format item; a stray
-    brace would make the formatter fail or swallow text)."""
-    if not isinstance(text_format, str) or not text_format.strip():
-        return "must be a non-empty string containing {0}"
-    if "{0}" not in text_format:
-        return "must contain {0} (where iP1 puts the code)"
-    if not text_format.replace("\n", "").isprintable():
-        return "contains control characters (only line breaks are allowed)"
-    if _STRAY_BRACE.search(text_format.replace("{0}", "")):
-        return "may contain no '{' or '}' other than {0}"
     return None
 
 
@@ -94,7 +59,8 @@ class IP1Backend(HTTPBackend):
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
-        "account": Option(kind="text", check=account_problem, doc="Account id, ip1-NNNNN (Basic auth user)."),
+        "account": Option(kind="text", doc="Account id, ip1-NNNNN (Basic auth user).", check=matches(
+            r"ip1-[0-9]+", "must be your iP1 account id, such as 'ip1-12345' (the user name of iP1's v1 API)")),
         "api_key": Option(kind="secret", check=api_key_problem, doc="The account's v1 API key (Basic auth password)."),
         "message_format": Option(None, check=format_problem,
                                  doc="SMS text with {0} for iP1's code (default: OTP_SMS_MESSAGE)."),
@@ -104,6 +70,7 @@ class IP1Backend(HTTPBackend):
     verifies_codes: ClassVar[bool] = True
     #: iP1 does not say how it splits a long authentication text: keep to one SMS.
     max_segments: int = 1
+    wrong_url_statuses: ClassVar[frozenset[int]] = frozenset({404, 405})
 
     def check_options(self) -> None:
         length, validity = int(settings.OTP_SMS_TOKEN_LENGTH), int(settings.OTP_SMS_TOKEN_VALIDITY)
@@ -113,38 +80,30 @@ class IP1Backend(HTTPBackend):
             raise self.config_error(f"iP1 keeps codes 1 to 86400 seconds; OTP_SMS_TOKEN_VALIDITY is {validity}")
         text_format = self.config["message_format"]
         self.uses_site_message = text_format is None
-        if text_format is not None:
-            binding = origin_binding()
-            problem = origin_line_problem(text_format) if binding is not None and binding.origin else None
+        if text_format is None:
+            problem = site_format_problem(validity)
             if problem:
-                raise self.config_error(f"option 'message_format' {problem}", check_id=ORIGIN_CHECK_ID)
-            worst = segment_info(append_origin_lines(text_format, "{0}", binding).replace("{0}", "W" * length))
-            if worst.segments > self.max_segments:
-                raise self.config_error(f"option 'message_format' needs {worst.segments} SMS parts with a "
-                                        f"{length}-character code; iP1 sends at most {self.max_segments}")
+                raise self.config_error(f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; "
+                                        "set option 'message_format'", check_id="sms_gateway.E002")
             return
-        try:
-            template = compile_template(str(settings.OTP_SMS_MESSAGE))
-        except TemplateError:
-            return  # reported by the sms_gateway.E002 system check
-        rendered = template.render(
-            "{0}", minutes=whole_minutes(validity), site_name=str(settings.OTP_SMS_SITE_NAME or "")
-        )
-        problem = format_problem(rendered)
+        binding = origin_binding()
+        problem = origin_line_problem(text_format) if binding is not None and binding.origin else None
         if problem:
-            raise self.config_error(
-                f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; set option 'message_format'",
-                check_id="sms_gateway.E002",
-            )
+            raise self.config_error(f"option 'message_format' {problem}", check_id=ORIGIN_CHECK_ID)
+        parts = format_parts(text_format, binding, length).segments
+        if parts > self.max_segments:
+            raise self.config_error(f"option 'message_format' needs {parts} SMS parts with a "
+                                    f"{length}-character code; iP1 sends at most {self.max_segments}")
 
     # -- hooks for what iP1 does not document ---------------------------------
 
     def message_format(self, message: SMSMessage) -> str:
-        """The ``MessageFormat`` for ``message``."""
+        """The ``MessageFormat`` for ``message``: iP1 puts its code at every
+        ``{0}``, the origin-bound line's too."""
         explicit = self.config["message_format"]
-        if explicit:  # iP1 puts its code at every {0}, the origin-bound line's too (inferred: .NET format items)
-            return append_origin_lines(explicit, "{0}", message.template.binding if message.template else None)
-        return message.render("{0}")
+        if explicit:
+            return append_origin_lines(explicit, CODE_SLOT, message.template.binding if message.template else None)
+        return message.render(CODE_SLOT)
 
     def phone(self, recipient: str) -> str:
         """``Phone`` for an E.164 number: international digits without ``+``."""
@@ -163,12 +122,8 @@ class IP1Backend(HTTPBackend):
         """Whether a refused create says the number has too many active
         authentications: a 4xx whose ``Message`` speaks of a limit of
         concurrent or active authentications."""
-        if response.status not in (400, 403, 409, 429):
-            return False
-        try:
-            text = str(read_json_object(response.body).get("Message", "")).lower()
-        except UnreadableJSON:
-            return False
+        answer = json_object_or_none(response.body) if response.status in (400, 403, 409, 429) else None
+        text = str(answer.get("Message", "")).lower() if answer is not None else ""
         return "concurrent" in text or ("active" in text and "limit" in text)
 
     # -- the request and the answer ------------------------------------------
@@ -198,16 +153,15 @@ class IP1Backend(HTTPBackend):
             raise self.error(ConcurrentLimitReached, "too many active iP1 authentications for this number",
                              status_code=response.status, vendor_status="ConcurrentLimit")
         self.raise_for_status(response)
-        ident = self.read_json(response).get("ID")
-        if isinstance(ident, bool) or not isinstance(ident, int):
+        ident = whole_number(self.read_json(response).get("ID"))
+        if ident is None:
             raise self.error(GatewayUnavailable, "answer without an authentication ID", status_code=response.status)
         return SendResult(reference=str(ident), status="created")
 
     def verify(self, recipient: str, code: str, *, timeout: float) -> bool:
-        """True only for a 2xx saying ``"Valid": true``; False for any other
-        2xx JSON and a 4xx but 401/403/429 (a wrong code, counted). Raises a
-        GatewayError when iP1 cannot answer (transport, 401/403/429, 5xx, a
-        2xx that is not JSON): nothing accepted, nothing counted."""
+        """True only for a 2xx saying ``"Valid": true``; False for a wrong code
+        (any other 2xx JSON, a 4xx but 401/403/429); a GatewayError when iP1
+        cannot answer (nothing accepted, nothing counted)."""
         fields = {"Phone": self.phone(recipient), "Code": self.vendor_code(code)}
         response = self.request("POST", VALIDATE_PATH, timeout=timeout, json=fields, auth=self.auth)
         if response.ok:
@@ -229,19 +183,13 @@ class IP1Backend(HTTPBackend):
             if response.status in (401, 403):
                 return CredentialCheck("refused", f"iP1 refused the account id and API key (HTTP {response.status})")
             self.raise_for_status(response)
-            limit = self.read_json(response).get("ConcurrentLimit")
+            limit = whole_number(self.read_json(response).get("ConcurrentLimit"))
         except GatewayError as exc:
             return CredentialCheck("unchecked", f"no verdict from iP1: {exc.reason}")
-        if isinstance(limit, bool) or not isinstance(limit, int):
+        if limit is None:
             return CredentialCheck("unchecked", "unexpected answer from iP1 (no authentication settings)")
         return CredentialCheck("accepted", f"iP1 accepted the account id and API key (ConcurrentLimit {limit})")
 
     @property
     def auth(self) -> tuple[str, str]:
         return (self.config["account"], self.config["api_key"])
-
-    def client_error(self, response: VendorResponse, vendor_status: str | None) -> GatewayError:
-        if response.status in (404, 405):
-            return self.error(GatewayUnavailable, f"API not found (HTTP {response.status}, check base_url)",
-                              status_code=response.status)
-        return self.error(RequestRejected, f"request rejected (HTTP {response.status})", status_code=response.status)

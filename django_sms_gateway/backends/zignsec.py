@@ -1,32 +1,19 @@
 """ZignSec Two-Factor Authentication SMS v5: the session request and its answers.
 
-Wire facts and their sources:
-
-- Send ``POST {base_url}/core/api/sessions/two_factor_auth/sms`` with JSON
-  ``{"metadata": {"from", "to", "message", "max_message_parts"},
-  "relay_state"?, "webhook"?}``; ``max_message_parts`` is "the maximum number
-  of message parts allowed"; success is ``200 {"data": {"id", "status":
-  "pending"}}``; errors 400 (malformed), 401 (no valid key), 404 (unknown
-  session), 500. Status ``GET {base_url}/core/api/sessions/{id}`` gives
-  ``data.status`` (``delivered`` in the example) and
-  ``data.number_of_message_parts``. Hosts ``https://gateway.zignsec.com``,
-  ``https://test-gateway.zignsec.com``. Source: ZignSec, "Two-Factor
-  Authentication SMS, Version 5", https://docs.zignsec.com/2fa/sms-verification/
-- Authentication: that page sends the raw key as ``Authorization: <key>``;
-  ZignSec's general API page says new APIs take it in a ``Zs-Product-Key``
-  header and older products move there (legacy scheme kept for now).
-  Option ``auth_scheme``. Source: https://docs.zignsec.com/api/api-general/
-  (it also names OAuth2 bearer tokens, but publishes no token endpoint for
-  this product: override :meth:`ZignSecBackend.auth_headers` to use one).
-- Error body ``{"errors": [{"code", "description"}]}``: ZignSec's REST error
-  object, https://docs.zignsec.com/api-2/error-handling/ (the v5 page lists
-  only statuses, so a bare ``message`` is read too, :func:`error_messages`).
-- *Inferred*: the full status vocabulary (unknown words are kept raw and are
-  not final: option ``final_statuses``); alphanumeric senders (the page shows
-  only numbers).
-
-Webhooks and status polling that write delivery records live in
-:mod:`django_sms_gateway.webhooks.zignsec`.
+Sources: ZignSec, "Two-Factor Authentication SMS, Version 5"
+(https://docs.zignsec.com/2fa/sms-verification/): ``POST
+/core/api/sessions/two_factor_auth/sms`` with ``{"metadata": {"from", "to",
+"message", "max_message_parts"}, "relay_state"?, "webhook"?}`` answers ``200
+{"data": {"id", "status": "pending"}}``, or 400, 401, 404, 500; ``GET
+/core/api/sessions/{id}`` gives ``data.status`` and
+``data.number_of_message_parts``; the key goes raw in ``Authorization``.
+ZignSec's general API page (https://docs.zignsec.com/api/api-general/): new
+APIs take it in ``Zs-Product-Key`` (option ``auth_scheme``). The error object
+``{"errors": [{"code", "description"}]}``:
+https://docs.zignsec.com/api-2/error-handling/. *Inferred*: that the v5
+gateway answers that object (a bare ``message`` is read too), the status
+vocabulary (option ``final_statuses``), alphanumeric senders. Webhooks and
+status polling live in :mod:`django_sms_gateway.webhooks.zignsec`.
 """
 
 from __future__ import annotations
@@ -35,14 +22,14 @@ import re
 import secrets
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..vendor_json import UnreadableJSON, read_json
-from .base import SEGMENTS_MAX, CredentialCheck, Option, SendResult, SMSMessage
+from ..vendor_json import json_object_or_none, whole_number
+from .base import SEGMENTS_MAX, CredentialCheck, Option, SendResult, SMSMessage, status_words_problem
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
 
@@ -54,15 +41,6 @@ SESSION_PATH = "/core/api/sessions/{id}"
 AUTH_SCHEMES: Mapping[str, str] = {"authorization": "Authorization", "zs-product-key": "Zs-Product-Key"}
 #: What a session id may look like before it goes into a URL or the database.
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-
-
-def _status_words(value: Any) -> str | None:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        return "must be a list of status words"
-    words = list(value)
-    if not words or not all(isinstance(w, str) and w.strip() and w.isprintable() for w in words):
-        return "must list at least one non-empty status word"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +72,7 @@ class ZignSecBackend(HTTPBackend):
                                     doc="most SMS parts a message may take, sent as metadata.max_message_parts"),
         "webhook_url": Option(None, kind="url", doc="sent as each session's webhook"),
         "webhook_secret": Option(None, kind="secret", doc="key that verifies webhook signatures"),
-        "final_statuses": Option(("delivered",), check=_status_words,
+        "final_statuses": Option(("delivered",), check=status_words_problem,
                                  doc="status words after which a session does not change (any case)"),
     }
     default_base_url: ClassVar[str] = "https://gateway.zignsec.com"
@@ -174,9 +152,7 @@ class ZignSecBackend(HTTPBackend):
         status, parts = data.get("status"), data.get("number_of_message_parts")
         if not isinstance(status, str) or not status:
             raise self.error(GatewayUnavailable, "status answer without a status", status_code=response.status)
-        counted = isinstance(parts, int) and not isinstance(parts, bool) and 0 <= parts <= SEGMENTS_MAX
-        segments = parts if counted else None
-        return SessionStatus(session_id, status[:32], segments, self.final_statuses)
+        return SessionStatus(session_id, status[:32], whole_number(parts, 0, SEGMENTS_MAX), self.final_statuses)
 
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
         """Read a session that cannot exist: 404 means the key was taken, 401/403 refused."""
@@ -194,25 +170,22 @@ class ZignSecBackend(HTTPBackend):
 def error_messages(body: bytes) -> list[object]:
     """Messages of a ZignSec error answer: ``errors[].description`` of the
     published error object, or a bare ``message`` (*inferred*)."""
-    try:
-        answer = read_json(body)
-    except UnreadableJSON:
-        return []
-    errors = answer.get("errors") if isinstance(answer, dict) else None
+    answer = json_object_or_none(body) or {}
+    errors = answer.get("errors")
     messages = [(e.get("description") or e.get("message")) if isinstance(e, dict) else e
                 for e in (errors if isinstance(errors, list) else [])]
-    return messages or [answer.get("message") if isinstance(answer, dict) else None]
+    return messages or [answer.get("message")]
 
 
-_MOVED = {"poll_session", "refresh_delivery", "record_session_status", "WebhookRefused", "SIGNATURE_HEADER"}
+#: Deprecated names -> what they name now: the names that moved to
+#: :mod:`django_sms_gateway.webhooks.zignsec`, which fills this in when it is
+#: imported (the app's ``ready()`` imports it).
+moved_names: dict[str, Any] = {}
 
 
 def __getattr__(name: str) -> Any:
-    """Deprecated aliases of names that moved to :mod:`django_sms_gateway.webhooks`."""
-    if name not in _MOVED:
+    if name not in moved_names:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     warnings.warn(f"django_sms_gateway.backends.zignsec.{name} moved to django_sms_gateway.webhooks.zignsec",
                   DeprecationWarning, stacklevel=2)
-    from ..webhooks import zignsec  # deprecated aliases only: the webhooks sit above the backends
-
-    return getattr(zignsec, name)
+    return moved_names[name]

@@ -30,10 +30,10 @@ from typing import Any
 from django.http import HttpRequest
 
 from ..backends.base import BaseBackend
-from ..backends.zignsec import SESSION_ID, SessionStatus, ZignSecBackend
+from ..backends.zignsec import SESSION_ID, SessionStatus, ZignSecBackend, moved_names
 from ..gateways import gateways
 from ..models import DeliveryRecord
-from ..vendor_json import UnreadableJSON, read_json_object
+from ..vendor_json import UnreadableJSON, read_json_object, whole_number
 from .base import (
     MalformedWebhook,
     StatusReport,
@@ -124,8 +124,7 @@ class ZignSecWebhookView(WebhookView):
         if status is None:
             raise MalformedWebhook("no usable status")
         parts = details.get("number_of_message_parts", result.get("number_of_message_parts"))
-        segments = parts if isinstance(parts, int) and not isinstance(parts, bool) and parts >= 0 else None
-        return [StatusReport(session_id, status, segments)]
+        return [StatusReport(session_id, status, whole_number(parts, 0))]
 
     def final_statuses(self, backend: ZignSecBackend) -> frozenset[str]:
         return backend.final_statuses
@@ -182,3 +181,9 @@ def refresh_delivery(record: DeliveryRecord, *, timeout: float | None = None) ->
     record.refresh_from_db(fields=["status", "segments", "updated_at"])
     logger.info("ZignSec session %s for %s is %s", record.reference, record.number_masked, state.status)
     return state
+
+
+# Still importable from the backend module, where they were, with a DeprecationWarning.
+moved_names.update(poll_session=poll_session, refresh_delivery=refresh_delivery,
+                   record_session_status=record_session_status, WebhookRefused=WebhookRefused,
+                   SIGNATURE_HEADER=SIGNATURE_HEADER)
