@@ -31,3 +31,12 @@ def read_json_object(body: bytes | str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UnreadableJSON("not a JSON object")
     return data
+
+
+def json_object_or_empty(body: bytes | str) -> dict[str, Any]:
+    """The JSON object in ``body``, or an empty one for anything else: for
+    an error answer, which is read only for the codes it may carry."""
+    try:
+        return read_json_object(body)
+    except UnreadableJSON:
+        return {}
