@@ -42,6 +42,12 @@ def json_object_or_none(body: bytes | str) -> dict[str, Any] | None:
         return None
 
 
+def json_object_or_empty(body: bytes | str) -> dict[str, Any]:
+    """The JSON object in ``body``, or an empty one for anything else: for
+    an error answer, which is read only for the codes it may carry."""
+    return json_object_or_none(body) or {}
+
+
 def whole_number(value: Any, low: int | None = None, high: int | None = None) -> int | None:
     """``value`` when it is a JSON integer (``true`` and ``false`` are not)
     from ``low`` to ``high``, else None."""

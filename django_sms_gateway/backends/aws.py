@@ -4,11 +4,9 @@ Wire facts and their sources, all from the service model that AWS ships in
 botocore (``botocore/data/pinpoint-sms-voice-v2/2022-03-31/service-2.json``)
 unless said otherwise:
 
-- Protocol ``json`` 1.0: ``POST {base_url}/`` with ``X-Amz-Target:
-  PinpointSMSVoiceV2.SendTextMessage`` and ``Content-Type:
-  application/x-amz-json-1.0``; signed with SigV4, signing name
-  ``sms-voice``; endpoint ``https://sms-voice.{region}.amazonaws.com``
-  (endpoint prefix ``sms-voice``).
+- Protocol ``json`` 1.0 (:mod:`.aws_json`): target prefix
+  ``PinpointSMSVoiceV2``, signing name ``sms-voice``; endpoint
+  ``https://sms-voice.{region}.amazonaws.com`` (endpoint prefix ``sms-voice``).
 - Request ``{"DestinationPhoneNumber", "OriginationIdentity"?, "MessageBody",
   "MessageType": "TRANSACTIONAL"|"PROMOTIONAL", "ConfigurationSetName"?,
   "MaxPrice"? ("[0-9]{0,2}\\.[0-9]{1,5}"), "TimeToLive"? (5-259200 s),
@@ -17,28 +15,17 @@ unless said otherwise:
   ``AccessDeniedException``, ``ResourceNotFoundException``,
   ``ValidationException`` (with ``Reason``), ``ConflictException`` (with
   ``Reason``, e.g. ``DESTINATION_PHONE_NUMBER_OPTED_OUT``),
-  ``InternalServerException``. The error's name travels in the body's
-  ``__type`` (possibly ``namespace#Name``) or the ``X-Amzn-ErrorType``
-  header, as in every AWS JSON protocol (botocore's JSON error parser).
-- Credentials come from botocore's standard chain (environment, shared
-  files, container and instance roles); signing is botocore's ``SigV4Auth``.
-  Install the ``[aws]`` extra. Only the HTTP call is ours, so the deadline,
-  size bound and keep-alive session are those of every backend.
+  ``InternalServerException``.
 - Accepted means a ``MessageId`` in a 200 answer. With ``dry_run`` AWS checks
   the request and sends nothing: use it only to try a configuration.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from typing import Any, ClassVar
 
-import requests
-
 from ..exceptions import (
-    ConfigurationError,
     GatewayAuthError,
     GatewayError,
     GatewayRateLimited,
@@ -46,16 +33,14 @@ from ..exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from ..vendor_json import UnreadableJSON, read_json_object
-from .base import OPTIONS_CHECK_ID, CredentialCheck, Option, SendResult, SMSMessage
-from .http import HTTPBackend, VendorResponse
+from .aws_json import AWSJSONBackend, error_answer, plain_word
+from .base import CredentialCheck, Option, SendResult, SMSMessage
+from .http import VendorResponse
 from .vendor_text import summarize
 
 __all__ = ["AWSEndUserMessagingBackend"]
 
 SERVICE = "sms-voice"
-TARGET = "PinpointSMSVoiceV2.{operation}"
-CONTENT_TYPE = "application/x-amz-json-1.0"
 AUTH_ERRORS = frozenset({"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
                          "IncompleteSignature", "MissingAuthenticationToken", "ExpiredTokenException"})
 THROTTLE_ERRORS = frozenset({"ThrottlingException", "ServiceQuotaExceededException"})
@@ -73,36 +58,17 @@ KNOWN_NAMES = AUTH_ERRORS | THROTTLE_ERRORS | RECIPIENT_REASONS | ACCOUNT_REACH_
      "CANNOT_PARSE", "FIELD_VALIDATION_FAILED", "INVALID_PARAMETER", "PRICE_OVER_THRESHOLD",
      "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY", "INVALID_ARN"}
 )
-_NAME = re.compile(r"[A-Za-z_]{1,64}")
 
 
 def _price_problem(value: str) -> str | None:
     return None if re.fullmatch(r"[0-9]{0,2}\.[0-9]{1,5}", value) else "must look like '0.05' (up to 99.99999)"
 
 
-class _SigV4(requests.auth.AuthBase):
-    """Signs a prepared request with botocore, with credentials fetched per call."""
-
-    def __init__(self, credentials: Any, region: str) -> None:
-        self.credentials, self.region = credentials, region
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        signed = AWSRequest(method=request.method, url=request.url, data=request.body,
-                            headers={name: request.headers[name] for name in ("Content-Type", "X-Amz-Target")})
-        SigV4Auth(self.credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(signed)
-        request.headers.update(dict(signed.headers.items()))
-        return request
-
-
-class AWSEndUserMessagingBackend(HTTPBackend):
+class AWSEndUserMessagingBackend(AWSJSONBackend):
     """Sends through AWS End User Messaging SMS (SendTextMessage)."""
 
     options: ClassVar[dict[str, Any]] = {
-        **HTTPBackend.options,
-        "region": Option(kind="text", doc="The AWS Region, such as 'eu-west-1'."),
+        **AWSJSONBackend.options,
         "origination_identity": Option(None, kind="text", doc="Phone number, sender ID, pool id or their ARN."),
         "message_type": Option("TRANSACTIONAL", kind="choice", choices=("TRANSACTIONAL", "PROMOTIONAL")),
         "max_price": Option(None, kind="text", check=_price_problem, doc="Most to pay per message part, in USD."),
@@ -110,28 +76,10 @@ class AWSEndUserMessagingBackend(HTTPBackend):
         "configuration_set": Option(None, kind="text", doc="ConfigurationSetName for event destinations."),
         "dry_run": Option(False, kind="bool", doc="Check the request at AWS and send nothing."),
     }
+    signing_name: ClassVar[str] = SERVICE
+    endpoint_prefix: ClassVar[str] = SERVICE
+    target_prefix: ClassVar[str] = "PinpointSMSVoiceV2"
     max_segments = 1
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._credentials: Any = None
-        self._credentials_lock = threading.Lock()
-
-    def vendor_base_url(self) -> str:
-        return f"https://{SERVICE}.{self.config['region']}.amazonaws.com"
-
-    def check_options(self) -> None:
-        try:
-            import botocore  # noqa: F401
-        except ImportError:
-            raise ConfigurationError(
-                f"SMS_GATEWAYS[{self.alias!r}] ({type(self).__name__}): needs botocore for AWS signing",
-                check_id=OPTIONS_CHECK_ID, hint="pip install 'django-otp-sms-gateway[aws]'",
-                obj=f"SMS_GATEWAYS[{self.alias!r}]",
-            ) from None
-        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", self.config["region"]):
-            raise self.config_error(f"option 'region' must be an AWS Region such as 'eu-west-1', "
-                                    f"not {self.config['region']!r}")
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         info = self.checked_parts(message, "this gateway sends one")
@@ -154,29 +102,9 @@ class AWSEndUserMessagingBackend(HTTPBackend):
             raise self.error(GatewayUnavailable, "unexpected answer (no MessageId)", status_code=response.status)
         return SendResult(reference=message_id, status="accepted", segments=info.segments)
 
-    def call(self, operation: str, body: dict[str, Any], timeout: float) -> VendorResponse:
-        """One signed call of ``operation`` with JSON ``body``."""
-        headers = {"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET.format(operation=operation)}
-        return self.request("POST", "/", timeout=timeout, data=json.dumps(body).encode(), headers=headers,
-                            auth=_SigV4(self.credentials(), self.config["region"]))
-
-    def credentials(self) -> Any:
-        """botocore's credential chain, resolved once (refreshable ones renew themselves)."""
-        import botocore.exceptions
-        import botocore.session
-
-        with self._credentials_lock:
-            if self._credentials is None:
-                try:
-                    self._credentials = botocore.session.get_session().get_credentials()
-                except botocore.exceptions.BotoCoreError as exc:
-                    raise self.error(GatewayAuthError, "AWS credentials could not be loaded", not_sent=True) from exc
-            if self._credentials is None:
-                raise self.error(GatewayAuthError, "no AWS credentials found", not_sent=True)
-            return self._credentials
-
     def _failure(self, response: VendorResponse) -> GatewayError:
-        name, reason = _error_name(response)
+        name, answer = error_answer(response)
+        reason = plain_word(answer.get("Reason"))
         kwargs: dict[str, Any] = {"status_code": response.status, "vendor_status": reason or name}
         label = summarize([name, reason], known=KNOWN_NAMES) if name else f"HTTP {response.status}"
         if name in AUTH_ERRORS:
@@ -199,20 +127,7 @@ class AWSEndUserMessagingBackend(HTTPBackend):
             return CredentialCheck("unchecked", f"AWS did not answer ({exc.reason})")
         if response.status == 200:
             return CredentialCheck("accepted", "AWS answered DescribeAccountAttributes")
-        name, _reason = _error_name(response)
+        name, _answer = error_answer(response)
         if name in AUTH_ERRORS:
             return CredentialCheck("refused", f"AWS refused the credentials ({name})")
         return CredentialCheck("unchecked", f"unexpected answer (HTTP {response.status})")
-
-
-def _error_name(response: VendorResponse) -> tuple[str | None, str | None]:
-    """The AWS error name and its ``Reason``, when they are plain words."""
-    try:
-        answer = read_json_object(response.body)
-    except UnreadableJSON:
-        answer = {}
-    raw = answer.get("__type") or response.headers.get("X-Amzn-ErrorType") or ""
-    name = str(raw).rpartition("#")[2].partition(":")[0]
-    reason = answer.get("Reason")
-    return (name if _NAME.fullmatch(name) else None,
-            reason if isinstance(reason, str) and _NAME.fullmatch(reason) else None)

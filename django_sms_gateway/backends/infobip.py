@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
-from ..vendor_json import UnreadableJSON, read_json_object
+from ..vendor_json import json_object_or_empty
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend
 from .vendor_text import summarize
@@ -131,10 +131,7 @@ class InfobipBackend(HTTPBackend):
 
 def _error_code(body: bytes) -> str | None:
     """The ``errorCode`` (v3) or ``messageId`` (older API) of an error answer."""
-    try:
-        answer = read_json_object(body)
-    except UnreadableJSON:
-        return None
+    answer = json_object_or_empty(body)
     code = answer.get("errorCode")
     if code is None and isinstance(answer.get("requestError"), dict):
         exception = answer["requestError"].get("serviceException")

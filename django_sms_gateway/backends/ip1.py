@@ -22,7 +22,7 @@ from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
 from ..origin import ORIGIN_CHECK_ID, origin_binding
 from ..text import append_origin_lines, origin_line_problem
-from ..vendor_json import UnreadableJSON, json_object_or_none, read_json, whole_number
+from ..vendor_json import UnreadableJSON, json_object_or_empty, read_json, whole_number
 from ..vendor_templates import CODE_SLOT, format_parts, format_problem, site_format_problem
 from .base import CredentialCheck, Option, SendResult, SMSMessage, matches
 from .http import HTTPBackend, VendorResponse
@@ -122,8 +122,8 @@ class IP1Backend(HTTPBackend):
         """Whether a refused create says the number has too many active
         authentications: a 4xx whose ``Message`` speaks of a limit of
         concurrent or active authentications."""
-        answer = json_object_or_none(response.body) if response.status in (400, 403, 409, 429) else None
-        text = str(answer.get("Message", "")).lower() if answer is not None else ""
+        answer = json_object_or_empty(response.body) if response.status in (400, 403, 409, 429) else {}
+        text = str(answer.get("Message", "")).lower()
         return "concurrent" in text or ("active" in text and "limit" in text)
 
     # -- the request and the answer ------------------------------------------

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RecipientRefused, RequestRejected
-from ..vendor_json import UnreadableJSON, read_json_object
+from ..vendor_json import json_object_or_empty
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
@@ -132,8 +132,5 @@ class SinchBackend(HTTPBackend):
 
 
 def _error_code(body: bytes) -> str | None:
-    try:
-        code = read_json_object(body).get("code")
-    except UnreadableJSON:
-        return None
+    code = json_object_or_empty(body).get("code")
     return code if isinstance(code, str) else None

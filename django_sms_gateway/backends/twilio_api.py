@@ -37,7 +37,7 @@ from ..exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from ..vendor_json import UnreadableJSON, read_json_object
+from ..vendor_json import json_object_or_empty
 from .base import REQUIRED, CredentialCheck, Option
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
@@ -139,8 +139,5 @@ class TwilioAPI(HTTPBackend):
 
 def error_code(body: bytes) -> int | None:
     """Twilio's numeric error ``code`` from an error document, if any."""
-    try:
-        code = read_json_object(body).get("code")
-    except UnreadableJSON:
-        return None
+    code = json_object_or_empty(body).get("code")
     return code if isinstance(code, int) and not isinstance(code, bool) and 0 < code < 10**6 else None

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..vendor_json import json_object_or_none, whole_number
+from ..vendor_json import json_object_or_empty, whole_number
 from .base import SEGMENTS_MAX, CredentialCheck, Option, SendResult, SMSMessage, status_words_problem
 from .http import HTTPBackend, VendorResponse
 from .vendor_text import summarize
@@ -170,7 +170,7 @@ class ZignSecBackend(HTTPBackend):
 def error_messages(body: bytes) -> list[object]:
     """Messages of a ZignSec error answer: ``errors[].description`` of the
     published error object, or a bare ``message`` (*inferred*)."""
-    answer = json_object_or_none(body) or {}
+    answer = json_object_or_empty(body)
     errors = answer.get("errors")
     messages = [(e.get("description") or e.get("message")) if isinstance(e, dict) else e
                 for e in (errors if isinstance(errors, list) else [])]

@@ -3,6 +3,7 @@ SendTextMessage signed by botocore (the sandbox recomputes the signature),
 only a MessageId counts as sent, and AWS's error answers."""
 
 import json
+import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -114,6 +115,13 @@ def test_options_are_checked_at_start_up(options, problem):
     with pytest.raises(ImproperlyConfigured, match=problem):
         build_backend("aws", gateway_entry("aws", None, base_url="https://sms-voice.eu-west-1.amazonaws.com",
                                            **options))
+
+
+def test_without_botocore_the_gateway_is_a_configuration_error_naming_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "botocore", None)  # what an install without the [aws] extra imports
+    with pytest.raises(ImproperlyConfigured, match="needs botocore for AWS signing") as info:
+        build_backend("aws", gateway_entry("aws", None, base_url="https://sms-voice.eu-west-1.amazonaws.com"))
+    assert info.value.hint == "pip install 'django-otp-sms-gateway[aws]'"
 
 
 def test_default_endpoint_is_regional():

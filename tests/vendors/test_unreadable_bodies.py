@@ -14,7 +14,7 @@ from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import GatewayError, GatewayUnavailable
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.sandbox import CREDENTIALS
-from django_sms_gateway.vendor_json import UnreadableJSON, read_json, read_json_object
+from django_sms_gateway.vendor_json import UnreadableJSON, json_object_or_empty, read_json, read_json_object
 from tests.test_device_vendor_codes import ip1_first, vendor_code  # noqa: F401  (fixture)
 
 from .helpers import VENDORS, gateway_entry, zignsec_entry
@@ -32,6 +32,12 @@ def test_read_json_object_refuses_what_it_cannot_read(body):
 
 def test_read_json_reads_json():
     assert read_json(b'{"a": [1, 2]}') == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize("body", [DEEP, b"\xff\xfe", b"", b"[]", b"12"])
+def test_an_error_answer_that_is_no_json_object_reads_as_an_empty_one(body):
+    assert json_object_or_empty(body) == {}
+    assert json_object_or_empty(b'{"code": 21211}') == {"code": 21211}
 
 
 def test_a_deeply_nested_vendor_answer_is_an_unreadable_answer():
