@@ -11,7 +11,8 @@ iP1 makes the code itself and puts it at each ``{0}`` of the
 that the text follows .NET format rules, so that no other brace may appear,
 is *inferred*. :func:`format_problem` is that rule and
 :func:`site_format_problem` applies it to ``OTP_SMS_MESSAGE``;
-:func:`format_parts` counts the SMS parts a format takes.
+:func:`format_parts` counts the SMS parts a format takes, and
+:func:`configured_format_problem` checks a gateway's whole setting.
 """
 
 from __future__ import annotations
@@ -22,18 +23,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conf import settings
+from .origin import ORIGIN_CHECK_ID, origin_binding
 from .text import (
     OriginBinding,
     SegmentInfo,
     TemplateError,
     append_origin_lines,
     compile_template,
+    origin_line_problem,
     segment_info,
     whole_minutes,
 )
 
-__all__ = ["CODE_SLOT", "ContentError", "ContentTemplate", "content_problem", "format_parts", "format_problem",
-           "site_format_problem"]
+__all__ = ["CODE_SLOT", "ContentError", "ContentTemplate", "FormatProblem", "configured_format_problem",
+           "content_problem", "format_parts", "format_problem", "site_format_problem"]
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDERS = frozenset({"token", "minutes"})
@@ -135,6 +138,38 @@ def site_format_problem(validity: int) -> str | None:
         return None
     site_name = str(settings.OTP_SMS_SITE_NAME or "")
     return format_problem(template.render(CODE_SLOT, minutes=whole_minutes(validity), site_name=site_name))
+
+
+@dataclass(frozen=True)
+class FormatProblem:
+    """What is wrong with the ``MessageFormat`` a gateway would send, and
+    the system check that reports it (None: the gateway's options check)."""
+
+    text: str
+    check_id: str | None = None
+
+
+def configured_format_problem(text_format: str | None, *, code_length: int, validity: int,
+                              max_segments: int) -> FormatProblem | None:
+    """Why a gateway whose ``message_format`` option is ``text_format`` (None:
+    ``OTP_SMS_MESSAGE``) cannot send, or None: the site's text is no
+    ``MessageFormat``; an own format lacks the origin-bound line's rule or
+    needs more than ``max_segments`` parts with a ``code_length`` code."""
+    if text_format is None:
+        problem = site_format_problem(validity)
+        if problem:
+            return FormatProblem(f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; "
+                                 "set option 'message_format'", "sms_gateway.E002")
+        return None
+    binding = origin_binding()
+    problem = origin_line_problem(text_format) if binding is not None and binding.origin else None
+    if problem:
+        return FormatProblem(f"option 'message_format' {problem}", ORIGIN_CHECK_ID)
+    parts = format_parts(text_format, binding, code_length).segments
+    if parts > max_segments:
+        return FormatProblem(f"option 'message_format' needs {parts} SMS parts with a {code_length}-character "
+                             f"code; iP1 sends at most {max_segments}")
+    return None
 
 
 def format_parts(text_format: str, binding: OriginBinding | None, code_length: int) -> SegmentInfo:

@@ -20,11 +20,10 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..origin import ORIGIN_CHECK_ID, origin_binding
-from ..text import append_origin_lines, origin_line_problem
+from ..text import append_origin_lines
 from ..vendor_json import UnreadableJSON, json_object_or_empty, read_json, whole_number
-from ..vendor_templates import CODE_SLOT, format_parts, format_problem, site_format_problem
-from .base import CredentialCheck, Option, SendResult, SMSMessage, matches
+from ..vendor_templates import CODE_SLOT, configured_format_problem, format_problem
+from .base import OPTIONS_CHECK_ID, CredentialCheck, Option, SendResult, SMSMessage, matches
 from .http import HTTPBackend, VendorResponse
 
 __all__ = ["CODE_LENGTHS", "LIFETIMES", "ConcurrentLimitReached", "IP1Backend", "api_key_problem", "format_problem"]
@@ -78,22 +77,11 @@ class IP1Backend(HTTPBackend):
             raise self.config_error(f"iP1 makes codes of 3 to 25 characters; OTP_SMS_TOKEN_LENGTH is {length}")
         if validity not in LIFETIMES:
             raise self.config_error(f"iP1 keeps codes 1 to 86400 seconds; OTP_SMS_TOKEN_VALIDITY is {validity}")
-        text_format = self.config["message_format"]
-        self.uses_site_message = text_format is None
-        if text_format is None:
-            problem = site_format_problem(validity)
-            if problem:
-                raise self.config_error(f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; "
-                                        "set option 'message_format'", check_id="sms_gateway.E002")
-            return
-        binding = origin_binding()
-        problem = origin_line_problem(text_format) if binding is not None and binding.origin else None
+        self.uses_site_message = self.config["message_format"] is None
+        problem = configured_format_problem(self.config["message_format"], code_length=length, validity=validity,
+                                            max_segments=self.max_segments)
         if problem:
-            raise self.config_error(f"option 'message_format' {problem}", check_id=ORIGIN_CHECK_ID)
-        parts = format_parts(text_format, binding, length).segments
-        if parts > self.max_segments:
-            raise self.config_error(f"option 'message_format' needs {parts} SMS parts with a "
-                                    f"{length}-character code; iP1 sends at most {self.max_segments}")
+            raise self.config_error(problem.text, check_id=problem.check_id or OPTIONS_CHECK_ID)
 
     # -- hooks for what iP1 does not document ---------------------------------
 
