@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pytest
 from django.db import connection
 
 from django_sms_gateway.backends.base import BaseBackend
@@ -29,6 +30,20 @@ def interleave(monkeypatch, backend_class: type[BaseBackend], during: Callable[[
 
     monkeypatch.setattr(backend_class, "verify", verify)
     return calls
+
+
+def verify_raising(monkeypatch, device: SMSDevice, backend_class: type[BaseBackend], code: str,
+                   error: BaseException) -> None:
+    """Check ``code`` while ``backend_class.verify`` raises ``error`` (a crash
+    mid-check), and see the error come through."""
+
+    def raising(self, recipient, candidate, *, timeout):
+        raise error
+
+    with monkeypatch.context() as patch:
+        patch.setattr(backend_class, "verify", raising)
+        with pytest.raises(type(error)):
+            device.verify_token(code)
 
 
 def verify_concurrently(device_pk: int, code: str, threads: int = 8) -> list[bool]:

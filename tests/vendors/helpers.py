@@ -87,6 +87,11 @@ def ip1_code(sandbox: Sandbox) -> str:
     return re.search(r"code is ([0-9A-Z]+)\.", sandbox.messages[-1]["text"]).group(1)
 
 
+def verify_code(sandbox: Sandbox) -> str:
+    """The code Twilio Verify (the sandbox) made and "sent" last."""
+    return re.search(r"code is: (\d+)", sandbox.messages[-1]["text"]).group(1)
+
+
 def other_code(code: str) -> str:
     """A code of the same shape that is surely not ``code``."""
     return "".join("1" if c == "0" else "0" for c in code)
