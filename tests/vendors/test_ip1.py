@@ -27,12 +27,11 @@ from django_sms_gateway.exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
-from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import closed_port_url, gateway_entry, ip1_code, other_code
+from .helpers import NUMBER, closed_port_url, gateway_entry, ip1_code, other_code
 
-NUMBER = "+4798765432"
+VENDOR = "ip1"
 DIGITS = "4798765432"
 BASIC = "Basic " + base64.b64encode(
     f"{CREDENTIALS['ip1']['account']}:{CREDENTIALS['ip1']['api_key']}".encode()
@@ -41,12 +40,6 @@ IP1_AUTH = (CREDENTIALS["ip1"]["account"], CREDENTIALS["ip1"]["api_key"])
 VALIDATE = "/api/authentications/validate"
 DEFAULT_FORMAT = "Your verification code is {0}. It expires in 5 minutes."
 vendor_code = ip1_code
-
-
-@pytest.fixture
-def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("ip1", gateway_entry("ip1", sandbox, **options))
-
 
 
 def send(backend, code="123456", validity=300):
@@ -89,13 +82,9 @@ def test_sender_format_and_letters(sandbox, make_backend):
     assert re.fullmatch(r"Acme code: [0-9A-Z]{6}", sandbox.messages[-1]["text"])
 
 
-def test_sender_falls_back_to_otp_sms_sender(sandbox, settings):
+def test_sender_falls_back_to_otp_sms_sender(sandbox, make_backend, settings):
     settings.OTP_SMS_SENDER = "+4712345678"
-    backend = build_backend("ip1", gateway_entry("ip1", sandbox))
-    try:
-        send(backend)
-    finally:
-        backend.close()
+    send(make_backend())
     assert sandbox.last_request("ip1").parsed["From"] == "+4712345678"
 
 
@@ -383,7 +372,7 @@ def test_credential_check_reads_the_settings_and_sends_nothing(sandbox, make_bac
     assert sandbox.messages == []
 
 
-def test_credential_check_refused(sandbox, make_backend):
+def test_credential_check_refused(make_backend):
     check = make_backend(api_key="not-the-key").check_credentials(timeout=2)
     assert check.outcome == "refused" and "HTTP 401" in check.detail
     assert "not-the-key" not in check.detail

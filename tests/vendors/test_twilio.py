@@ -28,15 +28,11 @@ from django_sms_gateway.sandbox.twilio import MESSAGING_SERVICE_SID
 
 from .helpers import LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
 
+VENDOR = "twilio"
 CODE = "481516"
 ACCOUNT = CREDENTIALS["twilio"]["account_sid"]
 BASIC = "Basic " + base64.b64encode(f"{ACCOUNT}:{CREDENTIALS['twilio']['auth_token']}".encode()).decode()
 SID = "SM" + "ab" * 16
-
-
-@pytest.fixture
-def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("twilio", gateway_entry("twilio", sandbox, **options))
 
 
 def message(recipient=NUMBER, text=None):

@@ -23,15 +23,11 @@ from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
 
-from .helpers import NUMBER, gateway_entry, other_code, verify_code
+from .helpers import NUMBER, other_code, verify_code
 
+VENDOR = "twilio-verify"
 ACCOUNT = CREDENTIALS["twilio"]["account_sid"]
 SERVICE_PATH = f"/twilio/v2/Services/{VERIFY_SERVICE_SID}"
-
-
-@pytest.fixture
-def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("twilio-verify", gateway_entry("twilio-verify", sandbox, **options))
 
 
 def send(backend, code="123456"):

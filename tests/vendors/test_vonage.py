@@ -25,13 +25,9 @@ from django_sms_gateway.sandbox.base import Response
 
 from .helpers import NUMBER, closed_port_url, gateway_entry
 
+VENDOR = "vonage"
 CODE = "481516"
 KEY, SECRET = CREDENTIALS["vonage"]["api_key"], CREDENTIALS["vonage"]["api_secret"]
-
-
-@pytest.fixture
-def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("vonage", gateway_entry("vonage", sandbox, **options))
 
 
 def message(text=None, recipient=NUMBER):
@@ -64,7 +60,7 @@ def test_gsm7_text_has_no_type(sandbox, make_backend):
     assert "type" not in sandbox.last_request("vonage").parsed
 
 
-def test_multi_part_text_reports_each_part(sandbox, make_backend):
+def test_multi_part_text_reports_each_part(make_backend):
     result = make_backend(max_segments=2).send(message("x" * 200), timeout=2)
     assert result.segments == 2 and result.reference == "0000000000000001"
 
