@@ -23,7 +23,6 @@ from django_sms_gateway.backends.ip1 import IP1Backend
 from django_sms_gateway.backends.twilio import TwilioVerifyBackend
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
-    GatewayConnectionError,
     GatewayRateLimited,
     GatewayTimeout,
     GatewayUnavailable,
@@ -33,6 +32,7 @@ from django_sms_gateway.models import RESERVATION_MARGIN, DeliveryRecord, SMSDev
 from django_sms_gateway.sandbox import Sandbox
 from tests.vendor_codes import failure_count, interleave, verify_concurrently, verify_raising
 from tests.vendors.helpers import (
+    HTTP_FAULT_ERRORS,
     LOCMEM_ENTRY,
     NUMBER,
     TIMEOUT,
@@ -65,11 +65,7 @@ IP1 = VendorHoldingCodes(
     alias="ip1", counted_as="ip1", backend=IP1Backend, code_of=ip1_code,
     check_fields=lambda code: {"Phone": NUMBER.lstrip("+"), "Code": code},
     record_status="created", reference="1",
-    send_faults=[
-        ("500", GatewayUnavailable), ("401", GatewayAuthError), ("429", GatewayRateLimited),
-        ("400", RequestRejected), ("refuse", GatewayConnectionError), ("hang", GatewayTimeout),
-        ("malformed", GatewayUnavailable), ("oversized", GatewayUnavailable),
-    ],
+    send_faults=[*HTTP_FAULT_ERRORS, ("400", RequestRejected)],
 )
 TWILIO_VERIFY = VendorHoldingCodes(
     alias="twilio-verify", counted_as="twilio", backend=TwilioVerifyBackend, code_of=verify_code,
@@ -81,7 +77,7 @@ TWILIO_VERIFY = VendorHoldingCodes(
     ],
 )
 VENDORS = [IP1, TWILIO_VERIFY]
-VERIFY_FAULTS = ["500", "401", "429", "refuse", "hang", "malformed", "oversized"]
+VERIFY_FAULTS = [fault for fault, _ in HTTP_FAULT_ERRORS]
 
 
 @pytest.fixture(params=VENDORS, ids=lambda vendor: vendor.alias)

@@ -9,6 +9,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from django_sms_gateway.exceptions import (
+    GatewayAuthError,
+    GatewayConnectionError,
+    GatewayError,
+    GatewayRateLimited,
+    GatewayTimeout,
+    GatewayUnavailable,
+)
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
 from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
 
@@ -18,6 +26,20 @@ NUMBER = "+4798765432"
 TIMEOUT = 1.0
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 LOCMEM_ENTRY = {"BACKEND": LOCMEM}
+
+#: The sandbox's transport and HTTP faults every HTTP vendor maps alike (the HTTP base does
+#: it): the error each becomes and the status code that error carries.
+HTTP_FAULTS: list[tuple[str, type[GatewayError], int | None]] = [
+    ("500", GatewayUnavailable, 500),
+    ("401", GatewayAuthError, 401),
+    ("429", GatewayRateLimited, 429),
+    ("refuse", GatewayConnectionError, None),
+    ("hang", GatewayTimeout, None),
+    ("malformed", GatewayUnavailable, 200),  # a 2xx without the vendor's yes accepts nothing
+    ("oversized", GatewayUnavailable, 200),
+]
+#: ``HTTP_FAULTS`` without the status codes.
+HTTP_FAULT_ERRORS = [(fault, error) for fault, error, _ in HTTP_FAULTS]
 
 #: Vendor name (as the sandbox names it, or ``<sandbox name>-<API>``) -> backend path and the
 #: options every entry carries.

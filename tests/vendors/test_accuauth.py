@@ -19,7 +19,6 @@ from django_sms_gateway.exceptions import (
     GatewayConnectionError,
     GatewayError,
     GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RequestRejected,
 )
@@ -27,7 +26,7 @@ from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
 
-from .helpers import LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULT_ERRORS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
 
 VENDOR = "accuauth"
 CODE = "123456"
@@ -167,13 +166,7 @@ def test_each_documented_status_maps_to_our_error(sandbox, make_backend, status)
 
 
 FAULTS = [
-    ("500", GatewayUnavailable),
-    ("401", GatewayAuthError),
-    ("429", GatewayRateLimited),
-    ("refuse", GatewayConnectionError),
-    ("hang", GatewayTimeout),
-    ("malformed", GatewayUnavailable),
-    ("oversized", GatewayUnavailable),
+    *HTTP_FAULT_ERRORS,
     *sorted(EXPECTED_BY_STATUS.items()),
 ]
 

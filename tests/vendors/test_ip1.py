@@ -20,16 +20,13 @@ from django_sms_gateway.backends.ip1 import ConcurrentLimitReached, IP1Backend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     ConfigurationError,
-    GatewayAuthError,
     GatewayConnectionError,
-    GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RequestRejected,
 )
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import NUMBER, closed_port_url, gateway_entry, ip1_code, other_code
+from .helpers import HTTP_FAULT_ERRORS, NUMBER, closed_port_url, gateway_entry, ip1_code, other_code
 
 VENDOR = "ip1"
 DIGITS = "4798765432"
@@ -210,15 +207,7 @@ def test_letter_codes_are_checked_in_upper_case(sandbox, make_backend):
 
 @pytest.mark.parametrize(
     "fault, expected",
-    [
-        ("500", GatewayUnavailable),
-        ("401", GatewayAuthError),
-        ("429", GatewayRateLimited),
-        ("refuse", GatewayConnectionError),
-        ("hang", GatewayTimeout),
-        ("malformed", GatewayUnavailable),  # a 2xx that is not the authentication accepts nothing
-        ("oversized", GatewayUnavailable),
-    ],
+    HTTP_FAULT_ERRORS,
 )
 def test_validate_that_cannot_answer_raises(sandbox, make_backend, fault, expected):
     backend = make_backend()

@@ -14,8 +14,6 @@ from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
-    GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RecipientRefused,
     RequestRejected,
@@ -23,7 +21,7 @@ from django_sms_gateway.exceptions import (
 from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import NUMBER, closed_port_url, signicat_entry
+from .helpers import HTTP_FAULT_ERRORS, HTTP_FAULTS, NUMBER, closed_port_url, signicat_entry
 
 VENDOR = "signicat"
 CODE = "481516"
@@ -160,12 +158,7 @@ def test_expired_token_at_the_vendor_is_replaced():
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
     [
-        ("500", GatewayUnavailable, 500),
-        ("429", GatewayRateLimited, 429),
-        ("refuse", GatewayConnectionError, None),
-        ("hang", GatewayTimeout, None),
-        ("malformed", GatewayUnavailable, 200),
-        ("oversized", GatewayUnavailable, 200),
+        *(fault for fault in HTTP_FAULTS if fault[0] != "401"),  # a 401 renews the token: above
         ("400", RequestRejected, 400),
         ("json-body", GatewayUnavailable, 200),  # only "an empty response with HTTP response code 200" is a yes
         ("204", GatewayUnavailable, 204),
@@ -193,14 +186,8 @@ def test_400_reason_lists_the_violations(sandbox, make_backend):
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
-        ("401", GatewayAuthError),
+        *HTTP_FAULT_ERRORS,
         ("400", GatewayAuthError),
-        ("500", GatewayUnavailable),
-        ("429", GatewayRateLimited),
-        ("refuse", GatewayConnectionError),
-        ("hang", GatewayTimeout),
-        ("malformed", GatewayUnavailable),
-        ("oversized", GatewayUnavailable),
     ],
 )
 def test_token_endpoint_faults_map_to_our_errors(sandbox, make_backend, fault, error):

@@ -14,9 +14,6 @@ from django_sms_gateway.backends.twilio import TwilioBackend
 from django_sms_gateway.dispatch import build_message, send_code
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
-    GatewayConnectionError,
-    GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RecipientNotReachable,
     RecipientRefused,
@@ -26,7 +23,7 @@ from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 from django_sms_gateway.sandbox.twilio import MESSAGING_SERVICE_SID
 
-from .helpers import LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULTS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
 
 VENDOR = "twilio"
 CODE = "481516"
@@ -98,15 +95,9 @@ def test_magic_from_numbers_are_our_request_problem(make_backend, sender, code):
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
     [
-        ("500", GatewayUnavailable, 500),
-        ("401", GatewayAuthError, 401),
-        ("429", GatewayRateLimited, 429),
+        *HTTP_FAULTS,
         ("21408", RequestRejected, 400),
         ("21612", RequestRejected, 400),
-        ("refuse", GatewayConnectionError, None),
-        ("hang", GatewayTimeout, None),
-        ("malformed", GatewayUnavailable, 200),
-        ("oversized", GatewayUnavailable, 200),
     ],
 )
 def test_faults_map_to_our_errors(sandbox, make_backend, fault, error, status):

@@ -13,9 +13,7 @@ from django_sms_gateway.backends.vonage import STATUS_ERRORS, VonageBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
-    GatewayConnectionError,
     GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RecipientRefused,
     RequestRejected,
@@ -23,7 +21,7 @@ from django_sms_gateway.exceptions import (
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 
-from .helpers import NUMBER, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULTS, NUMBER, closed_port_url, gateway_entry
 
 VENDOR = "vonage"
 CODE = "481516"
@@ -86,15 +84,7 @@ def test_documented_mapping():
 
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
-    [
-        ("500", GatewayUnavailable, 500),
-        ("401", GatewayAuthError, 401),
-        ("429", GatewayRateLimited, 429),
-        ("refuse", GatewayConnectionError, None),
-        ("hang", GatewayTimeout, None),
-        ("malformed", GatewayUnavailable, 200),
-        ("oversized", GatewayUnavailable, 200),
-    ],
+    HTTP_FAULTS,
 )
 def test_transport_and_http_faults_map_to_our_errors(sandbox, make_backend, fault, error, status):
     sandbox.set_fault("vonage", fault)

@@ -13,8 +13,6 @@ from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
-    GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RecipientRefused,
     RequestRejected,
@@ -23,7 +21,7 @@ from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.zignsec import poll_session, refresh_delivery
 
-from .helpers import LOCMEM, NUMBER, SENDER, closed_port_url, zignsec_entry
+from .helpers import HTTP_FAULTS, LOCMEM, NUMBER, SENDER, closed_port_url, zignsec_entry
 
 VENDOR = "zignsec"
 CODE = "271828"
@@ -228,15 +226,9 @@ def test_refresh_delivery_needs_a_reference():
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
     [
-        ("500", GatewayUnavailable, 500),
-        ("401", GatewayAuthError, 401),
-        ("429", GatewayRateLimited, 429),
+        *HTTP_FAULTS,
         ("400", RequestRejected, 400),
         ("404", RequestRejected, 404),
-        ("refuse", GatewayConnectionError, None),
-        ("hang", GatewayTimeout, None),
-        ("malformed", GatewayUnavailable, 200),
-        ("oversized", GatewayUnavailable, 200),
         ("no-status", GatewayUnavailable, 200),
         ("202", GatewayUnavailable, 202),
     ],
