@@ -6,6 +6,8 @@ from django_sms_gateway.exceptions import GatewayError
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.sandbox.fixtures import sandbox, sms_sandbox  # noqa: F401  (loopback vendor sandbox)
 
+from .vendor_codes import VENDORS_HOLDING_CODES, VendorHoldingCodes
+
 
 @pytest.fixture
 def user(db):
@@ -15,6 +17,13 @@ def user(db):
 @pytest.fixture
 def device(user):
     return SMSDevice.objects.create(user=user, name="phone", number="+4798765432")
+
+
+@pytest.fixture(params=VENDORS_HOLDING_CODES, ids=lambda vendor: vendor.alias)
+def vendor(request) -> VendorHoldingCodes:
+    """Each vendor that makes, sends and checks its own codes: a test asking
+    for it runs once for each."""
+    return request.param
 
 
 @pytest.fixture

@@ -8,81 +8,32 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
 from django_sms_gateway import signals
-from django_sms_gateway.backends.base import BaseBackend
-from django_sms_gateway.backends.ip1 import IP1Backend
-from django_sms_gateway.backends.twilio import TwilioVerifyBackend
-from django_sms_gateway.exceptions import (
-    GatewayAuthError,
-    GatewayRateLimited,
-    GatewayTimeout,
-    GatewayUnavailable,
-    RequestRejected,
-)
 from django_sms_gateway.models import RESERVATION_MARGIN, DeliveryRecord, SMSDevice
-from django_sms_gateway.sandbox import Sandbox
-from tests.vendor_codes import failure_count, interleave, verify_concurrently, verify_raising
+from tests.vendor_codes import (
+    VENDORS_HOLDING_CODES,
+    failure_count,
+    interleave,
+    verify_concurrently,
+    verify_raising,
+)
 from tests.vendors.helpers import (
     HTTP_FAULT_ERRORS,
     LOCMEM_ENTRY,
-    NUMBER,
     TIMEOUT,
     closed_port_url,
     gateway_entry,
     ip1_code,
     other_code,
-    verify_code,
 )
 
-
-@dataclass(frozen=True)
-class VendorHoldingCodes:
-    """What differs between the vendors that make, send and check the code."""
-
-    alias: str  # the SMS_GATEWAYS alias, and the name its faults are set under
-    counted_as: str  # the sandbox's name for the vendor in ``sandbox.stats``
-    backend: type[BaseBackend]
-    code_of: Callable[[Sandbox], str]  # the code the vendor sent last
-    check_fields: Callable[[str], dict[str, Any]]  # the check request's fields for a code
-    record_status: str
-    reference: str  # a pattern the delivery record's reference matches
-    send_faults: list[tuple[str, type[Exception]]]  # sandbox faults at send, and the error each is
-
-    def requests(self, sandbox: Sandbox) -> int:
-        return sandbox.stats[self.counted_as]["requests"]
-
-
-IP1 = VendorHoldingCodes(
-    alias="ip1", counted_as="ip1", backend=IP1Backend, code_of=ip1_code,
-    check_fields=lambda code: {"Phone": NUMBER.lstrip("+"), "Code": code},
-    record_status="created", reference="1",
-    send_faults=[*HTTP_FAULT_ERRORS, ("400", RequestRejected)],
-)
-TWILIO_VERIFY = VendorHoldingCodes(
-    alias="twilio-verify", counted_as="twilio", backend=TwilioVerifyBackend, code_of=verify_code,
-    check_fields=lambda code: {"To": NUMBER, "Code": code},
-    record_status="pending", reference="VE[0-9a-f]{32}",
-    send_faults=[
-        ("500", GatewayUnavailable), ("401", GatewayAuthError), ("60203", GatewayRateLimited),
-        ("hang", GatewayTimeout), ("malformed", GatewayUnavailable),
-    ],
-)
-VENDORS = [IP1, TWILIO_VERIFY]
 VERIFY_FAULTS = [fault for fault, _ in HTTP_FAULT_ERRORS]
-
-
-@pytest.fixture(params=VENDORS, ids=lambda vendor: vendor.alias)
-def vendor(request) -> VendorHoldingCodes:
-    return request.param
 
 
 @pytest.fixture
@@ -190,7 +141,7 @@ def test_token_length_setting_reaches_ip1(sandbox, settings, device, sms_outbox)
 @pytest.mark.parametrize(
     "vendor, fault, expected",
     [pytest.param(vendor, fault, expected, id=f"{vendor.alias}-{fault}")
-     for vendor in VENDORS for fault, expected in vendor.send_faults],
+     for vendor in VENDORS_HOLDING_CODES for fault, expected in vendor.send_faults],
 )
 def test_vendor_down_then_our_code_via_the_next_gateway_counts(
     vendor, vendor_first, device, sms_outbox, failures, fault, expected
