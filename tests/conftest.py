@@ -6,6 +6,7 @@ from django_sms_gateway.exceptions import GatewayError
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.sandbox.fixtures import sandbox, sms_sandbox  # noqa: F401  (loopback vendor sandbox)
 
+from . import fakes
 from .vendor_codes import VENDORS_HOLDING_CODES, VendorHoldingCodes
 
 
@@ -37,6 +38,14 @@ def failures():
     signals.gateway_failed.connect(receiver)
     yield seen
     signals.gateway_failed.disconnect(receiver)
+
+
+@pytest.fixture(autouse=True)
+def _forget_fake_calls():
+    """``tests.fakes.calls`` is empty at the start and end of every test."""
+    fakes.calls.clear()
+    yield
+    fakes.calls.clear()
 
 
 @pytest.fixture(autouse=True)

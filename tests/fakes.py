@@ -9,7 +9,10 @@ from django_otp.middleware import OTPMiddleware
 from django_sms_gateway import exceptions
 from django_sms_gateway.backends.base import REQUIRED, BaseBackend, SendResult
 
-calls: list[tuple[str, str, str]] = []  # (alias, recipient, code)
+calls: list[tuple[str, str, str]] = []  # (alias, recipient, code); emptied around every test
+FAIL = f"{__name__}.FailingBackend"
+OK = f"{__name__}.RecordingBackend"
+VENDOR_CODE = f"{__name__}.VendorCodeBackend"
 
 
 class FailingBackend(BaseBackend):

@@ -25,10 +25,10 @@ from django_sms_gateway.backends.base import BaseBackend, SendResult
 from django_sms_gateway.dispatch import send_code
 from django_sms_gateway.exceptions import DeliveryFailed, RecipientNotReachable
 from tests import fakes
+from tests.fakes import FAIL
 
 from .vendors.helpers import LOCMEM, NUMBER, closed_port_url, signicat_entry, zignsec_entry
 
-FAIL = "tests.fakes.FailingBackend"
 SCRIPTED = "tests.test_breaker.ScriptedBackend"
 CODE = "123456"
 
@@ -75,12 +75,10 @@ class Clock:
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch):
-    fakes.calls.clear()
     ScriptedBackend.script = []
     ScriptedBackend.hold = None
     monkeypatch.setattr(breaker, "_cache_warnings", breaker.LogThrottle())
     yield
-    fakes.calls.clear()
     ScriptedBackend.script = []
     ScriptedBackend.hold = None
 

@@ -10,11 +10,11 @@ from django_sms_gateway import signals
 from django_sms_gateway.exceptions import DeliveryFailed
 from django_sms_gateway.testing import last_code
 from tests import fakes
+from tests.fakes import FAIL
 
 pytestmark = pytest.mark.django_db
 
 MASKED = "+47******32"
-FAIL = "tests.fakes.FailingBackend"
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 
 
@@ -29,11 +29,9 @@ def received():
 
         receivers[name] = receiver
         getattr(signals, name).connect(receiver)
-    fakes.calls.clear()
     yield seen
     for name, receiver in receivers.items():
         getattr(signals, name).disconnect(receiver)
-    fakes.calls.clear()
 
 
 def assert_no_code(seen, code):
