@@ -14,8 +14,8 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
-from django_sms_gateway import signals
 from django_sms_gateway.models import RESERVATION_MARGIN, DeliveryRecord, SMSDevice
+from tests.fakes import signals_received
 from tests.vendor_codes import (
     VENDORS_HOLDING_CODES,
     failure_count,
@@ -216,18 +216,10 @@ def test_second_submit_of_the_right_code_does_not_ask_the_vendor_again(
     device.generate_challenge()
     code = vendor.code_of(vendor_first)
     other = SMSDevice.objects.get(pk=device.pk)
-    reasons: list[str] = []
-
-    def receiver(sender, reason, **kwargs):
-        reasons.append(reason)
-
-    signals.code_refused.connect(receiver)
-    try:
+    with signals_received("code_refused") as refused:
         calls = interleave(monkeypatch, vendor.backend, lambda: other.verify_token(code))
         assert device.verify_token(code) is True
-    finally:
-        signals.code_refused.disconnect(receiver)
-    assert calls == [code] and reasons == ["check in progress"]
+    assert calls == [code] and [kwargs["reason"] for _, kwargs in refused] == ["check in progress"]
     assert vendor.requests(vendor_first) == 2  # one send, one check
 
 
