@@ -9,6 +9,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from django_sms_gateway.backends.base import SMSMessage
+from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
@@ -94,6 +96,12 @@ def accuauth_entry(sandbox, **options):
 
 def ip1_entry(sandbox, **options):
     return gateway_entry("ip1", sandbox, **options)
+
+
+def message_with(code: str, text: str | None = None, recipient: str = NUMBER) -> SMSMessage:
+    """The message the app builds for ``code``, or one that carries ``text`` as it is."""
+    built = build_message(recipient, code)
+    return built if text is None else SMSMessage(recipient=recipient, text=text, code=code, sender=built.sender)
 
 
 def closed_port_url(path: str = "") -> str:

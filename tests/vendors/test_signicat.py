@@ -10,7 +10,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.signicat import SignicatBackend
-from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
@@ -21,17 +20,14 @@ from django_sms_gateway.exceptions import (
 from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import HTTP_FAULT_ERRORS, HTTP_FAULTS, NUMBER, closed_port_url, signicat_entry
+from .helpers import HTTP_FAULT_ERRORS, HTTP_FAULTS, NUMBER, closed_port_url, message_with, signicat_entry
 
 VENDOR = "signicat"
 CODE = "481516"
 
 
-def message(text=None, recipient=NUMBER, code=CODE):
-    built = build_message(recipient, code)
-    if text is None:
-        return built
-    return SMSMessage(recipient=recipient, text=text, code=code, sender=built.sender)
+def message(text=None, recipient=NUMBER):
+    return message_with(CODE, text, recipient)
 
 
 def test_token_and_send_requests_match_the_vendor_document(sandbox, make_backend):

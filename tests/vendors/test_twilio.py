@@ -9,9 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from django_sms_gateway import breaker, gateways
-from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.twilio import TwilioBackend
-from django_sms_gateway.dispatch import build_message, send_code
+from django_sms_gateway.dispatch import send_code
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayUnavailable,
@@ -23,7 +22,7 @@ from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 from django_sms_gateway.sandbox.twilio import MESSAGING_SERVICE_SID
 
-from .helpers import HTTP_FAULTS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULTS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry, message_with
 
 VENDOR = "twilio"
 CODE = "481516"
@@ -32,9 +31,8 @@ BASIC = "Basic " + base64.b64encode(f"{ACCOUNT}:{CREDENTIALS['twilio']['auth_tok
 SID = "SM" + "ab" * 16
 
 
-def message(recipient=NUMBER, text=None):
-    built = build_message(recipient, CODE)
-    return built if text is None else SMSMessage(recipient=recipient, text=text, code=CODE)
+def message(text=None, recipient=NUMBER):
+    return message_with(CODE, text, recipient)
 
 
 def test_send_request_matches_the_api_reference(sandbox, make_backend):

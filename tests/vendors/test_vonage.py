@@ -8,9 +8,7 @@ import base64
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.vonage import STATUS_ERRORS, VonageBackend
-from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayRateLimited,
@@ -21,7 +19,7 @@ from django_sms_gateway.exceptions import (
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 
-from .helpers import HTTP_FAULTS, NUMBER, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULTS, NUMBER, closed_port_url, gateway_entry, message_with
 
 VENDOR = "vonage"
 CODE = "481516"
@@ -29,8 +27,7 @@ KEY, SECRET = CREDENTIALS["vonage"]["api_key"], CREDENTIALS["vonage"]["api_secre
 
 
 def message(text=None, recipient=NUMBER):
-    built = build_message(recipient, CODE)
-    return built if text is None else SMSMessage(recipient=recipient, text=text, code=CODE)
+    return message_with(CODE, text, recipient)
 
 
 def test_send_request_matches_the_api_reference(sandbox, make_backend):

@@ -7,9 +7,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.zignsec import SessionStatus, ZignSecBackend
-from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
@@ -21,7 +19,7 @@ from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.zignsec import poll_session, refresh_delivery
 
-from .helpers import HTTP_FAULTS, LOCMEM, NUMBER, SENDER, closed_port_url, zignsec_entry
+from .helpers import HTTP_FAULTS, LOCMEM, NUMBER, SENDER, closed_port_url, message_with, zignsec_entry
 
 VENDOR = "zignsec"
 CODE = "271828"
@@ -29,10 +27,7 @@ API_KEY = CREDENTIALS["zignsec"]["api_key"]
 
 
 def message(text=None, recipient=NUMBER):
-    built = build_message(recipient, CODE)
-    if text is None:
-        return built
-    return SMSMessage(recipient=recipient, text=text, code=CODE, sender=built.sender)
+    return message_with(CODE, text, recipient)
 
 
 def wait_for(predicate, seconds=5.0):
