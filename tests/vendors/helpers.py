@@ -14,7 +14,6 @@ from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
-    GatewayError,
     GatewayRateLimited,
     GatewayTimeout,
     GatewayUnavailable,
@@ -31,7 +30,7 @@ LOCMEM_ENTRY = {"BACKEND": LOCMEM}
 
 #: The sandbox's transport and HTTP faults every HTTP vendor maps alike (the HTTP base does
 #: it): the error each becomes and the status code that error carries.
-HTTP_FAULTS: list[tuple[str, type[GatewayError], int | None]] = [
+HTTP_FAULTS: list[tuple[str, type[Exception], int | None]] = [
     ("500", GatewayUnavailable, 500),
     ("401", GatewayAuthError, 401),
     ("429", GatewayRateLimited, 429),
