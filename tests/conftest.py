@@ -6,6 +6,9 @@ from django_sms_gateway.exceptions import GatewayError
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.sandbox.fixtures import sandbox, sms_sandbox  # noqa: F401  (loopback vendor sandbox)
 
+from . import fakes
+from .vendor_codes import VENDORS_HOLDING_CODES, VendorHoldingCodes
+
 
 @pytest.fixture
 def user(db):
@@ -15,6 +18,13 @@ def user(db):
 @pytest.fixture
 def device(user):
     return SMSDevice.objects.create(user=user, name="phone", number="+4798765432")
+
+
+@pytest.fixture(params=VENDORS_HOLDING_CODES, ids=lambda vendor: vendor.alias)
+def vendor(request) -> VendorHoldingCodes:
+    """Each vendor that makes, sends and checks its own codes: a test asking
+    for it runs once for each."""
+    return request.param
 
 
 @pytest.fixture
@@ -28,6 +38,14 @@ def failures():
     signals.gateway_failed.connect(receiver)
     yield seen
     signals.gateway_failed.disconnect(receiver)
+
+
+@pytest.fixture(autouse=True)
+def _forget_fake_calls():
+    """``tests.fakes.calls`` is empty at the start and end of every test."""
+    fakes.calls.clear()
+    yield
+    fakes.calls.clear()
 
 
 @pytest.fixture(autouse=True)

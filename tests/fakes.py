@@ -1,15 +1,21 @@
-"""Backends for tests of the dispatcher: they fail on demand."""
+"""Backends for tests of the dispatcher (they fail on demand), and a
+recorder of the app's signals."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django_otp.middleware import OTPMiddleware
 
-from django_sms_gateway import exceptions
+from django_sms_gateway import exceptions, signals
 from django_sms_gateway.backends.base import REQUIRED, BaseBackend, SendResult
 
-calls: list[tuple[str, str, str]] = []  # (alias, recipient, code)
+calls: list[tuple[str, str, str]] = []  # (alias, recipient, code); emptied around every test
+FAIL = f"{__name__}.FailingBackend"
+OK = f"{__name__}.RecordingBackend"
+VENDOR_CODE = f"{__name__}.VendorCodeBackend"
 
 
 class FailingBackend(BaseBackend):
@@ -61,3 +67,21 @@ class VendorCodeBackend(BaseBackend):
 
     def verify(self, recipient, code, *, timeout):
         return False
+
+
+@contextmanager
+def signals_received(*names: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every signal of ``django_sms_gateway.signals`` named, as (name, kwargs), sent while inside."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    receivers = {}
+    for name in names:
+        def receiver(sender, signal, _name=name, **kwargs):
+            seen.append((_name, kwargs))
+
+        receivers[name] = receiver
+        getattr(signals, name).connect(receiver)
+    try:
+        yield seen
+    finally:
+        for name, receiver in receivers.items():
+            getattr(signals, name).disconnect(receiver)

@@ -20,15 +20,15 @@ from django.core.cache.backends.base import BaseCache
 from django.core.management import call_command
 from django.test import override_settings
 
-from django_sms_gateway import breaker, exceptions, signals
+from django_sms_gateway import breaker, exceptions
 from django_sms_gateway.backends.base import BaseBackend, SendResult
 from django_sms_gateway.dispatch import send_code
 from django_sms_gateway.exceptions import DeliveryFailed, RecipientNotReachable
 from tests import fakes
+from tests.fakes import FAIL
 
 from .vendors.helpers import LOCMEM, NUMBER, closed_port_url, signicat_entry, zignsec_entry
 
-FAIL = "tests.fakes.FailingBackend"
 SCRIPTED = "tests.test_breaker.ScriptedBackend"
 CODE = "123456"
 
@@ -75,12 +75,10 @@ class Clock:
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch):
-    fakes.calls.clear()
     ScriptedBackend.script = []
     ScriptedBackend.hold = None
     monkeypatch.setattr(breaker, "_cache_warnings", breaker.LogThrottle())
     yield
-    fakes.calls.clear()
     ScriptedBackend.script = []
     ScriptedBackend.hold = None
 
@@ -95,16 +93,8 @@ def clock(monkeypatch):
 @pytest.fixture
 def received():
     """Every breaker signal sent during the test: (name, kwargs)."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-    receivers = {}
-    for name in ("breaker_opened", "breaker_closed"):
-        def receiver(sender, signal, _name=name, **kwargs):
-            seen.append((_name, kwargs))
-        receivers[name] = receiver
-        getattr(signals, name).connect(receiver)
-    yield seen
-    for name, receiver in receivers.items():
-        getattr(signals, name).disconnect(receiver)
+    with fakes.signals_received("breaker_opened", "breaker_closed") as seen:
+        yield seen
 
 
 def gateways(**entries):

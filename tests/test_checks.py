@@ -6,10 +6,10 @@ from django.utils import translation
 from django.utils.functional import lazy
 
 from django_sms_gateway import checks
+from tests.fakes import FAIL
 
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 CONSOLE = "django_sms_gateway.backends.console.ConsoleBackend"
-FAIL = "tests.fakes.FailingBackend"
 
 
 def ids(messages):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from django_sms_gateway import signals
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.testing import last_code
 
-from .vendors.helpers import LOCMEM_ENTRY, ip1_entry
+from .vendors.helpers import LOCMEM_ENTRY, ip1_code, ip1_entry
 
 pytestmark = [
     pytest.mark.postgres,
@@ -270,10 +269,6 @@ def ip1_first(sandbox, settings):
     return sandbox
 
 
-def vendor_code(sandbox) -> str:
-    return re.search(r"code is ([0-9A-Z]+)\.", sandbox.messages[-1]["text"]).group(1)
-
-
 def validations(sandbox) -> int:
     """Requests iP1 (the sandbox) received so far: read after the create
     request, the growth is the number of codes it was asked to check."""
@@ -288,7 +283,7 @@ def test_an_ip1_code_is_accepted_once_and_checked_with_ip1_once(
     for _trial in range(TRIALS // 2):
         stale = [SMSDevice.objects.get(pk=device.pk) for _ in range(THREADS)]
         device.generate_challenge()
-        code = vendor_code(ip1_first)
+        code = ip1_code(ip1_first)
         asked = validations(ip1_first)
         contenders = [fresh_load(device.pk, code) for _ in range(THREADS)] if loading == "fresh" else [
             given(copy, code) for copy in stale
@@ -307,7 +302,7 @@ def test_right_and_wrong_ip1_codes_racing_never_burn_the_right_one(
     for _trial in range(TRIALS):
         SMSDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
         device.generate_challenge()
-        code = vendor_code(ip1_first)
+        code = ip1_code(ip1_first)
         bad = "".join("1" if c == "0" else "0" for c in code)
         refusals.clear()
         asked = validations(ip1_first)
@@ -329,7 +324,7 @@ def test_ip1_down_during_a_race_counts_nothing_and_keeps_the_code(
 ):
     settings.OTP_SMS_THROTTLE_FACTOR = 0
     device.generate_challenge()
-    code = vendor_code(ip1_first)
+    code = ip1_code(ip1_first)
     stored = SMSDevice.objects.get(pk=device.pk).token
     ip1_first.set_fault("ip1", "500")
     for _trial in range(TRIALS // 4):

@@ -8,19 +8,11 @@ from django.test import override_settings
 from django_sms_gateway.exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable
 from django_sms_gateway.models import DeliveryRecord
 from tests import fakes
+from tests.fakes import FAIL, OK
 
 pytestmark = pytest.mark.django_db
 
-FAIL = "tests.fakes.FailingBackend"
-OK = "tests.fakes.RecordingBackend"
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
-
-
-@pytest.fixture(autouse=True)
-def _calls():
-    fakes.calls.clear()
-    yield
-    fakes.calls.clear()
 
 
 def gateways(*entries):

@@ -10,30 +10,20 @@ from django_sms_gateway import signals
 from django_sms_gateway.exceptions import DeliveryFailed
 from django_sms_gateway.testing import last_code
 from tests import fakes
+from tests.fakes import FAIL
 
 pytestmark = pytest.mark.django_db
 
 MASKED = "+47******32"
-FAIL = "tests.fakes.FailingBackend"
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 
 
 @pytest.fixture
 def received():
     """Connects a receiver to every signal; yields the (signal name, kwargs) it saw."""
-    seen = []
-    receivers = {}
-    for name in ("code_sent", "gateway_failed", "delivery_failed", "limit_hit", "code_verified", "code_refused"):
-        def receiver(sender, signal, _name=name, **kwargs):
-            seen.append((_name, kwargs))
-
-        receivers[name] = receiver
-        getattr(signals, name).connect(receiver)
-    fakes.calls.clear()
-    yield seen
-    for name, receiver in receivers.items():
-        getattr(signals, name).disconnect(receiver)
-    fakes.calls.clear()
+    names = ("code_sent", "gateway_failed", "delivery_failed", "limit_hit", "code_verified", "code_refused")
+    with fakes.signals_received(*names) as seen:
+        yield seen
 
 
 def assert_no_code(seen, code):

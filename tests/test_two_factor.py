@@ -11,6 +11,7 @@ from django_sms_gateway.exceptions import ConfigurationError, DeliveryFailed, Re
 from django_sms_gateway.integrations.two_factor import GATEWAY_PATH, Gateway
 from django_sms_gateway.models import DeliveryRecord
 from tests import fakes
+from tests.fakes import FAIL, VENDOR_CODE
 
 pytest.importorskip("two_factor", reason="install the test extra: pip install -e '.[test]' (django-two-factor-auth)")
 from two_factor.plugins.phonenumber.models import PhoneDevice  # noqa: E402
@@ -18,8 +19,6 @@ from two_factor.plugins.phonenumber.models import PhoneDevice  # noqa: E402
 pytestmark = pytest.mark.django_db
 
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
-FAIL = "tests.fakes.FailingBackend"
-VENDOR_CODE = "tests.fakes.VendorCodeBackend"
 NUMBER = "+4798765432"
 UNAVAILABLE = "Text messages are not available right now. Please try again later."
 
@@ -27,9 +26,6 @@ UNAVAILABLE = "Text messages are not available right now. Please try again later
 @pytest.fixture(autouse=True)
 def _two_factor(settings):
     settings.TWO_FACTOR_SMS_GATEWAY = GATEWAY_PATH
-    fakes.calls.clear()
-    yield
-    fakes.calls.clear()
 
 
 @pytest.fixture

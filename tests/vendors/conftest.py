@@ -3,6 +3,8 @@ import pytest
 from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
+from .helpers import gateway_entry
+
 
 @pytest.fixture
 def built_backends():
@@ -18,6 +20,14 @@ def built_backends():
     yield build
     for backend in built:
         backend.close()
+
+
+@pytest.fixture
+def make_backend(request, sandbox, built_backends):
+    """``make_backend(**options)`` builds the test module's ``VENDOR`` at the
+    sandbox: ``gateway_entry``'s keywords (``timeout``, ``base_url``, options)."""
+    vendor = request.module.VENDOR
+    return lambda **options: built_backends(vendor, gateway_entry(vendor, sandbox, **options))
 
 
 @pytest.fixture

@@ -9,6 +9,15 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from django_sms_gateway.backends.base import SMSMessage
+from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.exceptions import (
+    GatewayAuthError,
+    GatewayConnectionError,
+    GatewayRateLimited,
+    GatewayTimeout,
+    GatewayUnavailable,
+)
 from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
 from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
 
@@ -18,6 +27,20 @@ NUMBER = "+4798765432"
 TIMEOUT = 1.0
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 LOCMEM_ENTRY = {"BACKEND": LOCMEM}
+
+#: The sandbox's transport and HTTP faults every HTTP vendor maps alike (the HTTP base does
+#: it): the error each becomes and the status code that error carries.
+HTTP_FAULTS: list[tuple[str, type[Exception], int | None]] = [
+    ("500", GatewayUnavailable, 500),
+    ("401", GatewayAuthError, 401),
+    ("429", GatewayRateLimited, 429),
+    ("refuse", GatewayConnectionError, None),
+    ("hang", GatewayTimeout, None),
+    ("malformed", GatewayUnavailable, 200),  # a 2xx without the vendor's yes accepts nothing
+    ("oversized", GatewayUnavailable, 200),
+]
+#: ``HTTP_FAULTS`` without the status codes.
+HTTP_FAULT_ERRORS = [(fault, error) for fault, error, _ in HTTP_FAULTS]
 
 #: Vendor name (as the sandbox names it, or ``<sandbox name>-<API>``) -> backend path and the
 #: options every entry carries.
@@ -74,6 +97,12 @@ def ip1_entry(sandbox, **options):
     return gateway_entry("ip1", sandbox, **options)
 
 
+def message_with(code: str, text: str | None = None, recipient: str = NUMBER) -> SMSMessage:
+    """The message the app builds for ``code``, or one that carries ``text`` as it is."""
+    built = build_message(recipient, code)
+    return built if text is None else SMSMessage(recipient=recipient, text=text, code=code, sender=built.sender)
+
+
 def closed_port_url(path: str = "") -> str:
     """An http URL on loopback where nothing listens (connection refused)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -85,6 +114,11 @@ def closed_port_url(path: str = "") -> str:
 def ip1_code(sandbox: Sandbox) -> str:
     """The code iP1 (the sandbox) made and "sent" last."""
     return re.search(r"code is ([0-9A-Z]+)\.", sandbox.messages[-1]["text"]).group(1)
+
+
+def verify_code(sandbox: Sandbox) -> str:
+    """The code Twilio Verify (the sandbox) made and "sent" last."""
+    return re.search(r"code is: (\d+)", sandbox.messages[-1]["text"]).group(1)
 
 
 def other_code(code: str) -> str:

@@ -19,7 +19,6 @@ from django_sms_gateway.exceptions import (
     GatewayConnectionError,
     GatewayError,
     GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RequestRejected,
 )
@@ -27,17 +26,11 @@ from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
 
-from .helpers import LOCMEM_ENTRY, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULT_ERRORS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
 
-NUMBER = "+4798765432"
+VENDOR = "accuauth"
 CODE = "123456"
 REQUEST_ID = re.compile(r"TID[0-9a-f]{32}")
-
-
-@pytest.fixture
-def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("accuauth", gateway_entry("accuauth", sandbox, **options))
-
 
 
 def send(backend, code=CODE, validity=300, number=NUMBER):
@@ -109,7 +102,7 @@ def test_sender_is_accepted_but_not_sent(sandbox, make_backend):
     assert set(sandbox.last_request("accuauth").parsed) == {"phone_number", "content"}
 
 
-def test_success_gives_request_id_and_charge(sandbox, make_backend):
+def test_success_gives_request_id_and_charge(make_backend):
     result = send(make_backend())
     assert REQUEST_ID.fullmatch(result.reference)
     assert result.status == "OK" and result.charge == 1 and result.segments == 1
@@ -173,13 +166,7 @@ def test_each_documented_status_maps_to_our_error(sandbox, make_backend, status)
 
 
 FAULTS = [
-    ("500", GatewayUnavailable),
-    ("401", GatewayAuthError),
-    ("429", GatewayRateLimited),
-    ("refuse", GatewayConnectionError),
-    ("hang", GatewayTimeout),
-    ("malformed", GatewayUnavailable),
-    ("oversized", GatewayUnavailable),
+    *HTTP_FAULT_ERRORS,
     *sorted(EXPECTED_BY_STATUS.items()),
 ]
 
@@ -229,7 +216,7 @@ def test_wrong_base_url_path_says_to_check_base_url(sandbox, make_backend):
         ({"content": "otp:{token}"}, "content"),  # the vendor's template wants "code"
     ],
 )
-def test_invalid_argument_names_the_field_but_keeps_no_vendor_text(sandbox, make_backend, options, argument):
+def test_invalid_argument_names_the_field_but_keeps_no_vendor_text(make_backend, options, argument):
     with pytest.raises(RequestRejected) as info:
         send(make_backend(**options))
     error = info.value
@@ -238,7 +225,7 @@ def test_invalid_argument_names_the_field_but_keeps_no_vendor_text(sandbox, make
     assert "not found" not in error.reason and "no-such-template" not in error.reason
 
 
-def test_unknown_status_falls_back_to_the_http_status(sandbox, make_backend):
+def test_unknown_status_falls_back_to_the_http_status(make_backend):
     backend = make_backend()
     from django_sms_gateway.backends.http import VendorResponse
 

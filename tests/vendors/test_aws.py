@@ -23,18 +23,15 @@ from .helpers import NUMBER, FixedAnswer, gateway_entry
 
 pytest.importorskip("botocore", reason="the AWS backend needs the [aws] extra (botocore) for signing")
 
+VENDOR = "aws"
 CODE = "161803"
 
 
 pytestmark = pytest.mark.usefixtures("aws_credentials")
 
 
-def backend_for(sandbox, **options):
-    return build_backend("aws", gateway_entry("aws", sandbox, **options))
-
-
-def test_send_text_message_is_signed_and_shaped_as_the_service_model(sandbox):
-    backend = backend_for(sandbox, origination_identity="pool-0123", max_price="0.05",
+def test_send_text_message_is_signed_and_shaped_as_the_service_model(sandbox, make_backend):
+    backend = make_backend(origination_identity="pool-0123", max_price="0.05",
                           configuration_set="otp-events")
     result = backend.send(build_message(NUMBER, CODE, validity=300), timeout=2)
 
@@ -53,36 +50,36 @@ def test_send_text_message_is_signed_and_shaped_as_the_service_model(sandbox):
     assert [(m["vendor"], m["recipient"]) for m in sandbox.messages] == [("aws", NUMBER)]
 
 
-def test_a_wrong_secret_fails_the_signature_check(sandbox, monkeypatch):
+def test_a_wrong_secret_fails_the_signature_check(sandbox, make_backend, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     with pytest.raises(GatewayAuthError, match="InvalidSignatureException"):
-        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+        make_backend().send(build_message(NUMBER, CODE), timeout=2)
     assert sandbox.messages == []
 
 
-def test_an_unknown_key_is_refused(sandbox, monkeypatch):
+def test_an_unknown_key_is_refused(make_backend, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHERKEY00000000")
     with pytest.raises(GatewayAuthError, match="UnrecognizedClientException"):
-        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+        make_backend().send(build_message(NUMBER, CODE), timeout=2)
 
 
-def test_no_credentials_anywhere_is_an_auth_failure_that_sent_nothing(sandbox, monkeypatch):
+def test_no_credentials_anywhere_is_an_auth_failure_that_sent_nothing(sandbox, make_backend, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(GatewayAuthError, match="no AWS credentials") as failed:
-        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+        make_backend().send(build_message(NUMBER, CODE), timeout=2)
     assert failed.value.not_sent and sandbox.last_request("aws") is None
 
 
-def test_dry_run_sends_nothing(sandbox):
-    backend_for(sandbox, dry_run=True).send(build_message(NUMBER, CODE), timeout=2)
+def test_dry_run_sends_nothing(sandbox, make_backend):
+    make_backend(dry_run=True).send(build_message(NUMBER, CODE), timeout=2)
     assert sandbox.last_request("aws") is not None and sandbox.messages == []
 
 
-def test_opted_out_destination_is_the_recipients_refusal(sandbox):
+def test_opted_out_destination_is_the_recipients_refusal(make_backend):
     with pytest.raises(RecipientRefused, match="recipient refused \\(ConflictException; "
                                                "DESTINATION_PHONE_NUMBER_OPTED_OUT\\)") as refused:
-        backend_for(sandbox).send(build_message("+15005550006", CODE), timeout=2)
+        make_backend().send(build_message("+15005550006", CODE), timeout=2)
     assert not refused.value.counts_against_vendor and not refused.value.retry_next
 
 
@@ -92,17 +89,16 @@ def test_opted_out_destination_is_the_recipients_refusal(sandbox):
     ("validation", RequestRejected, "ValidationException; CANNOT_PARSE"),
     ("500", GatewayUnavailable, "InternalServerException"),
 ])
-def test_aws_error_answers_map_to_our_errors(sandbox, fault, error, reason):
+def test_aws_error_answers_map_to_our_errors(sandbox, make_backend, fault, error, reason):
     sandbox.set_fault("aws", fault)
     with pytest.raises(error, match=reason):
-        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+        make_backend().send(build_message(NUMBER, CODE), timeout=2)
 
 
 @pytest.mark.parametrize("answer", [{}, {"MessageId": ""}, {"MessageId": 12}])
-def test_only_a_message_id_is_a_yes(answer):
+def test_only_a_message_id_is_a_yes(make_backend, answer):
     with FixedAnswer(200, answer) as vendor, pytest.raises(GatewayUnavailable, match="no MessageId"):
-        build_backend("aws", gateway_entry("aws", None, base_url=vendor.url)).send(
-            build_message(NUMBER, CODE), timeout=2)
+        make_backend(base_url=vendor.url).send(build_message(NUMBER, CODE), timeout=2)
 
 
 @pytest.mark.parametrize(("options", "problem"), [
@@ -130,7 +126,7 @@ def test_default_endpoint_is_regional():
     assert build_backend("aws", entry).base_url == "https://sms-voice.eu-west-1.amazonaws.com"
 
 
-def test_credential_check(sandbox, monkeypatch):
-    assert backend_for(sandbox).check_credentials(timeout=2).outcome == "accepted"
+def test_credential_check(make_backend, monkeypatch):
+    assert make_backend().check_credentials(timeout=2).outcome == "accepted"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHERKEY00000000")
-    assert backend_for(sandbox).check_credentials(timeout=2).outcome == "refused"
+    assert make_backend().check_credentials(timeout=2).outcome == "refused"

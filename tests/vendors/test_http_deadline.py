@@ -13,6 +13,8 @@ import os
 import shutil
 import ssl
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -37,45 +39,41 @@ class Probe(HTTPBackend):
         raise NotImplementedError
 
 
-@pytest.mark.parametrize("answer", HOSTILE.values(), ids=HOSTILE.keys())
-def test_a_hostile_answer_is_cut_off_at_the_deadline(answer):
-    server = Hostile(answer)
+@contextmanager
+def probe_at(server: Hostile) -> Iterator[Probe]:
+    """A backend calling ``server``; both closed afterwards."""
     backend = Probe("probe", {"base_url": server.url})
     try:
-        with pytest.raises(GatewayTimeout) as info:
-            backend.request("POST", "/x", timeout=0.5, json={})
+        yield backend
     finally:
         backend.close()
         server.close()
+
+
+@pytest.mark.parametrize("answer", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_answer_is_cut_off_at_the_deadline(answer):
+    server = Hostile(answer)
+    with probe_at(server) as backend, pytest.raises(GatewayTimeout) as info:
+        backend.request("POST", "/x", timeout=0.5, json={})
     assert info.value.reason == "timeout" and not info.value.not_sent
     assert server.hung_up_on.wait(5)  # our side closed the connection: no socket left reading
 
 
 def test_the_backend_works_again_after_a_call_was_cut_off():
     """The cut-off connection is dropped, not put back into the pool."""
-    hostile = Hostile(HOSTILE["endless-100-continue"])
-    backend = Probe("probe", {"base_url": hostile.url})
-    try:
+    with probe_at(Hostile(HOSTILE["endless-100-continue"])) as backend:
         with pytest.raises(GatewayTimeout):
             backend.request("POST", "/x", timeout=0.3, json={})
         friendly = Hostile(lambda: iter([ANSWER]), pause=0)
         response = backend.request("POST", f"{friendly.url}/x", timeout=2, json={})
         friendly.close()
-    finally:
-        backend.close()
-        hostile.close()
     assert (response.status, response.body) == (200, b"{}")
 
 
 def test_a_vendor_that_hangs_up_is_a_connection_error_not_a_timeout():
-    server = Hostile(lambda: iter([b"HTTP/1.1 2"]), lasts=0.1)
-    backend = Probe("probe", {"base_url": server.url})
-    try:
-        with pytest.raises(GatewayConnectionError) as info:
-            backend.request("POST", "/x", timeout=5, json={})
-    finally:
-        backend.close()
-        server.close()
+    with probe_at(Hostile(lambda: iter([b"HTTP/1.1 2"]), lasts=0.1)) as backend, \
+            pytest.raises(GatewayConnectionError) as info:
+        backend.request("POST", "/x", timeout=5, json={})
     assert info.value.reason == "connection failed"
 
 
@@ -101,15 +99,11 @@ def certificate(tmp_path_factory):
 def test_a_hostile_answer_over_tls_is_cut_off_at_the_deadline(certificate, answer):
     cert, context = certificate
     server = Hostile(HOSTILE[answer], tls=context)
-    backend = Probe("probe", {"base_url": server.url})
-    backend.session.verify = cert
-    try:
+    with probe_at(server) as backend:
+        backend.session.verify = cert
         with pytest.raises(GatewayTimeout):
             backend.request("POST", "/x", timeout=0.5, json={})
         assert server.hung_up_on.wait(5)
-    finally:
-        backend.close()
-        server.close()
 
 
 @pytest.mark.django_db

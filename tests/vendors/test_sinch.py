@@ -13,20 +13,16 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
-from .helpers import NUMBER, FixedAnswer, gateway_entry
+from .helpers import NUMBER, FixedAnswer
 
+VENDOR = "sinch"
 CODE = "271828"
 
 
-def backend_for(sandbox, **options):
-    return build_backend("sinch", gateway_entry("sinch", sandbox, **options))
-
-
-def test_batch_request_matches_the_api_reference(sandbox):
-    result = backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+def test_batch_request_matches_the_api_reference(sandbox, make_backend):
+    result = make_backend().send(build_message(NUMBER, CODE), timeout=2)
 
     request = sandbox.last_request("sinch")
     assert request.method == "POST"
@@ -53,17 +49,16 @@ def test_region_picks_the_regional_host():
     {"id": "01FC66621XXXXX119Z8PMV1QPQ", "canceled": True},
     {"id": "", "canceled": False},
 ])
-def test_only_a_created_uncanceled_batch_is_a_yes(answer):
+def test_only_a_created_uncanceled_batch_is_a_yes(make_backend, answer):
     for status in (200, 201):
         with FixedAnswer(status, answer) as vendor:
             with pytest.raises(GatewayUnavailable, match="unexpected answer"):
-                build_backend("sinch", gateway_entry("sinch", None, base_url=vendor.url)).send(
-                    build_message(NUMBER, CODE), timeout=2)
+                make_backend(base_url=vendor.url).send(build_message(NUMBER, CODE), timeout=2)
 
 
-def test_a_number_sinch_refuses_is_the_recipients_refusal(sandbox):
+def test_a_number_sinch_refuses_is_the_recipients_refusal(sandbox, make_backend):
     with pytest.raises(RecipientRefused, match="illegal_number_type") as refused:
-        backend_for(sandbox).send(build_message("+15005550006", CODE), timeout=2)
+        make_backend().send(build_message("+15005550006", CODE), timeout=2)
     assert refused.value.status_code == 403 and CODE not in str(refused.value)
     assert not refused.value.counts_against_vendor
     assert sandbox.messages == []
@@ -76,15 +71,15 @@ def test_a_number_sinch_refuses_is_the_recipients_refusal(sandbox):
     ("429", GatewayRateLimited, "rate limited"),
     ("500", GatewayUnavailable, "HTTP 500"),
 ])
-def test_sinch_error_answers_map_to_our_errors(sandbox, fault, error, reason):
+def test_sinch_error_answers_map_to_our_errors(sandbox, make_backend, fault, error, reason):
     sandbox.set_fault("sinch", fault)
     with pytest.raises(error, match=reason):
-        backend_for(sandbox).send(build_message(NUMBER, CODE), timeout=2)
+        make_backend().send(build_message(NUMBER, CODE), timeout=2)
 
 
-def test_a_wrong_token_is_refused(sandbox):
+def test_a_wrong_token_is_refused(make_backend):
     with pytest.raises(GatewayAuthError):
-        backend_for(sandbox, api_token="wrong").send(build_message(NUMBER, CODE), timeout=2)
+        make_backend(api_token="wrong").send(build_message(NUMBER, CODE), timeout=2)
 
 
 def test_sender_is_required():
@@ -92,7 +87,7 @@ def test_sender_is_required():
         SinchBackend("s", {"service_plan_id": "plan1", "api_token": "t"})
 
 
-def test_credential_check_tells_accepted_from_refused(sandbox):
-    assert backend_for(sandbox).check_credentials(timeout=2).outcome == "accepted"
-    assert backend_for(sandbox, api_token="wrong").check_credentials(timeout=2).outcome == "refused"
+def test_credential_check_tells_accepted_from_refused(sandbox, make_backend):
+    assert make_backend().check_credentials(timeout=2).outcome == "accepted"
+    assert make_backend(api_token="wrong").check_credentials(timeout=2).outcome == "refused"
     assert sandbox.messages == []

@@ -9,14 +9,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from django_sms_gateway import breaker, gateways
-from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.twilio import TwilioBackend
-from django_sms_gateway.dispatch import build_message, send_code
+from django_sms_gateway.dispatch import send_code
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
-    GatewayConnectionError,
-    GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RecipientNotReachable,
     RecipientRefused,
@@ -26,22 +22,17 @@ from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 from django_sms_gateway.sandbox.twilio import API_KEY, MESSAGING_SERVICE_SID, VERIFY_SERVICE_SID
 
-from .helpers import LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULTS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry, message_with
 
+VENDOR = "twilio"
 CODE = "481516"
 ACCOUNT = CREDENTIALS["twilio"]["account_sid"]
 BASIC = "Basic " + base64.b64encode(f"{ACCOUNT}:{CREDENTIALS['twilio']['auth_token']}".encode()).decode()
 SID = "SM" + "ab" * 16
 
 
-@pytest.fixture
-def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("twilio", gateway_entry("twilio", sandbox, **options))
-
-
-def message(recipient=NUMBER, text=None):
-    built = build_message(recipient, CODE)
-    return built if text is None else SMSMessage(recipient=recipient, text=text, code=CODE)
+def message(text=None, recipient=NUMBER):
+    return message_with(CODE, text, recipient)
 
 
 def test_send_request_matches_the_api_reference(sandbox, make_backend):
@@ -102,15 +93,9 @@ def test_magic_from_numbers_are_our_request_problem(make_backend, sender, code):
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
     [
-        ("500", GatewayUnavailable, 500),
-        ("401", GatewayAuthError, 401),
-        ("429", GatewayRateLimited, 429),
+        *HTTP_FAULTS,
         ("21408", RequestRejected, 400),
         ("21612", RequestRejected, 400),
-        ("refuse", GatewayConnectionError, None),
-        ("hang", GatewayTimeout, None),
-        ("malformed", GatewayUnavailable, 200),
-        ("oversized", GatewayUnavailable, 200),
     ],
 )
 def test_faults_map_to_our_errors(sandbox, make_backend, fault, error, status):

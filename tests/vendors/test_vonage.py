@@ -8,14 +8,10 @@ import base64
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.vonage import STATUS_ERRORS, VonageBackend
-from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
-    GatewayConnectionError,
     GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RecipientRefused,
     RequestRejected,
@@ -23,20 +19,15 @@ from django_sms_gateway.exceptions import (
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.sandbox.base import Response
 
-from .helpers import NUMBER, closed_port_url, gateway_entry
+from .helpers import HTTP_FAULTS, NUMBER, closed_port_url, gateway_entry, message_with
 
+VENDOR = "vonage"
 CODE = "481516"
 KEY, SECRET = CREDENTIALS["vonage"]["api_key"], CREDENTIALS["vonage"]["api_secret"]
 
 
-@pytest.fixture
-def make_backend(sandbox, built_backends):
-    return lambda **options: built_backends("vonage", gateway_entry("vonage", sandbox, **options))
-
-
 def message(text=None, recipient=NUMBER):
-    built = build_message(recipient, CODE)
-    return built if text is None else SMSMessage(recipient=recipient, text=text, code=CODE)
+    return message_with(CODE, text, recipient)
 
 
 def test_send_request_matches_the_api_reference(sandbox, make_backend):
@@ -64,7 +55,7 @@ def test_gsm7_text_has_no_type(sandbox, make_backend):
     assert "type" not in sandbox.last_request("vonage").parsed
 
 
-def test_multi_part_text_reports_each_part(sandbox, make_backend):
+def test_multi_part_text_reports_each_part(make_backend):
     result = make_backend(max_segments=2).send(message("x" * 200), timeout=2)
     assert result.segments == 2 and result.reference == "0000000000000001"
 
@@ -90,15 +81,7 @@ def test_documented_mapping():
 
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
-    [
-        ("500", GatewayUnavailable, 500),
-        ("401", GatewayAuthError, 401),
-        ("429", GatewayRateLimited, 429),
-        ("refuse", GatewayConnectionError, None),
-        ("hang", GatewayTimeout, None),
-        ("malformed", GatewayUnavailable, 200),
-        ("oversized", GatewayUnavailable, 200),
-    ],
+    HTTP_FAULTS,
 )
 def test_transport_and_http_faults_map_to_our_errors(sandbox, make_backend, fault, error, status):
     sandbox.set_fault("vonage", fault)

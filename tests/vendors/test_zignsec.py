@@ -10,39 +10,27 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from django_sms_gateway import outbox
-from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.zignsec import SessionStatus, ZignSecBackend
-from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
-    GatewayRateLimited,
-    GatewayTimeout,
     GatewayUnavailable,
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.zignsec import poll_session, refresh_delivery
 
-from .helpers import LOCMEM, NUMBER, SENDER, closed_port_url, zignsec_entry
+from .helpers import HTTP_FAULTS, LOCMEM, NUMBER, SENDER, closed_port_url, message_with, zignsec_entry
 
+VENDOR = "zignsec"
 CODE = "271828"
 API_KEY = CREDENTIALS["zignsec"]["api_key"]
 
 
-def backend_for(sandbox, **options):
-    return build_backend("zignsec", zignsec_entry(sandbox, **options))
-
-
 def message(text=None, recipient=NUMBER):
-    built = build_message(recipient, CODE)
-    if text is None:
-        return built
-    return SMSMessage(recipient=recipient, text=text, code=CODE, sender=built.sender)
+    return message_with(CODE, text, recipient)
 
 
 def wait_for(predicate, seconds=5.0):
@@ -55,8 +43,8 @@ def wait_for(predicate, seconds=5.0):
     return predicate()
 
 
-def test_session_request_matches_the_vendor_document(sandbox):
-    backend = backend_for(sandbox)
+def test_session_request_matches_the_vendor_document(sandbox, make_backend):
+    backend = make_backend()
     result = backend.send(message(), timeout=2)
 
     request = sandbox.last_request("zignsec")
@@ -77,24 +65,24 @@ def test_session_request_matches_the_vendor_document(sandbox):
     assert poll_session(backend, result.reference).session_id == result.reference
 
 
-def test_relay_state_differs_per_message(sandbox):
-    backend = backend_for(sandbox)
+def test_relay_state_differs_per_message(sandbox, make_backend):
+    backend = make_backend()
     backend.send(message(), timeout=2)
     first = sandbox.last_request("zignsec").parsed["relay_state"]
     backend.send(message(), timeout=2)
     assert sandbox.last_request("zignsec").parsed["relay_state"] != first
 
 
-def test_webhook_url_is_sent_as_webhook(sandbox):
-    backend = backend_for(sandbox, webhook_url="https://example.com/sms/webhooks/zignsec/zignsec/",
+def test_webhook_url_is_sent_as_webhook(sandbox, make_backend):
+    backend = make_backend(webhook_url="https://example.com/sms/webhooks/zignsec/zignsec/",
                           webhook_secret="s3cret")
     backend.send(message(), timeout=2)
     assert sandbox.last_request("zignsec").parsed["webhook"] == "https://example.com/sms/webhooks/zignsec/zignsec/"
     assert sandbox.stats["zignsec_webhooks"]["sent"] == 0  # the sandbox never calls non-loopback hosts
 
 
-def test_max_message_parts_sends_the_configured_maximum(sandbox):
-    backend = backend_for(sandbox, max_message_parts=3)
+def test_max_message_parts_sends_the_configured_maximum(sandbox, make_backend):
+    backend = make_backend(max_message_parts=3)
     assert backend.max_segments == 3
     for text, parts in (("x" * 200, 2), ("€" * 80, 1), ("ç" * 140, 3)):  # GSM-7 153/part, € counts 2, UCS-2 67/part
         result = backend.send(message(text), timeout=2)
@@ -103,8 +91,8 @@ def test_max_message_parts_sends_the_configured_maximum(sandbox):
         assert result.segments == parts  # our own count goes on the delivery record
 
 
-def test_zs_product_key_scheme_sends_the_key_in_its_own_header(sandbox):
-    backend = backend_for(sandbox, auth_scheme="zs-product-key")
+def test_zs_product_key_scheme_sends_the_key_in_its_own_header(sandbox, make_backend):
+    backend = make_backend(auth_scheme="zs-product-key")
     session_id = backend.send(message(), timeout=2).reference
     request = sandbox.last_request("zignsec")
     assert request.headers["Zs-Product-Key"] == API_KEY and "Authorization" not in request.headers
@@ -117,19 +105,19 @@ def test_unknown_auth_scheme_is_a_configuration_error():
         ZignSecBackend("zs", {"api_key": "k", "sender": SENDER, "auth_scheme": "bearer"})
 
 
-def test_message_over_the_configured_parts_is_refused_before_calling(sandbox):
-    backend = backend_for(sandbox)  # default max_message_parts=1
+def test_message_over_the_configured_parts_is_refused_before_calling(sandbox, make_backend):
+    backend = make_backend()  # default max_message_parts=1
     with pytest.raises(RequestRejected) as info:
         backend.send(message("x" * 161), timeout=2)
     assert "2 SMS parts" in info.value.reason and "max_message_parts is 1" in info.value.reason
     with pytest.raises(RequestRejected):
-        backend_for(sandbox, max_message_parts=2).send(message("ç" * 135), timeout=2)
+        make_backend(max_message_parts=2).send(message("ç" * 135), timeout=2)
     assert sandbox.stats["zignsec"]["requests"] == 0
 
 
-def test_recipient_that_is_not_e164_is_refused_before_calling(sandbox):
+def test_recipient_that_is_not_e164_is_refused_before_calling(sandbox, make_backend):
     with pytest.raises(RecipientRefused):
-        backend_for(sandbox).send(message(recipient="0047 98765432"), timeout=2)
+        make_backend().send(message(recipient="0047 98765432"), timeout=2)
     assert sandbox.stats["zignsec"]["requests"] == 0
 
 
@@ -151,8 +139,8 @@ def test_session_id_is_the_delivery_record_reference_and_polling_updates_it(sand
     assert record.status == "delivered"
 
 
-def test_poll_session_reads_the_documented_answer(sandbox):
-    backend = backend_for(sandbox)
+def test_poll_session_reads_the_documented_answer(sandbox, make_backend):
+    backend = make_backend()
     session_id = backend.send(message(), timeout=2).reference
     first = poll_session(backend, session_id, timeout=2)
     assert first.session_id == session_id and first.status in ("pending", "delivered")
@@ -163,8 +151,8 @@ def test_poll_session_reads_the_documented_answer(sandbox):
     assert poll_session(backend, session_id).segments == 1
 
 
-def test_poll_session_errors(sandbox, settings):
-    backend = backend_for(sandbox)
+def test_poll_session_errors(sandbox, make_backend, settings):
+    backend = make_backend()
     with pytest.raises(RequestRejected, match="session not found"):
         poll_session(backend, "3b7e1f7c-0000-4000-8000-000000000000")
     with pytest.raises(ValueError):
@@ -195,25 +183,25 @@ def test_final_statuses_is_an_option():
             ZignSecBackend("z", {"api_key": "k", "sender": SENDER, "final_statuses": bad})
 
 
-def test_a_session_answer_without_an_accepting_status_is_not_a_yes(sandbox, failures, settings, device):
+def test_a_session_answer_without_an_accepting_status_is_not_a_yes(sandbox, failures, settings, device, sms_outbox):
     """A 2xx that is not the documented yes is not trusted: the next gateway sends."""
     sandbox.set_fault("zignsec", "no-status")
     settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox), "locmem": {"BACKEND": LOCMEM}}
     device.generate_challenge()
     [failure] = failures
     assert isinstance(failure, GatewayUnavailable) and "accepted" in failure.reason
-    assert [m.gateway for m in outbox] == ["locmem"]
+    assert [m.gateway for m in sms_outbox] == ["locmem"]
 
 
-def test_credential_check_tells_accepted_from_refused(sandbox):
-    accepted = backend_for(sandbox).check_credentials(timeout=2)
+def test_credential_check_tells_accepted_from_refused(sandbox, make_backend):
+    accepted = make_backend().check_credentials(timeout=2)
     assert accepted.outcome == "accepted"
     request = sandbox.last_request("zignsec")
     assert request.method == "GET" and request.path.startswith("/zignsec/core/api/sessions/")
-    refused = backend_for(sandbox, api_key="not-the-key").check_credentials(timeout=2)
+    refused = make_backend(api_key="not-the-key").check_credentials(timeout=2)
     assert refused.outcome == "refused" and "401" in refused.detail and "not-the-key" not in refused.detail
     sandbox.set_fault("zignsec", "500")
-    assert backend_for(sandbox).check_credentials(timeout=2).outcome == "unchecked"
+    assert make_backend().check_credentials(timeout=2).outcome == "unchecked"
     assert sandbox.messages == []
 
 
@@ -259,21 +247,15 @@ def test_refresh_delivery_needs_a_reference():
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
     [
-        ("500", GatewayUnavailable, 500),
-        ("401", GatewayAuthError, 401),
-        ("429", GatewayRateLimited, 429),
+        *HTTP_FAULTS,
         ("400", RequestRejected, 400),
         ("404", RequestRejected, 404),
-        ("refuse", GatewayConnectionError, None),
-        ("hang", GatewayTimeout, None),
-        ("malformed", GatewayUnavailable, 200),
-        ("oversized", GatewayUnavailable, 200),
         ("no-status", GatewayUnavailable, 200),
         ("202", GatewayUnavailable, 202),
     ],
 )
-def test_faults_map_to_our_errors(sandbox, fault, error, status):
-    backend = backend_for(sandbox)
+def test_faults_map_to_our_errors(sandbox, make_backend, fault, error, status):
+    backend = make_backend()
     sandbox.set_fault("zignsec", fault)
     with pytest.raises(error) as info:
         backend.send(message(), timeout=0.5)
@@ -283,16 +265,16 @@ def test_faults_map_to_our_errors(sandbox, fault, error, status):
     assert CODE not in err.reason and "98765432" not in err.reason and API_KEY not in err.reason
 
 
-def test_400_reason_carries_the_vendor_description(sandbox):
+def test_400_reason_carries_the_vendor_description(sandbox, make_backend):
     sandbox.set_fault("zignsec", "400")
     with pytest.raises(RequestRejected) as info:
-        backend_for(sandbox).send(message(), timeout=2)
+        make_backend().send(message(), timeout=2)
     assert info.value.reason == "request rejected (HTTP 400): the request is malformed"
 
 
-def test_wrong_api_key_is_an_auth_error(sandbox):
+def test_wrong_api_key_is_an_auth_error(make_backend):
     with pytest.raises(GatewayAuthError):
-        backend_for(sandbox, api_key="not-the-key").send(message(), timeout=2)
+        make_backend(api_key="not-the-key").send(message(), timeout=2)
 
 
 def test_connection_refused_is_marked_not_sent():
@@ -352,9 +334,9 @@ def test_a_subclass_final_statuses_attribute_still_counts():
     assert Older("z", {"api_key": "k", "sender": SENDER, "final_statuses": ["done"]}).final_statuses == {"done"}
 
 
-def test_a_final_status_word_in_the_create_answer_is_not_a_yes(sandbox, monkeypatch):
+def test_a_final_status_word_in_the_create_answer_is_not_a_yes(sandbox, make_backend, monkeypatch):
     """``final_statuses`` may hold failure words: only ``accepted_statuses`` say yes."""
-    backend = backend_for(sandbox, final_statuses=["delivered", "failed"])
+    backend = make_backend(final_statuses=["delivered", "failed"])
     monkeypatch.setattr(type(backend), "accepted_statuses", frozenset({"queued"}))
     with pytest.raises(GatewayUnavailable, match="accepted"):
         backend.send(message(), timeout=2)  # the sandbox answers "pending"
