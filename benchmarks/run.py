@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
             naive = bench.naive(vendor_latency=VENDOR_LATENCY, samples=args.samples)
             counts = bench.counts(args.messages)
             threads = bench.threads(args.threads, vendor_latency=VENDOR_LATENCY)
-            parts = bench.parts(args.loopback_samples)
+            parts = bench.parts(VENDOR_LATENCY, args.samples)
             elapsed = time.perf_counter() - started
             sandbox_pid = sandbox.process.pid if sandbox.process else "?"
         context = (
