@@ -103,7 +103,7 @@ class DeliveryRecord(models.Model):
         ``number`` (E.164) is stored masked.
 
         One row (the usual send) is saved on its own, in autocommit; several
-        go in with ``bulk_create``, which wraps its INSERT in a transaction."""
+        go in with one ``bulk_create``."""
         masked = device.masked_number if device is not None else mask_number(number)
         now = timezone.now()
         rows: list[DeliveryRecord] = []

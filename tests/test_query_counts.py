@@ -2,9 +2,10 @@
 
 Statements are what does the work (SELECT, INSERT, UPDATE, DELETE). A send
 through one gateway writes its one delivery row in autocommit; after a
-failover the rows go in with ``bulk_create``, which wraps its INSERT in a
-transaction of its own. Django logs that BEGIN and COMMIT too, and they are
-counted separately: at most that one pair per send, and none for the usual one.
+failover the rows go in with ``bulk_create``, which (before Django 6.0) wraps
+its INSERT in a transaction of its own. Django logs that BEGIN and COMMIT too,
+and they are counted separately: at most that one pair per send, and none for
+the usual one.
 """
 
 import pytest
@@ -72,7 +73,8 @@ def test_queries_through_the_sandbox_outside_a_transaction(user, sandbox_gateway
     assert sandbox_gateways.messages[-1]["vendor"] == ("signicat" if signicat_up else "zignsec")
     assert len(statements) <= 3, statements
     assert [q.split()[0].upper() for q in statements] == ["UPDATE", "INSERT"], statements  # claim, records
-    assert [q.split()[0].upper() for q in control] == ([] if signicat_up else ["BEGIN", "COMMIT"]), control
+    allowed = ([],) if signicat_up else ([], ["BEGIN", "COMMIT"])  # bulk_create's own, on Django before 6.0
+    assert [q.split()[0].upper() for q in control] in allowed, control
 
     with CaptureQueriesContext(connection) as ctx:
         assert device.verify_token(_sandbox_code(sandbox_gateways)) is True
