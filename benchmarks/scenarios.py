@@ -371,7 +371,7 @@ class Bench:
 
             with CaptureQueriesContext(connection) as ctx:
                 device.generate_challenge()
-            # Statements that do work; bulk_create's own BEGIN/COMMIT around its INSERT are listed, not counted.
+            # Statements that do work; transaction control (BEGIN/COMMIT) is listed, not counted.
             result.queries_generate = len(_statements(ctx.captured_queries))
             result.sql["generate_challenge"] = [q["sql"] for q in ctx.captured_queries]
             match = _CODE.search(self.sandbox.messages()[-1]["text"])

@@ -191,7 +191,7 @@ def test_an_api_key_authenticates_instead_of_the_auth_token(sandbox, make_backen
     assert request.path == f"/twilio/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
 
 
-def test_with_both_the_api_key_is_used_and_the_auth_token_only_signs_callbacks(sandbox, make_backend):
+def test_with_both_the_api_key_authenticates_the_calls(sandbox, make_backend):
     make_backend(**API_KEY).send(message(), timeout=2)
     assert sandbox.last_request("twilio").headers["Authorization"] == basic(
         API_KEY["api_key_sid"], API_KEY["api_key_secret"])
