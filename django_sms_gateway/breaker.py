@@ -33,7 +33,7 @@ nothing. When the cache cannot be reached the breaker fails open: every
 gateway is tried, and a warning naming the cache alias is logged (at most
 once a minute per process).
 
-Configuration is read in one place, :func:`resolve_policy`.
+Each gateway's policy is read in :mod:`.conf` (:class:`~.conf.BreakerPolicy`).
 """
 
 from __future__ import annotations
@@ -41,21 +41,20 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from django.conf import settings as django_settings
 from django.core.cache import BaseCache, caches
 
 from . import signals
 from .backends.base import BaseBackend
-from .conf import settings
+from .conf import BreakerPolicy, breaker_policy, settings
 from .counters import add_to
-from .exceptions import ConfigurationError, GatewayError
-from .log_throttle import LogThrottle
+from .exceptions import GatewayError
+from .signals import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -64,8 +63,6 @@ KEY_PREFIX = "sms_gateway:breaker:"
 FAILURE_TTL = 24 * 3600
 #: Seconds past the gateway's timeout that a trial claim outlives its request.
 TRIAL_MARGIN = 5.0
-#: Check id of every breaker configuration mistake.
-CHECK_ID = "sms_gateway.E014"
 
 #: Skip reasons, as shown in :class:`~django_sms_gateway.exceptions.Attempt`.
 OPEN = "circuit open"
@@ -75,56 +72,11 @@ _now = time.time  # wall clock: the state is compared across servers
 _cache_warnings = LogThrottle()
 
 
-class BreakerPolicy(NamedTuple):
-    """One gateway's breaker settings: consecutive failures that open it
-    (0: the breaker is off) and seconds it then stays open."""
-
-    threshold: int
-    cooloff: float
-
-
-def resolve_policy(alias: str, entry: Mapping[str, Any] | None = None) -> BreakerPolicy:
-    """The breaker policy of gateway ``alias``: its ``SMS_GATEWAYS`` entry's
-    ``BREAKER_THRESHOLD`` / ``BREAKER_COOLOFF``, else ``OTP_SMS_BREAKER_THRESHOLD``
-    / ``OTP_SMS_BREAKER_COOLOFF``. A threshold of 0 or None turns it off.
-
-    The only place these settings are read. Raises
-    :class:`~django_sms_gateway.exceptions.ConfigurationError` (check
-    ``sms_gateway.E014``) naming the setting that is wrong."""
-    entry = entry or {}
-    where = f"SMS_GATEWAYS[{alias!r}]"
-    hint = (
-        "Set BREAKER_THRESHOLD (or OTP_SMS_BREAKER_THRESHOLD) to the number of consecutive failures that "
-        "open the circuit, such as 3 (0 turns the breaker off), and BREAKER_COOLOFF (or "
-        "OTP_SMS_BREAKER_COOLOFF) to the seconds it stays open, such as 30."
-    )
-    if "BREAKER_THRESHOLD" in entry:
-        threshold, source = entry["BREAKER_THRESHOLD"], f"{where}: 'BREAKER_THRESHOLD'"
-    else:
-        threshold, source = settings.OTP_SMS_BREAKER_THRESHOLD, f"OTP_SMS_BREAKER_THRESHOLD (used by {where})"
-    if threshold is None:
-        threshold = 0
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-        raise ConfigurationError(
-            f"{source} must be a whole number of consecutive failures (0 or None: no breaker), not {threshold!r}.",
-            check_id=CHECK_ID, hint=hint, obj=where,
-        )
-    if "BREAKER_COOLOFF" in entry:
-        cooloff, source = entry["BREAKER_COOLOFF"], f"{where}: 'BREAKER_COOLOFF'"
-    else:
-        cooloff, source = settings.OTP_SMS_BREAKER_COOLOFF, f"OTP_SMS_BREAKER_COOLOFF (used by {where})"
-    if isinstance(cooloff, bool) or not isinstance(cooloff, (int, float)) or not 0 < cooloff < float("inf"):
-        raise ConfigurationError(
-            f"{source} must be a positive number of seconds, not {cooloff!r}.", check_id=CHECK_ID, hint=hint, obj=where
-        )
-    return BreakerPolicy(threshold, float(cooloff))
-
-
 def policy(backend: BaseBackend) -> BreakerPolicy:
     """``backend``'s policy: the one the gateway registry resolved when it
     built the backend, else (a backend built by hand) the global settings."""
     if backend.breaker_threshold is None or backend.breaker_cooloff is None:
-        return resolve_policy(backend.alias)
+        return breaker_policy(backend.alias, {}, settings.OTP_SMS_BREAKER_THRESHOLD, settings.OTP_SMS_BREAKER_COOLOFF)
     return BreakerPolicy(int(backend.breaker_threshold), float(backend.breaker_cooloff))
 
 
@@ -139,29 +91,6 @@ def state_keys(alias: str) -> StateKeys:
     """The cache keys of ``alias``'s breaker (alias quoted: safe for memcached)."""
     base = f"{KEY_PREFIX}{quote(alias, safe='')}:"
     return StateKeys(base + "failures", base + "open", base + "trial")
-
-
-def cache_alias() -> str:
-    """The ``CACHES`` alias holding breaker state."""
-    return str(settings.OTP_SMS_BREAKER_CACHE or settings.OTP_SMS_LIMITS_CACHE)
-
-
-def validate_cache() -> None:
-    """Raise :class:`~django_sms_gateway.exceptions.ConfigurationError`
-    (``sms_gateway.E014``) when ``OTP_SMS_BREAKER_CACHE`` names a cache that
-    is not in ``CACHES``. (Unset, the limits cache is used, which its own
-    settings check.) At send time a missing cache is not an error: the
-    breaker fails open."""
-    alias = settings.OTP_SMS_BREAKER_CACHE
-    configured = django_settings.CACHES or {}
-    if alias is None or (isinstance(alias, str) and alias in configured):
-        return
-    raise ConfigurationError(
-        f"OTP_SMS_BREAKER_CACHE is {alias!r}, which is not in CACHES.",
-        check_id=CHECK_ID,
-        hint=f"Set OTP_SMS_BREAKER_CACHE to one of {sorted(configured)}, add a {alias!r} cache to CACHES, "
-        "or remove it to keep breaker state in the limits cache (OTP_SMS_LIMITS_CACHE).",
-    )
 
 
 def _cache_failed(alias: str, exc: BaseException) -> None:
@@ -230,7 +159,7 @@ class Circuit:
             gateway_policy = policy(backend)
             if gateway_policy.threshold > 0:
                 breakers[backend.alias] = _GatewayBreaker(gateway_policy)
-        alias = cache_alias()
+        alias = settings.breaker_cache
         if not breakers:
             return cls(None, alias, {})
         # The trial key is not read: only the half-open state needs it, and there add() decides.
@@ -372,7 +301,7 @@ def reset(aliases: Iterable[str]) -> None:
     """Close the breakers of ``aliases`` (forget failures, cool-off, trial)."""
     keys = [key for alias in aliases for key in state_keys(alias)]
     if keys:
-        caches[cache_alias()].delete_many(keys)
+        caches[settings.breaker_cache].delete_many(keys)
 
 
 def _as_int(value: Any) -> int:

@@ -9,9 +9,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.models import GenerateNotAllowed
 
-from .exceptions import SMSGatewayError
+from .exceptions import SMSGatewayError, user_message, user_safe_error
 from .text import whole_seconds
-from .user_safe import user_message, user_safe_error
 
 if TYPE_CHECKING:
     from .models import SMSDevice
@@ -42,7 +41,7 @@ class ChallengeOutcome:
 
 def send_challenge(device: SMSDevice, request: HttpRequest | None = None) -> ChallengeOutcome:
     """Call ``device.generate_challenge(request)`` and turn every outcome into
-    a sentence for the user (see :func:`~django_sms_gateway.user_safe.user_message`)."""
+    a sentence for the user (see :func:`~django_sms_gateway.exceptions.user_message`)."""
     allowed, _details = device.generate_is_allowed()
     try:
         message = device.generate_challenge(request)

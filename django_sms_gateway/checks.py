@@ -1,11 +1,17 @@
-"""System checks: configuration mistakes are found at start-up, not at login.
+"""Every system check of the package, and every check id.
 
-The rules live where the settings are read (:mod:`.rules`, :mod:`.gateways`,
-the backends, :mod:`.limits`, :mod:`.client_ip`) and raise or return
-:class:`~.exceptions.ConfigurationError` and
-:class:`~.exceptions.ConfigurationWarning`, each carrying its check id and
-hint; the checks here only report them. The check ids are listed in the
-operations documentation.
+The ids are defined here and nowhere else. A setting is validated where it is
+read (:mod:`.conf` for the settings, :mod:`.dispatch` for a gateway's
+backend, each backend for its own ``OPTIONS``), raising
+:class:`~.exceptions.ConfigurationError` with one of these ids; the checks
+below call those readers and report what they raise, plus the rules that
+only a start-up check needs (a message that no longer fits a gateway, a
+misspelt setting, a missing middleware). The operations documentation
+lists every id.
+
+Any layer may import the ids, so this module imports only the exceptions
+when it loads; each check imports the layers it checks when it runs (after
+the app registry is ready).
 """
 
 from __future__ import annotations
@@ -13,21 +19,83 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings as django_settings
+import django.conf
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from . import rules
-from .backends.base import BaseBackend
-from .backends.console import ConsoleBackend
-from .backends.locmem import LocmemBackend
 from .exceptions import ConfigurationError, ConfigurationWarning
-from .gateways import GatewayHandler, build_backend
-from .limits_config import limit_settings, setting_errors, setting_warnings
-from .lockout import lockout_policy
-from .middleware import MIDDLEWARE_PATH
 
-TWO_FACTOR_GATEWAY = rules.TWO_FACTOR_GATEWAY
+# -- errors ------------------------------------------------------------------------------------------
+#: ``SMS_GATEWAYS`` or an entry has the wrong shape (or a ``TIMEOUT`` that is no positive number).
+E001 = "sms_gateway.E001"
+#: ``OTP_SMS_MESSAGE`` (in some language) is no usable template, or cannot be iP1's MessageFormat.
+E002 = "sms_gateway.E002"
+#: ``OTP_SMS_MESSAGE`` needs more SMS parts than a gateway may send.
+E003 = "sms_gateway.E003"
+#: A gateway's ``BACKEND`` cannot be imported or is no backend class.
+E004 = "sms_gateway.E004"
+#: A gateway's ``OPTIONS`` are wrong.
+E005 = "sms_gateway.E005"
+#: A gateway's ``COUNTRIES`` are no ISO 3166 region codes.
+E006 = "sms_gateway.E006"
+#: ``django_otp`` is not installed.
+E007 = "sms_gateway.E007"
+#: ``OTPMiddleware`` comes before ``AuthenticationMiddleware``.
+E008 = "sms_gateway.E008"
+#: ``OTP_SMS_LIMITS_CACHE`` is not in ``CACHES``.
+E009 = "sms_gateway.E009"
+#: ``TWO_FACTOR_CALL_GATEWAY`` points at our gateway, which only texts.
+E010 = "sms_gateway.E010"
+#: ``TWO_FACTOR_SMS_GATEWAY`` points at our gateway, but every gateway makes its own codes.
+E011 = "sms_gateway.E011"
+#: A sending-limit or client-IP setting is wrong.
+E012 = "sms_gateway.E012"
+#: An allowlist (countries, number types, non-geographic prefixes) is wrong.
+E013 = "sms_gateway.E013"
+#: A circuit breaker setting is wrong, or ``OTP_SMS_BREAKER_CACHE`` is not in ``CACHES``.
+E014 = "sms_gateway.E014"
+#: An origin-bound setting is wrong, or a text has an origin-bound line of its own.
+E015 = "sms_gateway.E015"
+#: A lock-out setting is wrong.
+E020 = "sms_gateway.E020"
+#: A vendor ``base_url`` is plain HTTP to a host that is not loopback (with ``DEBUG = False``).
+E021 = "sms_gateway.E021"
+#: A code, time, text or size setting is of the wrong kind or out of range.
+E022 = "sms_gateway.E022"
+
+# -- warnings ----------------------------------------------------------------------------------------
+#: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
+W001 = "sms_gateway.W001"
+#: ``OTPMiddleware`` is missing.
+W002 = "sms_gateway.W002"
+#: The limits cache shares no counts between processes (``DEBUG = False``).
+W003 = "sms_gateway.W003"
+#: The ``ip`` limit is on but ``SMSRequestMiddleware`` is missing.
+W004 = "sms_gateway.W004"
+#: ``OTP_SMS_ORIGIN`` is set but a vendor renders its own text.
+W005 = "sms_gateway.W005"
+#: ``OTP_SMS_ANDROID_APP_HASH`` is set but the message needs more than one SMS.
+W006 = "sms_gateway.W006"
+#: Wrong codes are never throttled.
+W011 = "sms_gateway.W011"
+#: Codes shorter than NIST SP 800-63B allows.
+W012 = "sms_gateway.W012"
+#: Codes valid longer than NIST SP 800-63B allows.
+W013 = "sms_gateway.W013"
+#: An ``OTP_SMS_*`` setting that nothing reads.
+W014 = "sms_gateway.W014"
+#: No ``SMS_GATEWAYS`` with ``DEBUG = False``: every code is withheld.
+W015 = "sms_gateway.W015"
+#: A Redis or Memcached cache without socket timeouts holds limits or breaker state.
+W016 = "sms_gateway.W016"
+#: The site is behind a proxy but the ``ip`` limit would not see clients.
+W017 = "sms_gateway.W017"
+
+#: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
+LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")
+TWO_FACTOR_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"
+
+Problem = ConfigurationError | ConfigurationWarning
 
 
 def report(problem: ImproperlyConfigured | ConfigurationWarning, *, check_id: str = "", hint: str = "",
@@ -41,100 +109,127 @@ def report(problem: ImproperlyConfigured | ConfigurationWarning, *, check_id: st
     return Error(str(problem), hint=hint, obj=obj, id=check_id)
 
 
-def report_all(problems: Iterable[ConfigurationError | ConfigurationWarning]) -> list[CheckMessage]:
+def report_all(problems: Iterable[Problem]) -> list[CheckMessage]:
     return [report(problem) for problem in problems]
 
 
-def configured_backends() -> tuple[list[BaseBackend], list[CheckMessage]]:
+def errors_of(*readers: Any) -> list[Problem]:
+    """What each of ``readers`` (called without arguments) raises."""
+    found: list[Problem] = []
+    for read in readers:
+        try:
+            read()
+        except ConfigurationError as exc:
+            found.append(exc)
+    return found
+
+
+def configured_backends() -> tuple[list[Any], list[CheckMessage]]:
     """Every gateway that builds, and a message for every one that does not."""
+    from .conf import gateway_entries, settings
+    from .dispatch import build_backend
+
     try:
-        entries = GatewayHandler.configured()
+        entries = gateway_entries(settings.raw("SMS_GATEWAYS"), bool(django.conf.settings.DEBUG))
     except ConfigurationError as exc:
         return [], [report(exc)]
-    backends: list[BaseBackend] = []
+    backends: list[Any] = []
     messages: list[CheckMessage] = []
     for alias, entry in entries.items():
         try:
-            backends.append(build_backend(str(alias), entry))
+            backends.append(build_backend(alias, entry))
         except ImproperlyConfigured as exc:
-            messages.append(report(exc, check_id="sms_gateway.E001", obj=f"SMS_GATEWAYS[{alias!r}]"))
+            messages.append(report(exc, check_id=E001, obj=f"SMS_GATEWAYS[{alias!r}]"))
     return backends, messages
+
+
+# -- the checks ----------------------------------------------------------------------------------------
 
 
 @register(Tags.compatibility)
 def check_gateways(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Every gateway builds; the message fits each; development backends
     and the implicit console backend with ``DEBUG = False``."""
+    from . import conf, dispatch
+
     backends, messages = configured_backends()
     try:
-        messages.extend(report_all(rules.message_problems(backends)))
-        messages.extend(report_all(rules.implicit_console_problems()))
-        messages.extend(report_all(rules.development_backend_problems(backends, (ConsoleBackend, LocmemBackend))))
+        messages.extend(report_all(dispatch.message_problems(backends)))
+        messages.extend(report_all(conf.implicit_console_problems()))
+        messages.extend(report_all(dispatch.development_backend_problems(backends)))
     finally:
         for backend in backends:
             backend.close()
     return messages
 
 
-def message_sources() -> dict[str, list[str]]:
-    """Deprecated alias of :func:`django_sms_gateway.rules.message_sources`."""
-    return rules.message_sources()
-
-
 @register(Tags.security)
 def check_codes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Code settings that remove a cap, and misspelt setting names."""
-    return report_all([*rules.code_problems(), *rules.unknown_setting_problems()])
+    """Every plain setting converts; code settings that remove a cap; misspelt setting names."""
+    from . import conf
+
+    elsewhere = {*LOCKOUT_SETTINGS, "OTP_SMS_ALLOWED_NON_GEOGRAPHIC", "OTP_SMS_LIMITS_CACHE", "OTP_SMS_BREAKER_CACHE"}
+    readers = (lambda name=name: getattr(conf.settings, name) for name in conf.READERS if name not in elsewhere)
+    return report_all([*errors_of(*readers), *conf.code_problems(), *conf.unknown_setting_problems()])
 
 
 @register(Tags.compatibility)
 def check_django_otp(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """django_otp installed; its middleware present, after authentication."""
-    return report_all(rules.installation_problems())
+    from .middleware import installation_problems
+
+    return report_all(installation_problems())
 
 
 @register(Tags.caches)
-def check_limits_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The limits and breaker caches exist, and the limits cache is shared in production."""
-    return report_all(rules.cache_problems())
+def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The limits and breaker caches exist, the limits cache is shared in
+    production, and neither could hang a login."""
+    from .conf import cache_problems
 
-
-def check_breaker_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Deprecated: :func:`check_limits_cache` reports the breaker cache too."""
-    return [message for message in check_limits_cache() if message.id == "sms_gateway.E014"]
+    return report_all(cache_problems())
 
 
 @register(Tags.security)
 def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The limit, client-IP and allowlist settings, caches that could hang a
-    login, a proxy the ``ip`` limit cannot see past, and the middleware the
-    ``ip`` limit needs."""
-    errors = setting_errors()
-    messages = report_all([*errors, *setting_warnings()])
-    if not errors:
-        enabled = (limit.name for limit in limit_settings()[0])
-        messages.extend(report_all(rules.request_middleware_problems(enabled, MIDDLEWARE_PATH)))
-    return messages
+    """The limit, client-IP and allowlist settings, a proxy the ``ip`` limit
+    cannot see past, and the middleware the ``ip`` limit needs."""
+    from . import conf
+    from .middleware import request_middleware_problems
+
+    s = conf.settings
+    errors = errors_of(
+        lambda: conf.limit_settings(s.raw("OTP_SMS_LIMITS"), s.raw("OTP_SMS_LIMIT_PREFIX_DIGITS")),
+        lambda: conf.country_limits(s.raw("OTP_SMS_COUNTRY_LIMITS")),
+        lambda: conf.fail_closed(s.raw("OTP_SMS_LIMITS_FAIL_CLOSED")),
+        lambda: conf.ip_settings(s.raw("OTP_SMS_CLIENT_IP_HEADER"), s.raw("OTP_SMS_TRUSTED_PROXIES")),
+        lambda: conf.allowlists(s.raw("OTP_SMS_ALLOWED_COUNTRIES"), s.raw("OTP_SMS_ALLOWED_NUMBER_TYPES")),
+        lambda: s.OTP_SMS_ALLOWED_NON_GEOGRAPHIC,
+    )
+    if errors:
+        return report_all(errors)
+    ip_limit_on = s.limits.enabled("ip")
+    return report_all([*conf.proxy_problems(ip_limit_on), *request_middleware_problems(ip_limit_on)])
 
 
 @register(Tags.security)
 def check_lockout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The wrong-code throttle and lock-out settings."""
-    try:
-        lockout_policy()
-    except ConfigurationError as exc:
-        return [report(exc)]
-    return []
+    from .conf import settings
+
+    return report_all(errors_of(lambda: settings.lockout))
 
 
 @register(Tags.compatibility)
 def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The django-two-factor-auth gateway settings can work."""
-    if getattr(django_settings, "TWO_FACTOR_SMS_GATEWAY", None) != rules.TWO_FACTOR_GATEWAY:
-        return report_all(rules.two_factor_problems(None))
+    from .integrations.two_factor import two_factor_problems
+
+    if getattr(django.conf.settings, "TWO_FACTOR_SMS_GATEWAY", None) != TWO_FACTOR_GATEWAY:
+        return report_all(two_factor_problems(None))
     backends, problems = configured_backends()
     try:
-        return report_all(rules.two_factor_problems(None if problems else backends))
+        return report_all(two_factor_problems(None if problems else backends))
     finally:
         for backend in backends:
             backend.close()

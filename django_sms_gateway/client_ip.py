@@ -16,11 +16,8 @@ import ipaddress
 import logging
 from typing import Any
 
-from django.conf import settings as django_settings
-
 from .conf import settings
-from .exceptions import ConfigurationError, ConfigurationWarning
-from .log_throttle import LogThrottle
+from .signals import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -31,39 +28,7 @@ _fallback_warnings = LogThrottle()
 _proxy_warnings = LogThrottle()
 #: ``request.META`` keys a reverse proxy or load balancer sets.
 FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
-_HINT = (
-    "Behind a proxy, set OTP_SMS_CLIENT_IP_HEADER = 'HTTP_X_FORWARDED_FOR' and OTP_SMS_TRUSTED_PROXIES to the "
-    "number of proxies in front of the site; see 'Client IP behind a proxy' in docs/limits.md."
-)
 
-
-def ip_settings() -> tuple[str | None, int]:
-    """``(OTP_SMS_CLIENT_IP_HEADER, OTP_SMS_TRUSTED_PROXIES)``, validated.
-
-    Raises :class:`ConfigurationError` (``sms_gateway.E012``) naming the setting that is wrong.
-    """
-    header = settings.OTP_SMS_CLIENT_IP_HEADER
-    proxies = settings.OTP_SMS_TRUSTED_PROXIES
-    if header is not None:
-        if not isinstance(header, str) or not header:
-            raise ConfigurationError(
-                f"OTP_SMS_CLIENT_IP_HEADER must be a request.META key such as 'HTTP_X_FORWARDED_FOR' "
-                f"or None, not {header!r}.",
-                check_id="sms_gateway.E012", hint=_HINT, obj="OTP_SMS_CLIENT_IP_HEADER",
-            )
-        if header != header.upper() or "-" in header or not (header.startswith("HTTP_") or header == "REMOTE_ADDR"):
-            suggestion = "HTTP_" + header.upper().replace("-", "_").removeprefix("HTTP_")
-            raise ConfigurationError(
-                f"OTP_SMS_CLIENT_IP_HEADER is {header!r}, which is not how Django names a header in "
-                f"request.META; write {suggestion!r}.",
-                check_id="sms_gateway.E012", hint=_HINT, obj="OTP_SMS_CLIENT_IP_HEADER",
-            )
-    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 1:
-        raise ConfigurationError(
-            f"OTP_SMS_TRUSTED_PROXIES must be a whole number of proxies, at least 1, not {proxies!r}.",
-            check_id="sms_gateway.E012", hint=_HINT, obj="OTP_SMS_TRUSTED_PROXIES",
-        )
-    return header, proxies
 
 
 def parse_ip(value: Any) -> IPAddress | None:
@@ -102,7 +67,8 @@ def client_ip(request: Any) -> str | None:
     trusted proxies, or its entry is not an address, ``REMOTE_ADDR`` is used:
     such a request did not come through the proxies as configured.
     """
-    address = client_address(request, *ip_settings())
+    cfg = settings.limits
+    address = client_address(request, cfg.ip_header, cfg.ip_proxies)
     return str(address) if address is not None else None
 
 
@@ -145,30 +111,6 @@ def _warn_if_proxied(meta: dict[str, Any]) -> None:
             "warning)",
             found, held_back,
         )
-
-
-def proxy_warnings(ip_limit_on: bool) -> list[ConfigurationWarning]:
-    """``sms_gateway.W017``: the settings say the site is behind a proxy
-    (``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST``/``_PORT``) but no
-    client-IP header is configured, so every user would share one ``ip`` counter.
-    Requests show it too: :func:`client_address` logs a warning then."""
-    if not ip_limit_on or settings.OTP_SMS_CLIENT_IP_HEADER is not None:
-        return []
-    signs = [
-        name for name in ("SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT")
-        if getattr(django_settings, name, None)
-    ]
-    if not signs:
-        return []
-    return [
-        ConfigurationWarning(
-            f"{signs[0]} says the site runs behind a proxy, but OTP_SMS_CLIENT_IP_HEADER is not set: the 'ip' "
-            "sending limit would count every user as the proxy's address.",
-            hint=_HINT,
-            obj="OTP_SMS_CLIENT_IP_HEADER",
-            check_id="sms_gateway.W017",
-        )
-    ]
 
 
 def limit_key(address: str | IPAddress) -> str:

@@ -1,22 +1,45 @@
-"""Every setting django-sms-gateway reads, with its default and its rules.
+"""Every setting django-sms-gateway reads, with its default, its rules and its converted value.
 
-Read through the ``settings`` object below (``settings.OTP_SMS_TOKEN_LENGTH``)
-so that ``override_settings`` works and defaults live in one place. Values
-are looked up once and kept until a setting changes (Django's
-``setting_changed`` signal, sent by ``override_settings``): the login step
-reads several per call, and a missing setting costs Django an exception
-each time it is looked up.
+Read through the ``settings`` object below (``settings.OTP_SMS_TOKEN_LENGTH``):
+each of the package's settings is read, defaulted, validated and converted
+here and nowhere else. A wrong value raises
+:class:`~django_sms_gateway.exceptions.ConfigurationError` carrying the id of
+the system check that reports it (ids in :mod:`django_sms_gateway.checks`).
 
-The rules for these settings live in :mod:`django_sms_gateway.rules`.
+A value is converted on its first read and then kept as a plain attribute, so
+the login step pays nothing to read it again; every kept value is dropped when
+any setting changes (Django's ``setting_changed``, which ``override_settings``
+sends). Names that are not the package's pass through to Django's settings.
+
+Besides the settings themselves, a few values are derived from several of
+them: :attr:`Settings.lockout`, :attr:`Settings.limits`,
+:attr:`Settings.origin`, :attr:`Settings.gateways` and
+:attr:`Settings.breaker_cache`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import django.conf
+import phonenumbers
 from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
+from phonenumbers import PhoneNumberType
+
+from .checks import E001, E006, E009, E012, E013, E014, E015, E020, E022, W003, W011, W012, W013, W014, W015, W016, W017
+from .exceptions import ConfigurationError, ConfigurationWarning
+from .text import OriginBinding, OriginError
+
+__all__ = [
+    "DEFAULTS", "LIMIT_NAMES", "RECEIVING_TYPES", "BreakerPolicy", "GatewaySettings", "Limit", "LimitsConfig",
+    "LockoutPolicy", "settings",
+]
 
 DEFAULTS: dict[str, Any] = {
     # Ordered gateways, like CACHES. None: one console backend (development).
@@ -63,7 +86,7 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_LIMITS_CACHE": "default",
     # Sending limits: name -> (sends, seconds) in any such sliding window, or None to turn one off.
     # "global" applies to each destination country. A site's dict is merged over these;
-    # OTP_SMS_LIMITS = None turns every counter off. See limits.py.
+    # OTP_SMS_LIMITS = None turns every counter off.
     "OTP_SMS_LIMITS": {
         "number": (5, 3600),
         "prefix": (20, 3600),
@@ -88,29 +111,695 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_TRUSTED_PROXIES": 1,
 }
 
+#: The counters, most specific first: when several are hit, the first names the refusal.
+LIMIT_NAMES = ("number", "prefix", "user", "ip", "global")
+#: Types a number may have to pass :func:`~django_sms_gateway.phone.normalize_number`;
+#: an allowlist can only narrow them.
+RECEIVING_TYPES = ("MOBILE", "FIXED_LINE_OR_MOBILE")
+#: The backend that prints messages, used when ``SMS_GATEWAYS`` is not set.
+CONSOLE_BACKEND = "django_sms_gateway.backends.console.ConsoleBackend"
+#: Keys an ``SMS_GATEWAYS`` entry may have.
+ENTRY_KEYS = frozenset({"BACKEND", "OPTIONS", "COUNTRIES", "TIMEOUT", "BREAKER_THRESHOLD", "BREAKER_COOLOFF"})
+#: Calling codes of region 001 (satellite phones, international networks), for OTP_SMS_ALLOWED_NON_GEOGRAPHIC.
+NON_GEOGRAPHIC_CODES = tuple(sorted(str(code) for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS))
+
+#: NIST SP 800-63B rev. 4, 3.1.3: at least six digits, valid for at most ten minutes.
+NIST_MIN_CODE_LENGTH = 6
+NIST_MAX_CODE_VALIDITY = 600
+#: An importable vendor backend, named in hints.
+EXAMPLE_BACKEND = "django_sms_gateway.backends.signicat.SignicatBackend"
+#: Cache backends whose counts live in one process (or cannot be updated atomically).
+UNSHARED_CACHES = frozenset(
+    {
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
+    }
+)
+#: Cache backends that wait forever on a hung server unless OPTIONS bound them, and the options that do.
+SOCKET_TIMEOUTS = {
+    "django.core.cache.backends.redis.RedisCache": ("socket_timeout", "socket_connect_timeout"),
+    "django_redis.cache.RedisCache": ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"),
+    "django.core.cache.backends.memcached.PyMemcacheCache": ("timeout", "connect_timeout"),
+}
+
+_LIMITS_HINT = (
+    "Write OTP_SMS_LIMITS as {'number': (5, 3600), 'ip': None, ...} with the limits number, prefix, user, ip "
+    "and global; see docs/limits.md."
+)
+_ALLOWLIST_HINT = (
+    "Write OTP_SMS_ALLOWED_COUNTRIES as ISO 3166 codes (['NO', 'SE'], empty for all) and "
+    "OTP_SMS_ALLOWED_NUMBER_TYPES as ['MOBILE', 'FIXED_LINE_OR_MOBILE'] or a part of it."
+)
+_IP_HINT = (
+    "Behind a proxy, set OTP_SMS_CLIENT_IP_HEADER = 'HTTP_X_FORWARDED_FOR' and OTP_SMS_TRUSTED_PROXIES to the "
+    "number of proxies in front of the site; see 'Client IP behind a proxy' in docs/limits.md."
+)
+_LOCKOUT_HINT = (
+    "The defaults are OTP_SMS_THROTTLE_FACTOR = 1, OTP_SMS_THROTTLE_MAX_DELAY = 3600 (one hour) "
+    "and OTP_SMS_MAX_FAILURES = 100 (NIST SP 800-63B's most)."
+)
+_BREAKER_HINT = (
+    "Set BREAKER_THRESHOLD (or OTP_SMS_BREAKER_THRESHOLD) to the number of consecutive failures that "
+    "open the circuit, such as 3 (0 turns the breaker off), and BREAKER_COOLOFF (or "
+    "OTP_SMS_BREAKER_COOLOFF) to the seconds it stays open, such as 30."
+)
+
+
+# -- what the settings become ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One counter: at most ``count`` sends in any ``seconds``."""
+
+    name: str
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Every sending-limit setting, validated: the enabled counters (in
+    :data:`LIMIT_NAMES` order), the per-country ``global`` limits, the prefix
+    digits, the allowlists, the cache, the client-IP rule and the key of the
+    HMAC that keeps numbers and addresses out of cache keys."""
+
+    limits: tuple[Limit, ...]
+    country_limits: Mapping[str, Limit | None]
+    prefix_digits: int
+    countries: frozenset[str]
+    number_types: frozenset[int]
+    cache_alias: str
+    fail_closed: bool
+    ip_header: str | None
+    ip_proxies: int
+    non_geographic: tuple[str, ...]
+    hmac: Any  # keyed HMAC-SHA256, copied for each subject
+
+    def enabled(self, name: str) -> bool:
+        return any(limit.name == name for limit in self.limits)
+
+
+class LockoutPolicy(NamedTuple):
+    """The throttle of wrong codes: the first wait (seconds; 0 turns the
+    throttle off), the longest wait, and the failures that lock the device
+    until it is bound again (0: never)."""
+
+    factor: float
+    max_delay: float
+    max_failures: int
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive wrong codes."""
+        if self.factor <= 0 or failures <= 0:
+            return 0.0
+        # 2**64 seconds is past any cap: the exponent stays small, the float finite.
+        return min(self.factor * 2.0 ** min(failures - 1, 64), self.max_delay)
+
+    def locked_for_good(self, failures: int) -> bool:
+        """Whether ``failures`` consecutive wrong codes lock the device until re-binding."""
+        return 0 < self.max_failures <= failures
+
+
+class BreakerPolicy(NamedTuple):
+    """One gateway's breaker settings: consecutive failures that open it
+    (0: the breaker is off) and seconds it then stays open."""
+
+    threshold: int
+    cooloff: float
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """One ``SMS_GATEWAYS`` entry, validated and with its defaults applied:
+    ``sender`` is the entry's ``OPTIONS['sender']``, else ``OTP_SMS_SENDER``;
+    ``countries`` is None for every country. ``backend`` is the dotted path,
+    imported and checked by the gateway registry, which also validates
+    ``options`` through the backend."""
+
+    alias: str
+    backend: str
+    options: Mapping[str, Any]
+    countries: frozenset[str] | None
+    timeout: float
+    breaker: BreakerPolicy
+    sender: str | None
+
+
+# -- reading one value ----------------------------------------------------------------------------
+
+
+def _error(message: str, check_id: str, hint: str, obj: str) -> ConfigurationError:
+    return ConfigurationError(message, check_id=check_id, hint=hint, obj=obj)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # NaN is no number
+
+
+def whole_number(name: str, value: Any, *, minimum: int, check_id: str = E022, hint: str = "") -> int:
+    """``value`` of setting ``name`` as a whole number of at least ``minimum``."""
+    if not _is_whole(value) or value < minimum:
+        raise _error(f"{name} must be a whole number of at least {minimum}, not {value!r}.", check_id,
+                     hint or f"The default is {DEFAULTS.get(name)!r}.", name)
+    return int(value)
+
+
+def seconds(name: str, value: Any, *, minimum: float = 0.0, check_id: str = E022, hint: str = "",
+            allow_minimum: bool = False) -> float:
+    """``value`` of setting ``name`` as finite seconds above ``minimum`` (or equal, with ``allow_minimum``)."""
+    low_ok = _is_number(value) and (value >= minimum if allow_minimum else value > minimum)
+    if not low_ok or value == float("inf"):
+        bound = "at least" if allow_minimum else "more than"
+        raise _error(f"{name} must be a number of seconds {bound} {minimum:g}, not {value!r}.", check_id,
+                     hint or f"The default is {DEFAULTS.get(name)!r}.", name)
+    return float(value)
+
+
+def _optional_text(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _error(f"{name} must be a string or None, not {value!r}.", E022,
+                     f"The default is {DEFAULTS.get(name)!r}.", name)
+    return value
+
+
+def _region(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise _error(f"{name} must be an ISO 3166 region code such as 'NO', or None, not {value!r}.", E022,
+                     "Numbers typed without a country code are read as this region; None refuses them.", name)
+    return value.upper()
+
+
+def limit(name: str, value: Any, where: str) -> Limit | None:
+    """One ``(sends, seconds)`` pair of the limit settings, or None (turned off)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) == 2
+        and all(_is_whole(part) and part >= 1 for part in value)
+    ):
+        return Limit(name, value[0], value[1])
+    raise _error(f"{where} is {value!r}; write (sends, seconds) with whole numbers of at least 1, such as "
+                 f"(5, 3600), or None to turn it off.", E012, _LIMITS_HINT, where)
+
+
+def limit_settings(configured: Any, digits: Any) -> tuple[tuple[Limit, ...], int]:
+    """``OTP_SMS_LIMITS`` (merged over the defaults; ``None`` turns every
+    counter off) and ``OTP_SMS_LIMIT_PREFIX_DIGITS``."""
+    merged: dict[str, Any]
+    if configured is None:
+        merged = dict.fromkeys(LIMIT_NAMES)
+    elif isinstance(configured, Mapping):
+        unknown = [key for key in configured if key not in LIMIT_NAMES]
+        if unknown:
+            raise _error(f"OTP_SMS_LIMITS has an unknown limit {unknown[0]!r}; the limits are "
+                         f"{', '.join(LIMIT_NAMES)}.", E012, _LIMITS_HINT, "OTP_SMS_LIMITS")
+        merged = {**DEFAULTS["OTP_SMS_LIMITS"], **configured}
+    else:
+        raise _error(f"OTP_SMS_LIMITS must be a dict of limit name -> (sends, seconds) or None, not "
+                     f"{configured!r}.", E012, _LIMITS_HINT, "OTP_SMS_LIMITS")
+    limits = [limit(name, merged.get(name), f"OTP_SMS_LIMITS[{name!r}]") for name in LIMIT_NAMES]
+    if not _is_whole(digits) or not 1 <= digits <= 6:
+        raise _error(f"OTP_SMS_LIMIT_PREFIX_DIGITS must be a whole number from 1 to 6 (digits dropped from the "
+                     f"end of a number for the 'prefix' limit), not {digits!r}.", E012,
+                     "The default, 3, counts ranges of 1,000 neighbouring numbers.", "OTP_SMS_LIMIT_PREFIX_DIGITS")
+    return tuple(found for found in limits if found is not None), digits
+
+
+def country_limits(configured: Any) -> dict[str, Limit | None]:
+    """``OTP_SMS_COUNTRY_LIMITS``: region -> its ``global`` limit (None: off)."""
+    configured = configured or {}
+    hint = ("Write OTP_SMS_COUNTRY_LIMITS as {'NO': (200000, 3600), 'NG': (50, 3600)}; other countries get "
+            "OTP_SMS_LIMITS['global'].")
+    if not isinstance(configured, Mapping):
+        raise _error(f"OTP_SMS_COUNTRY_LIMITS must be a dict of ISO 3166 region -> (sends, seconds), not "
+                     f"{configured!r}.", E012, hint, "OTP_SMS_COUNTRY_LIMITS")
+    found: dict[str, Limit | None] = {}
+    for region, value in configured.items():
+        if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise _error(f"OTP_SMS_COUNTRY_LIMITS has {region!r}, which is not an ISO 3166 region code (such as "
+                         "'NO').", E012, hint, "OTP_SMS_COUNTRY_LIMITS")
+        found[region.upper()] = limit("global", value, f"OTP_SMS_COUNTRY_LIMITS[{region!r}]")
+    return found
+
+
+def fail_closed(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _error(f"OTP_SMS_LIMITS_FAIL_CLOSED must be True or False, not {value!r}.", E012,
+                     "False (the default) counts in each process while the limits cache is down; True refuses "
+                     "every send meanwhile.", "OTP_SMS_LIMITS_FAIL_CLOSED")
+    return value
+
+
+def ip_settings(header: Any, proxies: Any) -> tuple[str | None, int]:
+    """``(OTP_SMS_CLIENT_IP_HEADER, OTP_SMS_TRUSTED_PROXIES)``."""
+    if header is not None:
+        if not isinstance(header, str) or not header:
+            raise _error(f"OTP_SMS_CLIENT_IP_HEADER must be a request.META key such as 'HTTP_X_FORWARDED_FOR' "
+                         f"or None, not {header!r}.", E012, _IP_HINT, "OTP_SMS_CLIENT_IP_HEADER")
+        if header != header.upper() or "-" in header or not (header.startswith("HTTP_") or header == "REMOTE_ADDR"):
+            suggestion = "HTTP_" + header.upper().replace("-", "_").removeprefix("HTTP_")
+            raise _error(f"OTP_SMS_CLIENT_IP_HEADER is {header!r}, which is not how Django names a header in "
+                         f"request.META; write {suggestion!r}.", E012, _IP_HINT, "OTP_SMS_CLIENT_IP_HEADER")
+    if not _is_whole(proxies) or proxies < 1:
+        raise _error(f"OTP_SMS_TRUSTED_PROXIES must be a whole number of proxies, at least 1, not {proxies!r}.",
+                     E012, _IP_HINT, "OTP_SMS_TRUSTED_PROXIES")
+    return header, proxies
+
+
+def allowlists(countries: Any, names: Any) -> tuple[frozenset[str], frozenset[int]]:
+    """``OTP_SMS_ALLOWED_COUNTRIES`` and ``OTP_SMS_ALLOWED_NUMBER_TYPES``."""
+    countries = countries or ()
+    if isinstance(countries, str) or not isinstance(countries, Iterable) or not all(
+        isinstance(c, str) for c in countries
+    ):
+        raise _error(f"OTP_SMS_ALLOWED_COUNTRIES must be a list of ISO 3166 region codes such as ['NO', 'SE'], "
+                     f"not {countries!r}.", E013, _ALLOWLIST_HINT, "OTP_SMS_ALLOWED_COUNTRIES")
+    for country in countries:
+        if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise _error(f"OTP_SMS_ALLOWED_COUNTRIES has {country!r}, which is not an ISO 3166 region code "
+                         "(two letters, such as 'NO').", E013, _ALLOWLIST_HINT, "OTP_SMS_ALLOWED_COUNTRIES")
+    if isinstance(names, str) or not isinstance(names, Iterable) or not names or not all(
+        isinstance(n, str) for n in names
+    ):
+        raise _error(f"OTP_SMS_ALLOWED_NUMBER_TYPES must be a non-empty list of phonenumbers type names, "
+                     f"such as {list(RECEIVING_TYPES)}, not {names!r}.", E013, _ALLOWLIST_HINT,
+                     "OTP_SMS_ALLOWED_NUMBER_TYPES")
+    types = set()
+    for name in names:
+        if name.upper() not in RECEIVING_TYPES:
+            known = hasattr(PhoneNumberType, name.upper())
+            kind = "a kind of number that cannot receive codes" if known else "which is not a phonenumbers type"
+            raise _error(f"OTP_SMS_ALLOWED_NUMBER_TYPES has {name!r}, {kind}; choose from "
+                         f"{', '.join(RECEIVING_TYPES)}.", E013, _ALLOWLIST_HINT, "OTP_SMS_ALLOWED_NUMBER_TYPES")
+        types.add(getattr(PhoneNumberType, name.upper()))
+    return frozenset(c.upper() for c in countries), frozenset(types)
+
+
+def non_geographic(value: Any) -> tuple[str, ...]:
+    """``OTP_SMS_ALLOWED_NON_GEOGRAPHIC``: E.164 prefixes of region 001 that may receive codes."""
+    hint = (
+        "Write E.164 prefixes of satellite or other non-geographic numbers, such as ['+8816'] (Iridium) or "
+        f"['+870'] (Inmarsat); their calling codes are {', '.join('+' + c for c in NON_GEOGRAPHIC_CODES)}."
+    )
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise _error(f"OTP_SMS_ALLOWED_NON_GEOGRAPHIC must be a list of E.164 prefixes, not {value!r}.", E013, hint,
+                     "OTP_SMS_ALLOWED_NON_GEOGRAPHIC")
+    for prefix in value:
+        if not (
+            isinstance(prefix, str) and prefix.startswith("+") and prefix[1:].isascii() and prefix[1:].isdigit()
+            and any(prefix[1:].startswith(code) for code in NON_GEOGRAPHIC_CODES)
+        ):
+            raise _error(f"OTP_SMS_ALLOWED_NON_GEOGRAPHIC has {prefix!r}, which is not the E.164 prefix of a "
+                         "non-geographic number ('+' and digits starting with one of their calling codes).", E013,
+                         hint, "OTP_SMS_ALLOWED_NON_GEOGRAPHIC")
+    return tuple(value)
+
+
+def breaker_policy(alias: str, entry: Mapping[str, Any], threshold: Any, cooloff: Any) -> BreakerPolicy:
+    """Gateway ``alias``'s breaker: its entry's ``BREAKER_THRESHOLD`` /
+    ``BREAKER_COOLOFF``, else the global ``threshold`` / ``cooloff``
+    (``OTP_SMS_BREAKER_*``). A threshold of 0 or None turns it off."""
+    where = f"SMS_GATEWAYS[{alias!r}]"
+    source = f"{where}: 'BREAKER_THRESHOLD'" if "BREAKER_THRESHOLD" in entry else \
+        f"OTP_SMS_BREAKER_THRESHOLD (used by {where})"
+    threshold = entry.get("BREAKER_THRESHOLD", threshold)
+    if threshold is None:
+        threshold = 0
+    if not _is_whole(threshold) or threshold < 0:
+        raise _error(f"{source} must be a whole number of consecutive failures (0 or None: no breaker), not "
+                     f"{threshold!r}.", E014, _BREAKER_HINT, where)
+    source = f"{where}: 'BREAKER_COOLOFF'" if "BREAKER_COOLOFF" in entry else \
+        f"OTP_SMS_BREAKER_COOLOFF (used by {where})"
+    cooloff = entry.get("BREAKER_COOLOFF", cooloff)
+    if not _is_number(cooloff) or not 0 < cooloff < float("inf"):
+        raise _error(f"{source} must be a positive number of seconds, not {cooloff!r}.", E014, _BREAKER_HINT, where)
+    return BreakerPolicy(threshold, float(cooloff))
+
+
+def _entry_hint(alias: str) -> str:
+    return (
+        f"Make SMS_GATEWAYS[{alias!r}] a dict with 'BACKEND' (dotted path) and optionally 'OPTIONS' (dict), "
+        "'COUNTRIES' (list of region codes), 'TIMEOUT' (positive seconds), 'BREAKER_THRESHOLD' "
+        "(consecutive failures, 0: no breaker) and 'BREAKER_COOLOFF' (positive seconds)."
+    )
+
+
+def gateway_entries(value: Any, debug: bool) -> dict[str, Any]:
+    """``SMS_GATEWAYS`` as alias -> raw entry; without the setting, one
+    console backend, which withholds codes unless ``debug``."""
+    if value is None:
+        return {"console": {"BACKEND": CONSOLE_BACKEND, "OPTIONS": {"withhold_codes": not debug}}}
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigurationError(
+            "SMS_GATEWAYS must be a non-empty dict of alias -> gateway settings.", check_id=E001,
+            hint="Set SMS_GATEWAYS to a dict of alias -> {'BACKEND': ..., 'OPTIONS': {...}}, "
+            "or remove it to print messages to the console during development.",
+        )
+    return {str(alias): entry for alias, entry in value.items()}
+
+
+def gateway_settings(alias: str, entry: Any, current: Settings) -> GatewaySettings:
+    """One ``SMS_GATEWAYS`` entry, validated (E001 shape, E006 ``COUNTRIES``,
+    E014 breaker), with the global defaults of ``current`` applied."""
+    where = f"SMS_GATEWAYS[{alias!r}]"
+    if not isinstance(entry, Mapping):
+        raise _error(f"{where} must be a dict with a 'BACKEND' key.", E001, _entry_hint(alias), where)
+    unknown = sorted(set(entry) - ENTRY_KEYS)
+    if unknown:
+        raise _error(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(ENTRY_KEYS))}).", E001,
+                     _entry_hint(alias), where)
+    path = entry.get("BACKEND")
+    if not path or not isinstance(path, str):
+        raise _error(f"{where}: 'BACKEND' is required (a dotted path to a backend class).", E001,
+                     _entry_hint(alias), where)
+    options = entry.get("OPTIONS") or {}
+    if not isinstance(options, Mapping):
+        raise _error(f"{where}: 'OPTIONS' must be a dict.", E001, _entry_hint(alias), where)
+    countries = entry.get("COUNTRIES")
+    if countries is not None:
+        if isinstance(countries, str) or not all(isinstance(c, str) for c in countries):
+            problem = "'COUNTRIES' must be a list of ISO 3166 region codes."
+        else:
+            bad = [c for c in countries if c.upper() not in phonenumbers.SUPPORTED_REGIONS]
+            problem = f"'COUNTRIES' has {bad[0]!r}, which is not an ISO 3166 region code." if bad else ""
+        if problem:
+            raise _error(f"{where}: {problem}", E006, "Make COUNTRIES a list of two-letter ISO 3166 region codes, "
+                         "such as ['NO', 'SE'], or leave it out to serve every country.", where)
+        countries = frozenset(c.upper() for c in countries)
+    timeout = entry.get("TIMEOUT", current.OTP_SMS_GATEWAY_TIMEOUT)
+    if not _is_number(timeout) or not 0 < timeout < float("inf"):
+        raise _error(f"{where}: 'TIMEOUT' must be a positive number of seconds.", E001, _entry_hint(alias), where)
+    breaker = breaker_policy(alias, entry, current.OTP_SMS_BREAKER_THRESHOLD, current.OTP_SMS_BREAKER_COOLOFF)
+    sender = options.get("sender")
+    return GatewaySettings(alias, path, options, countries, float(timeout), breaker,
+                           current.OTP_SMS_SENDER if sender is None else sender)
+
+
+# -- the settings object ---------------------------------------------------------------------------
+
+
+def _lockout(s: Settings) -> LockoutPolicy:
+    return LockoutPolicy(s.OTP_SMS_THROTTLE_FACTOR, s.OTP_SMS_THROTTLE_MAX_DELAY, s.OTP_SMS_MAX_FAILURES)
+
+
+def _limits(s: Settings) -> LimitsConfig:
+    limits, digits = limit_settings(s.raw("OTP_SMS_LIMITS"), s.raw("OTP_SMS_LIMIT_PREFIX_DIGITS"))
+    countries, types = allowlists(s.raw("OTP_SMS_ALLOWED_COUNTRIES"), s.raw("OTP_SMS_ALLOWED_NUMBER_TYPES"))
+    header, proxies = ip_settings(s.raw("OTP_SMS_CLIENT_IP_HEADER"), s.raw("OTP_SMS_TRUSTED_PROXIES"))
+    key = hashlib.sha256(b"django_sms_gateway.limits\0" + str(django.conf.settings.SECRET_KEY).encode()).digest()
+    return LimitsConfig(
+        limits, country_limits(s.raw("OTP_SMS_COUNTRY_LIMITS")), digits, countries, types,
+        s.OTP_SMS_LIMITS_CACHE, fail_closed(s.raw("OTP_SMS_LIMITS_FAIL_CLOSED")), header, proxies,
+        s.OTP_SMS_ALLOWED_NON_GEOGRAPHIC, hmac.new(key, digestmod=hashlib.sha256),
+    )
+
+
+def _origin(s: Settings) -> OriginBinding | None:
+    origin, embedded = s.raw("OTP_SMS_ORIGIN"), s.raw("OTP_SMS_EMBEDDED_ORIGIN")
+    app_hash = s.raw("OTP_SMS_ANDROID_APP_HASH")
+    if not (origin or embedded or app_hash):
+        return None
+    try:
+        return OriginBinding.checked(origin, embedded, app_hash)
+    except OriginError as exc:
+        raise _error(str(exc), E015, "OTP_SMS_ORIGIN is the site's host as the browser sees it, such as "
+                     "'example.com'.", "OTP_SMS_ORIGIN") from None
+
+
+def _gateways(s: Settings) -> dict[str, GatewaySettings]:
+    entries = gateway_entries(s.raw("SMS_GATEWAYS"), bool(django.conf.settings.DEBUG))
+    return {alias: gateway_settings(alias, entry, s) for alias, entry in entries.items()}
+
+
+def _lockout_number(name: str, *, whole: bool, minimum: float) -> Callable[[Any], float]:
+    def read(value: Any) -> float:
+        if whole:
+            return whole_number(name, value, minimum=int(minimum), check_id=E020, hint=_LOCKOUT_HINT)
+        return seconds(name, value, minimum=minimum, allow_minimum=True, check_id=E020, hint=_LOCKOUT_HINT)
+    return read
+
+
+def _record_days(value: Any) -> int | None:
+    return None if value is None else whole_number("OTP_SMS_DELIVERY_RECORD_DAYS", value, minimum=1)
+
+
+def _cache_alias(name: str, check_id: str, *, optional: bool) -> Callable[[Any], str | None]:
+    def read(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value:
+            raise _error(f"{name} is {value!r}, which is not in CACHES.", check_id,
+                         f"Set {name} to an alias in CACHES (the default is {DEFAULTS[name]!r}).", name)
+        return value
+    return read
+
+
+#: How each setting is converted on its first read (a setting not listed is used as written).
+READERS: dict[str, Callable[[Any], Any]] = {
+    "OTP_SMS_TOKEN_LENGTH": lambda v: whole_number("OTP_SMS_TOKEN_LENGTH", v, minimum=1),
+    "OTP_SMS_TOKEN_VALIDITY": lambda v: whole_number("OTP_SMS_TOKEN_VALIDITY", v, minimum=1),
+    "OTP_SMS_COOLDOWN_DURATION": lambda v: whole_number("OTP_SMS_COOLDOWN_DURATION", v, minimum=0),
+    "OTP_SMS_THROTTLE_FACTOR": _lockout_number("OTP_SMS_THROTTLE_FACTOR", whole=False, minimum=0),
+    "OTP_SMS_THROTTLE_MAX_DELAY": _lockout_number("OTP_SMS_THROTTLE_MAX_DELAY", whole=False, minimum=1),
+    "OTP_SMS_MAX_FAILURES": _lockout_number("OTP_SMS_MAX_FAILURES", whole=True, minimum=0),
+    "OTP_SMS_SENDER": lambda v: _optional_text("OTP_SMS_SENDER", v),
+    "OTP_SMS_SITE_NAME": lambda v: "" if v is None else v,
+    "OTP_SMS_DEFAULT_REGION": lambda v: _region("OTP_SMS_DEFAULT_REGION", v),
+    "OTP_SMS_GATEWAY_TIMEOUT": lambda v: seconds("OTP_SMS_GATEWAY_TIMEOUT", v),
+    "OTP_SMS_CHALLENGE_BUDGET": lambda v: seconds("OTP_SMS_CHALLENGE_BUDGET", v),
+    "OTP_SMS_BREAKER_CACHE": _cache_alias("OTP_SMS_BREAKER_CACHE", E014, optional=True),
+    "OTP_SMS_DELIVERY_RECORD_DAYS": _record_days,
+    "OTP_SMS_WEBHOOK_TOLERANCE": lambda v: seconds("OTP_SMS_WEBHOOK_TOLERANCE", v),
+    "OTP_SMS_WEBHOOK_MAX_BYTES": lambda v: whole_number("OTP_SMS_WEBHOOK_MAX_BYTES", v, minimum=1),
+    "OTP_SMS_LIMITS_CACHE": _cache_alias("OTP_SMS_LIMITS_CACHE", E009, optional=False),
+    "OTP_SMS_ALLOWED_NON_GEOGRAPHIC": non_geographic,
+}
+
+#: Values derived from several settings.
+DERIVED: dict[str, Callable[[Settings], Any]] = {
+    "lockout": _lockout,
+    "limits": _limits,
+    "origin": _origin,
+    "gateways": _gateways,
+    "breaker_cache": lambda s: s.OTP_SMS_BREAKER_CACHE or s.OTP_SMS_LIMITS_CACHE,
+}
+
 
 class Settings:
-    """Attribute access to Django settings with this package's defaults."""
+    """The package's settings, converted; other names read Django's settings.
 
-    def __init__(self) -> None:
-        self._values: dict[str, Any] = {}
+    ``lockout`` (:class:`LockoutPolicy`), ``limits`` (:class:`LimitsConfig`),
+    ``origin`` (the origin-bound lines' :class:`~django_sms_gateway.text.OriginBinding`
+    or None), ``gateways`` (alias -> :class:`GatewaySettings`, in order) and
+    ``breaker_cache`` (the ``CACHES`` alias of the breaker state) are derived.
+    """
+
+    lockout: LockoutPolicy
+    limits: LimitsConfig
+    origin: OriginBinding | None
+    gateways: dict[str, GatewaySettings]
+    breaker_cache: str
+
+    def raw(self, name: str) -> Any:
+        """Setting ``name`` as the site wrote it, or its default."""
+        return getattr(django.conf.settings, name, DEFAULTS[name])
 
     def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
+        if name in DERIVED:
+            value = DERIVED[name](self)
+        elif name in DEFAULTS:
+            raw = self.raw(name)
+            reader = READERS.get(name)
+            value = raw if reader is None else reader(raw)
+        else:
             return getattr(django.conf.settings, name)
-        try:
-            return self._values[name]
-        except KeyError:
-            value = self._values[name] = getattr(django.conf.settings, name, DEFAULTS[name])
-            return value
+        self.__dict__[name] = value
+        return value
 
     def forget(self, **kwargs: Any) -> None:
         """Drop every kept value (connected to ``setting_changed``)."""
-        self._values.clear()
+        self.__dict__.clear()
 
 
 settings = Settings()
 setting_changed.connect(settings.forget, dispatch_uid="django_sms_gateway.conf")
 
-#: Other names a site may set (read where they are used).
-OTHER_SETTINGS = frozenset({"OTP_SMS_ORIGIN", "OTP_SMS_ANDROID_APP_HASH"})
+
+# -- what only a start-up check reports -----------------------------------------------------------
+
+Problem = ConfigurationError | ConfigurationWarning
+
+
+def code_problems() -> list[Problem]:
+    """Warnings for code settings that remove a cap: no throttling, codes
+    shorter or longer-lived than NIST SP 800-63B allows."""
+
+    problems: list[Problem] = []
+    raw = settings.raw
+    if raw("OTP_SMS_THROTTLE_FACTOR") == 0:
+        problems.append(ConfigurationWarning(
+            "OTP_SMS_THROTTLE_FACTOR is 0, so wrong codes are never throttled: a device can be guessed at "
+            "as fast as requests arrive.",
+            check_id=W011,
+            hint="Remove OTP_SMS_THROTTLE_FACTOR (default 1) or set it to a positive number of seconds.",
+        ))
+    length = raw("OTP_SMS_TOKEN_LENGTH")
+    if isinstance(length, int) and length < NIST_MIN_CODE_LENGTH:
+        problems.append(ConfigurationWarning(
+            f"OTP_SMS_TOKEN_LENGTH is {length}: codes shorter than {NIST_MIN_CODE_LENGTH} digits are easier "
+            "to guess than NIST SP 800-63B allows.",
+            check_id=W012,
+            hint=f"Set OTP_SMS_TOKEN_LENGTH to {NIST_MIN_CODE_LENGTH} or more (default 6).",
+        ))
+    validity = raw("OTP_SMS_TOKEN_VALIDITY")
+    if isinstance(validity, int | float) and validity > NIST_MAX_CODE_VALIDITY:
+        problems.append(ConfigurationWarning(
+            f"OTP_SMS_TOKEN_VALIDITY is {validity} seconds: codes stay valid longer than the "
+            f"{NIST_MAX_CODE_VALIDITY // 60} minutes NIST SP 800-63B allows.",
+            check_id=W013,
+            hint=f"Set OTP_SMS_TOKEN_VALIDITY to {NIST_MAX_CODE_VALIDITY} seconds or less (default 300).",
+        ))
+    return problems
+
+
+def unknown_setting_problems() -> list[Problem]:
+    """A warning for each ``OTP_SMS_*`` (or ``SMS_GATEWAY*``) setting that
+    nothing reads, naming the closest known setting: a misspelt name is
+    otherwise ignored without a word."""
+
+    known = sorted(DEFAULTS)
+    problems: list[Problem] = []
+    for name in sorted(dir(django.conf.settings)):
+        if name in known or not (name.startswith("OTP_SMS_") or name.startswith("SMS_GATEWAY")):
+            continue
+        closest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        problems.append(ConfigurationWarning(
+            f"{name} is not a django-otp-sms-gateway setting, so it is ignored.",
+            check_id=W014,
+            hint=f"Did you mean {closest[0]}?" if closest else "See the settings reference for the known names.",
+            obj=name,
+        ))
+    return problems
+
+
+def implicit_console_problems() -> list[Problem]:
+    """With no ``SMS_GATEWAYS`` and ``DEBUG = False`` the implicit console
+    backend withholds every message (codes must not go to a production
+    server's logs), so nobody receives a code."""
+
+    if settings.raw("SMS_GATEWAYS") is not None or django.conf.settings.DEBUG:
+        return []
+    return [ConfigurationWarning(
+        "SMS_GATEWAYS is not set and DEBUG is False: the implicit console backend withholds every message "
+        "(it would print codes into the server's logs), so no user receives a code.",
+        check_id=W015,
+        hint=f"Configure a vendor backend in SMS_GATEWAYS (for example {EXAMPLE_BACKEND!r}).",
+    )]
+
+
+def cache_problems() -> list[Problem]:
+    """The limits cache (``OTP_SMS_LIMITS_CACHE``) and breaker cache
+    (``OTP_SMS_BREAKER_CACHE``) name caches in ``CACHES``; the limits cache
+    is shared between processes in production; neither could hang a login."""
+
+    problems: list[Problem] = []
+    for name in ("OTP_SMS_LIMITS_CACHE", "OTP_SMS_BREAKER_CACHE"):
+        try:
+            getattr(settings, name)
+        except ConfigurationError as exc:
+            problems.append(exc)
+    if problems:
+        return problems
+    caches = django.conf.settings.CACHES or {}
+    alias = settings.OTP_SMS_LIMITS_CACHE
+    if alias not in caches:
+        problems.append(ConfigurationError(
+            f"OTP_SMS_LIMITS_CACHE is {alias!r}, which is not in CACHES.",
+            check_id=E009,
+            hint=f"Set OTP_SMS_LIMITS_CACHE to one of {sorted(caches)} or add a {alias!r} cache to CACHES.",
+        ))
+    else:
+        backend = str(caches[alias].get("BACKEND", ""))
+        if backend in UNSHARED_CACHES and not django.conf.settings.DEBUG:
+            problems.append(ConfigurationWarning(
+                f"The SMS sending limits use cache {alias!r} ({backend.rsplit('.', 1)[-1]}), which does not "
+                "share counts between processes or servers, so each worker enforces its own limits.",
+                check_id=W003,
+                hint="Point OTP_SMS_LIMITS_CACHE at a shared cache such as "
+                "'django.core.cache.backends.redis.RedisCache' or Memcached.",
+            ))
+    breaker_alias = settings.OTP_SMS_BREAKER_CACHE
+    if breaker_alias is not None and breaker_alias not in caches:
+        problems.append(ConfigurationError(
+            f"OTP_SMS_BREAKER_CACHE is {breaker_alias!r}, which is not in CACHES.",
+            check_id=E014,
+            hint=f"Set OTP_SMS_BREAKER_CACHE to one of {sorted(caches)}, add a {breaker_alias!r} cache to "
+            "CACHES, or remove it to keep breaker state in the limits cache (OTP_SMS_LIMITS_CACHE).",
+        ))
+    uses: dict[str, list[str]] = {}
+    try:
+        limits_on = bool(settings.limits.limits)
+    except ConfigurationError:
+        limits_on = False  # check_limits reports it
+    if limits_on:
+        uses.setdefault(alias, []).append("sending limits")
+    uses.setdefault(settings.breaker_cache, []).append("circuit breaker state")
+    problems.extend(unbounded_cache_problems({name: " and ".join(held) for name, held in uses.items()}))
+    return problems
+
+
+def unbounded_cache_problems(uses: dict[str, str]) -> list[Problem]:
+    """``W016`` for each cache in ``uses`` (alias -> what it holds) whose
+    server could hang a login: a Redis or Memcached cache without a socket
+    timeout in its ``OPTIONS``."""
+    found: list[Problem] = []
+    for alias, held in uses.items():
+        entry: dict[str, Any] = dict((django.conf.settings.CACHES or {}).get(alias) or {})
+        needed = SOCKET_TIMEOUTS.get(str(entry.get("BACKEND", "")))
+        options = entry.get("OPTIONS") or {}
+        if needed is None or all(options.get(name) is not None for name in needed):
+            continue
+        example = ", ".join(f"{name!r}: 0.5" for name in needed)
+        found.append(ConfigurationWarning(
+            f"Cache {alias!r} holds the SMS {held} but sets no {' / '.join(needed)} in OPTIONS: "
+            "a hung cache server would hold every login until the operating system gives up.",
+            hint=f"Add {{{example}}} to CACHES[{alias!r}]['OPTIONS'] (seconds).",
+            obj=f"CACHES[{alias!r}]",
+            check_id=W016,
+        ))
+    return found
+
+
+def proxy_problems(ip_limit_on: bool) -> list[Problem]:
+    """``W017``: the settings say the site is behind a proxy
+    (``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST``/``_PORT``) but no
+    client-IP header is configured, so every user would share one ``ip`` counter."""
+
+    if not ip_limit_on or settings.limits.ip_header is not None:
+        return []
+    signs = [
+        name for name in ("SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT")
+        if getattr(django.conf.settings, name, None)
+    ]
+    if not signs:
+        return []
+    return [ConfigurationWarning(
+        f"{signs[0]} says the site runs behind a proxy, but OTP_SMS_CLIENT_IP_HEADER is not set: the 'ip' "
+        "sending limit would count every user as the proxy's address.",
+        hint="Behind a proxy, set OTP_SMS_CLIENT_IP_HEADER = 'HTTP_X_FORWARDED_FOR' and OTP_SMS_TRUSTED_PROXIES "
+        "to the number of proxies in front of the site; see 'Client IP behind a proxy' in docs/limits.md.",
+        obj="OTP_SMS_CLIENT_IP_HEADER",
+        check_id=W017,
+    )]

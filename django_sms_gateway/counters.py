@@ -30,11 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from .exceptions import ConfigurationWarning
+from .conf import Limit
 
 __all__ = [
     "BUCKETS",
@@ -45,7 +44,6 @@ __all__ = [
     "SharedCacheDown",
     "Tally",
     "add_to",
-    "unbounded_cache_warnings",
     "local_cache",
     "lower",
     "raise_counters",
@@ -57,15 +55,6 @@ BUCKETS = 12
 FALLBACK_SECONDS = 10.0
 #: Seconds a bucket outlives its last use, so a send at its end still finds it.
 TTL_MARGIN = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """One counter: at most ``count`` sends in any ``seconds``."""
-
-    name: str
-    count: int
-    seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,35 +279,3 @@ def add_to(cache: BaseCache, key: str, delta: int, ttl: int) -> int:
     value += delta
     cache.set(key, value, ttl)
     return int(value)
-
-
-#: Cache backends that wait forever on a hung server unless OPTIONS bound them, and the options that do.
-SOCKET_TIMEOUTS = {
-    "django.core.cache.backends.redis.RedisCache": ("socket_timeout", "socket_connect_timeout"),
-    "django_redis.cache.RedisCache": ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"),
-    "django.core.cache.backends.memcached.PyMemcacheCache": ("timeout", "connect_timeout"),
-}
-
-
-def unbounded_cache_warnings(uses: dict[str, str]) -> list[ConfigurationWarning]:
-    """``sms_gateway.W016`` for each cache in ``uses`` (alias -> what it holds)
-    whose server could hang a login: a Redis or Memcached cache without a
-    socket timeout in its ``OPTIONS``."""
-    found = []
-    for alias, held in uses.items():
-        entry: dict[str, Any] = dict((django_settings.CACHES or {}).get(alias) or {})
-        needed = SOCKET_TIMEOUTS.get(str(entry.get("BACKEND", "")))
-        options = entry.get("OPTIONS") or {}
-        if needed is None or all(options.get(name) is not None for name in needed):
-            continue
-        example = ", ".join(f"{name!r}: 0.5" for name in needed)
-        found.append(
-            ConfigurationWarning(
-                f"Cache {alias!r} holds the SMS {held} but sets no {' / '.join(needed)} in OPTIONS: "
-                "a hung cache server would hold every login until the operating system gives up.",
-                hint=f"Add {{{example}}} to CACHES[{alias!r}]['OPTIONS'] (seconds).",
-                obj=f"CACHES[{alias!r}]",
-                check_id="sms_gateway.W016",
-            )
-        )
-    return found

@@ -31,8 +31,8 @@ from django_otp.models import VerifyNotAllowed
 
 from .challenge import ChallengeOutcome, send_challenge
 from .conf import settings
+from .exceptions import wait_text
 from .models import SMSDevice
-from .user_safe import wait_text
 
 __all__ = ["SMSTokenForm", "sms_devices", "device_label"]
 
@@ -107,7 +107,7 @@ class SMSTokenForm(OTPTokenForm):
         return next((d for d in self.devices if d.persistent_id == wanted), self.devices[0] if self.devices else None)
 
     def _shape_code_input(self) -> None:
-        length = int(settings.OTP_SMS_TOKEN_LENGTH)
+        length = settings.OTP_SMS_TOKEN_LENGTH
         chosen = self.chosen_device
         attrs = self.fields["otp_token"].widget.attrs
         attrs["maxlength"] = str(length)

@@ -26,8 +26,8 @@ counts back when it reached no vendor. A counter whose subject is unknown
 (no client IP without a request, no user) is not applied. Cache keys never
 hold a raw number or address: they are an HMAC (keyed with ``SECRET_KEY``).
 
-The settings are read and validated in :mod:`django_sms_gateway.limits_config`
-(re-exported here); every cache operation is in :mod:`django_sms_gateway.counters`.
+The settings are read and validated in :mod:`django_sms_gateway.conf`
+(``settings.limits``); every cache operation is in :mod:`django_sms_gateway.counters`.
 
 When the limits cache cannot be reached, the limits count in each process
 for a few seconds (an ERROR log line, at most once a minute) instead of
@@ -46,54 +46,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from . import counters, signals
-from .client_ip import client_address, ip_settings, limit_key
-from .exceptions import (
-    ConfigurationError,
-    DeliveryFailed,
-    NoGatewayForNumber,
-    RecipientNotReachable,
-    SendLimitExceeded,
-)
-from .limits_config import (
-    LIMIT_NAMES,
-    RECEIVING_TYPES,
-    Limit,
-    LimitsConfig,
-    allowlist_settings,
-    config,
-    country_limit_settings,
-    fail_closed_setting,
-    limit_settings,
-    setting_errors,
-    setting_warnings,
-    validate,
-)
-from .log_throttle import LogThrottle
+from .client_ip import client_address, limit_key
+from .conf import Limit, LimitsConfig, settings
+from .exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
 from .middleware import current_request
 from .phone import mask_number, non_geographic_refused, region_and_type
+from .signals import LogThrottle
 
-__all__ = [
-    "KEY_PREFIX",
-    "LIMIT_NAMES",
-    "RECEIVING_TYPES",
-    "REQUESTER_LIMITS",
-    "UNAVAILABLE",
-    "Charge",
-    "ConfigurationError",
-    "Limit",
-    "LimitsConfig",
-    "Reservation",
-    "allowlist_settings",
-    "check_send",
-    "config",
-    "country_limit_settings",
-    "fail_closed_setting",
-    "ip_settings",
-    "limit_settings",
-    "setting_errors",
-    "setting_warnings",
-    "validate",
-]
+__all__ = ["KEY_PREFIX", "REQUESTER_LIMITS", "UNAVAILABLE", "Reservation", "check_send"]
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -131,13 +91,6 @@ class Reservation:
             if tally.shared and counters.shared_cache_failed_recently(self._alias):
                 continue
             _lower_quietly(tally.cache, tally.raised, self._alias)
-
-    #: Deprecated alias of :meth:`release`.
-    refund = release
-
-
-#: Deprecated alias of :class:`Reservation`.
-Charge = Reservation
 
 
 def _lower_quietly(cache: BaseCache, raised: Sequence[counters.Bucket], alias: str) -> None:
@@ -223,7 +176,7 @@ def check_send(
     text, ``retry_after`` in seconds) after sending ``signals.limit_hit``
     and logging the masked number.
     """
-    cfg = config()
+    cfg = settings.limits
     sender = sender if sender is not None else check_send
     region = _check_number(cfg, number, sender)
     if not cfg.limits:

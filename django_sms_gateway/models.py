@@ -17,12 +17,12 @@ from . import limits
 from .codes import generate_code, hash_code
 from .conf import settings
 from .dispatch import Delivery, build_message
-from .lockout import REBIND_REQUIRED, lockout_policy
+from .exceptions import user_safe_error
+from .lockout import REBIND_REQUIRED
 from .phone import mask_number, normalize_number
 from .records import CHARGE_MAX, SEGMENTS_MAX, DeliveryRecord, DeliveryRecordQuerySet
 from .sending import ClaimedSend, ScheduledDelivery, in_callers_transaction, warn_once_about_transaction
 from .text import whole_seconds
-from .user_safe import user_safe_error
 from .verification import RESERVATION_MARGIN, CodeCheck, cleared_code
 
 
@@ -150,10 +150,10 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     # -- django-otp hooks ---------------------------------------------------
 
     def get_cooldown_duration(self) -> int:
-        return int(settings.OTP_SMS_COOLDOWN_DURATION)
+        return settings.OTP_SMS_COOLDOWN_DURATION
 
     def get_throttle_factor(self) -> float:
-        return lockout_policy().factor
+        return settings.lockout.factor
 
     def verify_is_allowed(self) -> tuple[bool, dict[str, Any] | None]:
         """django-otp's exponential throttle, with its wait capped at
@@ -161,7 +161,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         consecutive wrong codes, refused until the device is bound again
         (:meth:`rebind`) or an administrator resets it. The failure count
         itself stays exact (see :mod:`django_sms_gateway.lockout`)."""
-        policy = lockout_policy()
+        policy = settings.lockout
         failures = self.throttling_failure_count
         if policy.locked_for_good(failures):
             return False, {
@@ -236,8 +236,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         :class:`ScheduledDelivery` is returned): a rollback then undoes a
         claim whose code was never sent, and never one that was.
         """
-        validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
-        code = generate_code(int(settings.OTP_SMS_TOKEN_LENGTH))
+        validity = settings.OTP_SMS_TOKEN_VALIDITY
+        code = generate_code(settings.OTP_SMS_TOKEN_LENGTH)
         # A broken template raises here, before anything is counted or written.
         message = build_message(self.number, code, validity=validity)
         reservation = limits.check_send(

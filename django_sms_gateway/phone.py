@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy as _
 from phonenumbers import NumberParseException, PhoneNumberType
 
 from .conf import settings
-from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -42,40 +41,11 @@ _TYPE_ERRORS = {
 
 #: The region phonenumbers gives numbers of no country (satellite, international networks).
 NON_GEOGRAPHIC_REGION = "001"
-#: Country calling codes of region 001 (phonenumbers' ``COUNTRY_CODES_FOR_NON_GEO_REGIONS``).
-NON_GEOGRAPHIC_CODES = tuple(sorted(str(code) for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS))
-
-
-def allowed_non_geographic() -> tuple[str, ...]:
-    """``OTP_SMS_ALLOWED_NON_GEOGRAPHIC``, validated: E.164 prefixes of region
-    001 that may receive codes. Raises :class:`ConfigurationError`
-    (``sms_gateway.E013``) naming the entry that is wrong."""
-    value = settings.OTP_SMS_ALLOWED_NON_GEOGRAPHIC
-    hint = (
-        "Write E.164 prefixes of satellite or other non-geographic numbers, such as ['+8816'] (Iridium) or "
-        f"['+870'] (Inmarsat); their calling codes are {', '.join('+' + c for c in NON_GEOGRAPHIC_CODES)}."
-    )
-    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-        raise ConfigurationError(
-            f"OTP_SMS_ALLOWED_NON_GEOGRAPHIC must be a list of E.164 prefixes, not {value!r}.",
-            check_id="sms_gateway.E013", hint=hint, obj="OTP_SMS_ALLOWED_NON_GEOGRAPHIC",
-        )
-    for prefix in value:
-        if not (
-            isinstance(prefix, str) and prefix.startswith("+") and prefix[1:].isascii() and prefix[1:].isdigit()
-            and any(prefix[1:].startswith(code) for code in NON_GEOGRAPHIC_CODES)
-        ):
-            raise ConfigurationError(
-                f"OTP_SMS_ALLOWED_NON_GEOGRAPHIC has {prefix!r}, which is not the E.164 prefix of a "
-                "non-geographic number ('+' and digits starting with one of their calling codes).",
-                check_id="sms_gateway.E013", hint=hint, obj="OTP_SMS_ALLOWED_NON_GEOGRAPHIC",
-            )
-    return tuple(value)
 
 
 def non_geographic_refused(e164: str) -> bool:
     """True for a number of region 001 that ``OTP_SMS_ALLOWED_NON_GEOGRAPHIC`` does not allow."""
-    return region_of(e164) == NON_GEOGRAPHIC_REGION and not e164.startswith(allowed_non_geographic())
+    return region_of(e164) == NON_GEOGRAPHIC_REGION and not e164.startswith(settings.OTP_SMS_ALLOWED_NON_GEOGRAPHIC)
 
 
 def _invalid(message: StrOrPromise, code: str) -> ValidationError:
@@ -159,15 +129,11 @@ def region_and_type(e164: str) -> tuple[str | None, int | None]:
     return phonenumbers.region_code_for_number(parsed), phonenumbers.number_type(parsed)
 
 
+@lru_cache(maxsize=4096)  # one login masks the same number several times (logs, records, signals)
 def mask_number(e164: str | None) -> str:
     """Hide all but the country code and the last two digits: ``+47******32``."""
     if not e164:
         return ""
-    return _mask(e164)
-
-
-@lru_cache(maxsize=4096)  # one login masks the same number several times (logs, records, signals)
-def _mask(e164: str) -> str:
     digits = e164.lstrip("+")
     try:
         cc = str(phonenumbers.parse(e164, None).country_code) if e164.startswith("+") else ""

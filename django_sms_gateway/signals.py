@@ -14,11 +14,16 @@ is a two_factor ``PhoneDevice``.
 They are notices: a receiver that raises is logged (logger
 ``django_sms_gateway``, with its traceback) and never stops a send, a
 fallback or a verification halfway, nor reaches the user.
+
+:class:`LogThrottle` keeps warnings that could repeat on every login to one a minute.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Hashable
 from typing import Any
 
 import django
@@ -31,25 +36,29 @@ logger = logging.getLogger("django_sms_gateway")
 class RobustSignal(Signal):
     """A signal whose receivers cannot break the code that sends it."""
 
-    def send(self, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
-        """Call every receiver like ``send_robust``; log what one raised."""
-        if django.VERSION >= (5, 0):
-            return self.send_robust(sender, **named)  # logs through _log_robust_failure below
-        # Django 4.2's send_robust logs a failure inline with receiver.__qualname__,
-        # which a functools.partial or a callable object lacks: the AttributeError
-        # would escape. Its loop (4.2 has no async receivers), logging our way.
-        if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
-            return []
-        responses: list[tuple[Any, Any]] = []
-        live: list[Any] = self._live_receivers(sender)  # type: ignore[assignment]  # a list on 4.2
-        for receiver in live:
-            try:
-                response = receiver(signal=self, sender=sender, **named)
-            except Exception as err:
-                self._log_robust_failure(receiver, err)
-                response = err
-            responses.append((receiver, response))
-        return responses
+    if django.VERSION >= (5, 0):
+        #: Django's ``send_robust``, which logs a receiver's error through ``_log_robust_failure`` below.
+        send = Signal.send_robust  # type: ignore[assignment]
+    else:
+
+        def send(self, sender: Any, **named: Any) -> list[tuple[Any, Any]]:  # type: ignore[misc, override]
+            """Call every receiver like ``send_robust``; log what one raised.
+
+            Django 4.2's ``send_robust`` logs a failure inline with
+            ``receiver.__qualname__``, which a ``functools.partial`` or a
+            callable object lacks: the AttributeError would escape."""
+            if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+                return []
+            responses: list[tuple[Any, Any]] = []
+            live: list[Any] = self._live_receivers(sender)  # type: ignore[assignment]  # a list on 4.2
+            for receiver in live:
+                try:
+                    response = receiver(signal=self, sender=sender, **named)
+                except Exception as err:
+                    self._log_robust_failure(receiver, err)
+                    response = err
+                responses.append((receiver, response))
+            return responses
 
     def _log_robust_failure(self, receiver: Any, err: Exception) -> None:
         # Replaces Django's (5.0+), which reads receiver.__qualname__ unguarded.
@@ -86,5 +95,27 @@ breaker_opened = RobustSignal()
 #: ``(alias)``: the trial after a cool-off succeeded; the gateway is used again.
 breaker_closed = RobustSignal()
 
-#: Deprecated alias of :class:`RobustSignal`.
-Notice = RobustSignal
+
+#: Seconds between two warnings of the same kind (per process).
+WARN_INTERVAL = 60.0
+
+
+class LogThrottle:
+    """Lets one warning per key through every ``WARN_INTERVAL`` seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[Hashable, float] = {}
+        self._held_back: dict[Hashable, int] = {}
+
+    def allow(self, key: Hashable = None) -> int | None:
+        """How many warnings of ``key`` were held back since the last one
+        let through, or None: hold this one back too."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < WARN_INTERVAL:
+                self._held_back[key] = self._held_back.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            return self._held_back.pop(key, 0)

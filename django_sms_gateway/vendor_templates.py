@@ -22,8 +22,8 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import E002, E015
 from .conf import settings
-from .origin import ORIGIN_CHECK_ID, origin_binding
 from .text import (
     OriginBinding,
     SegmentInfo,
@@ -136,7 +136,7 @@ def site_format_problem(validity: int) -> str | None:
         template = compile_template(str(settings.OTP_SMS_MESSAGE))
     except TemplateError:
         return None
-    site_name = str(settings.OTP_SMS_SITE_NAME or "")
+    site_name = settings.OTP_SMS_SITE_NAME
     return format_problem(template.render(CODE_SLOT, minutes=whole_minutes(validity), site_name=site_name))
 
 
@@ -159,12 +159,12 @@ def configured_format_problem(text_format: str | None, *, code_length: int, vali
         problem = site_format_problem(validity)
         if problem:
             return FormatProblem(f"OTP_SMS_MESSAGE cannot be iP1's MessageFormat: it {problem}; "
-                                 "set option 'message_format'", "sms_gateway.E002")
+                                 "set option 'message_format'", E002)
         return None
-    binding = origin_binding()
+    binding = settings.origin
     problem = origin_line_problem(text_format) if binding is not None and binding.origin else None
     if problem:
-        return FormatProblem(f"option 'message_format' {problem}", ORIGIN_CHECK_ID)
+        return FormatProblem(f"option 'message_format' {problem}", E015)
     parts = format_parts(text_format, binding, code_length).segments
     if parts > max_segments:
         return FormatProblem(f"option 'message_format' needs {parts} SMS parts with a {code_length}-character "

@@ -22,8 +22,8 @@ from django.utils import timezone
 from . import signals
 from .codes import code_matches, in_progress_marker, is_check_in_progress
 from .conf import settings
+from .dispatch import gateways
 from .exceptions import GatewayError
-from .gateways import gateways
 from .lockout import REBIND_REQUIRED
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def well_formed_code(token: Any, *, vendor: bool = False) -> str | None:
     if not isinstance(token, str):
         return None
     token = token.strip()
-    if len(token) != int(settings.OTP_SMS_TOKEN_LENGTH) or not token.isascii():
+    if len(token) != settings.OTP_SMS_TOKEN_LENGTH or not token.isascii():
         return None
     if vendor:
         return token if token.isalnum() else None

@@ -21,8 +21,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_sms_gateway import checks, outbox
+from django_sms_gateway.dispatch import build_backend
 from django_sms_gateway.exceptions import SMSUnavailable
-from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.phone import normalize_number
 from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign

@@ -378,7 +378,7 @@ def test_sendtestsms_failure_still_counts(sms_outbox):
 
 
 def breaker_backend(alias):
-    from django_sms_gateway.gateways import gateways as registry
+    from django_sms_gateway.dispatch import gateways as registry
 
     return registry[alias]
 

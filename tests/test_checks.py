@@ -162,19 +162,19 @@ def test_limits_cache_that_is_not_shared():
     for backend in ("locmem.LocMemCache", "dummy.DummyCache", "filebased.FileBasedCache"):
         caches = {"default": {"BACKEND": f"django.core.cache.backends.{backend}", "LOCATION": "/tmp/x"}}
         with override_settings(CACHES=caches, DEBUG=False):
-            message = only(checks.check_limits_cache(), "sms_gateway.W003")
+            message = only(checks.check_caches(), "sms_gateway.W003")
         assert "'default'" in message.msg and "RedisCache" in message.hint
         with override_settings(CACHES=caches, DEBUG=True):
-            assert checks.check_limits_cache() == []
+            assert [m for m in checks.check_caches() if m.id == "sms_gateway.W003"] == []
     redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
     locmem = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     with override_settings(CACHES={"default": locmem, "limits": redis}, OTP_SMS_LIMITS_CACHE="limits", DEBUG=False):
-        assert checks.check_limits_cache() == []
+        assert [m for m in checks.check_caches() if m.id in ("sms_gateway.W003", "sms_gateway.E009")] == []
 
 
 def test_limits_cache_alias_not_in_caches():
     with override_settings(OTP_SMS_LIMITS_CACHE="limits"):
-        message = only(checks.check_limits_cache(), "sms_gateway.E009")
+        message = only(checks.check_caches(), "sms_gateway.E009")
     assert "'limits'" in message.msg and "add a 'limits' cache to CACHES" in message.hint
 
 
@@ -197,14 +197,15 @@ def test_bad_breaker_settings():
 
 
 def test_breaker_cache_alias_not_in_caches():
-    assert checks.check_breaker_cache() == []  # unset: the limits cache, checked by E009
+    # Unset: the limits cache, checked by E009.
+    assert [m for m in checks.check_caches() if m.id == "sms_gateway.E014"] == []
     with override_settings(OTP_SMS_BREAKER_CACHE="breaker"):
-        message = only(checks.check_breaker_cache(), "sms_gateway.E014")
+        message = only([m for m in checks.check_caches() if m.id == "sms_gateway.E014"], "sms_gateway.E014")
     assert "'breaker'" in message.msg and "add a 'breaker' cache to CACHES" in message.hint
     with override_settings(OTP_SMS_BREAKER_CACHE="default"):
-        assert checks.check_breaker_cache() == []
+        assert [m for m in checks.check_caches() if m.id == "sms_gateway.E014"] == []
     with override_settings(OTP_SMS_BREAKER_CACHE=["breaker"]):  # not an alias at all: E014, not a TypeError
-        message = only(checks.check_breaker_cache(), "sms_gateway.E014")
+        message = only([m for m in checks.check_caches() if m.id == "sms_gateway.E014"], "sms_gateway.E014")
     assert "['breaker']" in message.msg
 
 
@@ -262,8 +263,7 @@ def test_plain_http_to_a_host_that_is_not_loopback_is_an_error_without_debug():
 
 
 def test_without_sms_gateways_and_debug_the_console_withholds_codes_and_the_check_says_why(capsys):
-    from django_sms_gateway.dispatch import build_message
-    from django_sms_gateway.gateways import gateways
+    from django_sms_gateway.dispatch import build_message, gateways
 
     with override_settings(SMS_GATEWAYS=None, DEBUG=False):
         message = only(checks.check_gateways(), "sms_gateway.W015")

@@ -76,11 +76,11 @@ def _fresh_warning_throttle(monkeypatch):
 
 @override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=1)
 def test_the_fallback_warning_is_logged_once_a_minute_with_a_count(caplog, monkeypatch):
-    from django_sms_gateway import log_throttle
-    from django_sms_gateway.log_throttle import WARN_INTERVAL
+    from django_sms_gateway import signals
+    from django_sms_gateway.signals import WARN_INTERVAL
 
     clock = [1000.0]
-    monkeypatch.setattr(log_throttle.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(signals.time, "monotonic", lambda: clock[0])
     with caplog.at_level(logging.WARNING, logger="django_sms_gateway"):
         for _ in range(5):
             assert client_ip(request("198.51.100.9")) == "198.51.100.9"

@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from django_sms_gateway.backends.console import ConsoleBackend
 from django_sms_gateway.backends.locmem import LocmemBackend
-from django_sms_gateway.gateways import gateways
+from django_sms_gateway.dispatch import gateways
 
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
 

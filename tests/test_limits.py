@@ -17,7 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from freezegun import freeze_time
 
-from django_sms_gateway import checks, counters, limits, signals
+from django_sms_gateway import checks, counters, signals
+from django_sms_gateway.conf import LIMIT_NAMES
+from django_sms_gateway.conf import settings as conf_settings
 from django_sms_gateway.exceptions import DeliveryFailed, SendLimitExceeded, SMSUnavailable
 from django_sms_gateway.middleware import SMSRequestMiddleware
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 NUMBER = "+4798765432"
 LIMITS_CACHE = "sms-limits"
-OFF = dict.fromkeys(limits.LIMIT_NAMES)
+OFF = dict.fromkeys(LIMIT_NAMES)
 GENERIC = "Too many text messages were requested. Please try again later."
 
 
@@ -242,7 +244,7 @@ def test_several_limits_hit_at_once_each_signal_and_wait_for_the_longest(sms_out
 
 def test_cache_keys_hold_no_number_or_address(sms_outbox):
     request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.77")
-    with sending_limits(**{name: (5, 3600) for name in limits.LIMIT_NAMES}) as cache:
+    with sending_limits(**{name: (5, 3600) for name in LIMIT_NAMES}) as cache:
         make_device(confirmed=False).generate_challenge(request)
         keys = list(cache._cache)
     assert len(keys) == 5
@@ -367,15 +369,15 @@ def test_no_counter_on_means_no_cache_call(sms_outbox):
 
 def test_a_partial_setting_is_merged_over_the_defaults():
     with override_settings(OTP_SMS_LIMITS={"number": (2, 60), "ip": None}):
-        enabled, digits = limits.limit_settings()
+        enabled, digits = conf_settings.limits.limits, conf_settings.limits.prefix_digits
     assert [(limit.name, limit.count, limit.seconds) for limit in enabled] == [
         ("number", 2, 60), ("prefix", 20, 3600), ("user", 10, 3600), ("global", 100_000, 3600)
     ]
     assert digits == 3
     with override_settings(OTP_SMS_LIMITS={}):
-        assert len(limits.limit_settings()[0]) == 5
+        assert len(conf_settings.limits.limits) == 5
     with override_settings(OTP_SMS_LIMITS=None):
-        assert limits.limit_settings()[0] == ()
+        assert conf_settings.limits.limits == ()
 
 
 @pytest.mark.parametrize(
@@ -403,7 +405,7 @@ def test_limit_misconfiguration_is_e012_and_improperly_configured(setting, value
     with override_settings(**{setting: value}):
         messages = checks.check_limits()
         with pytest.raises(ImproperlyConfigured) as error:
-            limits.validate()
+            conf_settings.limits  # noqa: B018  (read: raises)
     [message] = [m for m in messages if m.id == "sms_gateway.E012"]
     assert named in message.msg and named in str(error.value)
     assert message.hint
@@ -438,7 +440,7 @@ def test_allowlist_misconfiguration_is_e013(setting, value, named):
     with override_settings(**{setting: value}):
         [message] = checks.check_limits()
         with pytest.raises(ImproperlyConfigured) as error:
-            limits.validate()
+            conf_settings.limits  # noqa: B018  (read: raises)
     assert message.id == "sms_gateway.E013" and named in message.msg and named in str(error.value)
 
 

@@ -145,7 +145,7 @@ def cache(backend, options=None):
 )
 def test_a_cache_without_socket_timeouts_is_w012(entry, warned):
     with override_settings(CACHES={"default": entry}, OTP_SMS_LIMITS={}, OTP_SMS_LIMITS_CACHE="default"):
-        found = [m for m in checks.check_limits() if m.id == "sms_gateway.W016"]
+        found = [m for m in checks.check_caches() if m.id == "sms_gateway.W016"]
     assert bool(found) == warned
     if warned:
         [message] = found
@@ -159,5 +159,5 @@ def test_w012_names_the_breaker_cache_too():
         "breaker": cache("django.core.cache.backends.redis.RedisCache"),
     }
     with override_settings(CACHES=caches_setting, OTP_SMS_BREAKER_CACHE="breaker"):
-        [message] = [m for m in checks.check_limits() if m.id == "sms_gateway.W016"]
+        [message] = [m for m in checks.check_caches() if m.id == "sms_gateway.W016"]
     assert "'breaker' holds the SMS circuit breaker state" in message.msg

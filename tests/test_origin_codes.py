@@ -10,9 +10,8 @@ import pytest
 from django.test import override_settings
 
 from django_sms_gateway import checks
-from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.dispatch import build_message, gateways
 from django_sms_gateway.exceptions import SMSUnavailable
-from django_sms_gateway.gateways import gateways
 from django_sms_gateway.text import OriginBinding, OriginError, append_origin_lines, compile_template
 from tests.vendors.helpers import ACCUAUTH, IP1, credentials, gateway_entry
 

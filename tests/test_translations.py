@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import translation
 
 import django_sms_gateway
-from django_sms_gateway import checks
+from django_sms_gateway import checks, dispatch
 from django_sms_gateway.conf import DEFAULTS
 from django_sms_gateway.exceptions import DeliveryFailed
 from django_sms_gateway.phone import normalize_number
@@ -53,7 +53,7 @@ def test_every_shipped_language_passes_the_template_checks():
         DEBUG=True,
     ):
         assert checks.check_gateways() == []
-        assert len(checks.message_sources()) == 4
+        assert len(dispatch.message_sources()) == 4
 
 
 @pytest.mark.django_db

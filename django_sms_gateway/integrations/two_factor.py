@@ -27,15 +27,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import django.conf
 from django.core.exceptions import ValidationError
 
 from .. import limits, signals
 from ..backends.base import BaseBackend
-from ..dispatch import Delivery, build_message, send_message
-from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable
-from ..gateways import gateways
+from ..checks import E010, E011
+from ..dispatch import Delivery, build_message, gateways, send_message
+from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, user_safe_error
 from ..phone import mask_number, normalize_number
-from ..user_safe import user_safe_error
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -89,7 +89,7 @@ class Gateway:
             raise ConfigurationError(
                 "Every gateway in SMS_GATEWAYS makes its own codes (verifies_codes), so none can send "
                 "django-two-factor-auth's code.",
-                check_id="sms_gateway.E011",
+                check_id=E011,
                 hint="Add a gateway that sends the text it is given.",
                 obj="TWO_FACTOR_SMS_GATEWAY",
             )
@@ -120,11 +120,38 @@ class Gateway:
         pointing here; the error is logged at ERROR)."""
         error = ConfigurationError(
             f"{GATEWAY_PATH} sends text messages only.",
-            check_id="sms_gateway.E010",
+            check_id=E010,
             hint="Set TWO_FACTOR_CALL_GATEWAY to a voice gateway or remove it.",
             obj="TWO_FACTOR_CALL_GATEWAY",
         )
         raise user_safe_error(error) from error
+
+
+def two_factor_problems(backends: list[BaseBackend] | None) -> list[ConfigurationError]:
+    """django-two-factor-auth's gateway settings can work: our gateway is not
+    its call gateway (E010), and when it is its SMS gateway, some gateway of
+    ``backends`` (all of them built; None when some do not build) sends the
+    text it is given (E011)."""
+    site = django.conf.settings
+    problems: list[ConfigurationError] = []
+    if getattr(site, "TWO_FACTOR_CALL_GATEWAY", None) == GATEWAY_PATH:
+        problems.append(ConfigurationError(
+            f"TWO_FACTOR_CALL_GATEWAY is {GATEWAY_PATH!r}, which sends text messages only.",
+            check_id=E010,
+            hint="Remove TWO_FACTOR_CALL_GATEWAY or point it at a voice gateway; keep "
+            f"TWO_FACTOR_SMS_GATEWAY = {GATEWAY_PATH!r} for text messages.",
+        ))
+    built = list(backends) if backends is not None else []
+    if getattr(site, "TWO_FACTOR_SMS_GATEWAY", None) == GATEWAY_PATH and built \
+            and all(backend.verifies_codes for backend in built):
+        problems.append(ConfigurationError(
+            "TWO_FACTOR_SMS_GATEWAY sends through SMS_GATEWAYS, but every gateway there makes its own codes, "
+            "so none can send django-two-factor-auth's code.",
+            check_id=E011,
+            hint="Add a gateway whose vendor sends the text it is given (Signicat, ZignSec, AccuAuth) "
+            "to SMS_GATEWAYS.",
+        ))
+    return problems
 
 
 def __getattr__(name: str) -> Any:

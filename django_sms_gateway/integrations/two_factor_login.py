@@ -21,7 +21,7 @@ from django.http import HttpResponse
 from two_factor.views import LoginView as TwoFactorLoginView
 from two_factor.views.utils import IdempotentSessionWizardView
 
-from ..user_safe import user_message, user_safe_error
+from ..exceptions import user_message, user_safe_error
 
 __all__ = ["LoginView"]
 

@@ -45,7 +45,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..backends.base import BaseBackend
 from ..conf import settings
-from ..gateways import gateways
+from ..dispatch import gateways
 from ..models import DeliveryRecord
 from ..vendor_json import UnreadableJSON, read_json
 

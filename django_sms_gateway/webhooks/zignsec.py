@@ -31,7 +31,7 @@ from django.http import HttpRequest
 
 from ..backends.base import BaseBackend
 from ..backends.zignsec import SESSION_ID, SessionStatus, ZignSecBackend, moved_names
-from ..gateways import gateways
+from ..dispatch import gateways
 from ..models import DeliveryRecord
 from ..vendor_json import UnreadableJSON, read_json_object, whole_number
 from .base import (

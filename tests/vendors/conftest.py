@@ -1,6 +1,6 @@
 import pytest
 
-from django_sms_gateway.gateways import build_backend
+from django_sms_gateway.dispatch import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
 from .helpers import gateway_entry

@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.dispatch import build_backend, build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayRateLimited,
@@ -16,7 +16,6 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
 from .helpers import NUMBER, FixedAnswer, gateway_entry

@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.signicat import SignicatBackend
+from django_sms_gateway.dispatch import build_backend
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayConnectionError,
@@ -17,7 +18,6 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.sandbox import CREDENTIALS
 
 from .helpers import HTTP_FAULT_ERRORS, HTTP_FAULTS, NUMBER, closed_port_url, message_with, signicat_entry

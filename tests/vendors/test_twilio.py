@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from django_sms_gateway import breaker, gateways
+from django_sms_gateway import breaker, dispatch
 from django_sms_gateway.backends.twilio import TwilioBackend
 from django_sms_gateway.dispatch import send_code
 from django_sms_gateway.exceptions import (
@@ -154,7 +154,7 @@ def test_invalid_number_ends_the_walk_and_leaves_the_breaker_closed(sandbox, set
                              "locmem": LOCMEM_ENTRY}
     with pytest.raises(RecipientNotReachable):
         send_code("+15005550001", CODE)
-    backend = gateways.gateways["twilio"]
+    backend = dispatch.gateways["twilio"]
     assert breaker.states([backend])["twilio"].failures == 0
     sandbox.set_fault("twilio", "500", count=1)
     send_code(NUMBER, CODE)  # falls back to locmem: a vendor failure does count

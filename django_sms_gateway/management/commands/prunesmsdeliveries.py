@@ -15,14 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from ...conf import settings
+from ...exceptions import ConfigurationError
 from ...models import DeliveryRecord
 
 BATCH_SIZE = 5000
 
 
-def _days(value: Any, source: str) -> int:
+def _days(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise CommandError(f"{source} must be a whole number of days, at least 1 (got {value!r}).")
+        raise CommandError(f"--days must be a whole number of days, at least 1 (got {value!r}).")
     return value
 
 
@@ -40,13 +41,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, days: int | None = None, dry_run: bool = False, **options: Any) -> None:
         if days is not None:
-            days = _days(days, "--days")
+            days = _days(days)
         else:
-            configured = settings.OTP_SMS_DELIVERY_RECORD_DAYS
+            try:
+                configured = settings.OTP_SMS_DELIVERY_RECORD_DAYS
+            except ConfigurationError as exc:
+                raise CommandError(exc.message) from None
             if configured is None:
                 self.stdout.write("OTP_SMS_DELIVERY_RECORD_DAYS is None: delivery records are kept; nothing deleted.")
                 return
-            days = _days(configured, "OTP_SMS_DELIVERY_RECORD_DAYS")
+            days = configured
         cutoff = timezone.now() - timedelta(days=days)
         old = DeliveryRecord.objects.filter(created_at__lt=cutoff)
         if dry_run:

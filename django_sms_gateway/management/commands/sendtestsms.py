@@ -32,9 +32,8 @@ from django.utils.translation import gettext
 from ... import breaker
 from ...backends.base import BaseBackend, CredentialCheck, SMSMessage
 from ...conf import settings
-from ...dispatch import send_message
+from ...dispatch import gateways, send_message
 from ...exceptions import Attempt, DeliveryFailed, GatewayError
-from ...gateways import gateways
 from ...phone import mask_number, normalize_number
 from ...text import compile_template
 
@@ -51,10 +50,10 @@ def build_test_message(recipient: str) -> SMSMessage:
     It goes through the same template machinery as a code, so vendors that
     render their own text (vendor-held templates, vendor-made codes) get it too.
     """
-    length = int(settings.OTP_SMS_TOKEN_LENGTH)
+    length = settings.OTP_SMS_TOKEN_LENGTH
     token = "".join(islice(cycle(TEST_DIGITS), length))
-    site_name = str(settings.OTP_SMS_SITE_NAME or "") or "django-otp-sms-gateway"
-    validity = int(settings.OTP_SMS_TOKEN_VALIDITY)
+    site_name = str(settings.OTP_SMS_SITE_NAME) or "django-otp-sms-gateway"
+    validity = settings.OTP_SMS_TOKEN_VALIDITY
     template = compile_template(gettext("Test message from {site_name}: {token}. This is not a login code."))
     return SMSMessage(
         recipient=recipient,
