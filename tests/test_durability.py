@@ -21,7 +21,7 @@ from django.db import connection, connections, transaction
 from django.test import override_settings
 from django_otp.forms import OTPTokenForm
 
-from django_sms_gateway import sending
+from django_sms_gateway import models
 from django_sms_gateway.backends.base import BaseBackend, SendResult
 from django_sms_gateway.models import DeliveryRecord, ScheduledDelivery, SMSDevice
 from django_sms_gateway.testing import last_code
@@ -57,7 +57,7 @@ SLOW = {"slow": {"BACKEND": "tests.test_durability.SlowVendor"}}
 @pytest.fixture(autouse=True)
 def _slow_vendor():
     SlowVendor.while_answering, SlowVendor.codes = None, []
-    sending._warned_about_transactions.clear()
+    models._warned_about_transactions.clear()
     yield
     SlowVendor.while_answering, SlowVendor.codes = None, []
 

@@ -249,7 +249,7 @@ def test_a_send_limit_shows_its_user_safe_text(client, alice, phone, monkeypatch
     def refuse(self, request=None):
         raise SendLimitExceeded("per_number", "Too many codes were sent to this number. Try again in an hour.", 3600)
 
-    monkeypatch.setattr(SMSDevice, "generate_challenge", refuse)
+    monkeypatch.setattr(SMSDevice, "send_code", refuse)
     sign_in(client)
     response = send_code(client, phone)
     assert notice_of(response) == "Too many codes were sent to this number. Try again in an hour."
@@ -259,7 +259,7 @@ def test_an_unexpected_error_is_logged_and_shown_as_a_generic_sentence(client, a
     def explode(self, request=None):
         raise RuntimeError("secret-internal-detail")
 
-    monkeypatch.setattr(SMSDevice, "generate_challenge", explode)
+    monkeypatch.setattr(SMSDevice, "send_code", explode)
     sign_in(client)
     with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
         response = send_code(client, phone)
