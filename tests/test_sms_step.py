@@ -58,11 +58,6 @@ def fresh_site(settings):
 
 
 @pytest.fixture
-def phone(user):
-    return SMSDevice.objects.create(user=user, name="Mobile", number=NUMBER, confirmed=True)
-
-
-@pytest.fixture
 def signed_in(client: Client, user):
     client.force_login(user)
     return client
