@@ -25,11 +25,9 @@ from django.test.utils import CaptureQueriesContext
 
 from django_sms_gateway import breaker, signals
 from django_sms_gateway.backends.base import BaseBackend
-from django_sms_gateway.dispatch import build_message
-from django_sms_gateway.dispatch import build_backend
+from django_sms_gateway.dispatch import build_backend, build_message
 from django_sms_gateway.dispatch import gateways as registry
-from django_sms_gateway.models import SMSDevice
-from django_sms_gateway.records import DeliveryRecord
+from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.sandbox import CREDENTIALS
 
 from .measure import Samples, Throughput, sample, throughput

@@ -10,13 +10,13 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import REBIND_REQUIRED, DeliveryRecord, SMSDevice
+from .models import REBIND_REQUIRED, DeliveryRecord, SMSDevice, SMSDeviceQuerySet
 
 
 @admin.register(SMSDevice)
@@ -79,8 +79,8 @@ class SMSDeviceAdmin(admin.ModelAdmin):
         return not allowed and (details or {}).get("reason") == REBIND_REQUIRED
 
     @admin.action(description=_("Reset throttling of the selected devices"), permissions=["change"])
-    def reset_throttling(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
-        count = queryset.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+    def reset_throttling(self, request: HttpRequest, queryset: SMSDeviceQuerySet) -> None:
+        count = queryset.reset_throttling()
         self.message_user(
             request,
             ngettext("Throttling was reset for %(count)d device.", "Throttling was reset for %(count)d devices.",
@@ -89,13 +89,10 @@ class SMSDeviceAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Require a new binding of the selected devices"), permissions=["change"])
-    def require_new_binding(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
+    def require_new_binding(self, request: HttpRequest, queryset: SMSDeviceQuerySet) -> None:
         """Unconfirm the devices and clear their codes, cooldowns and failure
         counts, as a changed number would: each must be confirmed again."""
-        count = queryset.update(
-            confirmed=False, token=None, vendor_gateway="", valid_until=timezone.now(),
-            last_generated_timestamp=None, throttling_failure_count=0, throttling_failure_timestamp=None,
-        )
+        count = queryset.require_new_binding()
         self.message_user(
             request,
             ngettext("%(count)d device must now be confirmed again.",
@@ -104,8 +101,8 @@ class SMSDeviceAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Reset the code cooldown of the selected devices"), permissions=["change"])
-    def reset_cooldown(self, request: HttpRequest, queryset: QuerySet[SMSDevice]) -> None:
-        count = queryset.update(last_generated_timestamp=None)
+    def reset_cooldown(self, request: HttpRequest, queryset: SMSDeviceQuerySet) -> None:
+        count = queryset.reset_cooldown()
         self.message_user(
             request,
             ngettext("The cooldown was reset for %(count)d device.", "The cooldown was reset for %(count)d devices.",

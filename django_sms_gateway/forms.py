@@ -29,10 +29,9 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.forms import OTPAuthenticationFormMixin, OTPTokenForm, otp_verification_failed
 from django_otp.models import VerifyNotAllowed
 
-from .challenge import ChallengeOutcome, send_challenge
 from .conf import settings
 from .exceptions import wait_text
-from .models import SMSDevice
+from .models import ChallengeOutcome, SMSDevice
 
 __all__ = ["SMSTokenForm", "sms_devices", "device_label"]
 
@@ -133,7 +132,7 @@ class SMSTokenForm(OTPTokenForm):
             if self._challenge_device is None:
                 raise
         if self._challenge_device is not None:
-            self.challenge = send_challenge(self._challenge_device, self.request)
+            self.challenge = self._challenge_device.send_challenge(self.request)
             # Keep the form invalid: sending a code must never sign anybody in.
             raise ValidationError(self.challenge.message, code="challenge_message")
 

@@ -1,49 +1,280 @@
-"""The SMS device for django-otp, and (from :mod:`.records`) the record of every send attempt."""
+"""The SMS device for django-otp, and the record of every send attempt.
+
+:class:`SMSDevice` owns its state: the claim of a cooldown slot, the writes
+around the vendor call, the check of a typed code and the lock-out are its
+own methods, and only they write its fields. :class:`DeliveryRecord` is one
+row per gateway tried.
+"""
 
 from __future__ import annotations
 
+import hmac
+import logging
+import math
+import operator
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial, reduce
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from django.core.exceptions import ValidationError
-from django.db import connections, models, router, transaction
-from django.db.models import Q
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import F, Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin, VerifyNotAllowed
+from django_otp.models import (
+    CooldownMixin,
+    DeviceManager,
+    GenerateNotAllowed,
+    SideChannelDevice,
+    ThrottlingMixin,
+    TimestampMixin,
+    VerifyNotAllowed,
+)
 
-from . import limits
-from .codes import generate_code, hash_code
+from . import limits, signals
+from .backends.base import SEGMENTS_MAX, SMSMessage
 from .conf import settings
-from .dispatch import Delivery, build_message
-from .exceptions import user_safe_error
-from .lockout import REBIND_REQUIRED
+from .dispatch import Delivery, build_message, gateways, send_message
+from .exceptions import Attempt, DeliveryFailed, GatewayError, user_message, user_safe_error
 from .phone import mask_number, normalize_number
-from .records import CHARGE_MAX, SEGMENTS_MAX, DeliveryRecord, DeliveryRecordQuerySet
-from .sending import ClaimedSend, ScheduledDelivery, in_callers_transaction, warn_once_about_transaction
 from .text import whole_seconds
-from .verification import RESERVATION_MARGIN, CodeCheck, cleared_code
+
+__all__ = [
+    "CHARGE_MAX", "REBIND_REQUIRED", "RESERVATION_MARGIN", "SEGMENTS_MAX", "ChallengeOutcome", "DeliveryRecord",
+    "DeliveryRecordQuerySet", "SMSDevice", "SMSDeviceQuerySet", "ScheduledDelivery", "generate_code",
+]
+
+logger = logging.getLogger("django_sms_gateway")
+
+#: ``SMSDevice.verify_is_allowed()``'s reason once ``OTP_SMS_MAX_FAILURES`` is reached.
+REBIND_REQUIRED = "rebind_required"
+#: Seconds past the vendor's timeout that a reserved vendor code stays reserved.
+RESERVATION_MARGIN = 5.0
+#: Largest value the ``charge`` column holds (on every database Django supports).
+CHARGE_MAX = 2**31 - 1
+
+# -- codes ------------------------------------------------------------------------------------------
+
+_SALT = "django_sms_gateway.codes"
+#: Start of the token column's value while one request checks a vendor's code.
+_IN_PROGRESS_PREFIX = "checking:"
+
+
+def generate_code(length: int) -> str:
+    """A uniformly random string of ``length`` ASCII digits, from :mod:`secrets`."""
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def _hash_code(device_id: object, code: str) -> str:
+    """HMAC-SHA256 of ``code`` bound to the device, keyed with ``SECRET_KEY``
+    (so a copy of the database alone does not reveal or test codes)."""
+    return salted_hmac(_SALT, f"{device_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def _code_matches(device_id: object, code: str, stored_hash: str) -> bool:
+    """Constant-time comparison of ``code`` with ``stored_hash``."""
+    return hmac.compare_digest(_hash_code(device_id, code), stored_hash)
+
+
+def _vendor_marker() -> str:
+    """A value for the token column when the vendor holds the code: matches no typed code."""
+    return "vendor:" + secrets.token_hex(24)
+
+
+def _in_progress_marker(until: float) -> str:
+    """A value for the token column while one request asks the vendor
+    whether a code is right, until ``until`` (epoch seconds) at the latest.
+    Unique per request; nothing secret in it."""
+    return f"{_IN_PROGRESS_PREFIX}{math.ceil(until)}:{secrets.token_hex(24)}"
+
+
+def _is_check_in_progress(token: str, now: float) -> bool:
+    """Whether ``token`` is an in-progress marker whose request may still be
+    asking the vendor (one left behind by a dead process is not, once its
+    time is up)."""
+    if not token.startswith(_IN_PROGRESS_PREFIX):
+        return False
+    until = token[len(_IN_PROGRESS_PREFIX):].split(":", 1)[0]
+    return not until.isdigit() or now < int(until)
+
+
+def _well_formed(token: Any, *, vendor: bool) -> str | None:
+    """The code as typed if it has the right shape, else None.
+
+    Outer whitespace is forgiven; anything else (inner whitespace, non-ASCII
+    digits, a length other than ``OTP_SMS_TOKEN_LENGTH``) is refused. A
+    vendor's code may hold ASCII letters too.
+    """
+    if isinstance(token, int) and not isinstance(token, bool):
+        token = str(token)
+    if not isinstance(token, str):
+        return None
+    token = token.strip()
+    if len(token) != settings.OTP_SMS_TOKEN_LENGTH or not token.isascii():
+        return None
+    if vendor:
+        return token if token.isalnum() else None
+    return token if token.isdigit() else None
+
+
+def _no_code(now: datetime) -> dict[str, Any]:
+    """The device's code fields with no code: none stored or held by a
+    vendor, expired ``now``, no failures counted and no cooldown running."""
+    return {
+        "token": None,
+        "vendor_gateway": "",
+        "valid_until": now,
+        "throttling_failure_count": 0,
+        "throttling_failure_timestamp": None,
+        "last_generated_timestamp": None,
+    }
+
+
+def _failure(now: datetime) -> dict[str, Any]:
+    """What a wrong code writes: one more failure, counted atomically."""
+    return {"throttling_failure_count": F("throttling_failure_count") + 1, "throttling_failure_timestamp": now}
+
+
+def _spent(now: datetime) -> dict[str, Any]:
+    """What a success writes: the code is spent and the device was used ``now``."""
+    return {**_no_code(now), "last_used_at": now}
+
+
+def _vendor_timeout(alias: str) -> float:
+    try:
+        return gateways[alias].timeout
+    except KeyError:  # the gateway is gone: SMSDevice._vendor_says_valid reports it
+        return 0.0
+
+
+# -- the caller's transaction --------------------------------------------------------------------------
+
+#: Errors that say the database connection was lost (not that a statement was wrong).
+_CONNECTION_LOST = (OperationalError, InterfaceError)
+
+_warned_about_transactions = threading.Event()
+
+
+def _in_callers_transaction(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the caller has a transaction open on ``connection``.
+
+    The transaction a test case wraps each test in does not count: it stands
+    for autocommit, and never commits."""
+    return connection.in_atomic_block and not getattr(connection.atomic_blocks[0], "_from_testcase", False)
+
+
+def _warn_once_about_transaction() -> None:
+    if _warned_about_transactions.is_set():
+        return
+    _warned_about_transactions.set()
+    logger.warning(
+        "SMSDevice.generate_challenge() was called inside a database transaction (django-otp's OTPTokenForm "
+        "does this): the code is sent when that transaction commits, so that no vendor call holds its row "
+        "locks and no rollback loses a code that was sent, but a failure to send can no longer be shown "
+        "on the page. Call generate_challenge() outside a transaction (django_sms_gateway's SMSVerifyView "
+        "does) to send at once. Logged once per process."
+    )
+
+
+# -- outcomes ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledDelivery:
+    """What :meth:`SMSDevice.send_code` returns when the code goes out once
+    the caller's transaction on ``database`` commits."""
+
+    database: str
+
+
+@dataclass(frozen=True)
+class ChallengeOutcome:
+    """What happened when a code was asked for (:meth:`SMSDevice.send_challenge`).
+
+    ``status`` is ``"sent"``, ``"cooldown"`` (nothing sent: too soon after the
+    last code; the message says how long to wait) or ``"failed"``;
+    ``message`` is safe to show to the user.
+    """
+
+    SENT: ClassVar[str] = "sent"
+    COOLDOWN: ClassVar[str] = "cooldown"
+    FAILED: ClassVar[str] = "failed"
+
+    status: str
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == self.FAILED
+
+
+class _Releasable(Protocol):
+    """What :func:`limits.check_send` returns: the counts one send raised."""
+
+    def release(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A cooldown slot one send won: what the writes after the vendor call need."""
+
+    database: str
+    message: SMSMessage
+    token_hash: str
+    #: ``last_generated_timestamp`` before the claim, given back when nothing was sent.
+    previous: datetime | None
+    claimed_at: datetime
+    reservation: _Releasable
+
+
+# -- the device -------------------------------------------------------------------------------------
+
+
+class SMSDeviceQuerySet(models.QuerySet["SMSDevice"]):
+    """Changes to many devices at once (the admin's actions); each returns the rows changed."""
+
+    def reset_throttling(self) -> int:
+        """Forget the failure counts, and with them a lock-out."""
+        return self.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+
+    def reset_cooldown(self) -> int:
+        """Let a new code be sent at once."""
+        return self.update(last_generated_timestamp=None)
+
+    def require_new_binding(self) -> int:
+        """Unconfirm the devices and clear their codes, cooldowns and failure
+        counts, as a changed number would: each must be confirmed again."""
+        return self.update(confirmed=False, **_no_code(timezone.now()))
 
 
 class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
     """A django-otp device that sends its code by SMS to ``number``.
 
-    - :meth:`generate_challenge` makes a code with :mod:`secrets`, stores only
-      its keyed hash, and sends it through ``SMS_GATEWAYS`` in order. It
-      returns a short sentence for the user, or raises
-      :class:`~django_sms_gateway.exceptions.DeliveryFailed` (user-safe text).
+    - :meth:`send_challenge` (for a page) and :meth:`generate_challenge`
+      (django-otp's API) make a code with :mod:`secrets`, store only its keyed
+      hash, and send it through ``SMS_GATEWAYS`` in order (:meth:`send_code`).
     - :meth:`verify_token` accepts the code once, even when requests race:
       success is a conditional UPDATE, failures an atomic increment. A code
-      held by the vendor (iP1) is checked with that vendor.
+      held by the vendor (iP1, Twilio Verify) is checked with that vendor, one
+      request at a time.
+    - Wrong codes are throttled with a bounded wait; after
+      ``OTP_SMS_MAX_FAILURES`` of them the device is locked until it is bound
+      again (:meth:`rebind`). Changing ``number`` is a new binding:
+      unconfirmed, old code cleared.
 
-    - Changing ``number`` is a new binding (:meth:`rebind`): unconfirmed,
-      old code cleared.
-
-    Settings: ``OTP_SMS_TOKEN_LENGTH``, ``OTP_SMS_TOKEN_VALIDITY``,
-    ``OTP_SMS_COOLDOWN_DURATION``, the lock-out settings read by
-    :mod:`django_sms_gateway.lockout` and the message settings read by
-    :mod:`django_sms_gateway.dispatch`.
+    Only these methods write the device's fields. Settings:
+    ``OTP_SMS_TOKEN_LENGTH``, ``OTP_SMS_TOKEN_VALIDITY``,
+    ``OTP_SMS_COOLDOWN_DURATION``, ``OTP_SMS_THROTTLE_FACTOR``,
+    ``OTP_SMS_THROTTLE_MAX_DELAY``, ``OTP_SMS_MAX_FAILURES`` and the message
+    settings read by :mod:`django_sms_gateway.dispatch`.
     """
 
     number = models.CharField(
@@ -59,6 +290,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         editable=False,
         help_text="Alias of the gateway that made and checks the current code, if the vendor does.",
     )
+
+    objects = DeviceManager.from_queryset(SMSDeviceQuerySet)()
 
     if TYPE_CHECKING:  # fields of django-otp's mixins, which ship no type hints
         valid_until: datetime
@@ -114,7 +347,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
     def _unbind(self) -> None:
         self.confirmed = False
-        for name, value in cleared_code(timezone.now()).items():
+        for name, value in _no_code(timezone.now()).items():
             setattr(self, name, value)
 
     def rebind(self, number: str) -> None:
@@ -158,9 +391,9 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     def verify_is_allowed(self) -> tuple[bool, dict[str, Any] | None]:
         """django-otp's exponential throttle, with its wait capped at
         ``OTP_SMS_THROTTLE_MAX_DELAY``; after ``OTP_SMS_MAX_FAILURES``
-        consecutive wrong codes, refused until the device is bound again
-        (:meth:`rebind`) or an administrator resets it. The failure count
-        itself stays exact (see :mod:`django_sms_gateway.lockout`)."""
+        consecutive wrong codes, refused (reason :data:`REBIND_REQUIRED`)
+        until the device is bound again (:meth:`rebind`) or an administrator
+        resets it. The failure count itself stays exact."""
         policy = settings.lockout
         failures = self.throttling_failure_count
         if policy.locked_for_good(failures):
@@ -183,19 +416,29 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         allowed: tuple[bool, dict[str, Any] | None] = super(ThrottlingMixin, self).verify_is_allowed()
         return allowed
 
-    # -- challenge ----------------------------------------------------------
+    # -- sending a code -----------------------------------------------------
 
     def generate_token(self, length: int | None = None, valid_secs: int | None = None, commit: bool = True) -> str:
         """Make a code, keep only its hash (and expiry); return the code."""
         code = generate_code(length or settings.OTP_SMS_TOKEN_LENGTH)
-        self.token = hash_code(self.pk, code)
+        self.token = _hash_code(self.pk, code)
         self.vendor_gateway = ""
         self.valid_until = timezone.now() + timedelta(seconds=valid_secs or settings.OTP_SMS_TOKEN_VALIDITY)
         if commit:
             self.save(update_fields=["token", "vendor_gateway", "valid_until"])
         return code
 
-    def generate_challenge(self, request: Any = None) -> str:
+    def send_challenge(self, request: HttpRequest | None = None) -> ChallengeOutcome:
+        """Send a fresh code, as :meth:`generate_challenge` does, and say what
+        happened in a sentence safe to show (for a failure, see
+        :func:`~django_sms_gateway.exceptions.user_message`); never raises for
+        a code that could not be sent."""
+        try:
+            return self._challenge(request)
+        except Exception as exc:
+            return ChallengeOutcome(ChallengeOutcome.FAILED, user_message(user_safe_error(exc)))
+
+    def generate_challenge(self, request: HttpRequest | None = None) -> str:
         """Send a fresh code; return a sentence for the user.
 
         During the cooldown nothing is sent and the sentence says when a new
@@ -207,34 +450,60 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         forms), the code is sent when it commits: see :meth:`send_code`.
         """
         try:
-            allowed, details = self.generate_is_allowed()
-            if allowed:
-                delivery = self.send_code(request=request)
-                if delivery is not None:
-                    return gettext("We sent a code by text message to %(number)s.") % {"number": self.masked_number}
-                details = self.generate_is_allowed()[1]
-            return self._cooldown_sentence(details)
+            return self._challenge(request).message
         except Exception as exc:
             safe = user_safe_error(exc)
             if safe is exc:
                 raise
             raise safe from exc
 
-    def send_code(self, request: Any = None) -> Delivery | ScheduledDelivery | None:
+    def _challenge(self, request: HttpRequest | None) -> ChallengeOutcome:
+        """Send a code unless the cooldown runs; errors are raised as they come."""
+        allowed, details = self.generate_is_allowed()
+        if allowed:
+            if self.send_code(request=request) is not None:
+                sentence = gettext("We sent a code by text message to %(number)s.") % {"number": self.masked_number}
+                return ChallengeOutcome(ChallengeOutcome.SENT, sentence)
+            details = self.generate_is_allowed()[1]  # another request took the slot
+        when = (details or {}).get("next_generation_at")
+        if when is None:
+            sentence = gettext("A new code cannot be sent right now.")
+        else:
+            sentence = gettext("A code was sent recently. You can ask for a new one in %(seconds)d seconds.") % {
+                "seconds": whole_seconds((when - timezone.now()).total_seconds())
+            }
+        return ChallengeOutcome(ChallengeOutcome.COOLDOWN, sentence)
+
+    def cooldown_seconds(self) -> int:
+        """Whole seconds until a new code may be sent; 0 when it may now."""
+        allowed, details = self.generate_is_allowed()
+        if allowed or not details or details.get("reason") != GenerateNotAllowed.COOLDOWN_DURATION_PENDING:
+            return 0
+        when: datetime | None = details.get("next_generation_at")
+        return 0 if when is None else whole_seconds((when - timezone.now()).total_seconds())
+
+    def has_pending_code(self) -> bool:
+        """Whether a code sent to the device is unused and not expired."""
+        return bool(self.token) and self.valid_until is not None and self.valid_until > timezone.now()
+
+    def send_code(self, request: HttpRequest | None = None) -> Delivery | ScheduledDelivery | None:
         """Claim the cooldown slot, store the new code's hash and send it.
 
         Returns the :class:`~django_sms_gateway.dispatch.Delivery`, or None
         when another request took the cooldown slot first. The sending limits
         (:mod:`django_sms_gateway.limits`) come first: when one refuses, it
         raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded` and
-        nothing is written or sent.
+        nothing is written or sent. Raises ``DeliveryFailed`` when no gateway
+        took the code.
 
         Outside a transaction each write commits on its own: the claim before
         the vendor is called (so no row lock is held during the call), the
-        records after it. Inside the caller's transaction the claim joins it,
-        and the vendor is called once it commits (a
-        :class:`ScheduledDelivery` is returned): a rollback then undoes a
-        claim whose code was never sent, and never one that was.
+        records after it, on a new connection if the old one was lost
+        meanwhile. Inside the caller's transaction the claim joins it, and the
+        vendor is called once it commits (a :class:`ScheduledDelivery` is
+        returned): a rollback then undoes a claim whose code was never sent,
+        and never one that was, and the caller's row locks are released
+        before the call.
         """
         validity = settings.OTP_SMS_TOKEN_VALIDITY
         code = generate_code(settings.OTP_SMS_TOKEN_LENGTH)
@@ -245,10 +514,10 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         )
         database = router.db_for_write(type(self), instance=self)
         now = timezone.now()
-        token_hash = hash_code(self.pk, code)
-        previous = self.last_generated_timestamp
+        claim = _Claim(database, message, _hash_code(self.pk, code), self.last_generated_timestamp, now, reservation)
+        valid_until = now + timedelta(seconds=validity)
         try:
-            claimed = self._claim(database, now, token_hash, now + timedelta(seconds=validity))
+            claimed = self._claim(database, now, claim.token_hash, valid_until)
         except BaseException:
             reservation.release()  # a database error: nothing was sent
             raise
@@ -256,14 +525,13 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             reservation.release()  # nothing is sent: the send must not count against the limits
             self.refresh_from_db(fields=["last_generated_timestamp"])
             return None
-        self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""
-        self.valid_until = now + timedelta(seconds=validity)
-        send = ClaimedSend(self, database, message, token_hash, previous, now, reservation)
-        if in_callers_transaction(connections[database]):
-            warn_once_about_transaction()
-            transaction.on_commit(send.after_commit, using=database, robust=True)
+        self.last_generated_timestamp, self.token, self.vendor_gateway = now, claim.token_hash, ""
+        self.valid_until = valid_until
+        if _in_callers_transaction(connections[database]):
+            _warn_once_about_transaction()
+            transaction.on_commit(partial(self._deliver_after_commit, claim), using=database, robust=True)
             return ScheduledDelivery(database)
-        return send.now()
+        return self._deliver(claim)
 
     def _claim(self, database: str, now: datetime, token_hash: str, valid_until: datetime) -> bool:
         """Take the challenge slot in one conditional UPDATE: store the new
@@ -277,29 +545,327 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         return bool(rows.update(last_generated_timestamp=now, token=token_hash, vendor_gateway="",
                                 valid_until=valid_until))
 
-    def _cooldown_sentence(self, details: dict[str, Any] | None) -> str:
-        when = (details or {}).get("next_generation_at")
-        if when is None:
-            return gettext("A new code cannot be sent right now.")
-        return gettext("A code was sent recently. You can ask for a new one in %(seconds)d seconds.") % {
-            "seconds": whole_seconds((when - timezone.now()).total_seconds())
-        }
+    def _deliver(self, claim: _Claim) -> Delivery:
+        """Walk the gateways with the claimed code, then write what followed
+        (see :meth:`_write_after_call`).
 
-    # -- verification -------------------------------------------------------
+        When no vendor can have sent it, the counts and the cooldown slot are
+        given back and the code is forgotten; when one may have, the code
+        stays good until it expires and the cooldown and counts stay, so that
+        asking again cannot be charged at once."""
+        try:
+            delivery = send_message(claim.message)
+        except DeliveryFailed as failure:
+            if not failure.may_have_sent:
+                claim.reservation.release()
+                self._write_after_call(claim, "the released cooldown", lambda: self._claimed_row(claim).update(
+                    last_generated_timestamp=claim.previous, token=None, valid_until=claim.claimed_at
+                ))
+                self.last_generated_timestamp, self.token = claim.previous, None
+            attempts = failure.attempts
+            self._write_after_call(claim, "the delivery records", lambda: DeliveryRecord.record(self, attempts))
+            raise
+
+        if delivery.vendor_verifies:
+            marker = _vendor_marker()
+            self._write_after_call(claim, "the vendor's code marker", lambda: self._claimed_row(claim).update(
+                token=marker, vendor_gateway=delivery.alias
+            ))
+            self.token, self.vendor_gateway = marker, delivery.alias
+        self._write_after_call(claim, "the delivery records",
+                               lambda: DeliveryRecord.record(self, delivery.attempts, delivery.result))
+        signals.code_sent.send(
+            sender=type(self), alias=delivery.alias, number=self.masked_number, device=self, delivery=delivery
+        )
+        return delivery
+
+    def _deliver_after_commit(self, claim: _Claim) -> None:
+        """:meth:`_deliver`, once the caller's transaction has committed; what
+        goes wrong is logged (no one is left to tell)."""
+        try:
+            self._deliver(claim)
+        except DeliveryFailed:
+            pass  # logged, signalled and recorded by the walk
+        except Exception as exc:
+            logger.error(
+                "SMS code for %s, due when the transaction committed, was not sent: %s",
+                self.masked_number, type(exc).__name__, exc_info=True,
+            )
+
+    def _claimed_row(self, claim: _Claim) -> QuerySet[SMSDevice]:
+        """The device's row, while it still holds the code ``claim`` stored."""
+        return type(self).objects.using(claim.database).filter(pk=self.pk, token=claim.token_hash)
+
+    def _write_after_call(self, claim: _Claim, what: str, write: Callable[[], object]) -> None:
+        """Run ``write`` after the vendor was called. A connection lost while
+        the vendor answered (terminated, or timed out) is opened again once;
+        a write that still fails is logged, not raised: the code went out
+        (or did not) whatever the database says, and the user is told so.
+        Inside a transaction the error is raised: the transaction is lost."""
+        connection = connections[claim.database]
+        for first_try in (True, False):
+            try:
+                write()
+                return
+            except DatabaseError as exc:
+                if connection.in_atomic_block:
+                    raise
+                if first_try and isinstance(exc, _CONNECTION_LOST):
+                    logger.warning(
+                        "SMS to %s: the database connection was lost while the vendor was called (%s); "
+                        "writing %s on a new connection", self.masked_number, type(exc).__name__, what,
+                    )
+                    try:
+                        connection.close()
+                    except DatabaseError:
+                        pass
+                    continue
+                logger.error(
+                    "SMS to %s: could not write %s after the vendor was called (%s)",
+                    self.masked_number, what, type(exc).__name__,
+                )
+                return
+
+    # -- checking a code ----------------------------------------------------
 
     def verify_token(self, token: Any) -> bool:
         """True once for the code that was sent; False for anything else
         (wrong, expired, reused, malformed, throttled).
 
-        Race-free without row locks, however the instance was loaded; a code
-        the vendor holds (iP1) is checked with that vendor, one request at a
-        time. SQL: 2 statements for our own codes, 3 for a vendor-held code
-        (see :mod:`django_sms_gateway.verification`).
+        Race-free without row locks, however the instance was loaded: the row
+        is read fresh, a success is a conditional UPDATE that only one request
+        can win, and a failure is an atomic increment (never lost). Decisions
+        use the row as read, never attributes another thread sharing the
+        instance might overwrite; the attributes are set for django-otp and
+        the caller. A code the vendor holds is checked with that vendor, one
+        request at a time (:meth:`_verify_with_vendor`).
+
+        SQL: 2 statements for our own codes (SELECT, UPDATE); 3 for a
+        vendor-held code that is checked with the vendor (SELECT, reserve,
+        outcome).
         """
-        return CodeCheck(self).verdict(token)
+        state = self._row().values_list(
+            "token", "valid_until", "vendor_gateway", "throttling_failure_count", "throttling_failure_timestamp"
+        ).first()
+        if state is None:
+            return False
+        stored, valid_until, vendor, failures, _failed_at = state
+        (self.token, self.valid_until, self.vendor_gateway, self.throttling_failure_count,
+         self.throttling_failure_timestamp) = state
+        allowed, details = self.verify_is_allowed()
+        if not allowed:
+            locked = (details or {}).get("reason") == REBIND_REQUIRED
+            self._refused("too many failures" if locked else "throttled", vendor)
+            return False
+
+        now = timezone.now()
+        candidate = _well_formed(token, vendor=bool(vendor))
+        if candidate is None or not stored or now >= valid_until:
+            matched = False
+        elif vendor:
+            return self._verify_with_vendor(candidate, stored, vendor, failures, now)
+        else:
+            matched = _code_matches(self.pk, candidate, stored)
+
+        if matched:
+            # Succeeds for exactly one request: the one that still finds the
+            # same code and no failure recorded since it read the row.
+            if self._unchanged(stored, failures, now).update(**_spent(now)):
+                self._succeeded(now, alias=None)
+                return True
+            self._refused("already used", vendor)
+            return False
+
+        self._count_failure(now, failures)
+        self._refused("wrong, expired or malformed code", vendor)
+        return False
+
+    def _verify_with_vendor(self, candidate: str, stored: str, vendor: str, failures: int, now: datetime) -> bool:
+        """Check a well-formed, unexpired ``candidate`` with the vendor that
+        holds the code, one request at a time.
+
+        1. Reserve: a conditional UPDATE swaps the stored value for a fresh
+           in-progress marker. Only one request wins; the others are refused
+           ("check in progress") without asking the vendor and without
+           counting a failure, so the vendor's single-use code is never spent
+           by a request that could not then be let in.
+        2. Ask the vendor, then settle in one UPDATE guarded by the marker:
+           right: success; wrong: restore the stored value and count one
+           failure; vendor unable to answer: restore, not counted.
+
+        If the process dies between 1 and 2 the marker stays until its time
+        (the vendor's timeout and :data:`RESERVATION_MARGIN`) is up; then the
+        next request reserves over it. The marker holds nothing secret.
+        """
+        if _is_check_in_progress(stored, now.timestamp()):
+            self._refused("check in progress", vendor)
+            return False
+        marker = _in_progress_marker(now.timestamp() + _vendor_timeout(vendor) + RESERVATION_MARGIN)
+        if not self._unchanged(stored, failures, now).update(token=marker):
+            self._refused("check in progress", vendor)
+            return False
+        mine = self._row().filter(token=marker)
+
+        try:
+            verdict = self._vendor_says_valid(candidate, vendor)
+        except Exception:  # an unforeseen error must not leave the marker until its time is up
+            mine.update(token=stored)
+            raise
+        if verdict is None:  # vendor unreachable: not the user's fault, not counted
+            mine.update(token=stored)
+            self._refused("vendor unavailable", vendor)
+            return False
+        if verdict:
+            if mine.update(**_spent(now)):
+                self._succeeded(now, alias=vendor)
+                return True
+            # A new challenge replaced the code while the vendor was asked.
+            self._refused("already used", vendor)
+            return False
+        if mine.update(token=stored, **_failure(now)):
+            self.throttling_failure_count, self.throttling_failure_timestamp = failures + 1, now
+        else:  # a new challenge replaced the marker; the guess still counts
+            self._count_failure(now, failures)
+        self._refused("wrong, expired or malformed code", vendor)
+        return False
+
+    def _vendor_says_valid(self, code: str, alias: str) -> bool | None:
+        """The vendor's verdict on ``code``; None when it could not answer."""
+        try:
+            backend = gateways[alias]
+            return backend.verify(self.number, code, timeout=backend.timeout)
+        except (GatewayError, KeyError) as exc:
+            logger.warning(
+                "SMS gateway %r could not check a code for %s: %s",
+                alias, self.masked_number, getattr(exc, "reason", type(exc).__name__),
+            )
+            return None
+
+    def _row(self) -> QuerySet[SMSDevice]:
+        return type(self).objects.filter(pk=self.pk)
+
+    def _unchanged(self, stored: str, failures: int, now: datetime) -> QuerySet[SMSDevice]:
+        """The row, while it still holds the unexpired code that was read and
+        no failure was recorded since."""
+        return self._row().filter(token=stored, valid_until__gt=now, throttling_failure_count=failures)
+
+    def _succeeded(self, now: datetime, *, alias: str | None) -> None:
+        for name, value in _spent(now).items():
+            setattr(self, name, value)
+        signals.code_verified.send(sender=type(self), alias=alias, number=self.masked_number, device=self)
+
+    def _count_failure(self, now: datetime, failures: int) -> None:
+        self._row().update(**_failure(now))
+        self.throttling_failure_count, self.throttling_failure_timestamp = failures + 1, now
+
+    def _refused(self, reason: str, alias: str | None = None) -> None:
+        signals.code_refused.send(
+            sender=type(self), alias=alias or None, number=self.masked_number, device=self, reason=reason
+        )
 
 
-__all__ = [
-    "CHARGE_MAX", "REBIND_REQUIRED", "RESERVATION_MARGIN", "SEGMENTS_MAX", "DeliveryRecord", "DeliveryRecordQuerySet",
-    "ScheduledDelivery", "SMSDevice",
-]
+# -- delivery records -------------------------------------------------------------------------------
+
+
+def _clamped(value: int | None, most: int) -> int | None:
+    """A vendor's count, kept within its column: a row must not fail after the SMS went out."""
+    return None if value is None else max(0, min(int(value), most))
+
+
+class DeliveryRecordQuerySet(models.QuerySet["DeliveryRecord"]):
+    """Delivery records as vendor status reports find them."""
+
+    def for_reference(self, gateway: str, reference: str) -> DeliveryRecordQuerySet:
+        """The sent records of vendor reference ``reference`` through gateway ``gateway``."""
+        return self.filter(gateway=gateway, reference=reference, outcome=DeliveryRecord.Outcome.SENT)
+
+    def update_status(
+        self, status: str, *, segments: int | None = None, final_statuses: Iterable[str] = ()
+    ) -> int:
+        """Store a vendor-reported ``status`` (kept raw, cut to the column) and
+        part count; returns the rows updated. A record already in one of
+        ``final_statuses`` (compared case-insensitively) keeps it when a late
+        or replayed report carries a status that is not final."""
+        finals = {word.casefold() for word in final_statuses}
+        rows = self
+        if status.casefold() not in finals and finals:
+            rows = rows.exclude(reduce(operator.or_, (Q(status__iexact=word) for word in finals)))
+        changes: dict[str, Any] = {"status": status[:32], "updated_at": timezone.now()}
+        if segments is not None:
+            changes["segments"] = _clamped(segments, SEGMENTS_MAX)
+        return rows.update(**changes)
+
+
+class DeliveryRecord(models.Model):
+    """One attempt to send a code through one gateway. Never holds the code
+    or the full number."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped")
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    device = models.ForeignKey(
+        "django_sms_gateway.SMSDevice", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    gateway = models.CharField(_("gateway"), max_length=64, db_index=True)
+    reference = models.CharField(_("vendor reference"), max_length=128, blank=True, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome.choices)
+    status = models.CharField(_("vendor status"), max_length=32, blank=True)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    segments = models.PositiveSmallIntegerField(_("segments"), null=True, blank=True)
+    charge = models.PositiveIntegerField(_("charge"), null=True, blank=True)
+    elapsed_ms = models.PositiveIntegerField(_("elapsed (ms)"), default=0)
+    number_masked = models.CharField(_("number"), max_length=24, blank=True)
+
+    objects = DeliveryRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("SMS delivery")
+        verbose_name_plural = _("SMS deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.outcome} {self.number_masked}"
+
+    @classmethod
+    def record(
+        cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = ""
+    ) -> int:
+        """Write one row per attempt, the sent attempt with ``result``, in one
+        INSERT; returns the number of rows written. Without a ``device`` (a
+        send for another package's device, such as django-two-factor-auth's),
+        ``number`` (E.164) is stored masked.
+
+        One row (the usual send) is saved on its own, in autocommit; several
+        go in with one ``bulk_create``."""
+        masked = device.masked_number if device is not None else mask_number(number)
+        now = timezone.now()
+        rows: list[DeliveryRecord] = []
+        for attempt in attempts:
+            sent = attempt.outcome == cls.Outcome.SENT and result is not None
+            rows.append(
+                cls(
+                    created_at=now,
+                    updated_at=now,
+                    device_id=device.pk if device is not None else None,
+                    gateway=attempt.alias[:64],
+                    reference=(attempt.reference or "")[:128],
+                    outcome=attempt.outcome,
+                    status=(result.status if sent else "")[:32],
+                    reason=attempt.reason[:255],
+                    segments=_clamped(result.segments, SEGMENTS_MAX) if sent else None,
+                    charge=_clamped(result.charge, CHARGE_MAX) if sent else None,
+                    elapsed_ms=int(attempt.elapsed * 1000),
+                    number_masked=masked,
+                )
+            )
+        if not rows:
+            return 0
+        database = router.db_for_write(cls, instance=device)
+        if len(rows) == 1:
+            rows[0].save(force_insert=True, using=database)
+            return 1
+        return len(DeliveryRecord.objects.using(database).bulk_create(rows))

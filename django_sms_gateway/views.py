@@ -26,10 +26,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 
-from .challenge import ChallengeOutcome, cooldown_seconds, has_pending_code
 from .conf import settings
 from .forms import SMSTokenForm, device_label
-from .models import SMSDevice
+from .models import ChallengeOutcome, SMSDevice
 
 __all__ = ["SMSVerifyView"]
 
@@ -130,7 +129,7 @@ class SMSVerifyView(LoginRequiredMixin, View):
         notice = self.request.session.pop(NOTICE_KEY, None)
         chosen = form.chosen_device
         phones = [phone_state(device, chosen=chosen is not None and device.pk == chosen.pk) for device in form.devices]
-        if chosen is not None and has_pending_code(chosen):
+        if chosen is not None and chosen.has_pending_code():
             form.fields["otp_token"].widget.attrs["autofocus"] = True
         return {
             "form": form,
@@ -158,7 +157,7 @@ def phone_state(device: SMSDevice, **extra: Any) -> dict[str, Any]:
     return {
         "device": device,
         "label": device_label(device),
-        "cooldown": cooldown_seconds(device),
-        "pending": has_pending_code(device),
+        "cooldown": device.cooldown_seconds(),
+        "pending": device.has_pending_code(),
         **extra,
     }

@@ -17,7 +17,14 @@ def user(db):
 
 @pytest.fixture
 def device(user):
+    """``user``'s SMS device, not yet confirmed."""
     return SMSDevice.objects.create(user=user, name="phone", number="+4798765432")
+
+
+@pytest.fixture
+def phone(user):
+    """``user``'s confirmed SMS device, as the SMS step offers it."""
+    return SMSDevice.objects.create(user=user, name="Mobile", number="+4798765432", confirmed=True)
 
 
 @pytest.fixture(params=VENDORS_HOLDING_CODES, ids=lambda vendor: vendor.alias)

@@ -130,6 +130,19 @@ def test_cooldown_is_claimed_atomically_even_from_a_stale_instance(device, sms_o
     assert len(sms_outbox) == 1
 
 
+@override_settings(OTP_SMS_COOLDOWN_DURATION=60)
+def test_send_challenge_says_sent_then_cooldown_even_to_a_stale_instance(device, sms_outbox):
+    stale = SMSDevice.objects.get(pk=device.pk)
+    sent = device.send_challenge()
+    assert (sent.status, sent.message) == ("sent", "We sent a code by text message to +47******32.")
+    assert device.has_pending_code() and 59 <= device.cooldown_seconds() <= 60
+    for waiting in (device, stale):  # the stale one loses the claim: nothing was sent, so not "sent"
+        outcome = waiting.send_challenge()
+        assert outcome.status == "cooldown" and not outcome.failed
+        assert outcome.message.startswith("A code was sent recently. You can ask for a new one in ")
+    assert len(sms_outbox) == 1
+
+
 def test_delivery_is_recorded_without_code_or_number(device, sms_outbox):
     device.generate_challenge()
     record = DeliveryRecord.objects.get()

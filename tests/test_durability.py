@@ -21,7 +21,7 @@ from django.db import connection, connections, transaction
 from django.test import override_settings
 from django_otp.forms import OTPTokenForm
 
-from django_sms_gateway import sending
+from django_sms_gateway import models
 from django_sms_gateway.backends.base import BaseBackend, SendResult
 from django_sms_gateway.models import DeliveryRecord, ScheduledDelivery, SMSDevice
 from django_sms_gateway.testing import last_code
@@ -57,14 +57,9 @@ SLOW = {"slow": {"BACKEND": "tests.test_durability.SlowVendor"}}
 @pytest.fixture(autouse=True)
 def _slow_vendor():
     SlowVendor.while_answering, SlowVendor.codes = None, []
-    sending._warned_about_transactions.clear()
+    models._warned_about_transactions.clear()
     yield
     SlowVendor.while_answering, SlowVendor.codes = None, []
-
-
-@pytest.fixture
-def confirmed(user):
-    return SMSDevice.objects.create(user=user, name="phone", number="+4798765432", confirmed=True)
 
 
 def otp_form_challenge(device: SMSDevice) -> OTPTokenForm:
@@ -82,70 +77,70 @@ def stored_token(device: SMSDevice) -> str | None:
 # -- any database -------------------------------------------------------------------------
 
 
-def test_outside_a_transaction_the_claim_is_committed_before_the_vendor_is_called(confirmed, sms_outbox):
+def test_outside_a_transaction_the_claim_is_committed_before_the_vendor_is_called(phone, sms_outbox):
     seen = {}
 
     def look():
         seen["in_transaction"] = connection.in_atomic_block
-        seen["token"] = stored_token(confirmed)
+        seen["token"] = stored_token(phone)
 
     SlowVendor.while_answering = look
     with override_settings(SMS_GATEWAYS=SLOW):
-        confirmed.generate_challenge()
-    assert seen == {"in_transaction": False, "token": confirmed.token} and confirmed.token
-    assert confirmed.verify_token(SlowVendor.codes[0]) is True
+        phone.generate_challenge()
+    assert seen == {"in_transaction": False, "token": phone.token} and phone.token
+    assert phone.verify_token(SlowVendor.codes[0]) is True
 
 
-def test_inside_a_transaction_the_vendor_is_called_once_it_commits(confirmed, sms_outbox, caplog):
+def test_inside_a_transaction_the_vendor_is_called_once_it_commits(phone, sms_outbox, caplog):
     with override_settings(SMS_GATEWAYS={"locmem": LOCMEM_ENTRY}), caplog.at_level(logging.WARNING):
         for _ in range(2):
             with transaction.atomic():
-                assert isinstance(confirmed.send_code(), ScheduledDelivery)
+                assert isinstance(phone.send_code(), ScheduledDelivery)
                 assert sms_outbox == []  # nothing sent while the transaction is open
             assert len(sms_outbox) == 1
-            assert confirmed.verify_token(last_code()) is True
+            assert phone.verify_token(last_code()) is True
             sms_outbox.clear()
     warnings = [r.getMessage() for r in caplog.records if "inside a database transaction" in r.getMessage()]
     assert len(warnings) == 1 and "SMSVerifyView" in warnings[0]  # once per process
     assert DeliveryRecord.objects.filter(outcome="sent").count() == 2
 
 
-def test_a_rolled_back_transaction_sends_nothing_and_keeps_nothing(confirmed, sms_outbox):
+def test_a_rolled_back_transaction_sends_nothing_and_keeps_nothing(phone, sms_outbox):
     class Abandoned(Exception):
         pass
 
     with override_settings(SMS_GATEWAYS={"locmem": LOCMEM_ENTRY}, OTP_SMS_COOLDOWN_DURATION=60):
         with pytest.raises(Abandoned), transaction.atomic():
-            confirmed.generate_challenge()
+            phone.generate_challenge()
             raise Abandoned
-        assert sms_outbox == [] and stored_token(confirmed) is None
-        confirmed.refresh_from_db()
-        confirmed.generate_challenge()  # the rolled-back claim took no cooldown
+        assert sms_outbox == [] and stored_token(phone) is None
+        phone.refresh_from_db()
+        phone.generate_challenge()  # the rolled-back claim took no cooldown
     assert len(sms_outbox) == 1
 
 
-def test_django_otp_form_gets_the_code_sent_after_its_transaction(confirmed, sms_outbox):
+def test_django_otp_form_gets_the_code_sent_after_its_transaction(phone, sms_outbox):
     with override_settings(SMS_GATEWAYS={"locmem": LOCMEM_ENTRY}):
-        form = otp_form_challenge(confirmed)
+        form = otp_form_challenge(phone)
     assert "We sent a code" in str(form.errors) and len(sms_outbox) == 1
-    form = OTPTokenForm(confirmed.user, data={"otp_device": confirmed.persistent_id, "otp_token": last_code()})
+    form = OTPTokenForm(phone.user, data={"otp_device": phone.persistent_id, "otp_token": last_code()})
     assert form.is_valid(), form.errors
 
 
-def test_a_failure_after_the_commit_is_recorded_and_gives_the_slot_back(confirmed, sms_outbox, caplog):
+def test_a_failure_after_the_commit_is_recorded_and_gives_the_slot_back(phone, sms_outbox, caplog):
     failing = {"down": {"BACKEND": "tests.fakes.FailingBackend",
                         "OPTIONS": {"error": "GatewayConnectionError", "not_sent": True}}}
     with override_settings(SMS_GATEWAYS=failing, OTP_SMS_COOLDOWN_DURATION=60):
-        otp_form_challenge(confirmed)  # no exception escapes the commit
-        assert stored_token(confirmed) is None
+        otp_form_challenge(phone)  # no exception escapes the commit
+        assert stored_token(phone) is None
         assert list(DeliveryRecord.objects.values_list("gateway", "outcome")) == [("down", "failed")]
     with override_settings(SMS_GATEWAYS={"locmem": LOCMEM_ENTRY}, OTP_SMS_COOLDOWN_DURATION=60):
-        otp_form_challenge(confirmed)  # not held back by a cooldown for a code nobody got
+        otp_form_challenge(phone)  # not held back by a cooldown for a code nobody got
     assert len(sms_outbox) == 1
     assert "not delivered" in caplog.text and "98765432" not in caplog.text
 
 
-def test_a_test_case_transaction_stands_for_autocommit(confirmed, sms_outbox, django_db_blocker):
+def test_a_test_case_transaction_stands_for_autocommit(phone, sms_outbox, django_db_blocker):
     """In a TestCase the test's own transaction never commits: codes are
     sent at once there, as outside any transaction."""
     atomic = transaction.atomic()
@@ -153,7 +148,7 @@ def test_a_test_case_transaction_stands_for_autocommit(confirmed, sms_outbox, dj
     atomic._from_testcase = True  # as django.test.TestCase marks its own
     try:
         with override_settings(SMS_GATEWAYS={"locmem": LOCMEM_ENTRY}):
-            assert not isinstance(confirmed.send_code(), ScheduledDelivery)
+            assert not isinstance(phone.send_code(), ScheduledDelivery)
         assert len(sms_outbox) == 1
     finally:
         transaction.set_rollback(True)
@@ -187,22 +182,22 @@ def terminate(pid: int) -> None:
 @needs_postgres
 @pytest.mark.postgres
 @pytest.mark.parametrize("caller", ["sms step", "django-otp form"])
-def test_a_connection_terminated_during_a_slow_answer_loses_no_code(confirmed, sms_outbox, caller):
+def test_a_connection_terminated_during_a_slow_answer_loses_no_code(phone, sms_outbox, caller):
     pid = backend_pid()
     SlowVendor.while_answering = lambda: terminate(pid)
     with override_settings(SMS_GATEWAYS=SLOW):
         if caller == "sms step":
-            confirmed.generate_challenge()
+            phone.generate_challenge()
         else:
-            otp_form_challenge(confirmed)
+            otp_form_challenge(phone)
     assert backend_pid() != pid  # the code was written on a new connection
     assert list(DeliveryRecord.objects.values_list("gateway", "outcome")) == [("slow", "sent")]
-    assert SMSDevice.objects.get(pk=confirmed.pk).verify_token(SlowVendor.codes[0]) is True
+    assert SMSDevice.objects.get(pk=phone.pk).verify_token(SlowVendor.codes[0]) is True
 
 
 @needs_postgres
 @pytest.mark.postgres
-def test_an_idle_transaction_timeout_during_a_slow_answer_loses_no_code(confirmed, sandbox, sms_outbox):
+def test_an_idle_transaction_timeout_during_a_slow_answer_loses_no_code(phone, sandbox, sms_outbox):
     """The server ends a session idle in a transaction for 200 ms; Signicat
     takes a second to answer. django-otp's form left its transaction open for
     that second before; now the vendor is called after it committed."""
@@ -210,15 +205,15 @@ def test_an_idle_transaction_timeout_during_a_slow_answer_loses_no_code(confirme
         cursor.execute("SET idle_in_transaction_session_timeout = '200ms'")
     sandbox.set_latency(1.0)
     with override_settings(SMS_GATEWAYS={"signicat": signicat_entry(sandbox, TIMEOUT=5)}):
-        otp_form_challenge(confirmed)
+        otp_form_challenge(phone)
     code = next(w.strip(".") for w in sandbox.messages[-1]["text"].split() if w.strip(".").isdigit())
-    assert SMSDevice.objects.get(pk=confirmed.pk).verify_token(code) is True
+    assert SMSDevice.objects.get(pk=phone.pk).verify_token(code) is True
     assert list(DeliveryRecord.objects.values_list("gateway", "outcome")) == [("signicat", "sent")]
 
 
 @needs_postgres
 @pytest.mark.postgres
-def test_a_second_tab_is_not_blocked_while_the_vendor_is_called(confirmed, sms_outbox):
+def test_a_second_tab_is_not_blocked_while_the_vendor_is_called(phone, sms_outbox):
     """Tab one asks for a code through django-otp's form (which locks the
     device row); while the vendor answers, tab two locks the same row with a
     1 s lock timeout, as its own form would."""
@@ -229,7 +224,7 @@ def test_a_second_tab_is_not_blocked_while_the_vendor_is_called(confirmed, sms_o
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '1s'")
-                    SMSDevice.objects.select_for_update().get(pk=confirmed.pk)
+                    SMSDevice.objects.select_for_update().get(pk=phone.pk)
                 second_tab["locked"] = True
             except Exception as exc:  # reported below
                 second_tab["error"] = repr(exc)
@@ -242,6 +237,6 @@ def test_a_second_tab_is_not_blocked_while_the_vendor_is_called(confirmed, sms_o
 
     SlowVendor.while_answering = second_tab_locks_the_row
     with override_settings(SMS_GATEWAYS=SLOW):
-        otp_form_challenge(confirmed)
+        otp_form_challenge(phone)
     assert second_tab == {"locked": True}
-    assert SMSDevice.objects.get(pk=confirmed.pk).verify_token(SlowVendor.codes[0]) is True
+    assert SMSDevice.objects.get(pk=phone.pk).verify_token(SlowVendor.codes[0]) is True

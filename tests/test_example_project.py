@@ -46,16 +46,6 @@ def no_throttle():
         yield
 
 
-@pytest.fixture
-def alice(db):
-    return get_user_model().objects.create_user("alice", password=PASSWORD)
-
-
-@pytest.fixture
-def phone(alice):
-    return SMSDevice.objects.create(user=alice, name="Mobile", number="+4798765432", confirmed=True)
-
-
 def sign_in(client: Client, username: str = "alice", next_url: str | None = None):
     data = {"username": username, "password": PASSWORD}
     url = "/accounts/login/" + (f"?next={next_url}" if next_url else "")
@@ -88,7 +78,7 @@ def assert_no_leak(response) -> None:
 # -- sign-in flow ---------------------------------------------------------
 
 
-def test_sign_in_with_password_then_sms_code_reaches_protected_page(client, alice, phone, sms_outbox, no_throttle):
+def test_sign_in_with_password_then_sms_code_reaches_protected_page(client, user, phone, sms_outbox, no_throttle):
     response = sign_in(client)
     assert response.status_code == 302 and response["Location"] == "/sms/verify/?next=%2F"
 
@@ -126,7 +116,7 @@ def test_sign_in_with_password_then_sms_code_reaches_protected_page(client, alic
     assert home.wsgi_request.user.otp_device == phone
 
 
-def test_code_cannot_be_used_twice(client, alice, phone, sms_outbox, no_throttle):
+def test_code_cannot_be_used_twice(client, user, phone, sms_outbox, no_throttle):
     sign_in(client)
     send_code(client, phone)
     code = last_code()
@@ -137,7 +127,7 @@ def test_code_cannot_be_used_twice(client, alice, phone, sms_outbox, no_throttle
     assert again.status_code == 200 and "That code was already used. Send a new code." in again.content.decode()
 
 
-def test_protected_page_refuses_sessions_without_a_verified_code(client, alice, phone):
+def test_protected_page_refuses_sessions_without_a_verified_code(client, user, phone):
     anonymous = client.get("/")
     assert anonymous.status_code == 302 and anonymous["Location"] == "/accounts/login/?next=/"
 
@@ -150,7 +140,7 @@ def test_protected_page_refuses_sessions_without_a_verified_code(client, alice, 
     assert client.get("/").status_code == 302
 
 
-def test_another_users_device_cannot_verify_the_session(client, alice, phone, sms_outbox, no_throttle):
+def test_another_users_device_cannot_verify_the_session(client, user, phone, sms_outbox, no_throttle):
     mallory = get_user_model().objects.create_user("mallory", password=PASSWORD)
     own = SMSDevice.objects.create(user=mallory, name="Mine", number="+4791234567", confirmed=True)
     phone.generate_challenge()
@@ -162,7 +152,7 @@ def test_another_users_device_cannot_verify_the_session(client, alice, phone, sm
     assert SMSDevice.objects.get(pk=own.pk).throttling_failure_count == 0
 
 
-def test_wrong_codes_are_throttled(client, alice, phone, sms_outbox):
+def test_wrong_codes_are_throttled(client, user, phone, sms_outbox):
     sign_in(client)
     send_code(client, phone)
     enter_code(client, phone, "000001")
@@ -172,7 +162,7 @@ def test_wrong_codes_are_throttled(client, alice, phone, sms_outbox):
     assert client.get("/").status_code == 302
 
 
-def test_resend_shows_the_cooldown_and_sends_again_after_it(client, alice, phone, sms_outbox):
+def test_resend_shows_the_cooldown_and_sends_again_after_it(client, user, phone, sms_outbox):
     with freeze_time("2026-01-05 10:00:00") as clock:
         sign_in(client)
         send_code(client, phone)
@@ -193,9 +183,9 @@ def test_resend_shows_the_cooldown_and_sends_again_after_it(client, alice, phone
         assert len(sms_outbox) == 2 and sms_outbox[0].code != sms_outbox[1].code
 
 
-def test_user_with_several_phones_chooses_where_the_code_goes(client, alice, phone, sms_outbox, no_throttle):
-    work = SMSDevice.objects.create(user=alice, name="Work", number="+4791234567", confirmed=True)
-    SMSDevice.objects.create(user=alice, name="Not confirmed", number="+4791234568", confirmed=False)
+def test_user_with_several_phones_chooses_where_the_code_goes(client, user, phone, sms_outbox, no_throttle):
+    work = SMSDevice.objects.create(user=user, name="Work", number="+4791234567", confirmed=True)
+    SMSDevice.objects.create(user=user, name="Not confirmed", number="+4791234568", confirmed=False)
     sign_in(client)
     page = client.get("/sms/verify/?next=/").content.decode()
     assert f'id="sms-device-{phone.pk}"' in page and f'id="sms-device-{work.pk}"' in page
@@ -210,7 +200,7 @@ def test_user_with_several_phones_chooses_where_the_code_goes(client, alice, pho
     assert "Work" in client.get("/").content.decode()
 
 
-def test_next_is_kept_through_both_steps_and_foreign_urls_are_dropped(client, alice, phone, sms_outbox, no_throttle):
+def test_next_is_kept_through_both_steps_and_foreign_urls_are_dropped(client, user, phone, sms_outbox, no_throttle):
     assert sign_in(client, next_url="/account/phones/")["Location"] == "/sms/verify/?next=%2Faccount%2Fphones%2F"
     client.post("/accounts/logout/")
     assert sign_in(client, next_url="https://evil.example/")["Location"] == "/sms/verify/?next=%2F"
@@ -219,7 +209,7 @@ def test_next_is_kept_through_both_steps_and_foreign_urls_are_dropped(client, al
     assert response["Location"] == "/"
 
 
-def test_sign_out_ends_the_verified_session(client, alice, phone, sms_outbox, no_throttle):
+def test_sign_out_ends_the_verified_session(client, user, phone, sms_outbox, no_throttle):
     sign_in(client)
     send_code(client, phone)
     enter_code(client, phone, last_code())
@@ -233,7 +223,7 @@ def test_sign_out_ends_the_verified_session(client, alice, phone, sms_outbox, no
 
 
 @override_settings(SMS_GATEWAYS=FAILING_GATEWAYS)
-def test_delivery_failure_shows_the_user_safe_text(client, alice, phone, caplog):
+def test_delivery_failure_shows_the_user_safe_text(client, user, phone, caplog):
     sign_in(client)
     response = send_code(client, phone)
     assert response.status_code == 200
@@ -245,21 +235,21 @@ def test_delivery_failure_shows_the_user_safe_text(client, alice, phone, caplog)
     assert 'id="sms-cooldown"' in response.content.decode()
 
 
-def test_a_send_limit_shows_its_user_safe_text(client, alice, phone, monkeypatch):
+def test_a_send_limit_shows_its_user_safe_text(client, user, phone, monkeypatch):
     def refuse(self, request=None):
         raise SendLimitExceeded("per_number", "Too many codes were sent to this number. Try again in an hour.", 3600)
 
-    monkeypatch.setattr(SMSDevice, "generate_challenge", refuse)
+    monkeypatch.setattr(SMSDevice, "send_code", refuse)
     sign_in(client)
     response = send_code(client, phone)
     assert notice_of(response) == "Too many codes were sent to this number. Try again in an hour."
 
 
-def test_an_unexpected_error_is_logged_and_shown_as_a_generic_sentence(client, alice, phone, monkeypatch, caplog):
+def test_an_unexpected_error_is_logged_and_shown_as_a_generic_sentence(client, user, phone, monkeypatch, caplog):
     def explode(self, request=None):
         raise RuntimeError("secret-internal-detail")
 
-    monkeypatch.setattr(SMSDevice, "generate_challenge", explode)
+    monkeypatch.setattr(SMSDevice, "send_code", explode)
     sign_in(client)
     with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
         response = send_code(client, phone)
@@ -272,7 +262,7 @@ def test_an_unexpected_error_is_logged_and_shown_as_a_generic_sentence(client, a
 # -- phones: enrolment, confirmation, removal ------------------------------
 
 
-def test_user_without_a_phone_enrols_and_is_then_verified(client, alice, sms_outbox, no_throttle):
+def test_user_without_a_phone_enrols_and_is_then_verified(client, user, sms_outbox, no_throttle):
     response = sign_in(client)
     assert response["Location"] == "/account/phones/?next=%2F"
     page = client.get(response["Location"])
@@ -285,13 +275,13 @@ def test_user_without_a_phone_enrols_and_is_then_verified(client, alice, sms_out
     body = bad.content.decode()
     assert bad.status_code == 200
     assert 'id="id_number_errors"' in body and "The phone number may contain digits only, not letters." in body
-    assert not SMSDevice.objects.filter(user=alice).exists() and sms_outbox == []
+    assert not SMSDevice.objects.filter(user=user).exists() and sms_outbox == []
 
     landline = client.post("/account/phones/", {"number": "+47 22 22 22 22", "next": "/"})
     assert "Enter a mobile phone number." in landline.content.decode()
 
     added = client.post("/account/phones/", {"number": "+47 912 34 567", "name": "", "next": "/"}, follow=True)
-    device = SMSDevice.objects.get(user=alice)
+    device = SMSDevice.objects.get(user=user)
     assert device.number == "+4791234567" and device.confirmed is False and device.name == "Phone"
     assert [m.recipient for m in sms_outbox] == ["+4791234567"]
     assert messages_of(added) == ["We sent a code by text message to +47******67."]
@@ -311,7 +301,7 @@ def test_user_without_a_phone_enrols_and_is_then_verified(client, alice, sms_out
     assert home.status_code == 200 and "+47******67" in home.content.decode()
 
 
-def test_verified_user_adds_a_second_phone_and_removes_one(client, alice, phone, sms_outbox, no_throttle):
+def test_verified_user_adds_a_second_phone_and_removes_one(client, user, phone, sms_outbox, no_throttle):
     sign_in(client)
     send_code(client, phone)
     enter_code(client, phone, last_code())
@@ -320,7 +310,7 @@ def test_verified_user_adds_a_second_phone_and_removes_one(client, alice, phone,
     assert "This number is already on your account." in duplicate.content.decode()
 
     client.post("/account/phones/", {"number": "+4791234567", "name": "Work"})
-    work = SMSDevice.objects.get(user=alice, name="Work")
+    work = SMSDevice.objects.get(user=user, name="Work")
     assert client.post(f"/account/phones/{work.pk}/confirm/", {"code": last_code()})["Location"] == "/account/phones/"
     page = client.get("/account/phones/").content.decode()
     assert "Work (+47******67)" in page and "Used for this sign-in" in page
@@ -331,7 +321,7 @@ def test_verified_user_adds_a_second_phone_and_removes_one(client, alice, phone,
     assert not SMSDevice.objects.filter(pk=work.pk).exists()
 
 
-def test_phones_page_needs_a_verified_session_once_a_phone_is_confirmed(client, alice, phone):
+def test_phones_page_needs_a_verified_session_once_a_phone_is_confirmed(client, user, phone):
     assert client.get("/account/phones/")["Location"] == "/accounts/login/?next=/account/phones/"
     sign_in(client)
     assert client.get("/account/phones/")["Location"] == "/sms/verify/?next=/account/phones/"
@@ -339,7 +329,7 @@ def test_phones_page_needs_a_verified_session_once_a_phone_is_confirmed(client, 
     assert SMSDevice.objects.filter(pk=phone.pk).exists()
 
 
-def test_phones_of_other_users_cannot_be_touched(client, alice, sms_outbox):
+def test_phones_of_other_users_cannot_be_touched(client, user, sms_outbox):
     other = get_user_model().objects.create_user("bob", password=PASSWORD)
     theirs = SMSDevice.objects.create(user=other, name="Bob", number="+4791234567", confirmed=False)
     sign_in(client)  # alice has no phone: she may use the phones page
@@ -349,7 +339,7 @@ def test_phones_of_other_users_cannot_be_touched(client, alice, sms_outbox):
 
 
 @override_settings(SMS_GATEWAYS=FAILING_GATEWAYS)
-def test_enrolment_whose_code_cannot_be_sent_keeps_nothing(client, alice):
+def test_enrolment_whose_code_cannot_be_sent_keeps_nothing(client, user):
     sign_in(client)
     response = client.post("/account/phones/", {"number": "+4791234567", "name": "New"})
     assert response.status_code == 200
@@ -357,14 +347,14 @@ def test_enrolment_whose_code_cannot_be_sent_keeps_nothing(client, alice):
     assert 'id="add-phone-errors"' in body and SAFE_FAILURE in body
     assert 'value="+4791234567"' in body  # the input is kept for another try
     assert_no_leak(response)
-    assert not SMSDevice.objects.filter(user=alice).exists()
+    assert not SMSDevice.objects.filter(user=user).exists()
 
 
-def test_resend_for_a_new_phone_shows_its_cooldown(client, alice, sms_outbox):
+def test_resend_for_a_new_phone_shows_its_cooldown(client, user, sms_outbox):
     with freeze_time("2026-01-05 10:00:00") as clock:
         sign_in(client)
         client.post("/account/phones/", {"number": "+4791234567"})
-        device = SMSDevice.objects.get(user=alice)
+        device = SMSDevice.objects.get(user=user)
         clock.tick(timedelta(seconds=5))
         page = client.get("/account/phones/").content.decode()
         assert f'id="resend-{device.pk}"' in page and "You can ask for a new code in 25 seconds." in page
@@ -376,7 +366,7 @@ def test_resend_for_a_new_phone_shows_its_cooldown(client, alice, sms_outbox):
 # -- pages in general ------------------------------------------------------
 
 
-def test_every_form_posts_with_a_csrf_token(client, alice, phone, sms_outbox, no_throttle):
+def test_every_form_posts_with_a_csrf_token(client, user, phone, sms_outbox, no_throttle):
     pages = [client.get("/accounts/login/")]
     sign_in(client)
     pages.append(client.get("/sms/verify/?next=/"))
@@ -395,7 +385,7 @@ def test_every_form_posts_with_a_csrf_token(client, alice, phone, sms_outbox, no
     assert strict.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 403
 
 
-def test_every_input_has_a_label(client, alice, sms_outbox, no_throttle):
+def test_every_input_has_a_label(client, user, sms_outbox, no_throttle):
     sign_in(client)
     client.post("/account/phones/", {"number": "+4791234567"})
     for url in ("/accounts/login/", "/account/phones/"):

@@ -28,13 +28,6 @@ LOGIN_TEMPLATE = """{{ form.non_field_errors }}
 urlpatterns = [path("login/", LoginView.as_view(template_name="otp_login.html"))]
 
 
-@pytest.fixture
-def confirmed(user):
-    user.set_password(PASSWORD)
-    user.save()
-    return SMSDevice.objects.create(user=user, name="Mobile", number="+4798765432", confirmed=True)
-
-
 def auth_form(**data) -> OTPAuthenticationForm:
     request = RequestFactory().post("/login/")
     return OTPAuthenticationForm(request, data={"username": "alice", "password": PASSWORD, **data})
@@ -44,44 +37,44 @@ def errors(form) -> list[str]:
     return list(form.non_field_errors())
 
 
-def test_password_alone_asks_for_the_code_and_offers_the_sms_device(confirmed, sms_outbox):
+def test_password_alone_asks_for_the_code_and_offers_the_sms_device(phone, sms_outbox):
     form = auth_form()
     assert not form.is_valid()
     assert errors(form) == ["Please enter your OTP token."]
-    assert form.get_user() == confirmed.user
-    assert (confirmed.persistent_id, "Mobile") in form.fields["otp_device"].widget.choices
+    assert form.get_user() == phone.user
+    assert (phone.persistent_id, "Mobile") in form.fields["otp_device"].widget.choices
     assert sms_outbox == []
 
 
-def test_challenge_button_sends_the_code_and_the_code_signs_in(confirmed, sms_outbox):
-    challenged = auth_form(otp_device=confirmed.persistent_id, otp_challenge="1")
+def test_challenge_button_sends_the_code_and_the_code_signs_in(phone, sms_outbox):
+    challenged = auth_form(otp_device=phone.persistent_id, otp_challenge="1")
     assert not challenged.is_valid()
     assert errors(challenged) == ["OTP Challenge: We sent a code by text message to +47******32."]
     assert [m.recipient for m in sms_outbox] == ["+4798765432"]
 
-    wrong = auth_form(otp_device=confirmed.persistent_id, otp_token="000000" if last_code() != "000000" else "111111")
+    wrong = auth_form(otp_device=phone.persistent_id, otp_token="000000" if last_code() != "000000" else "111111")
     assert not wrong.is_valid()
     assert errors(wrong) == ["Invalid token. Please make sure you have entered it correctly."]
 
     with override_settings(OTP_SMS_THROTTLE_FACTOR=0):
-        right = auth_form(otp_device=confirmed.persistent_id, otp_token=last_code())
+        right = auth_form(otp_device=phone.persistent_id, otp_token=last_code())
         assert right.is_valid(), right.errors
-    assert right.get_user().otp_device == confirmed
+    assert right.get_user().otp_device == phone
 
-    reused = auth_form(otp_device=confirmed.persistent_id, otp_token=last_code())
+    reused = auth_form(otp_device=phone.persistent_id, otp_token=last_code())
     assert not reused.is_valid()
 
 
-def test_wrong_password_sends_nothing_and_checks_no_code(confirmed, sms_outbox):
+def test_wrong_password_sends_nothing_and_checks_no_code(phone, sms_outbox):
     form = OTPAuthenticationForm(
         RequestFactory().post("/login/"),
-        data={"username": "alice", "password": "wrong", "otp_device": confirmed.persistent_id, "otp_challenge": "1"},
+        data={"username": "alice", "password": "wrong", "otp_device": phone.persistent_id, "otp_challenge": "1"},
     )
     assert not form.is_valid()
     assert form.get_user() is None and sms_outbox == []
 
 
-def test_another_users_device_is_ignored(confirmed, sms_outbox):
+def test_another_users_device_is_ignored(phone, sms_outbox):
     bob = get_user_model().objects.create_user("bob", password=PASSWORD)
     bobs = SMSDevice.objects.create(user=bob, name="Bob", number="+4791234567", confirmed=True)
     bobs.generate_challenge()
@@ -92,21 +85,21 @@ def test_another_users_device_is_ignored(confirmed, sms_outbox):
 
 
 @override_settings(SMS_GATEWAYS=FAILING_GATEWAYS)
-def test_failed_delivery_reaches_the_form_as_user_safe_text(confirmed):
-    form = auth_form(otp_device=confirmed.persistent_id, otp_challenge="1")
+def test_failed_delivery_reaches_the_form_as_user_safe_text(phone):
+    form = auth_form(otp_device=phone.persistent_id, otp_challenge="1")
     assert not form.is_valid()
     assert errors(form) == [
         "Error generating challenge: We could not send the text message. Please try again in a few minutes."
     ]
 
 
-def test_otp_token_form_verifies_a_signed_in_user(confirmed, sms_outbox):
-    challenged = OTPTokenForm(confirmed.user, data={"otp_device": confirmed.persistent_id, "otp_challenge": "1"})
+def test_otp_token_form_verifies_a_signed_in_user(phone, sms_outbox):
+    challenged = OTPTokenForm(phone.user, data={"otp_device": phone.persistent_id, "otp_challenge": "1"})
     assert not challenged.is_valid()
     assert "We sent a code by text message to +47******32." in errors(challenged)[0]
-    form = OTPTokenForm(confirmed.user, data={"otp_device": confirmed.persistent_id, "otp_token": last_code()})
+    form = OTPTokenForm(phone.user, data={"otp_device": phone.persistent_id, "otp_token": last_code()})
     assert form.is_valid(), form.errors
-    assert form.get_user().otp_device == confirmed
+    assert form.get_user().otp_device == phone
 
 
 @override_settings(
@@ -121,8 +114,8 @@ def test_otp_token_form_verifies_a_signed_in_user(confirmed, sms_outbox):
         }
     ],
 )
-def test_django_otp_login_view_signs_in_with_one_form(client, confirmed, sms_outbox):
-    credentials = {"username": "alice", "password": PASSWORD, "otp_device": confirmed.persistent_id}
+def test_django_otp_login_view_signs_in_with_one_form(client, phone, sms_outbox):
+    credentials = {"username": "alice", "password": PASSWORD, "otp_device": phone.persistent_id}
     challenged = client.post("/login/", {**credentials, "otp_challenge": "1"})
     assert challenged.status_code == 200
     assert "We sent a code by text message to +47******32." in challenged.content.decode()
@@ -130,12 +123,12 @@ def test_django_otp_login_view_signs_in_with_one_form(client, confirmed, sms_out
 
     signed_in = client.post("/login/", {**credentials, "otp_token": last_code()})
     assert signed_in.status_code == 302
-    assert client.session[DEVICE_ID_SESSION_KEY] == confirmed.persistent_id
+    assert client.session[DEVICE_ID_SESSION_KEY] == phone.persistent_id
 
 
 @override_settings(SMS_GATEWAYS={"signicat": {"BACKEND": "django_sms_gateway.backends.signicat.SignicatBacknd"}})
-def test_django_otps_own_form_shows_no_settings_text_for_a_misconfigured_gateway(confirmed, caplog):
-    form = OTPTokenForm(confirmed.user, data={"otp_device": confirmed.persistent_id, "otp_challenge": "1"})
+def test_django_otps_own_form_shows_no_settings_text_for_a_misconfigured_gateway(phone, caplog):
+    form = OTPTokenForm(phone.user, data={"otp_device": phone.persistent_id, "otp_challenge": "1"})
     assert not form.is_valid()
     assert errors(form) == [
         "Error generating challenge: Text messages are not available right now. Please try again later."

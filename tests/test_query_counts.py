@@ -61,12 +61,9 @@ def _sandbox_code(sandbox):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("signicat_up", [True, False], ids=["signicat", "fallback-to-zignsec"])
-def test_queries_through_the_sandbox_outside_a_transaction(user, sandbox_gateways, signicat_up):
-    from django_sms_gateway.models import SMSDevice
-
+def test_queries_through_the_sandbox_outside_a_transaction(device, sandbox_gateways, signicat_up):
     if not signicat_up:
         sandbox_gateways.set_fault("signicat", "500")
-    device = SMSDevice.objects.create(user=user, name="phone", number="+4798765432")
     with CaptureQueriesContext(connection) as ctx:
         device.generate_challenge()
     statements, control = split(ctx.captured_queries)

@@ -16,7 +16,6 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.decorators import otp_required
 from freezegun import freeze_time
 
-from django_sms_gateway.challenge import send_challenge
 from django_sms_gateway.exceptions import SendLimitExceeded
 from django_sms_gateway.forms import SMSTokenForm
 from django_sms_gateway.models import SMSDevice
@@ -56,11 +55,6 @@ def fresh_site(settings):
     settings.LOGIN_URL = "/login/"
     settings.LOGIN_REDIRECT_URL = "/protected/"
     settings.OTP_SMS_THROTTLE_FACTOR = 0
-
-
-@pytest.fixture
-def phone(user):
-    return SMSDevice.objects.create(user=user, name="Mobile", number=NUMBER, confirmed=True)
 
 
 @pytest.fixture
@@ -163,8 +157,8 @@ def test_a_generic_limit_refusal_says_when_to_try_again(phone, monkeypatch):
     def refuse(self, request=None):
         raise SendLimitExceeded("number", retry_after=250)
 
-    monkeypatch.setattr(SMSDevice, "generate_challenge", refuse)
-    outcome = send_challenge(phone)
+    monkeypatch.setattr(SMSDevice, "send_code", refuse)
+    outcome = phone.send_challenge()
     assert outcome.failed
     assert outcome.message == "Too many text messages were requested. Please try again in 5 minutes."
 

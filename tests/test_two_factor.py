@@ -29,19 +29,20 @@ def _two_factor(settings):
 
 
 @pytest.fixture
-def phone(user):
+def phone_device(user):
+    """django-two-factor-auth's own SMS device for ``user``: its code, our gateways."""
     return PhoneDevice.objects.create(user=user, name="default", number=NUMBER, method="sms")
 
 
-def test_generate_challenge_sends_two_factors_token(phone, sms_outbox):
-    phone.generate_challenge()
+def test_generate_challenge_sends_two_factors_token(phone_device, sms_outbox):
+    phone_device.generate_challenge()
     [message] = sms_outbox
     assert message.recipient == NUMBER and message.gateway == "locmem"
     assert message.text == f"Your verification code is {message.code}. It expires in 2 minutes."
-    assert phone.verify_token(message.code)  # the token two_factor made and checks
+    assert phone_device.verify_token(message.code)  # the token two_factor made and checks
 
 
-def test_fallback_skips_vendor_made_codes(phone, sms_outbox):
+def test_fallback_skips_vendor_made_codes(phone_device, sms_outbox):
     sent = []
 
     def on_sent(sender, **kwargs):
@@ -54,7 +55,7 @@ def test_fallback_skips_vendor_made_codes(phone, sms_outbox):
             "down": {"BACKEND": FAIL},
             "up": {"BACKEND": LOCMEM},
         }):
-            phone.generate_challenge()
+            phone_device.generate_challenge()
     finally:
         signals.code_sent.disconnect(on_sent)
     [message] = sms_outbox
@@ -63,19 +64,19 @@ def test_fallback_skips_vendor_made_codes(phone, sms_outbox):
     assert list(DeliveryRecord.objects.order_by("id").values_list("gateway", "outcome", "number_masked", "device")) == [
         ("down", "failed", "+47******32", None), ("up", "sent", "+47******32", None)
     ]
-    assert sent[0]["alias"] == "up" and sent[0]["number"] == "+47******32" and sent[0]["device"] == phone
+    assert sent[0]["alias"] == "up" and sent[0]["number"] == "+47******32" and sent[0]["device"] == phone_device
 
 
-def test_message_goes_out_in_the_active_language(phone, sms_outbox):
+def test_message_goes_out_in_the_active_language(phone_device, sms_outbox):
     with translation.override("nb"):
-        phone.generate_challenge()
+        phone_device.generate_challenge()
     assert sms_outbox[0].text == f"Din bekreftelseskode er {sms_outbox[0].code}. Den utløper om 2 minutter."
 
 
-def test_no_gateway_delivered(phone, sms_outbox):
+def test_no_gateway_delivered(phone_device, sms_outbox):
     with override_settings(SMS_GATEWAYS={"a": {"BACKEND": FAIL}}):
         with pytest.raises(DeliveryFailed) as info:
-            phone.generate_challenge()
+            phone_device.generate_challenge()
     assert "try again" in str(info.value) and not sms_outbox
     assert DeliveryRecord.objects.get().outcome == "failed"
 
@@ -87,12 +88,12 @@ def test_number_that_cannot_take_sms(user, sms_outbox):
     assert not sms_outbox
 
 
-def test_only_vendor_code_gateways_is_logged_and_shown_as_unavailable(phone, sms_outbox, caplog):
+def test_only_vendor_code_gateways_is_logged_and_shown_as_unavailable(phone_device, sms_outbox, caplog):
     with override_settings(SMS_GATEWAYS={"ip1": {"BACKEND": VENDOR_CODE}}):
         with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
             for _attempt in range(2):
                 with pytest.raises(SMSUnavailable) as info:
-                    phone.generate_challenge()
+                    phone_device.generate_challenge()
                 assert str(info.value) == UNAVAILABLE
                 assert isinstance(info.value.__cause__, ConfigurationError)
         [message] = checks.check_two_factor()
@@ -102,11 +103,11 @@ def test_only_vendor_code_gateways_is_logged_and_shown_as_unavailable(phone, sms
     assert fakes.calls == []
 
 
-def test_voice_calls_are_refused_clearly(phone, settings, caplog):
+def test_voice_calls_are_refused_clearly(phone_device, settings, caplog):
     settings.TWO_FACTOR_CALL_GATEWAY = GATEWAY_PATH
     with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
         with pytest.raises(SMSUnavailable) as info:
-            Gateway().make_call(phone, "123456")
+            Gateway().make_call(phone_device, "123456")
     assert str(info.value) == UNAVAILABLE and "text messages only" in str(info.value.__cause__)
     assert "sms_gateway.E010" in caplog.text and "TWO_FACTOR_CALL_GATEWAY" not in str(info.value)
     [message] = checks.check_two_factor()
@@ -123,7 +124,7 @@ def sign_in(client):
 
 
 @pytest.fixture
-def login_site(settings, phone):
+def login_site(settings, phone_device):
     settings.ROOT_URLCONF = "tests.two_factor_urls"
     settings.LOGIN_URL = "/login/"
 

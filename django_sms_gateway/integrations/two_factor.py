@@ -19,7 +19,11 @@ error is logged at ERROR and becomes
 :class:`~django_sms_gateway.exceptions.SMSUnavailable`). django-two-factor-auth's
 own ``LoginView`` still turns any gateway exception into a server error; use
 :class:`LoginView` from this module (a drop-in subclass) to show the sentence
-on the token step instead.
+on the token step instead. In the site's URLs, before ``two_factor``'s own::
+
+    from django_sms_gateway.integrations.two_factor import LoginView
+
+    path("account/login/", LoginView.as_view(), name="login")
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ import logging
 from typing import Any
 
 import django.conf
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.forms.utils import ErrorDict
+from django.http import HttpResponse
 
 from .. import limits, signals
 from ..backends.base import BaseBackend
 from ..checks import E010, E011
 from ..dispatch import Delivery, build_message, gateways, send_message
-from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, user_safe_error
+from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, user_message, user_safe_error
 from ..phone import mask_number, normalize_number
 
 logger = logging.getLogger("django_sms_gateway")
@@ -155,10 +161,44 @@ def two_factor_problems(backends: list[BaseBackend] | None) -> list[Configuratio
 
 
 def __getattr__(name: str) -> Any:
-    # LoginView needs django-two-factor-auth's views, which need its apps
-    # loaded; the gateway above must import without them.
+    # LoginView subclasses django-two-factor-auth's view, which needs that
+    # package installed and its apps loaded; the gateway above must import
+    # without them, so the class is made on first use.
     if name == "LoginView":
-        from .two_factor_login import LoginView
-
-        return LoginView
+        view = _login_view()
+        globals()[name] = view
+        return view
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _login_view() -> type:
+    from two_factor.views import LoginView as TwoFactorLoginView
+    from two_factor.views.utils import IdempotentSessionWizardView
+
+    class LoginView(TwoFactorLoginView):
+        """django-two-factor-auth's ``LoginView``; when sending the code on the
+        token step fails, that step is shown with a user-safe sentence as the
+        form's error (``sms_error`` in the context too) instead of a 500.
+
+        django-two-factor-auth sends a code each time the token step is shown
+        (not after a wrong code); each send counts against ``OTP_SMS_LIMITS``.
+        """
+
+        def render(self, form: Any = None, **kwargs: Any) -> HttpResponse:
+            if self.steps.current != self.TOKEN_STEP or (form is not None and form.is_bound and not form.is_valid()):
+                return super().render(form, **kwargs)
+            try:
+                self.get_device().generate_challenge()
+            except Exception as exc:
+                sentence = user_message(user_safe_error(exc))
+                form = form or self.get_form()
+                if form.is_bound:
+                    form.add_error(None, sentence)
+                else:  # add_error() needs a cleaned form; the step's first showing is unbound
+                    form._errors = ErrorDict({NON_FIELD_ERRORS: form.error_class([sentence], error_class="nonfield")})
+                kwargs["sms_error"] = sentence
+            # The challenge was made (or failed) above: skip the parent's, which lets errors escape.
+            return IdempotentSessionWizardView.render(self, form, **kwargs)
+
+    LoginView.__qualname__ = "LoginView"
+    return LoginView

@@ -22,9 +22,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from django_sms_gateway.challenge import ChallengeOutcome, send_challenge
 from django_sms_gateway.forms import device_label, sms_devices
-from django_sms_gateway.models import SMSDevice
+from django_sms_gateway.models import ChallengeOutcome, SMSDevice
 from django_sms_gateway.views import phone_state
 
 from .access import next_url, verified_if_enrolled, verified_required, with_next
@@ -77,7 +76,7 @@ def phones(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         device = form.device
         device.save()
-        outcome = send_challenge(device, request)
+        outcome = device.send_challenge(request)
         if outcome.failed:
             device.delete()  # nothing half made: the user may try again
             form.add_error(None, outcome.message)
@@ -115,7 +114,7 @@ def confirm_phone(request: HttpRequest, pk: int) -> HttpResponse:
 def send_phone_code(request: HttpRequest, pk: int) -> HttpResponse:
     """Send (again) the code that confirms a new phone."""
     device = get_object_or_404(SMSDevice, pk=pk, user=request.user, confirmed=False)
-    _report(request, send_challenge(device, request))
+    _report(request, device.send_challenge(request))
     return redirect(with_next(reverse("phones"), next_url(request)))
 
 

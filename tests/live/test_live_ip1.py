@@ -16,8 +16,8 @@ import os
 
 import pytest
 
-from django_sms_gateway.codes import generate_code
 from django_sms_gateway.dispatch import build_backend, build_message
+from django_sms_gateway.models import generate_code
 from django_sms_gateway.phone import normalize_number
 
 pytestmark = pytest.mark.live

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from django_sms_gateway.codes import generate_code
 from django_sms_gateway.dispatch import build_backend, build_message
+from django_sms_gateway.models import generate_code
 from django_sms_gateway.phone import normalize_number
 
 from .live_env import require_env
