@@ -18,14 +18,11 @@ import re
 from typing import Any, ClassVar
 
 from ..exceptions import GatewayAuthError, GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
-from ..vendor_json import json_object_or_none, whole_number
-from ..vendor_templates import ContentError, ContentTemplate, content_problem
-from .addressing import PHONE_FORMATS
-from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .http import HTTPBackend, VendorResponse
+from ..vendor_templates import ContentTemplate, content_problem
+from .base import PHONE_FORMATS, CredentialCheck, Option, SendResult, SMSMessage
+from .http import HTTPBackend, VendorResponse, json_object_or_none, whole_number
 
-__all__ = ["INDIA_BASE_URL", "INDONESIA_BASE_URL", "PHONE_FORMATS", "STATUS_ERRORS", "AccuAuthBackend",
-           "ContentError", "ContentTemplate"]
+__all__ = ["INDIA_BASE_URL", "INDONESIA_BASE_URL", "STATUS_ERRORS", "AccuAuthBackend"]
 
 #: Production host for Indonesia (the default).
 INDONESIA_BASE_URL = "https://cloudapi.indonesia.accuauth.com"

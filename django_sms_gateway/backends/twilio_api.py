@@ -37,10 +37,8 @@ from ..exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from ..vendor_json import json_object_or_empty
 from .base import REQUIRED, CredentialCheck, Option
-from .http import HTTPBackend, VendorResponse
-from .vendor_text import summarize
+from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize
 
 __all__ = ["ERROR_LABELS", "TwilioAPI", "error_code", "sid_option"]
 
