@@ -2,7 +2,10 @@
 shares, so that a vendor module only builds its request and reads the answer.
 
 - One keep-alive :class:`requests.Session` per backend instance, reused by
-  every thread (its connection pool is thread-safe).
+  every thread (its connection pool is thread-safe). A connection that
+  fails before the request is sent (refused, or not made in time) is tried
+  once more within the call's deadline (:data:`CONNECT_RETRY`); nothing is
+  repeated once the request may have reached the vendor.
 - A deadline on every call (:func:`deadline`), bounding connecting, the
   status line, headers and interim answers, and the body, which is also
   cut off past ``max_response_bytes``.
@@ -58,6 +61,8 @@ from django.conf import settings as django_settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
+from urllib3.util.retry import Retry
 
 from .. import __version__
 from ..checks import E021
@@ -74,6 +79,13 @@ from ..phone import mask_number
 from .base import BaseBackend, CredentialCheck, Option
 
 USER_AGENT = f"django-otp-sms-gateway/{__version__}"
+
+#: The one retry of a vendor call: a connection that failed before the
+#: request was sent (refused, no route, not made in time), which cannot have
+#: sent an SMS. Never a read, a status or a redirect; no pause; the second
+#: connection gets only what is left of the call's deadline.
+CONNECT_RETRY = Retry(total=None, connect=1, read=False, redirect=0, status=0, other=0, backoff_factor=0,
+                      respect_retry_after_header=False, raise_on_status=False)
 
 
 # -- JSON that someone else wrote ---------------------------------------------------------------------
@@ -347,11 +359,19 @@ def _attach_current(sock: socket.socket | None) -> None:
 
 
 class _WatchedConnection:
-    """Registers the connection's socket with the call under way."""
+    """Connects within what is left of the call under way, and registers
+    the connection's socket with it."""
 
     sock: socket.socket | None
+    timeout: float | None
 
     def connect(self) -> None:
+        call = _current.get()
+        if call is not None:
+            left = call.deadline - monotonic()
+            if left <= 0:
+                raise ConnectTimeoutError(self, "no time left to connect")
+            self.timeout = left if self.timeout is None else min(self.timeout, left)
         super().connect()  # type: ignore[misc]
         _attach_current(self.sock)
 
@@ -445,7 +465,7 @@ class HTTPBackend(BaseBackend):
 
     def build_session(self) -> requests.Session:
         session = requests.Session()
-        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=CONNECT_RETRY)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         # Answers are small JSON; asked for uncompressed, max_response_bytes bounds what the
