@@ -165,6 +165,8 @@ class SMSMessage:
     ``text`` is the rendered message. ``code`` and ``template`` are there for
     vendors that render the text themselves (vendor-held templates) or make
     their own code (``template.render("{0}", ...)`` gives a vendor format).
+    ``minutes`` and the SMS parts (:meth:`segment_info`) are worked out once,
+    when the message is made, not by each gateway it is offered to.
     Never log ``code`` or ``text``; ``repr()`` hides both.
     """
 
@@ -175,28 +177,35 @@ class SMSMessage:
     validity: int = 300  # seconds the code is valid
     template: MessageTemplate | None = field(default=None, repr=False)
     site_name: str = ""
+    #: ``validity`` in the whole minutes a user is told.
+    minutes: int = field(init=False, repr=False, compare=False)
+    _segments: SegmentInfo = field(init=False, repr=False, compare=False)
 
-    @property
-    def masked_recipient(self) -> str:
-        return mask_number(self.recipient)
-
-    @property
-    def minutes(self) -> int:
-        return whole_minutes(self.validity)
-
-    def segment_info(self) -> SegmentInfo:
-        """Units and SMS parts of ``text``. A text rendered from ``template``
-        with a digit code needs what the template needs for that many digits,
-        which is counted once, not per message."""
+    def __post_init__(self) -> None:
+        minutes = whole_minutes(self.validity)
+        object.__setattr__(self, "minutes", minutes)
         code, template = self.code, self.template
         if (
             template is not None
             and code.isascii()
             and code.isdigit()
-            and self.text == template.render(code, minutes=self.minutes, site_name=self.site_name)
+            and self.text == template.render(code, minutes=minutes, site_name=self.site_name)
         ):
-            return template.worst_case(len(code), minutes=self.minutes, site_name=self.site_name)
-        return segment_info(self.text)
+            # What the template needs for that many digits, counted once per template, not per message.
+            segments = template.worst_case(len(code), minutes=minutes, site_name=self.site_name)
+        else:
+            segments = segment_info(self.text)
+        object.__setattr__(self, "_segments", segments)
+
+    @property
+    def masked_recipient(self) -> str:
+        return mask_number(self.recipient)
+
+    def segment_info(self) -> SegmentInfo:
+        """Units and SMS parts of ``text``; for a text rendered from
+        ``template`` with a digit code, what the template needs for a code
+        of that many digits."""
+        return self._segments
 
     def render(self, token: str) -> str:
         """The message text with ``token`` in place of the code."""
