@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from django_sms_gateway.backends.base import SMSMessage
+from django_sms_gateway.backends.http import HTTPBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
@@ -96,6 +97,10 @@ def accuauth_entry(sandbox, **options):
 
 def ip1_entry(sandbox, **options):
     return gateway_entry("ip1", sandbox, **options)
+
+
+class Probe(HTTPBackend):
+    """An HTTP backend of no vendor, for calling :meth:`HTTPBackend.request` directly."""
 
 
 def message_with(code: str, text: str | None = None, recipient: str = NUMBER) -> SMSMessage:

@@ -13,19 +13,13 @@ import time
 import pytest
 from urllib3.util import connection
 
-from django_sms_gateway.backends.http import HTTPBackend
 from django_sms_gateway.exceptions import GatewayConnectionError, GatewayTimeout
 
-from .helpers import closed_port_url
+from .helpers import Probe, closed_port_url
 from .hostile import Hostile
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 THROTTLED = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 2\r\n\r\n{}"
-
-
-class Probe(HTTPBackend):
-    def send(self, message, *, timeout):  # pragma: no cover - not sent here
-        raise NotImplementedError
 
 
 class Connects:
@@ -70,26 +64,21 @@ def test_a_connection_refused_twice_is_not_sent(monkeypatch):
     assert len(connects.timeouts) == 2
 
 
-def test_the_second_connection_gets_only_what_is_left_of_the_deadline(monkeypatch):
-    connects = Connects(monkeypatch, failures=2, failure=TimeoutError("timed out"), taking=0.3)
+@pytest.mark.parametrize(("timeout", "first_takes", "connections"), [(0.5, 0.3, 2), (0.3, 0.4, 1)],
+                         ids=["time left for a second", "no time left"])
+def test_the_second_connection_gets_only_what_is_left_of_the_deadline(monkeypatch, timeout, first_takes,
+                                                                      connections):
+    connects = Connects(monkeypatch, failures=2, failure=TimeoutError("timed out"), taking=first_takes)
     backend = Probe("probe", {"base_url": closed_port_url()})
     started = time.monotonic()
     with pytest.raises(GatewayTimeout) as info:
-        backend.request("POST", "/x", timeout=0.5, json={})
-    backend.close()
-    assert info.value.not_sent and time.monotonic() - started < 0.75
-    first, second = connects.timeouts
-    assert first == pytest.approx(0.5, abs=0.05) and 0 < second <= 0.2 + 0.05
-
-
-def test_no_connection_is_tried_after_the_deadline(monkeypatch):
-    connects = Connects(monkeypatch, failures=1, failure=TimeoutError("timed out"), taking=0.4)
-    backend = Probe("probe", {"base_url": closed_port_url()})
-    with pytest.raises(GatewayTimeout) as info:
-        backend.request("POST", "/x", timeout=0.3, json={})
+        backend.request("POST", "/x", timeout=timeout, json={})
     backend.close()
     assert info.value.reason == "timeout" and info.value.not_sent
-    assert len(connects.timeouts) == 1
+    assert time.monotonic() - started < max(timeout, first_takes) + 0.25
+    assert len(connects.timeouts) == connections
+    assert connects.timeouts[0] == pytest.approx(timeout, abs=0.05)
+    assert all(0 < left <= timeout - first_takes + 0.05 for left in connects.timeouts[1:])
 
 
 class Counting:
