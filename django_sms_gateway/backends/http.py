@@ -84,11 +84,11 @@ USER_AGENT = f"django-otp-sms-gateway/{__version__}"
 #: request was sent (refused, no route, not made in time), which cannot have
 #: sent an SMS. Never a read, a status or a redirect; no pause; the second
 #: connection gets only what is left of the call's deadline.
-CONNECT_RETRY = Retry(total=None, connect=1, read=False, redirect=0, status=0, other=0, backoff_factor=0,
+CONNECT_RETRY = Retry(total=1, connect=1, read=False, redirect=0, status=0, other=0, backoff_factor=0,
                       respect_retry_after_header=False, raise_on_status=False)
 
 
-# -- JSON that someone else wrote ---------------------------------------------------------------------
+# -- JSON that someone else wrote ------------------------------------------------------------------
 # A vendor's answer or a webhook body may be anything: not UTF-8, not JSON, or JSON nested so deeply
 # that the parser runs out of stack (RecursionError). Each is one UnreadableJSON, refused cleanly.
 
@@ -139,7 +139,7 @@ def whole_number(value: Any, low: int | None = None, high: int | None = None) ->
     return value
 
 
-# -- a vendor's error text ----------------------------------------------------------------------------
+# -- a vendor's error text -------------------------------------------------------------------------
 
 #: Longest reason built from vendor text (``DeliveryRecord.reason`` holds 255).
 MAX_REASON = 200
@@ -220,7 +220,7 @@ def summarize(
     return joined
 
 
-# -- the deadline of a vendor call ---------------------------------------------------------------------
+# -- the deadline of a vendor call -----------------------------------------------------------------
 
 
 def monotonic() -> float:
@@ -407,7 +407,7 @@ class DeadlineAdapter(HTTPAdapter):
         }
 
 
-# -- the HTTP backend -------------------------------------------------------------------------------
+# -- the HTTP backend ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
