@@ -10,4 +10,3 @@ class SMSGatewayConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
-        from .webhooks import zignsec  # noqa: F401  (serves the deprecated names of backends.zignsec)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from django_otp.middleware import OTPMiddleware
 
 from django_sms_gateway import exceptions, signals
-from django_sms_gateway.backends.base import REQUIRED, BaseBackend, SendResult
+from django_sms_gateway.backends.base import BaseBackend, Option, SendResult
 
 calls: list[tuple[str, str, str]] = []  # (alias, recipient, code); emptied around every test
 FAIL = f"{__name__}.FailingBackend"
@@ -22,7 +22,9 @@ class FailingBackend(BaseBackend):
     """Raises the exception class named by the ``error`` option (with
     ``not_sent`` True: as when the connection was refused)."""
 
-    options: ClassVar[dict[str, Any]] = {"error": "GatewayUnavailable", "sender": None, "not_sent": False}
+    options: ClassVar[dict[str, Any]] = {
+        "error": Option("GatewayUnavailable"), "sender": Option(None), "not_sent": Option(False)
+    }
 
     def send(self, message, *, timeout):
         calls.append((self.alias, message.recipient, message.code))
@@ -30,7 +32,7 @@ class FailingBackend(BaseBackend):
 
 
 class RecordingBackend(BaseBackend):
-    options: ClassVar[dict[str, Any]] = {"sender": None}
+    options: ClassVar[dict[str, Any]] = {"sender": Option(None)}
 
     def send(self, message, *, timeout):
         calls.append((self.alias, message.recipient, message.code))
@@ -48,7 +50,7 @@ class ExplodingBackend(BaseBackend):
 class NeedsKeyBackend(BaseBackend):
     """A backend with a required option, for the configuration checks."""
 
-    options: ClassVar[dict[str, Any]] = {"api_key": REQUIRED, "sender": None}
+    options: ClassVar[dict[str, Any]] = {"api_key": Option(), "sender": Option(None)}
 
 
 class SiteOTPMiddleware(OTPMiddleware):
@@ -58,7 +60,7 @@ class SiteOTPMiddleware(OTPMiddleware):
 class VendorCodeBackend(BaseBackend):
     """Like iP1: the vendor makes and checks its own code."""
 
-    options: ClassVar[dict[str, Any]] = {"sender": None}
+    options: ClassVar[dict[str, Any]] = {"sender": Option(None)}
     verifies_codes = True
 
     def send(self, message, *, timeout):

@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from django_sms_gateway import breaker, exceptions
-from django_sms_gateway.backends.base import BaseBackend, SendResult
+from django_sms_gateway.backends.base import BaseBackend, Option, SendResult
 from django_sms_gateway.dispatch import send_code
 from django_sms_gateway.exceptions import DeliveryFailed, RecipientNotReachable
 from tests import fakes
@@ -37,7 +37,7 @@ class ScriptedBackend(BaseBackend):
     """Fails with the exception named by each item of ``script`` in turn
     ("ok" or an empty script: accepted); ``hold`` makes a send wait for it."""
 
-    options: ClassVar[dict[str, Any]] = {"sender": None}
+    options: ClassVar[dict[str, Any]] = {"sender": Option(None)}
     script: ClassVar[list[str]] = []
     hold: ClassVar[threading.Event | None] = None
 

@@ -22,7 +22,7 @@ from django.test import override_settings
 from django_otp.forms import OTPTokenForm
 
 from django_sms_gateway import models
-from django_sms_gateway.backends.base import BaseBackend, SendResult
+from django_sms_gateway.backends.base import BaseBackend, Option, SendResult
 from django_sms_gateway.models import DeliveryRecord, ScheduledDelivery, SMSDevice
 from django_sms_gateway.testing import last_code
 
@@ -40,7 +40,7 @@ class SlowVendor(BaseBackend):
     """A vendor that accepts after ``while_answering`` ran (what happens to
     the database while it is slow to answer); keeps the codes it got."""
 
-    options: ClassVar[dict[str, Any]] = {"sender": None}
+    options: ClassVar[dict[str, Any]] = {"sender": Option(None)}
     while_answering: ClassVar[Any] = None
     codes: ClassVar[list[str]] = []
 

@@ -64,7 +64,7 @@ def test_missing_required_option_is_named():
     from tests.fakes import RecordingBackend
 
     class NeedsKey(RecordingBackend):
-        options = {"api_key": __import__("django_sms_gateway.backends.base", fromlist=["REQUIRED"]).REQUIRED}
+        options = {"api_key": __import__("django_sms_gateway.backends.base", fromlist=["Option"]).Option()}
 
     with pytest.raises(ImproperlyConfigured, match=r"SMS_GATEWAYS\['v'\] \(NeedsKey\): option 'api_key' is required"):
         NeedsKey("v", {})

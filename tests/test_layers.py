@@ -1,5 +1,7 @@
 """The backends sit below the app: no backend module imports, even lazily
-inside a function, a module that imports the backends."""
+inside a function, a module that imports the backends. ``checks`` imports
+nothing of the package but the exceptions when it loads, so any layer may
+take check ids from it."""
 
 import ast
 from pathlib import Path
@@ -8,13 +10,15 @@ import django_sms_gateway
 
 PACKAGE = Path(django_sms_gateway.__file__).parent
 #: The package's modules a backend may use ("" is the package itself); none imports a backend.
-BELOW_THE_BACKENDS = {"", "checks", "conf", "exceptions", "phone", "text", "vendor_json", "vendor_templates"}
+BELOW_THE_BACKENDS = {"", "checks", "conf", "exceptions", "phone", "text", "vendor_templates"}
 
 
-def imported_modules(path: Path, package: str) -> set[str]:
-    """Every module ``path`` (a module of ``package``) imports, anywhere in it, as a dotted name."""
+def imported_modules(path: Path, package: str, *, when_loading: bool = False) -> set[str]:
+    """Every module ``path`` (a module of ``package``) imports, as a dotted name:
+    anywhere in it, or with ``when_loading`` only at module level."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in tree.body if when_loading else ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -40,3 +44,8 @@ def test_backend_modules_import_only_modules_below_them():
 def test_the_modules_below_import_no_backend():
     for name in sorted(BELOW_THE_BACKENDS - {""}):
         assert "backends" not in package_modules(imported_modules(PACKAGE / f"{name}.py", "django_sms_gateway")), name
+
+
+def test_the_checks_load_with_only_the_exceptions():
+    loaded = package_modules(imported_modules(PACKAGE / "checks.py", "django_sms_gateway", when_loading=True))
+    assert loaded <= {"exceptions"}

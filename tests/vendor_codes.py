@@ -13,7 +13,7 @@ from django.db import connection
 
 from django_sms_gateway.backends.base import BaseBackend
 from django_sms_gateway.backends.ip1 import IP1Backend
-from django_sms_gateway.backends.twilio import TwilioVerifyBackend
+from django_sms_gateway.backends.twilio_verify import TwilioVerifyBackend
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
     GatewayRateLimited,

@@ -35,8 +35,7 @@ from ..exceptions import (
 )
 from .aws_json import AWSJSONBackend, error_answer, plain_word
 from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .http import VendorResponse
-from .vendor_text import summarize
+from .http import VendorResponse, summarize
 
 __all__ = ["AWSEndUserMessagingBackend"]
 

@@ -29,10 +29,10 @@ from typing import Any, ClassVar
 
 import requests
 
+from ..checks import E005
 from ..exceptions import ConfigurationError, GatewayAuthError
-from ..vendor_json import json_object_or_empty
-from .base import OPTIONS_CHECK_ID, Option
-from .http import HTTPBackend, VendorResponse
+from .base import Option
+from .http import HTTPBackend, VendorResponse, json_object_or_empty
 
 __all__ = ["AWSJSONBackend", "error_answer", "plain_word"]
 
@@ -90,7 +90,7 @@ class AWSJSONBackend(HTTPBackend):
         except ImportError:
             raise ConfigurationError(
                 f"SMS_GATEWAYS[{self.alias!r}] ({type(self).__name__}): needs botocore for AWS signing",
-                check_id=OPTIONS_CHECK_ID, hint="pip install 'django-otp-sms-gateway[aws]'",
+                check_id=E005, hint="pip install 'django-otp-sms-gateway[aws]'",
                 obj=f"SMS_GATEWAYS[{self.alias!r}]",
             ) from None
 

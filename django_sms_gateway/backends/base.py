@@ -1,13 +1,20 @@
-"""The contract every SMS backend fulfils.
+"""The contract every SMS backend fulfils, whatever protocol it speaks.
 
 A backend is built once per process per ``SMS_GATEWAYS`` alias (see
-:mod:`django_sms_gateway.gateways`) and must be safe to call from several
+:mod:`django_sms_gateway.dispatch`) and must be safe to call from several
 threads at once. It declares its ``OPTIONS`` as :class:`Option` specs, which
 are validated when it is built (a
 :class:`~django_sms_gateway.exceptions.ConfigurationError` that names the
 alias and the option, check ``sms_gateway.E005``), and then sends one
 :class:`SMSMessage` per :meth:`BaseBackend.send` call, raising a
 :class:`~django_sms_gateway.exceptions.GatewayError` subclass on failure.
+
+Sender IDs and recipient numbers follow the shapes SMS vendors accept.
+Signicat documents the sender rule (numeric up to 15 digits, or 1-11
+characters of ``[A-Za-z0-9 ]``) and the recipient rule (E.164, at most 15
+digits); other vendors that take a free sender field use the same rule
+(:func:`sender_problem`, :func:`is_e164`). A vendor that wants the number
+in another form takes it from :data:`PHONE_FORMATS`.
 """
 
 from __future__ import annotations
@@ -18,16 +25,56 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+import phonenumbers
+
+from ..checks import E005
 from ..exceptions import ConfigurationError, GatewayError, RecipientRefused, RequestRejected
 from ..phone import mask_number
 from ..text import MessageTemplate, SegmentInfo, segment_info, whole_minutes
-from .addressing import is_e164, sender_problem
 
 _MISSING = object()
 #: Marks an option that must be given in ``OPTIONS``.
 REQUIRED: Any = _MISSING
-#: Check id of every problem with a gateway's ``OPTIONS``.
-OPTIONS_CHECK_ID = "sms_gateway.E005"
+
+#: ``+`` optional, then 1-15 digits.
+NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
+#: 1-11 letters, digits and spaces (the GSM alphanumeric originator limit).
+ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
+#: ``+``, a country code not starting with 0, at most 15 digits in all.
+E164_NUMBER = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def sender_problem(sender: object) -> str | None:
+    """Why ``sender`` is not a valid sender ID, or None when it is."""
+    if not isinstance(sender, str):
+        return f"must be a string, not {type(sender).__name__}"
+    if NUMERIC_SENDER.fullmatch(sender):
+        return None
+    if ALPHANUMERIC_SENDER.fullmatch(sender) and sender.strip():
+        return None
+    return (
+        "must be numeric (up to 15 digits, optionally starting with +) or "
+        "alphanumeric (1 to 11 characters of A-Z, a-z, 0-9 and space)"
+    )
+
+
+def is_e164(number: object) -> bool:
+    """True for an E.164 number such as ``+4798765432``."""
+    return isinstance(number, str) and E164_NUMBER.fullmatch(number) is not None
+
+
+def national_number(recipient: str) -> str:
+    """The national form of an E.164 number, digits only (``+6281...`` -> ``081...``)."""
+    formatted = phonenumbers.format_number(phonenumbers.parse(recipient), phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(c for c in formatted if c.isdigit())
+
+
+#: The number formats a vendor option may name -> that form of an E.164 number.
+PHONE_FORMATS = {
+    "e164": lambda recipient: recipient,
+    "digits": lambda recipient: recipient.lstrip("+"),
+    "national": national_number,
+}
 
 OptionKind = Literal["any", "text", "secret", "bool", "int", "choice", "url", "sender"]
 
@@ -41,7 +88,7 @@ class Option:
     secret's value is never repeated in an error), ``bool`` True or False,
     ``int`` a whole number within ``minimum``/``maximum``, ``choice`` one of
     ``choices``, ``url`` an http(s) URL, ``sender`` a sender ID
-    (:mod:`.addressing`), ``any`` no rule. ``None`` is accepted where it is
+    (:func:`sender_problem`), ``any`` no rule. ``None`` is accepted where it is
     the default. ``check`` adds a rule of the option's own: it returns the
     problem (completing "option 'x' ...") or None. ``doc`` says what the
     option does, for error hints and the documentation.
@@ -111,12 +158,6 @@ _KIND_RULES: dict[str, Callable[[Option, Any], str | None]] = {
 }
 
 
-def option_specs(options: Mapping[str, Any]) -> dict[str, Option]:
-    """``options`` with every plain default (the older spelling) as an
-    :class:`Option` of kind ``any``."""
-    return {name: spec if isinstance(spec, Option) else Option(spec) for name, spec in options.items()}
-
-
 @dataclass(frozen=True, slots=True)
 class SMSMessage:
     """One code to deliver.
@@ -124,6 +165,8 @@ class SMSMessage:
     ``text`` is the rendered message. ``code`` and ``template`` are there for
     vendors that render the text themselves (vendor-held templates) or make
     their own code (``template.render("{0}", ...)`` gives a vendor format).
+    ``minutes`` and the SMS parts (:meth:`segment_info`) are worked out once,
+    when the message is made, not by each gateway it is offered to.
     Never log ``code`` or ``text``; ``repr()`` hides both.
     """
 
@@ -134,28 +177,35 @@ class SMSMessage:
     validity: int = 300  # seconds the code is valid
     template: MessageTemplate | None = field(default=None, repr=False)
     site_name: str = ""
+    #: ``validity`` in the whole minutes a user is told.
+    minutes: int = field(init=False, repr=False, compare=False)
+    _segments: SegmentInfo = field(init=False, repr=False, compare=False)
 
-    @property
-    def masked_recipient(self) -> str:
-        return mask_number(self.recipient)
-
-    @property
-    def minutes(self) -> int:
-        return whole_minutes(self.validity)
-
-    def segment_info(self) -> SegmentInfo:
-        """Units and SMS parts of ``text``. A text rendered from ``template``
-        with a digit code needs what the template needs for that many digits,
-        which is counted once, not per message."""
+    def __post_init__(self) -> None:
+        minutes = whole_minutes(self.validity)
+        object.__setattr__(self, "minutes", minutes)
         code, template = self.code, self.template
         if (
             template is not None
             and code.isascii()
             and code.isdigit()
-            and self.text == template.render(code, minutes=self.minutes, site_name=self.site_name)
+            and self.text == template.render(code, minutes=minutes, site_name=self.site_name)
         ):
-            return template.worst_case(len(code), minutes=self.minutes, site_name=self.site_name)
-        return segment_info(self.text)
+            # What the template needs for that many digits, counted once per template, not per message.
+            segments = template.worst_case(len(code), minutes=minutes, site_name=self.site_name)
+        else:
+            segments = segment_info(self.text)
+        object.__setattr__(self, "_segments", segments)
+
+    @property
+    def masked_recipient(self) -> str:
+        return mask_number(self.recipient)
+
+    def segment_info(self) -> SegmentInfo:
+        """Units and SMS parts of ``text``; for a text rendered from
+        ``template`` with a digit code, what the template needs for a code
+        of that many digits."""
+        return self._segments
 
     def render(self, token: str) -> str:
         """The message text with ``token`` in place of the code."""
@@ -194,14 +244,13 @@ class BaseBackend:
     """Base of every backend.
 
     Subclasses declare ``options``: a mapping of option name to
-    :class:`Option` (a plain value is taken as the default of an option
-    without a rule). ``OPTIONS`` names not in it are refused, and every
+    :class:`Option`. ``OPTIONS`` names not in it are refused, and every
     value given must follow its option's rule. :meth:`check_options` may
     check what involves several options or other settings.
     """
 
-    #: Option name -> :class:`Option` (or a plain default).
-    options: ClassVar[Mapping[str, Any]] = {}
+    #: Option name -> :class:`Option`.
+    options: ClassVar[Mapping[str, Option]] = {}
     #: The vendor makes and checks the code itself (see :meth:`verify`).
     verifies_codes: ClassVar[bool] = False
     #: Most SMS parts this backend may send for one message.
@@ -232,7 +281,7 @@ class BaseBackend:
         if not isinstance(options, Mapping | None):
             raise self.config_error(f"OPTIONS must be a dict, not {type(options).__name__}")
         given = dict(options or {})
-        specs = option_specs(self.options)
+        specs = self.options
         unknown = sorted(set(given) - set(specs), key=str)
         if unknown:
             allowed = ", ".join(sorted(specs)) or "none"
@@ -249,7 +298,7 @@ class BaseBackend:
             self.config[name] = value
         self.check_options()
 
-    def config_error(self, problem: str, *, check_id: str = OPTIONS_CHECK_ID) -> ConfigurationError:
+    def config_error(self, problem: str, *, check_id: str = E005) -> ConfigurationError:
         """The error for a problem with this gateway's settings (``problem``
         names the option); ``check_id`` is the system check reporting it."""
         return ConfigurationError(
@@ -262,7 +311,7 @@ class BaseBackend:
     @classmethod
     def options_hint(cls) -> str:
         """Which options this backend requires and which it also accepts."""
-        specs = option_specs(cls.options)
+        specs = cls.options
         required = sorted(name for name, spec in specs.items() if spec.required)
         optional = sorted(name for name, spec in specs.items() if not spec.required)
         return (
@@ -280,7 +329,7 @@ class BaseBackend:
     def checked_text_message(self, message: SMSMessage, parts_note: str) -> tuple[str, SegmentInfo]:
         """The sender and SMS parts of ``message`` for a vendor that sends the
         text it is given; a GatewayError, with nothing sent, for a missing
-        sender or one outside the rules (:mod:`.addressing`), a recipient
+        sender or one outside the rules (:func:`sender_problem`), a recipient
         that is not E.164, an empty text or more parts than ``max_segments``
         (``parts_note`` says what the vendor allows)."""
         sender = self.config.get("sender") or message.sender

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, TextIO
 
+from ..checks import W015
 from ..phone import mask_number
 from .base import BaseBackend, Option, SendResult, SMSMessage
 
@@ -44,7 +45,7 @@ class ConsoleBackend(BaseBackend):
         sender = self.config["sender"] or message.sender or "-"
         if self.config["withhold_codes"]:
             line = (f"SMS via {self.alias!r} to {mask_number(message.recipient)} withheld: DEBUG is False and "
-                    "SMS_GATEWAYS is not set, so the code is not printed (see check sms_gateway.W015)\n")
+                    f"SMS_GATEWAYS is not set, so the code is not printed (see check {W015})\n")
         else:
             line = f"SMS via {self.alias!r} from {sender} to {message.recipient}:\n{message.text}\n{'-' * 40}\n"
         with self._lock:

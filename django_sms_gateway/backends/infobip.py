@@ -35,12 +35,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..conf import settings
 from ..exceptions import GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
-from ..vendor_json import json_object_or_empty
 from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .http import HTTPBackend
-from .vendor_text import summarize
+from .http import HTTPBackend, json_object_or_empty, summarize
 
 __all__ = ["InfobipBackend"]
 
@@ -78,7 +75,7 @@ class InfobipBackend(HTTPBackend):
         self._auth = {"Authorization": f"App {self.config['api_key']}"}
 
     def check_options(self) -> None:
-        if self.config["sender"] is None and settings.OTP_SMS_SENDER is None:
+        if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by Infobip (or set OTP_SMS_SENDER)")
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:

@@ -18,15 +18,15 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from ..checks import E005
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
 from ..text import append_origin_lines
-from ..vendor_json import UnreadableJSON, json_object_or_empty, read_json, whole_number
 from ..vendor_templates import CODE_SLOT, configured_format_problem, format_problem
-from .base import OPTIONS_CHECK_ID, CredentialCheck, Option, SendResult, SMSMessage, matches
-from .http import HTTPBackend, VendorResponse
+from .base import CredentialCheck, Option, SendResult, SMSMessage, matches
+from .http import HTTPBackend, UnreadableJSON, VendorResponse, json_object_or_empty, read_json, whole_number
 
-__all__ = ["CODE_LENGTHS", "LIFETIMES", "ConcurrentLimitReached", "IP1Backend", "api_key_problem", "format_problem"]
+__all__ = ["CODE_LENGTHS", "LIFETIMES", "ConcurrentLimitReached", "IP1Backend", "api_key_problem"]
 
 CREATE_PATH = "/api/authentications"
 VALIDATE_PATH = "/api/authentications/validate"
@@ -72,7 +72,7 @@ class IP1Backend(HTTPBackend):
     wrong_url_statuses: ClassVar[frozenset[int]] = frozenset({404, 405})
 
     def check_options(self) -> None:
-        length, validity = int(settings.OTP_SMS_TOKEN_LENGTH), int(settings.OTP_SMS_TOKEN_VALIDITY)
+        length, validity = settings.OTP_SMS_TOKEN_LENGTH, settings.OTP_SMS_TOKEN_VALIDITY
         if length not in CODE_LENGTHS:
             raise self.config_error(f"iP1 makes codes of 3 to 25 characters; OTP_SMS_TOKEN_LENGTH is {length}")
         if validity not in LIFETIMES:
@@ -81,7 +81,7 @@ class IP1Backend(HTTPBackend):
         problem = configured_format_problem(self.config["message_format"], code_length=length, validity=validity,
                                             max_segments=self.max_segments)
         if problem:
-            raise self.config_error(problem.text, check_id=problem.check_id or OPTIONS_CHECK_ID)
+            raise self.config_error(problem.text, check_id=problem.check_id or E005)
 
     # -- hooks for what iP1 does not document ---------------------------------
 

@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..exceptions import GatewayAuthError, GatewayRateLimited, GatewayTimeout, GatewayUnavailable
-from ..vendor_json import json_object_or_empty
 from .base import Option
-from .http import HTTPBackend, VendorResponse
+from .http import HTTPBackend, VendorResponse, json_object_or_empty
 
 __all__ = ["AccessToken", "ClientCredentialsBackend"]
 

@@ -27,17 +27,13 @@ Wire facts and their sources:
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RequestRejected
-from ..vendor_json import json_object_or_empty
 from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .http import VendorResponse
-from .oauth2 import AccessToken as _AccessToken
+from .http import VendorResponse, json_object_or_empty, summarize
 from .oauth2 import ClientCredentialsBackend
-from .vendor_text import summarize
 
 __all__ = ["SignicatBackend"]
 
@@ -105,12 +101,3 @@ class SignicatBackend(ClientCredentialsBackend):
         except GatewayError as error:
             return CredentialCheck("unchecked", f"Signicat could not answer: {error.reason}")
         return CredentialCheck("accepted", f"Signicat issued a token for scope {self.config['scope']!r}")
-
-
-def __getattr__(name: str) -> Any:
-    """The deprecated alias of :class:`~.oauth2.AccessToken`, which moved to :mod:`.oauth2`."""
-    if name != "AccessToken":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn("django_sms_gateway.backends.signicat.AccessToken moved to django_sms_gateway.backends.oauth2",
-                  DeprecationWarning, stacklevel=2)
-    return _AccessToken

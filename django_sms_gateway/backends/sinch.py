@@ -31,12 +31,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from ..conf import settings
 from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RecipientRefused, RequestRejected
-from ..vendor_json import json_object_or_empty
 from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .http import HTTPBackend, VendorResponse
-from .vendor_text import summarize
+from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize
 
 __all__ = ["REGIONS", "SinchBackend"]
 
@@ -80,7 +77,7 @@ class SinchBackend(HTTPBackend):
         return REGION_URL.format(region=self.config["region"])
 
     def check_options(self) -> None:
-        if self.config["sender"] is None and settings.OTP_SMS_SENDER is None:
+        if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by Sinch (or set OTP_SMS_SENDER)")
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:

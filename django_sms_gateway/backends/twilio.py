@@ -19,8 +19,7 @@ error document, are in :mod:`.twilio_api`):
   authenticate with ("Webhooks security",
   https://www.twilio.com/docs/usage/webhooks/webhooks-security).
 
-:class:`~.twilio_verify.TwilioVerifyBackend` (Twilio Verify) is importable
-from here too.
+Twilio Verify, where Twilio makes the code, is :mod:`.twilio_verify`.
 """
 
 from __future__ import annotations
@@ -30,10 +29,9 @@ from typing import Any, ClassVar
 
 from ..exceptions import GatewayUnavailable
 from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .twilio_api import ERROR_LABELS, TwilioAPI, sid_option
-from .twilio_verify import TwilioVerifyBackend
+from .twilio_api import TwilioAPI, sid_option
 
-__all__ = ["ERROR_LABELS", "TwilioAPI", "TwilioBackend", "TwilioVerifyBackend"]
+__all__ = ["MESSAGE_SID", "TwilioBackend"]
 
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 #: Message statuses that mean Twilio will not deliver it.

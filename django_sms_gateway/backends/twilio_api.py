@@ -37,10 +37,8 @@ from ..exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from ..vendor_json import json_object_or_empty
 from .base import REQUIRED, CredentialCheck, Option
-from .http import HTTPBackend, VendorResponse
-from .vendor_text import summarize
+from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize
 
 __all__ = ["ERROR_LABELS", "TwilioAPI", "error_code", "sid_option"]
 
@@ -96,22 +94,20 @@ class TwilioAPI(HTTPBackend):
     #: Error codes meaning we are throttled.
     rate_limit_codes: ClassVar[frozenset[int]] = frozenset({20429, 60203})
 
+    #: HTTP Basic credentials of every call.
+    auth: tuple[str, str]
+
     def check_options(self) -> None:
         key, secret = self.config["api_key_sid"], self.config["api_key_secret"]
         if (key is None) != (secret is None):
             raise self.config_error("options 'api_key_sid' and 'api_key_secret' go together")
         if key is None and self.config["auth_token"] is None:
             raise self.config_error("option 'auth_token' is required (or 'api_key_sid' and 'api_key_secret')")
+        self.auth = (key, secret) if self.uses_api_key else (self.config["account_sid"], self.config["auth_token"])
 
     @property
     def uses_api_key(self) -> bool:
         return self.config["api_key_sid"] is not None
-
-    @property
-    def auth(self) -> tuple[str, str]:
-        if self.uses_api_key:
-            return (self.config["api_key_sid"], self.config["api_key_secret"])
-        return (self.config["account_sid"], self.config["auth_token"])
 
     def twilio_error(self, response: VendorResponse) -> GatewayError:
         """Our error for a non-2xx answer, by Twilio's error code first."""

@@ -20,8 +20,7 @@ from typing import Any, ClassVar
 
 from ..conf import settings
 from ..exceptions import GatewayUnavailable, RecipientRefused
-from .addressing import is_e164
-from .base import CredentialCheck, Option, SendResult, SMSMessage
+from .base import CredentialCheck, Option, SendResult, SMSMessage, is_e164
 from .twilio_api import TwilioAPI, error_code, sid_option
 
 __all__ = ["VERIFY_CODE_LENGTHS", "TwilioVerifyBackend"]
@@ -54,7 +53,7 @@ class TwilioVerifyBackend(TwilioAPI):
 
     def check_options(self) -> None:
         super().check_options()
-        length = int(settings.OTP_SMS_TOKEN_LENGTH)
+        length = settings.OTP_SMS_TOKEN_LENGTH
         if length not in VERIFY_CODE_LENGTHS:
             raise self.config_error(f"Twilio Verify makes codes of 4 to 10 digits; OTP_SMS_TOKEN_LENGTH is {length}")
 
@@ -101,7 +100,7 @@ class TwilioVerifyBackend(TwilioAPI):
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
         outcome, service = self._get_check(self.service_path, timeout=timeout)
         length = service.get("code_length") if service else None
-        expected = int(settings.OTP_SMS_TOKEN_LENGTH)
+        expected = settings.OTP_SMS_TOKEN_LENGTH
         if outcome.outcome == "accepted" and length != expected:
             return CredentialCheck("accepted", f"Twilio accepted the credentials, but the Verify Service makes "
                                                f"codes of {length} digits and OTP_SMS_TOKEN_LENGTH is {expected}")

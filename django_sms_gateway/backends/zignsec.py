@@ -21,17 +21,14 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
-from ..vendor_json import json_object_or_empty, whole_number
 from .base import SEGMENTS_MAX, CredentialCheck, Option, SendResult, SMSMessage, status_words_problem
-from .http import HTTPBackend, VendorResponse
-from .vendor_text import summarize
+from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize, whole_number
 
 __all__ = ["AUTH_SCHEMES", "SESSION_ID", "SessionStatus", "ZignSecBackend", "error_messages"]
 
@@ -79,9 +76,8 @@ class ZignSecBackend(HTTPBackend):
     #: Statuses of a session just created that mean ZignSec took the message
     #: (the page: "Typically ``pending``"); a subclass may add more.
     accepted_statuses: ClassVar[frozenset[str]] = frozenset({"pending"})
-    #: Set from the ``final_statuses`` option (a subclass's own value, the
-    #: older spelling, is kept while the option has its default).
-    final_statuses: frozenset[str] = frozenset({"delivered"})
+    #: Set from the ``final_statuses`` option.
+    final_statuses: frozenset[str]
     #: Error descriptions a reason may repeat: ZignSec's 2FA SMS v5 page lists
     #: these error types; the exact text of an answer's description is
     #: *inferred*. Any other shows as "unlisted vendor message".
@@ -91,8 +87,7 @@ class ZignSecBackend(HTTPBackend):
 
     def check_options(self) -> None:
         self.max_segments = self.config["max_message_parts"]
-        if tuple(self.config["final_statuses"]) != ("delivered",):
-            self.final_statuses = frozenset(self.config["final_statuses"])
+        self.final_statuses = frozenset(self.config["final_statuses"])
         if self.config["webhook_url"] and not self.config["webhook_secret"]:
             raise self.config_error("option 'webhook_url' needs 'webhook_secret' too, to verify its webhooks")
         if self.config["sender"] is None:
@@ -175,17 +170,3 @@ def error_messages(body: bytes) -> list[object]:
     messages = [(e.get("description") or e.get("message")) if isinstance(e, dict) else e
                 for e in (errors if isinstance(errors, list) else [])]
     return messages or [answer.get("message")]
-
-
-#: Deprecated names -> what they name now: the names that moved to
-#: :mod:`django_sms_gateway.webhooks.zignsec`, which fills this in when it is
-#: imported (the app's ``ready()`` imports it).
-moved_names: dict[str, Any] = {}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in moved_names:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"django_sms_gateway.backends.zignsec.{name} moved to django_sms_gateway.webhooks.zignsec",
-                  DeprecationWarning, stacklevel=2)
-    return moved_names[name]

@@ -44,10 +44,10 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from ..backends.base import BaseBackend
+from ..backends.http import UnreadableJSON, read_json
 from ..conf import settings
 from ..dispatch import gateways
 from ..models import DeliveryRecord
-from ..vendor_json import UnreadableJSON, read_json
 
 __all__ = [
     "MalformedWebhook",
@@ -202,11 +202,11 @@ class WebhookView(View):
 
     def size_limit(self) -> int:
         """Bytes a webhook body may have (``OTP_SMS_WEBHOOK_MAX_BYTES``)."""
-        return int(settings.OTP_SMS_WEBHOOK_MAX_BYTES)
+        return settings.OTP_SMS_WEBHOOK_MAX_BYTES
 
     def tolerance(self) -> float:
         """Seconds a signed timestamp may differ from now."""
-        return float(settings.OTP_SMS_WEBHOOK_TOLERANCE)
+        return settings.OTP_SMS_WEBHOOK_TOLERANCE
 
     def verify(self, request: HttpRequest, body: bytes, backend: Any) -> None:
         """Raise :class:`WebhookRefused` unless the request is genuine."""

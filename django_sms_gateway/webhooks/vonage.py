@@ -35,8 +35,8 @@ from urllib.parse import parse_qsl
 
 from django.http import HttpRequest, HttpResponse
 
+from ..backends.http import UnreadableJSON, read_json_object
 from ..backends.vonage import VonageBackend
-from ..vendor_json import UnreadableJSON, read_json_object
 from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, check_fresh, plain, timestamp_seconds
 
 __all__ = [

@@ -30,10 +30,10 @@ from typing import Any
 from django.http import HttpRequest
 
 from ..backends.base import BaseBackend
-from ..backends.zignsec import SESSION_ID, SessionStatus, ZignSecBackend, moved_names
+from ..backends.http import UnreadableJSON, read_json_object, whole_number
+from ..backends.zignsec import SESSION_ID, SessionStatus, ZignSecBackend
 from ..dispatch import gateways
 from ..models import DeliveryRecord
-from ..vendor_json import UnreadableJSON, read_json_object, whole_number
 from .base import (
     MalformedWebhook,
     StatusReport,
@@ -48,7 +48,6 @@ from .base import (
 
 __all__ = [
     "SIGNATURE_HEADER",
-    "WebhookRefused",
     "ZignSecWebhookView",
     "parse_signature",
     "poll_session",
@@ -181,9 +180,3 @@ def refresh_delivery(record: DeliveryRecord, *, timeout: float | None = None) ->
     record.refresh_from_db(fields=["status", "segments", "updated_at"])
     logger.info("ZignSec session %s for %s is %s", record.reference, record.number_masked, state.status)
     return state
-
-
-# Still importable from the backend module, where they were, with a DeprecationWarning.
-moved_names.update(poll_session=poll_session, refresh_delivery=refresh_delivery,
-                   record_session_status=record_session_status, WebhookRefused=WebhookRefused,
-                   SIGNATURE_HEADER=SIGNATURE_HEADER)

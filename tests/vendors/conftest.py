@@ -1,6 +1,7 @@
 import pytest
 
 from django_sms_gateway.dispatch import build_backend
+from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 
 from .helpers import gateway_entry
@@ -28,6 +29,21 @@ def make_backend(request, sandbox, built_backends):
     sandbox: ``gateway_entry``'s keywords (``timeout``, ``base_url``, options)."""
     vendor = request.module.VENDOR
     return lambda **options: built_backends(vendor, gateway_entry(vendor, sandbox, **options))
+
+
+@pytest.fixture
+def webhook_gateways(request, sandbox, settings):
+    """``SMS_GATEWAYS`` of a webhook test module: its ``gateways(sandbox)``."""
+    settings.SMS_GATEWAYS = request.module.gateways(sandbox)
+
+
+@pytest.fixture
+def record(request, device):
+    """The delivery record a webhook test module's reports are about: a
+    message sent to the test's device, with the module's ``RECORD`` fields
+    (its gateway, the vendor's reference, the status it has so far)."""
+    return DeliveryRecord.objects.create(device=device, outcome="sent", number_masked=device.masked_number,
+                                         **request.module.RECORD)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from django_sms_gateway.backends.base import SMSMessage
+from django_sms_gateway.backends.http import HTTPBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
@@ -50,7 +51,8 @@ VENDORS: dict[str, tuple[str, dict[str, Any]]] = {
     "accuauth": ("django_sms_gateway.backends.accuauth.AccuAuthBackend", {}),
     "ip1": ("django_sms_gateway.backends.ip1.IP1Backend", {}),
     "twilio": ("django_sms_gateway.backends.twilio.TwilioBackend", {"sender": "+15005550006"}),
-    "twilio-verify": ("django_sms_gateway.backends.twilio.TwilioVerifyBackend", {"service_sid": VERIFY_SERVICE_SID}),
+    "twilio-verify": ("django_sms_gateway.backends.twilio_verify.TwilioVerifyBackend",
+                      {"service_sid": VERIFY_SERVICE_SID}),
     "vonage": ("django_sms_gateway.backends.vonage.VonageBackend", {"sender": "Acme"}),
     "infobip": ("django_sms_gateway.backends.infobip.InfobipBackend", {"sender": "Acme"}),
     "sinch": ("django_sms_gateway.backends.sinch.SinchBackend", {"sender": "Acme"}),
@@ -95,6 +97,10 @@ def accuauth_entry(sandbox, **options):
 
 def ip1_entry(sandbox, **options):
     return gateway_entry("ip1", sandbox, **options)
+
+
+class Probe(HTTPBackend):
+    """An HTTP backend of no vendor, for calling :meth:`HTTPBackend.request` directly."""
 
 
 def message_with(code: str, text: str | None = None, recipient: str = NUMBER) -> SMSMessage:

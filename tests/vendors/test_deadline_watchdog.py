@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import time
 
-from django_sms_gateway.backends.deadline import Call, deadline
+from django_sms_gateway.backends.http import Call, deadline
 
 
 def connected_pair():

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from django_sms_gateway.backends.http import HTTPBackend
 from django_sms_gateway.exceptions import GatewayTimeout, GatewayUnavailable
+
+from .helpers import Probe
 
 
 class Endless:
@@ -52,10 +53,6 @@ class Endless:
     def close(self) -> None:
         self.stop.set()
         self.listener.close()
-
-
-class Probe(HTTPBackend):
-    max_response_bytes = 64 * 1024
 
 
 @pytest.mark.parametrize("status", [b"200 OK", b"302 Found"], ids=["answer", "redirect"])

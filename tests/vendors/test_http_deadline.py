@@ -18,10 +18,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from django_sms_gateway.backends.http import HTTPBackend
 from django_sms_gateway.exceptions import GatewayConnectionError, GatewayTimeout
 
-from .helpers import LOCMEM_ENTRY, gateway_entry
+from .helpers import LOCMEM_ENTRY, Probe, gateway_entry
 from .hostile import Hostile, endless, trickled
 
 ANSWER = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
@@ -32,11 +31,6 @@ HOSTILE = {
     "endless-headers": lambda: endless(b"X-Padding: x\r\n", head=b"HTTP/1.1 200 OK\r\n"),
     "trickled-body": lambda: trickled(ANSWER[:-2] + b"{" + b" " * 400),
 }
-
-
-class Probe(HTTPBackend):
-    def send(self, message, *, timeout):  # pragma: no cover - not sent here
-        raise NotImplementedError
 
 
 @contextmanager

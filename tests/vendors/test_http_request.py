@@ -9,9 +9,10 @@ import base64
 
 import pytest
 
-from django_sms_gateway.backends.http import USER_AGENT, HTTPBackend
+from django_sms_gateway.backends.http import USER_AGENT
 from django_sms_gateway.exceptions import RequestRejected
 
+from .helpers import Probe
 from .hostile import Hostile
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"ok\": true}"
@@ -19,11 +20,6 @@ REDIRECT = (
     b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/x\r\nContent-Type: application/json\r\n"
     b"Set-Cookie: lb=node-3; Path=/\r\nContent-Length: 15\r\n\r\n{\"moved\": true}"
 )
-
-
-class Probe(HTTPBackend):
-    def send(self, message, *, timeout):  # pragma: no cover - not sent here
-        raise NotImplementedError
 
 
 def call(base_url: str | None = None, answer: bytes = OK, **kwargs):

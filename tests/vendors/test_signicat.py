@@ -324,10 +324,3 @@ def test_credential_check_refused_or_unchecked(sandbox, make_backend, options, f
     check = make_backend(**options).check_credentials(timeout=1)
     assert check.outcome == outcome
     assert "wrong" not in check.detail and CREDENTIALS["signicat"]["client_secret"] not in check.detail
-
-
-def test_access_token_is_still_importable_from_signicat_with_a_warning():
-    from django_sms_gateway.backends import oauth2, signicat
-
-    with pytest.warns(DeprecationWarning, match="moved to django_sms_gateway.backends.oauth2"):
-        assert signicat.AccessToken is oauth2.AccessToken

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_sms_gateway.backends.twilio import TwilioVerifyBackend
+from django_sms_gateway.backends.twilio_verify import TwilioVerifyBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
     GatewayRateLimited,

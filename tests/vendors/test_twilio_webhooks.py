@@ -8,16 +8,15 @@ import hmac
 from urllib.parse import urlencode
 
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 
-from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.twilio import SIGNATURE_HEADER, parse_status, signature
 
 from .helpers import gateway_entry
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls"),
+              pytest.mark.usefixtures("webhook_gateways")]
 
 URL = "/sms/webhooks/twilio/twilio/"
 CALLBACK = "https://example.com" + URL
@@ -25,20 +24,15 @@ TOKEN = CREDENTIALS["twilio"]["auth_token"]
 SID = "SM" + "0f" * 16
 
 
-@pytest.fixture(autouse=True)
-def _gateways(sandbox):
-    with override_settings(SMS_GATEWAYS={
+RECORD = {"gateway": "twilio", "reference": SID, "status": "queued"}
+
+
+def gateways(sandbox):
+    return {
         "twilio": gateway_entry("twilio", sandbox, status_callback=CALLBACK),
         "twilio-nocallback": gateway_entry("twilio", sandbox),
         "vonage": gateway_entry("vonage", sandbox),
-    }):
-        yield
-
-
-@pytest.fixture
-def record(device):
-    return DeliveryRecord.objects.create(device=device, gateway="twilio", reference=SID, outcome="sent",
-                                         status="queued", number_masked=device.masked_number)
+    }
 
 
 def fields(status="delivered", sid=SID, **extra):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from django_sms_gateway.backends.vendor_text import UNLISTED, scrub, summarize
+from django_sms_gateway.backends.http import UNLISTED, scrub, summarize
 from django_sms_gateway.exceptions import GatewayError
 
 

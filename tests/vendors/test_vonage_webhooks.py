@@ -9,16 +9,15 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 
-from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.vonage import parse_receipt, signature, signature_valid
 
 from .helpers import gateway_entry
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls"),
+              pytest.mark.usefixtures("webhook_gateways")]
 
 URL = "/sms/webhooks/vonage/vonage/"
 SECRET = "sig-secret-for-tests"
@@ -30,20 +29,15 @@ def entry(sandbox, **options):
     return gateway_entry("vonage", sandbox, signature_secret=SECRET, **options)
 
 
-@pytest.fixture(autouse=True)
-def _gateways(sandbox):
-    with override_settings(SMS_GATEWAYS={
+RECORD = {"gateway": "vonage", "reference": MESSAGE_ID, "status": "accepted"}
+
+
+def gateways(sandbox):
+    return {
         "vonage": entry(sandbox),
         "vonage-sha256": entry(sandbox, signature_method="sha256"),
         "vonage-unsigned": gateway_entry("vonage", sandbox),
-    }):
-        yield
-
-
-@pytest.fixture
-def record(device):
-    return DeliveryRecord.objects.create(device=device, gateway="vonage", reference=MESSAGE_ID, outcome="sent",
-                                         status="accepted", number_masked=device.masked_number)
+    }
 
 
 def receipt(status="delivered", *, method="md5hash", secret=SECRET, timestamp=None, **extra):

@@ -7,7 +7,6 @@ import pytest
 from django.test import RequestFactory, override_settings
 
 from django_sms_gateway.backends.locmem import LocmemBackend
-from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.webhooks.base import (
     MalformedWebhook,
     StatusReport,
@@ -22,7 +21,8 @@ from django_sms_gateway.webhooks.base import (
 
 from .helpers import LOCMEM_ENTRY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_gateways")]
+RECORD = {"gateway": "toy", "reference": "ref-1", "status": "queued"}
 
 
 class ToyView(WebhookView):
@@ -55,15 +55,13 @@ def call(body, *, alias="toy", signature=None):
     return ToyView.as_view()(request, alias=alias)
 
 
+def gateways(sandbox):
+    return {"toy": LOCMEM_ENTRY}
+
+
 @pytest.fixture(autouse=True)
-def _toy_gateway():
-    with override_settings(SMS_GATEWAYS={"toy": LOCMEM_ENTRY}, OTP_SMS_WEBHOOK_MAX_BYTES=256):
-        yield
-
-
-@pytest.fixture
-def record():
-    return DeliveryRecord.objects.create(gateway="toy", reference="ref-1", outcome="sent", status="queued")
+def _small_bodies(settings):
+    settings.OTP_SMS_WEBHOOK_MAX_BYTES = 256
 
 
 def test_reports_are_written_onto_the_records_of_that_reference(record):

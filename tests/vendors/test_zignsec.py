@@ -1,9 +1,6 @@
 """ZignSec backend over real HTTP against the sandbox: wire format, message
 parts, session ids on delivery records, polling and error mapping."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -205,38 +202,6 @@ def test_credential_check_tells_accepted_from_refused(sandbox, make_backend):
     assert sandbox.messages == []
 
 
-def test_moved_names_still_import_from_the_backend_module_with_a_warning():
-    from django_sms_gateway.backends import zignsec
-    from django_sms_gateway.webhooks import zignsec as reports
-
-    for name in ("poll_session", "refresh_delivery", "record_session_status", "WebhookRefused", "SIGNATURE_HEADER"):
-        with pytest.warns(DeprecationWarning, match="moved to django_sms_gateway.webhooks.zignsec"):
-            assert getattr(zignsec, name) is getattr(reports, name)
-
-
-MOVED_NAME_IN_A_NEW_PROCESS = """
-import sys, warnings
-import django_sms_gateway.backends.zignsec
-assert "django_sms_gateway.webhooks" not in sys.modules, "the backend module imports the webhooks"
-import django
-django.setup()
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    from django_sms_gateway.backends.zignsec import poll_session
-from django_sms_gateway.webhooks.zignsec import poll_session as moved
-assert poll_session is moved and caught[0].category is DeprecationWarning
-"""
-
-
-def test_the_backend_module_imports_no_webhooks_and_serves_the_moved_names_after_setup():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    done = subprocess.run(  # noqa: S603  (our own interpreter and script)
-        [sys.executable, "-c", MOVED_NAME_IN_A_NEW_PROCESS], env=env, capture_output=True, text=True, timeout=60,
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    )
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.mark.django_db
 def test_refresh_delivery_needs_a_reference():
     record = DeliveryRecord.objects.create(gateway="zignsec", outcome="failed")
@@ -324,14 +289,6 @@ def test_system_check_uses_max_message_parts(sandbox, settings):
     assert [m.id for m in check_gateways()] == ["sms_gateway.E003"]
     settings.SMS_GATEWAYS = {"zignsec": zignsec_entry(sandbox, max_message_parts=2)}
     assert check_gateways() == []
-
-
-def test_a_subclass_final_statuses_attribute_still_counts():
-    class Older(ZignSecBackend):
-        final_statuses = frozenset({"delivered", "expired"})
-
-    assert Older("z", {"api_key": "k", "sender": SENDER}).final_statuses == {"delivered", "expired"}
-    assert Older("z", {"api_key": "k", "sender": SENDER, "final_statuses": ["done"]}).final_statuses == {"done"}
 
 
 def test_a_final_status_word_in_the_create_answer_is_not_a_yes(sandbox, make_backend, monkeypatch):

@@ -1,0 +1,70 @@
+"""A healthy send through any vendor runs code of the backend layer only:
+``backends/base.py``, ``backends/http.py`` and the vendor's own module (plus
+its family base where the protocol needs it: the OAuth 2.0 token, AWS
+signing). iP1 alone also runs the text layer, which renders the site's
+message as iP1's ``MessageFormat``. Counted with ``sys.setprofile`` over
+``backend.send(...)`` against the sandbox: a helper hop into another module
+of the package would show here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import django_sms_gateway
+from django_sms_gateway.dispatch import build_message
+
+from .helpers import NUMBER, VENDORS, gateway_entry
+
+PACKAGE = Path(django_sms_gateway.__file__).parent
+#: The modules that render message texts (those of them that exist).
+TEXT_LAYER = {name for name in ("text", "vendor_templates") if (PACKAGE / f"{name}.py").exists()}
+#: Vendor -> its backend modules besides base and http: its own, and its family base where needed.
+BACKENDS = {
+    "signicat": {"signicat", "oauth2"},
+    "zignsec": {"zignsec"},
+    "accuauth": {"accuauth"},
+    "ip1": {"ip1"},
+    "twilio": {"twilio"},
+    "twilio-verify": {"twilio_verify"},
+    "vonage": {"vonage"},
+    "infobip": {"infobip"},
+    "sinch": {"sinch"},
+    "aws": {"aws", "aws_json"},
+}
+
+
+def package_modules_run(call: Callable[[], Any]) -> set[str]:
+    """The package's modules (paths below the package, without ``.py``)
+    with a Python function called while ``call()`` runs in this thread."""
+    seen: set[str] = set()
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            seen.add(frame.f_code.co_filename)
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    paths = (Path(name) for name in seen)
+    return {str(path.relative_to(PACKAGE).with_suffix("")) for path in paths if path.is_relative_to(PACKAGE)}
+
+
+def test_every_vendor_is_counted():
+    assert set(BACKENDS) == set(VENDORS)
+
+
+@pytest.mark.parametrize("vendor", sorted(BACKENDS))
+def test_a_healthy_send_runs_only_the_backend_layer(vendor, sandbox, built_backends, aws_credentials):
+    backend = built_backends(vendor, gateway_entry(vendor, sandbox, timeout=2))
+    message = build_message(NUMBER, "123456")
+    backend.send(message, timeout=2)  # a kept-alive connection, a token, credentials: what every later send has
+    modules = package_modules_run(lambda: backend.send(message, timeout=2))
+    expected = {f"backends/{name}" for name in {"base", "http", *BACKENDS[vendor]}}
+    assert modules == expected | (TEXT_LAYER if vendor == "ip1" else set())
