@@ -225,7 +225,7 @@ def send_message(
             continue
         started = time.monotonic()
         try:
-            result = _send_once(backend, message, remaining, deadline)
+            result = _call(backend, message, min(backend.timeout, remaining))
         except GatewayError as err:
             elapsed = time.monotonic() - started
             attempts.append(Attempt(backend.alias, "failed", err.reason, elapsed, err))
@@ -250,20 +250,6 @@ def send_message(
     failure = DeliveryFailed(attempts)
     _announce_failure(failure, masked)
     raise failure
-
-
-def _send_once(backend: BaseBackend, message: SMSMessage, remaining: float, deadline: float) -> SendResult:
-    """One gateway's try; repeated once only when the connection failed
-    before the request was sent (``not_sent``: connection refused), so no
-    SMS can be sent twice. A check of our own that refused the message
-    before any request (``not_sent`` too) would refuse it again."""
-    try:
-        return _call(backend, message, min(backend.timeout, remaining))
-    except GatewayError as err:
-        remaining = deadline - time.monotonic()
-        if not (err.not_sent and isinstance(err, GatewayUnavailable)) or remaining <= 0.05:
-            raise
-        return _call(backend, message, min(backend.timeout, remaining))
 
 
 def _call(backend: BaseBackend, message: SMSMessage, timeout: float) -> SendResult:
