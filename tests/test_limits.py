@@ -17,10 +17,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from freezegun import freeze_time
 
-from django_sms_gateway import checks, counters, signals
+from django_sms_gateway import checks, signals
 from django_sms_gateway.conf import LIMIT_NAMES
 from django_sms_gateway.conf import settings as conf_settings
 from django_sms_gateway.exceptions import DeliveryFailed, SendLimitExceeded, SMSUnavailable
+from django_sms_gateway.limits import counters
 from django_sms_gateway.middleware import SMSRequestMiddleware
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.text import whole_minutes

@@ -11,7 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 
-from django_sms_gateway import checks, counters
+from django_sms_gateway import checks
+from django_sms_gateway.limits import counters
 from django_sms_gateway.exceptions import SendLimitExceeded
 from django_sms_gateway.models import SMSDevice
 

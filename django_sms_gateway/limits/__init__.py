@@ -19,7 +19,7 @@ device (its user proved they receive texts at the number) is counted in
 (enrolment, another account that typed the number) shares one ``number``
 budget and the ``prefix`` budget, which the owner's logins never need.
 
-Each counter is a sliding window (:mod:`django_sms_gateway.counters`): at most
+Each counter is a sliding window (:mod:`django_sms_gateway.limits.counters`): at most
 ``sends`` in any ``seconds``, with no boundary to burst across. A refused
 send counts against nothing, and :meth:`Reservation.release` gives a send's
 counts back when it reached no vendor. A counter whose subject is unknown
@@ -27,7 +27,7 @@ counts back when it reached no vendor. A counter whose subject is unknown
 hold a raw number or address: they are an HMAC (keyed with ``SECRET_KEY``).
 
 The settings are read and validated in :mod:`django_sms_gateway.conf`
-(``settings.limits``); every cache operation is in :mod:`django_sms_gateway.counters`.
+(``settings.limits``); every cache operation is in :mod:`django_sms_gateway.limits.counters`.
 
 When the limits cache cannot be reached, the limits count in each process
 for a few seconds (an ERROR log line, at most once a minute) instead of
@@ -45,13 +45,14 @@ from django.core.cache import BaseCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from . import counters, signals
-from .client_ip import client_address, limit_key
-from .conf import Limit, LimitsConfig, settings
-from .exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
-from .middleware import current_request
-from .phone import mask_number, non_geographic_refused, region_and_type
-from .signals import LogThrottle
+from .. import signals
+from ..client_ip import client_address, limit_key
+from ..conf import Limit, LimitsConfig, settings
+from ..exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
+from ..middleware import current_request
+from ..phone import mask_number, non_geographic_refused, region_and_type
+from ..signals import LogThrottle
+from . import counters
 
 __all__ = ["KEY_PREFIX", "REQUESTER_LIMITS", "UNAVAILABLE", "Reservation", "check_send"]
 
