@@ -60,7 +60,7 @@ from .. import signals
 from ..conf import Limit, LimitsConfig, settings
 from ..exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
 from ..middleware import current_request
-from ..phone import mask_number, non_geographic_refused, region_and_type
+from ..phone import NON_GEOGRAPHIC_REGION, mask_number, region_and_type
 from ..signals import LogThrottle
 from . import counters
 
@@ -148,7 +148,7 @@ def _check_number(cfg: LimitsConfig, number: str, sender: Any) -> str | None:
         masked = mask_number(number)
         logger.warning("SMS to %s refused: its number type is not in OTP_SMS_ALLOWED_NUMBER_TYPES", masked)
         raise _refuse(sender, "number_type", masked, RecipientNotReachable.default_message)
-    if non_geographic_refused(number):
+    if region == NON_GEOGRAPHIC_REGION and not number.startswith(cfg.non_geographic):
         masked = mask_number(number)
         logger.warning("SMS to %s refused: non-geographic, not in OTP_SMS_ALLOWED_NON_GEOGRAPHIC", masked)
         raise _refuse(sender, "non_geographic", masked, RecipientNotReachable.default_message)
