@@ -168,7 +168,7 @@ def _counters(
         "ip": None,
         "global": region or "unknown",
     }
-    if cfg.enabled("ip"):
+    if any(limit.name == "ip" for limit in cfg.limits):
         address = _client_ip(current_request() if request is None else request, cfg)
         subjects["ip"] = limit_key(address) if address is not None else None
     requester: list[tuple[Limit, str]] = []
