@@ -5,8 +5,8 @@ turn a login page into a money pump. Before anything is written or sent,
 :func:`check_send` applies, in this order:
 
 1. the allowlists (no cache cost): ``OTP_SMS_ALLOWED_COUNTRIES``,
-   ``OTP_SMS_ALLOWED_NUMBER_TYPES`` and the refusal of non-geographic
-   numbers (:func:`~django_sms_gateway.phone.non_geographic_refused`);
+   ``OTP_SMS_ALLOWED_NUMBER_TYPES`` and ``OTP_SMS_ALLOWED_NON_GEOGRAPHIC``
+   (non-geographic numbers outside it are refused);
 2. the budgets of whoever asks: ``user`` (one account) and ``ip`` (one
    client address, an IPv6 /64). A send they refuse touches nothing else;
 3. the budgets shared with others: ``number``, ``prefix`` (the number without
@@ -81,6 +81,7 @@ IPV6_PREFIX = 64
 #: ``request.META`` keys a reverse proxy or load balancer sets.
 FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
+#: python-ipware reads the one address it is given under this name.
 _ENTRY = "ADDRESS"
 _ADDRESS_READER = IpWare(precedence=(_ENTRY,), proxy_count=0, algorithm="modern")
 
