@@ -52,8 +52,8 @@ from django.core.cache import BaseCache, caches
 from . import signals
 from .backends.base import BaseBackend
 from .conf import BreakerPolicy, breaker_policy, settings
-from .counters import add_to
 from .exceptions import GatewayError
+from .limits.counters import add_to
 from .signals import LogThrottle
 
 logger = logging.getLogger("django_sms_gateway")

@@ -6,8 +6,10 @@ import logging
 import pytest
 from django.test import RequestFactory, override_settings
 
-from django_sms_gateway.client_ip import client_ip, limit_key, parse_ip
+from django_sms_gateway import limits
+from django_sms_gateway.limits import client_ip, limit_key
 from django_sms_gateway.middleware import SMSRequestMiddleware, current_request
+from django_sms_gateway.signals import LogThrottle
 
 XFF = "HTTP_X_FORWARDED_FOR"
 
@@ -16,8 +18,14 @@ def request(remote="10.0.0.1", **meta):
     return RequestFactory().get("/", REMOTE_ADDR=remote, **meta)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_warning_throttle(monkeypatch):
+    monkeypatch.setattr(limits, "_fallback_warnings", LogThrottle())
+    monkeypatch.setattr(limits, "_proxy_warnings", LogThrottle())
+
+
 @pytest.mark.parametrize(
-    ("raw", "parsed"),
+    ("written", "read"),
     [
         ("203.0.113.7", "203.0.113.7"),
         (" 203.0.113.7 ", "203.0.113.7"),
@@ -25,7 +33,7 @@ def request(remote="10.0.0.1", **meta):
         ("2001:db8::1", "2001:db8::1"),
         ("[2001:db8::1]:443", "2001:db8::1"),
         ("[2001:db8::1]", "2001:db8::1"),
-        ("fe80::1%eth0", "fe80::1"),
+        ("fe80::1%eth0", "fe80::1%eth0"),
         ("::ffff:203.0.113.7", "203.0.113.7"),
         ("", None),
         ("unknown", None),
@@ -36,11 +44,13 @@ def request(remote="10.0.0.1", **meta):
         ("1.2.3.4; DROP TABLE", None),
         ("1" * 200, None),
         (None, None),
+        # No client sends from these: ipware reads them as no address.
+        ("0.0.0.0", None),
+        ("224.0.0.1", None),
     ],
 )
-def test_parse_ip(raw, parsed):
-    address = parse_ip(raw)
-    assert (str(address) if address is not None else None) == parsed
+def test_remote_addr_as_it_is_written(written, read):
+    assert client_ip(request(written)) == read
 
 
 def test_remote_addr_by_default_ignores_forwarded_headers():
@@ -66,12 +76,20 @@ def test_two_trusted_proxies_take_the_second_address_from_the_right():
     assert client_ip(request("10.0.0.1", **{XFF: "[2001:db8::7]:443,10.0.0.2"})) == "2001:db8::7"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_warning_throttle(monkeypatch):
-    from django_sms_gateway import client_ip as module
+@override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=2)
+def test_an_entry_a_trusted_proxy_wrote_that_is_no_address_keeps_its_place():
+    """A proxy that received the request over a Unix socket appends 'unix:'. The
+    client is still the second entry from the right; the one left of it is the
+    client's own writing (ipware's proxy_count, which counts only the entries
+    it can read, would take that one)."""
+    assert client_ip(request("10.0.0.1", **{XFF: "6.6.6.6, 203.0.113.7, unix:"})) == "203.0.113.7"
+    assert client_ip(request("10.0.0.1", **{XFF: "6.6.6.6, unknown, 10.0.0.2"})) == "10.0.0.1"
 
-    monkeypatch.setattr(module, "_fallback_warnings", module.LogThrottle())
-    monkeypatch.setattr(module, "_proxy_warnings", module.LogThrottle())
+
+@override_settings(OTP_SMS_CLIENT_IP_HEADER="HTTP_FORWARDED", OTP_SMS_TRUSTED_PROXIES=1)
+def test_an_rfc_7239_forwarded_header():
+    forwarded = 'for=6.6.6.6;proto=http, for="[2001:db8::7]:443";proto=https'
+    assert client_ip(request("10.0.0.1", HTTP_FORWARDED=forwarded)) == "2001:db8::7"
 
 
 @override_settings(OTP_SMS_CLIENT_IP_HEADER=XFF, OTP_SMS_TRUSTED_PROXIES=1)
@@ -109,6 +127,7 @@ def test_limit_key_groups_ipv6_by_64():
     assert limit_key("203.0.113.7") == "203.0.113.7"
     assert limit_key("2001:db8:1:2:3:4:5:6") == limit_key("2001:db8:1:2::ffff") == "2001:db8:1:2::/64"
     assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("fe80::1%eth0") == limit_key("fe80::2%eth1") == "fe80::/64"
 
 
 def test_middleware_keeps_the_request_only_while_it_is_handled():
@@ -193,7 +212,7 @@ def test_no_proxy_warning_for_a_public_client_or_a_configured_header(caplog):
         ({}, False),
     ],
 )
-def test_proxy_settings_without_a_client_ip_header_are_w013(settings, warned):
+def test_proxy_settings_without_a_client_ip_header_are_w017(settings, warned):
     from django_sms_gateway import checks
 
     with override_settings(**{"OTP_SMS_LIMITS": {}, **settings}):

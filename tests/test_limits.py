@@ -1,13 +1,10 @@
 """Sending limits: each limit refuses the send after its budget, before anything is written or sent."""
 
 import logging
-import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
@@ -17,19 +14,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from freezegun import freeze_time
 
-from django_sms_gateway import checks, counters, signals
+from django_sms_gateway import checks, signals
 from django_sms_gateway.conf import LIMIT_NAMES
 from django_sms_gateway.conf import settings as conf_settings
 from django_sms_gateway.exceptions import DeliveryFailed, SendLimitExceeded, SMSUnavailable
+from django_sms_gateway.limits import counters
 from django_sms_gateway.middleware import SMSRequestMiddleware
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.text import whole_minutes
+from tests.limiting import NUMBER, limits_cache, make_device, sending_limits
 
 pytestmark = pytest.mark.django_db
 
-NUMBER = "+4798765432"
-LIMITS_CACHE = "sms-limits"
-OFF = dict.fromkeys(LIMIT_NAMES)
 GENERIC = "Too many text messages were requested. Please try again later."
 
 
@@ -47,22 +43,6 @@ class UnreachableCache(LocMemCache):
     get = set = add = incr = decr = delete = get_many = set_many = _fail
 
 
-def limit_caches(cache_backend="django.core.cache.backends.locmem.LocMemCache"):
-    return {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        LIMITS_CACHE: {"BACKEND": cache_backend, "LOCATION": f"limits-{uuid.uuid4()}"},
-    }
-
-
-@contextmanager
-def sending_limits(cache_backend="django.core.cache.backends.locmem.LocMemCache", **values):
-    """Only the limits named in ``values`` on, in a fresh cache of their own."""
-    with override_settings(
-        CACHES=limit_caches(cache_backend), OTP_SMS_LIMITS_CACHE=LIMITS_CACHE, OTP_SMS_LIMITS={**OFF, **values}
-    ):
-        yield caches[LIMITS_CACHE]
-
-
 @pytest.fixture
 def hits():
     received = []
@@ -73,11 +53,6 @@ def hits():
     signals.limit_hit.connect(on_hit)
     yield received
     signals.limit_hit.disconnect(on_hit)
-
-
-def make_device(number=NUMBER, username=None, *, confirmed=True):
-    user = get_user_model().objects.create_user(username or f"u{uuid.uuid4().hex[:8]}")
-    return SMSDevice.objects.create(user=user, name="phone", number=number, confirmed=confirmed)
 
 
 def row_state(device):
@@ -268,7 +243,7 @@ def test_the_message_is_translated(sms_outbox):
 
 def test_country_allowlist(sms_outbox, hits):
     # The counters' cache is down: the allowlist refuses first, at no cache cost.
-    with sending_limits("tests.test_limits.UnreachableCache", number=(5, 3600)), override_settings(
+    with sending_limits(limits_cache(f"{__name__}.UnreachableCache"), number=(5, 3600)), override_settings(
         OTP_SMS_ALLOWED_COUNTRIES=["se", "DK"]
     ):
         refused = assert_refused_without_trace(make_device(), sms_outbox, limit="country")
@@ -301,7 +276,7 @@ def test_a_landline_stored_without_full_clean_is_refused(sms_outbox):
 def test_unreachable_cache_counts_in_this_process_and_logs_one_error(sms_outbox, hits, caplog):
     """The default: a cache outage is no login outage, and the limits still hold per process."""
     device = make_device()
-    with sending_limits("tests.test_limits.UnreachableCache", number=(2, 3600)):
+    with sending_limits(limits_cache(f"{__name__}.UnreachableCache"), number=(2, 3600)):
         with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
             device.generate_challenge()
             device.generate_challenge()
@@ -315,7 +290,7 @@ def test_unreachable_cache_counts_in_this_process_and_logs_one_error(sms_outbox,
 
 def test_fail_closed_refuses_the_send_and_logs_an_error(sms_outbox, hits, caplog):
     device = make_device()
-    with sending_limits("tests.test_limits.UnreachableCache", number=(5, 3600)), override_settings(
+    with sending_limits(limits_cache(f"{__name__}.UnreachableCache"), number=(5, 3600)), override_settings(
         OTP_SMS_LIMITS_FAIL_CLOSED=True
     ):
         with caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
@@ -341,7 +316,7 @@ class CountingUnreachableCache(UnreachableCache):
 def test_after_a_failure_the_shared_cache_is_left_alone_for_a_while(sms_outbox):
     """A hung cache costs one timeout per process every FALLBACK_SECONDS, not one per login."""
     CountingUnreachableCache.calls = 0
-    with sending_limits(f"{__name__}.CountingUnreachableCache", number=(50, 3600)), override_settings(
+    with sending_limits(limits_cache(f"{__name__}.CountingUnreachableCache"), number=(50, 3600)), override_settings(
         OTP_SMS_BREAKER_CACHE="default"
     ), freeze_time(
         "2026-03-02 10:00:00"
@@ -356,12 +331,13 @@ def test_after_a_failure_the_shared_cache_is_left_alone_for_a_while(sms_outbox):
 
 
 def test_no_counter_on_means_no_cache_call(sms_outbox):
-    with sending_limits("tests.test_limits.UnreachableCache"):
+    CountingUnreachableCache.calls = 0
+    with sending_limits(limits_cache(f"{__name__}.CountingUnreachableCache")):
         make_device().generate_challenge()
-    with override_settings(CACHES=limit_caches("tests.test_limits.UnreachableCache"),
-                           OTP_SMS_LIMITS_CACHE=LIMITS_CACHE, OTP_SMS_LIMITS=None):
-        make_device("+4798765001").generate_challenge()
+        with override_settings(OTP_SMS_LIMITS=None):
+            make_device("+4798765001").generate_challenge()
     assert len(sms_outbox) == 2
+    assert CountingUnreachableCache.calls == 0
 
 
 # -- settings ----------------------------------------------------------------------
@@ -496,14 +472,9 @@ def test_two_factor_gateway_is_limited(sms_outbox, user):
 def test_redis_down(sms_outbox, caplog, fail_closed):
     """Django's Redis cache on a port where nothing listens."""
     pytest.importorskip("redis", reason="install the test extra (redis)")
-    with override_settings(
-        CACHES={
-            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-            LIMITS_CACHE: {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
-        },
-        OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
-        OTP_SMS_LIMITS={"number": (5, 3600)},
-        OTP_SMS_LIMITS_FAIL_CLOSED=fail_closed,
+    nothing_listens = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    with sending_limits(nothing_listens, number=(5, 3600)), override_settings(
+        OTP_SMS_LIMITS_FAIL_CLOSED=fail_closed
     ), caplog.at_level(logging.ERROR, logger="django_sms_gateway"):
         if fail_closed:
             assert_refused_without_trace(make_device(), sms_outbox, limit="unavailable")
@@ -571,13 +542,8 @@ def test_a_counter_lives_to_its_windows_end_on_caches_without_native_incr(sms_ou
     would give the counter the cache's default TIMEOUT: with 60 s, a number limited
     to 2 an hour got a fresh count after a minute without a send."""
     location = str(tmp_path) if backend.endswith("FileBasedCache") else "sms_limits_cache_table"
-    caches_setting = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        LIMITS_CACHE: {"BACKEND": backend, "LOCATION": location, "TIMEOUT": 60},
-    }
     device = make_device()
-    with override_settings(CACHES=caches_setting, OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
-                           OTP_SMS_LIMITS={**OFF, "number": (2, 3600)}):
+    with sending_limits({"BACKEND": backend, "LOCATION": location, "TIMEOUT": 60}, number=(2, 3600)):
         if backend.endswith("DatabaseCache"):
             call_command("createcachetable", location)
         with freeze_time("2026-03-02 10:00:00") as clock:
@@ -640,7 +606,8 @@ class FlakyCache(LocMemCache):
 
 
 def test_counters_raised_before_the_cache_failed_are_lowered(sms_outbox, device):
-    with sending_limits(f"{__name__}.FlakyCache", number=(1, 3600), **{"global": (10, 3600)}), override_settings(
+    flaky = limits_cache(f"{__name__}.FlakyCache")
+    with sending_limits(flaky, number=(1, 3600), **{"global": (10, 3600)}), override_settings(
         OTP_SMS_LIMITS_FAIL_CLOSED=True
     ):
         with pytest.raises(SendLimitExceeded) as refused:

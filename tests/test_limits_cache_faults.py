@@ -5,20 +5,19 @@ about a cache that could hang a login."""
 import logging
 import socket
 import threading
-import uuid
+from contextlib import contextmanager
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import override_settings
 
-from django_sms_gateway import checks, counters
+from django_sms_gateway import checks
 from django_sms_gateway.exceptions import SendLimitExceeded
-from django_sms_gateway.models import SMSDevice
+from django_sms_gateway.limits import counters
+from tests.limiting import LIMITS_CACHE, make_device, sending_limits
 
 pytest.importorskip("redis", reason="install the test extra (redis)")
 pytestmark = pytest.mark.django_db
 
-LIMITS_CACHE = "sms-limits"
 BOUNDED = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
 
 
@@ -58,23 +57,13 @@ def refused_port():
         return probe.getsockname()[1]  # closed again: nothing listens there
 
 
+@contextmanager
 def redis_limits(port, **settings):
-    return override_settings(
-        CACHES={
-            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-            LIMITS_CACHE: {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                           "LOCATION": f"redis://127.0.0.1:{port}/0", "OPTIONS": BOUNDED},
-        },
-        OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
-        OTP_SMS_BREAKER_CACHE="default",
-        OTP_SMS_LIMITS={"number": (3, 3600), "prefix": None, "user": None, "ip": None, "global": None},
-        **settings,
-    )
-
-
-def make_device():
-    user = get_user_model().objects.create_user(f"u{uuid.uuid4().hex[:8]}")
-    return SMSDevice.objects.create(user=user, name="phone", number="+4798765432")
+    """The number limit (3 an hour) on in a Redis cache at ``port`` on this machine, with socket timeouts."""
+    redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0",
+             "OPTIONS": BOUNDED}
+    with sending_limits(redis, number=(3, 3600)), override_settings(**settings):
+        yield
 
 
 def test_a_hung_redis_is_waited_for_once_and_logins_go_on(hung_server, sms_outbox, caplog):
@@ -143,7 +132,7 @@ def cache(backend, options=None):
         (cache("django.core.cache.backends.locmem.LocMemCache"), False),
     ],
 )
-def test_a_cache_without_socket_timeouts_is_w012(entry, warned):
+def test_a_cache_without_socket_timeouts_is_w016(entry, warned):
     with override_settings(CACHES={"default": entry}, OTP_SMS_LIMITS={}, OTP_SMS_LIMITS_CACHE="default"):
         found = [m for m in checks.check_caches() if m.id == "sms_gateway.W016"]
     assert bool(found) == warned
@@ -153,7 +142,7 @@ def test_a_cache_without_socket_timeouts_is_w012(entry, warned):
         assert message.obj == "CACHES['default']" and "OPTIONS" in message.hint
 
 
-def test_w012_names_the_breaker_cache_too():
+def test_w016_names_the_breaker_cache_too():
     caches_setting = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "breaker": cache("django.core.cache.backends.redis.RedisCache"),

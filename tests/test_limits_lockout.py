@@ -4,60 +4,33 @@ counts given back for sends that reached no vendor. Run on locmem and, with REDI
 
 import os
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.test import override_settings
 from freezegun import freeze_time
 
 from django_sms_gateway import limits
-from django_sms_gateway.conf import LIMIT_NAMES
 from django_sms_gateway.conf import settings as conf_settings
 from django_sms_gateway.exceptions import DeliveryFailed, GatewayConnectionError, NoGatewayForNumber, SendLimitExceeded
-from django_sms_gateway.models import SMSDevice
 from tests.fakes import BaseBackend
+from tests.limiting import limits_cache, make_device, sending_limits
 
 pytestmark = pytest.mark.django_db
 
-LIMITS_CACHE = "sms-limits"
-OFF = dict.fromkeys(LIMIT_NAMES)
-
-
 @pytest.fixture(params=["locmem", "redis"])
 def cache_entry(request):
-    if request.param == "redis":
-        if not os.environ.get("REDIS_URL"):
-            pytest.skip("set REDIS_URL=redis://127.0.0.1:6379/0 to run on Redis")
-        return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"sms-lockout-{uuid.uuid4().hex}",  # fresh counters for each test
-            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
-        }
-    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"limits-{uuid.uuid4()}"}
-
-
-@pytest.fixture
-def sending_limits(cache_entry):
-    @contextmanager
-    def only(**values):
-        with override_settings(
-            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, LIMITS_CACHE: cache_entry},
-            OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
-            OTP_SMS_BREAKER_CACHE="default",
-            OTP_SMS_LIMITS={**OFF, **values},
-        ):
-            yield caches[LIMITS_CACHE]
-
-    return only
-
-
-def device_for(number, *, confirmed=True, user=None):
-    user = user or get_user_model().objects.create_user(f"u{uuid.uuid4().hex[:8]}")
-    return SMSDevice.objects.create(user=user, name="phone", number=number, confirmed=confirmed)
+    """The limits cache each test runs on: local memory, and Redis when REDIS_URL is set."""
+    if request.param == "locmem":
+        return limits_cache()
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("set REDIS_URL=redis://127.0.0.1:6379/0 to run on Redis")
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+        "KEY_PREFIX": f"sms-lockout-{uuid.uuid4().hex}",  # fresh counters for each test
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
 
 
 def sends_until_refused(send, most=50):
@@ -72,9 +45,9 @@ def sends_until_refused(send, most=50):
 # -- sliding windows -----------------------------------------------------------------
 
 
-def test_no_burst_across_a_window_boundary(sending_limits):
+def test_no_burst_across_a_window_boundary(cache_entry):
     """A fixed hourly window let 10 sends at 10:59:58 and 10 more at 11:00:01."""
-    with sending_limits(user=(10, 3600)), freeze_time("2026-03-02 10:59:58") as clock:
+    with sending_limits(cache_entry, user=(10, 3600)), freeze_time("2026-03-02 10:59:58") as clock:
         for _ in range(10):
             limits.check_send("+4798765432", user_id="attacker")
         clock.tick(timedelta(seconds=3))  # 11:00:01, a new hour
@@ -89,8 +62,8 @@ def test_no_burst_across_a_window_boundary(sending_limits):
         limits.check_send("+4798765432", user_id="attacker")
 
 
-def test_retry_after_counts_down_to_the_oldest_send_that_must_leave(sending_limits):
-    with sending_limits(user=(3, 3600)), freeze_time("2026-03-02 10:00:00") as clock:
+def test_retry_after_counts_down_to_the_oldest_send_that_must_leave(cache_entry):
+    with sending_limits(cache_entry, user=(3, 3600)), freeze_time("2026-03-02 10:00:00") as clock:
         for minutes in (0, 20, 40):  # one send in each of three buckets
             clock.move_to(f"2026-03-02 10:{minutes:02d}:00")
             limits.check_send("+4798765432", user_id="u1")
@@ -109,14 +82,14 @@ def test_retry_after_counts_down_to_the_oldest_send_that_must_leave(sending_limi
 # -- nobody uses up someone else's budget ------------------------------------------------
 
 
-def test_an_attacker_cannot_use_up_the_number_budget_of_its_owner(sending_limits, sms_outbox):
-    victim = device_for("+4798765432")
-    with sending_limits(number=(3, 3600)), override_settings(OTP_SMS_COOLDOWN_DURATION=0):
+def test_an_attacker_cannot_use_up_the_number_budget_of_its_owner(cache_entry, sms_outbox):
+    victim = make_device("+4798765432")
+    with sending_limits(cache_entry, number=(3, 3600)), override_settings(OTP_SMS_COOLDOWN_DURATION=0):
         # Accounts that typed the victim's number (not confirmed) share one budget for it ...
-        sent, refused = sends_until_refused(lambda: device_for("+4798765432", confirmed=False).send_code())
+        sent, refused = sends_until_refused(lambda: make_device("+4798765432", confirmed=False).send_code())
         assert (sent, refused.limit) == (3, "number")
         # ... and one whose site confirms devices without a code gets its own budget, not the owner's.
-        squatter = device_for("+4798765432")
+        squatter = make_device("+4798765432")
         sent, _refused = sends_until_refused(squatter.send_code)
         assert sent == 3
         for _ in range(3):
@@ -126,17 +99,17 @@ def test_an_attacker_cannot_use_up_the_number_budget_of_its_owner(sending_limits
     assert [m.recipient for m in sms_outbox].count("+4798765432") == 9
 
 
-def test_an_attacker_pumping_a_range_does_not_refuse_the_owners_in_it(sending_limits, sms_outbox):
-    owner = device_for("+4798765432")
-    with sending_limits(prefix=(5, 3600)):
-        sent, refused = sends_until_refused(lambda: device_for(f"+4798765{uuid.uuid4().int % 1000:03d}",
+def test_an_attacker_pumping_a_range_does_not_refuse_the_owners_in_it(cache_entry, sms_outbox):
+    owner = make_device("+4798765432")
+    with sending_limits(cache_entry, prefix=(5, 3600)):
+        sent, refused = sends_until_refused(lambda: make_device(f"+4798765{uuid.uuid4().int % 1000:03d}",
                                                                confirmed=False).send_code())
         assert (sent, refused.limit) == (5, "prefix")
         assert owner.send_code() is not None
 
 
-def test_a_send_the_requester_budget_refuses_does_not_touch_the_shared_ones(sending_limits):
-    with sending_limits(user=(1, 3600), number=(2, 3600)):
+def test_a_send_the_requester_budget_refuses_does_not_touch_the_shared_ones(cache_entry):
+    with sending_limits(cache_entry, user=(1, 3600), number=(2, 3600)):
         limits.check_send("+4798765432", user_id="attacker")
         for _ in range(5):
             with pytest.raises(SendLimitExceeded) as refused:
@@ -149,8 +122,8 @@ def test_a_send_the_requester_budget_refuses_does_not_touch_the_shared_ones(send
     assert refused.value.limit == "number"
 
 
-def test_global_is_a_budget_per_destination_country(sending_limits):
-    with sending_limits(**{"global": (2, 3600)}), override_settings(
+def test_global_is_a_budget_per_destination_country(cache_entry):
+    with sending_limits(cache_entry, **{"global": (2, 3600)}), override_settings(
         OTP_SMS_COUNTRY_LIMITS={"SE": (1, 3600), "dk": None}
     ):
         limits.check_send("+4798765001")
@@ -165,7 +138,7 @@ def test_global_is_a_budget_per_destination_country(sending_limits):
             limits.check_send("+4520123456")  # Denmark: no global limit
 
 
-def test_the_defaults_do_not_refuse_a_busy_site(sending_limits):
+def test_the_defaults_do_not_refuse_a_busy_site():
     """About 20 logins a second for an hour: 72,000 owners, all in one country."""
     with override_settings(OTP_SMS_LIMITS={}):
         defaults = conf_settings.limits.limits
@@ -185,11 +158,11 @@ class RefusedConnectionBackend(BaseBackend):
         raise GatewayConnectionError("connection refused", not_sent=True)
 
 
-def test_a_send_that_reached_no_vendor_gives_its_counts_back(sending_limits, sms_outbox):
-    device = device_for("+4798765432")
+def test_a_send_that_reached_no_vendor_gives_its_counts_back(cache_entry, sms_outbox):
+    device = make_device("+4798765432")
     down = {"down": {"BACKEND": f"{__name__}.RefusedConnectionBackend"}}
     elsewhere = {"se-only": {"BACKEND": "django_sms_gateway.backends.locmem.LocmemBackend", "COUNTRIES": ["SE"]}}
-    with sending_limits(number=(1, 3600), user=(1, 3600)):
+    with sending_limits(cache_entry, number=(1, 3600), user=(1, 3600)):
         with override_settings(SMS_GATEWAYS=down):
             for _ in range(3):
                 with pytest.raises(DeliveryFailed):
@@ -213,8 +186,8 @@ def test_a_failure_may_have_sent_only_when_an_attempt_could_have_reached_a_vendo
     assert DeliveryFailed([Attempt("a", "failed", "timeout", 1.0, GatewayTimeout("timeout"))]).may_have_sent
 
 
-def test_a_second_release_gives_nothing_back(sending_limits):
-    with sending_limits(user=(1, 3600)):
+def test_a_second_release_gives_nothing_back(cache_entry):
+    with sending_limits(cache_entry, user=(1, 3600)):
         reservation = limits.check_send("+4798765432", user_id="u")
         reservation.release()
         reservation.release()
@@ -223,7 +196,7 @@ def test_a_second_release_gives_nothing_back(sending_limits):
             limits.check_send("+4798765432", user_id="u")
 
 
-def test_two_factor_sends_that_reached_no_vendor_give_their_counts_back(sending_limits, sms_outbox, user):
+def test_two_factor_sends_that_reached_no_vendor_give_their_counts_back(cache_entry, sms_outbox, user):
     pytest.importorskip("two_factor", reason="install the test extra (django-two-factor-auth)")
     from two_factor.plugins.phonenumber.models import PhoneDevice
 
@@ -231,7 +204,7 @@ def test_two_factor_sends_that_reached_no_vendor_give_their_counts_back(sending_
 
     phone = PhoneDevice.objects.create(user=user, name="default", number="+4798765432", method="sms")
     down = {"down": {"BACKEND": f"{__name__}.RefusedConnectionBackend"}}
-    with sending_limits(number=(1, 3600)), override_settings(TWO_FACTOR_SMS_GATEWAY=GATEWAY_PATH):
+    with sending_limits(cache_entry, number=(1, 3600)), override_settings(TWO_FACTOR_SMS_GATEWAY=GATEWAY_PATH):
         with override_settings(SMS_GATEWAYS=down):
             for _ in range(2):
                 with pytest.raises(DeliveryFailed):

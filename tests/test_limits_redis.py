@@ -12,8 +12,9 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from django_sms_gateway import limits
-from django_sms_gateway.conf import LIMIT_NAMES, settings
+from django_sms_gateway.conf import settings
 from django_sms_gateway.exceptions import SendLimitExceeded
+from tests.limiting import OFF
 
 pytestmark = [
     pytest.mark.redis,
@@ -42,7 +43,7 @@ def fresh_number():
 
 
 def number_only(count):
-    return {**dict.fromkeys(LIMIT_NAMES), "number": [count, 3600]}
+    return {**OFF, "number": [count, 3600]}
 
 
 def run_second_process(number, values, sends):
@@ -63,7 +64,7 @@ def test_the_cache_is_redis():
 def test_counters_are_shared_between_processes():
     number, values = fresh_number(), number_only(3)
     run_second_process(number, values, 2)
-    with override_settings(OTP_SMS_LIMITS={**dict.fromkeys(LIMIT_NAMES), "number": (3, 3600)}):
+    with override_settings(OTP_SMS_LIMITS={**OFF, "number": (3, 3600)}):
         limits.check_send(number)  # the third
         with pytest.raises(SendLimitExceeded) as refused:
             limits.check_send(number)
@@ -89,7 +90,7 @@ def test_one_round_trip_per_budget_group_and_every_key_expires():
     values = {name: (1, 600) for name in ("number", "prefix", "user")}
     pipeline_class.execute = counting_execute
     try:
-        with override_settings(OTP_SMS_LIMITS={**dict.fromkeys(LIMIT_NAMES), **values}):
+        with override_settings(OTP_SMS_LIMITS={**OFF, **values}):
             reservation = limits.check_send(number, user_id=f"u-{number}")
             with pytest.raises(SendLimitExceeded):
                 limits.check_send(number, user_id=f"u-{number}")
@@ -103,5 +104,5 @@ def test_one_round_trip_per_budget_group_and_every_key_expires():
     ours = [key for key in keys if client.ttl(key) == -1]
     assert ours == [], "a counter without expiry would live forever"
     reservation.release()
-    with override_settings(OTP_SMS_LIMITS={**dict.fromkeys(LIMIT_NAMES), **values}):
+    with override_settings(OTP_SMS_LIMITS={**OFF, **values}):
         limits.check_send(number, user_id=f"u-{number}")  # the release freed the slot

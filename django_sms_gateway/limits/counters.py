@@ -33,14 +33,13 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from .conf import Limit
+from ..conf import Limit
 
 __all__ = [
     "BUCKETS",
     "FALLBACK_SECONDS",
     "Bucket",
     "Counter",
-    "Limit",
     "SharedCacheDown",
     "Tally",
     "add_to",

@@ -5,8 +5,8 @@ turn a login page into a money pump. Before anything is written or sent,
 :func:`check_send` applies, in this order:
 
 1. the allowlists (no cache cost): ``OTP_SMS_ALLOWED_COUNTRIES``,
-   ``OTP_SMS_ALLOWED_NUMBER_TYPES`` and the refusal of non-geographic
-   numbers (:func:`~django_sms_gateway.phone.non_geographic_refused`);
+   ``OTP_SMS_ALLOWED_NUMBER_TYPES`` and ``OTP_SMS_ALLOWED_NON_GEOGRAPHIC``
+   (non-geographic numbers outside it are refused);
 2. the budgets of whoever asks: ``user`` (one account) and ``ip`` (one
    client address, an IPv6 /64). A send they refuse touches nothing else;
 3. the budgets shared with others: ``number``, ``prefix`` (the number without
@@ -19,15 +19,24 @@ device (its user proved they receive texts at the number) is counted in
 (enrolment, another account that typed the number) shares one ``number``
 budget and the ``prefix`` budget, which the owner's logins never need.
 
-Each counter is a sliding window (:mod:`django_sms_gateway.counters`): at most
+Each counter is a sliding window (:mod:`django_sms_gateway.limits.counters`): at most
 ``sends`` in any ``seconds``, with no boundary to burst across. A refused
 send counts against nothing, and :meth:`Reservation.release` gives a send's
 counts back when it reached no vendor. A counter whose subject is unknown
 (no client IP without a request, no user) is not applied. Cache keys never
 hold a raw number or address: they are an HMAC (keyed with ``SECRET_KEY``).
 
+The client's address (:func:`client_ip`) is read by python-ipware. By default
+it is ``REMOTE_ADDR``, the address that connected to Django. Behind reverse
+proxies a site names the header they fill (``OTP_SMS_CLIENT_IP_HEADER``, a
+``request.META`` key such as ``"HTTP_X_FORWARDED_FOR"``) and how many proxies
+append to it (``OTP_SMS_TRUSTED_PROXIES``). Each proxy appends the address it
+received the request from, so with ``N`` trusted proxies the client is the
+``N``-th entry from the right; anything left of it may have been written by the
+client and is ignored.
+
 The settings are read and validated in :mod:`django_sms_gateway.conf`
-(``settings.limits``); every cache operation is in :mod:`django_sms_gateway.counters`.
+(``settings.limits``); every cache operation is in :mod:`django_sms_gateway.limits.counters`.
 
 When the limits cache cannot be reached, the limits count in each process
 for a few seconds (an ERROR log line, at most once a minute) instead of
@@ -36,6 +45,7 @@ refusing every login; ``OTP_SMS_LIMITS_FAIL_CLOSED = True`` refuses instead.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Sequence
@@ -44,16 +54,20 @@ from typing import Any
 from django.core.cache import BaseCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from python_ipware import IpWare
 
-from . import counters, signals
-from .client_ip import client_address, limit_key
-from .conf import Limit, LimitsConfig, settings
-from .exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
-from .middleware import current_request
-from .phone import mask_number, non_geographic_refused, region_and_type
-from .signals import LogThrottle
+from .. import signals
+from ..conf import Limit, LimitsConfig, settings
+from ..exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
+from ..middleware import current_request
+from ..phone import NON_GEOGRAPHIC_REGION, mask_number, region_and_type
+from ..signals import LogThrottle
+from . import counters
 
-__all__ = ["KEY_PREFIX", "REQUESTER_LIMITS", "UNAVAILABLE", "Reservation", "check_send"]
+__all__ = [
+    "FORWARDED_HEADERS", "IPV6_PREFIX", "KEY_PREFIX", "REQUESTER_LIMITS", "UNAVAILABLE", "Reservation", "check_send",
+    "client_ip", "limit_key",
+]
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -62,8 +76,18 @@ REQUESTER_LIMITS = ("user", "ip")
 #: ``limit`` of the refusal when the limits cache cannot be reached (fail closed).
 UNAVAILABLE = "unavailable"
 KEY_PREFIX = "sms_gateway:limit"
+#: IPv6 clients are counted per /64: one subscriber usually gets a whole /64.
+IPV6_PREFIX = 64
+#: ``request.META`` keys a reverse proxy or load balancer sets.
+FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+#: python-ipware reads the one address it is given under this name.
+_ENTRY = "ADDRESS"
+_ADDRESS_READER = IpWare(precedence=(_ENTRY,), proxy_count=0, algorithm="modern")
 
 _cache_warnings = LogThrottle()
+_fallback_warnings = LogThrottle()
+_proxy_warnings = LogThrottle()
 
 
 @receiver(setting_changed)
@@ -125,7 +149,7 @@ def _check_number(cfg: LimitsConfig, number: str, sender: Any) -> str | None:
         masked = mask_number(number)
         logger.warning("SMS to %s refused: its number type is not in OTP_SMS_ALLOWED_NUMBER_TYPES", masked)
         raise _refuse(sender, "number_type", masked, RecipientNotReachable.default_message)
-    if non_geographic_refused(number):
+    if region == NON_GEOGRAPHIC_REGION and not number.startswith(cfg.non_geographic):
         masked = mask_number(number)
         logger.warning("SMS to %s refused: non-geographic, not in OTP_SMS_ALLOWED_NON_GEOGRAPHIC", masked)
         raise _refuse(sender, "non_geographic", masked, RecipientNotReachable.default_message)
@@ -146,9 +170,7 @@ def _counters(
         "global": region or "unknown",
     }
     if any(limit.name == "ip" for limit in cfg.limits):
-        if request is None:
-            request = current_request()
-        address = client_address(request, cfg.ip_header, cfg.ip_proxies) if request is not None else None
+        address = _client_ip(current_request() if request is None else request, cfg)
         subjects["ip"] = limit_key(address) if address is not None else None
     requester: list[tuple[Limit, str]] = []
     shared: list[tuple[Limit, str]] = []
@@ -245,3 +267,78 @@ def _refused_by(hit: Sequence[tuple[Limit, str, int]], number: str, sender: Any)
     for limit, opaque, wait in hit:
         signals.limit_hit.send(sender=sender, limit=limit.name, number=masked, key=opaque, retry_after=wait)
     return SendLimitExceeded(limit=hit[0][0].name, retry_after=retry_after)
+
+
+# -- the client's address --------------------------------------------------------------------------
+
+
+def client_ip(request: Any) -> str | None:
+    """The client's address for ``request``, or None when it has none.
+
+    With ``OTP_SMS_CLIENT_IP_HEADER`` set, the ``OTP_SMS_TRUSTED_PROXIES``-th
+    address from the right of that header; when the header is missing, holds
+    fewer addresses, or that entry is no client address, ``REMOTE_ADDR`` is
+    used (such a request did not come through the proxies as configured) and
+    a warning is logged, at most once a minute.
+    """
+    return _client_ip(request, settings.limits)
+
+
+def _client_ip(request: Any, cfg: LimitsConfig) -> str | None:
+    meta = getattr(request, "META", None)
+    if not isinstance(meta, dict):
+        return None
+    header, proxies = cfg.ip_header, cfg.ip_proxies
+    if header is not None and header != "REMOTE_ADDR":
+        # By position among all entries: python-ipware's proxy_count counts only those it can read, so
+        # a proxy's "unix:" or "for=unknown" would move the client onto an entry the client wrote.
+        entries = str(meta.get(header, "")).rsplit(",", proxies)
+        found = _read_address(entries[-proxies]) if len(entries) >= proxies else None
+        if found is not None:
+            return str(found)
+        held_back = _fallback_warnings.allow()
+        if held_back is not None:  # requests that bypass the proxies could otherwise flood the log
+            logger.warning(
+                "%s has no usable client address for %d trusted prox%s; using REMOTE_ADDR for the SMS "
+                "limits (%d more such requests since the last warning)",
+                header, proxies, "y" if proxies == 1 else "ies", held_back,
+            )
+    found = _read_address(meta.get("REMOTE_ADDR"))
+    if found is None:
+        return None
+    if header is None and not found.is_global:
+        _warn_if_proxied(meta)
+    return str(found)
+
+
+def _read_address(written: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """One address as a proxy or the server writes it, read by python-ipware
+    (a port, brackets, an RFC 7239 ``for=``, IPv4 inside IPv6), or None:
+    also for addresses no client sends from (unspecified, multicast, reserved)."""
+    found, _trusted = _ADDRESS_READER.get_client_ip({_ENTRY: written}, True)
+    return found
+
+
+def _warn_if_proxied(meta: dict[str, Any]) -> None:
+    """A request from a non-public address with forwarding headers came through
+    a proxy (a public client forging the headers is not warned about)."""
+    found = next((name for name in FORWARDED_HEADERS if meta.get(name)), None)
+    if found is None:
+        return
+    held_back = _proxy_warnings.allow()
+    if held_back is not None:
+        logger.warning(
+            "Requests come through a proxy (%s is set, REMOTE_ADDR is not a public address) but "
+            "OTP_SMS_CLIENT_IP_HEADER is not set, so every client shares the proxy's 'ip' sending limit; "
+            "set OTP_SMS_CLIENT_IP_HEADER and OTP_SMS_TRUSTED_PROXIES (%d more such requests since the last "
+            "warning)",
+            found, held_back,
+        )
+
+
+def limit_key(address: str) -> str:
+    """What the ``ip`` limit counts ``address`` (as :func:`client_ip` writes it) by:
+    an IPv4 address itself, an IPv6 address by the /64 it is in."""
+    if ":" not in address:
+        return address
+    return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
