@@ -10,7 +10,7 @@ import django_sms_gateway
 
 PACKAGE = Path(django_sms_gateway.__file__).parent
 #: The package's modules a backend may use ("" is the package itself); none imports a backend.
-BELOW_THE_BACKENDS = {"", "checks", "conf", "exceptions", "phone", "text", "vendor_templates"}
+BELOW_THE_BACKENDS = {"", "checks", "conf", "exceptions", "phone", "text"}
 
 
 def imported_modules(path: Path, package: str, *, when_loading: bool = False) -> set[str]:

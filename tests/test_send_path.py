@@ -4,51 +4,24 @@ A newcomer follows a send by reading the modules it runs through; each new
 feature that spreads it further makes that harder. The count is taken with
 ``sys.setprofile`` over the whole POST that asks for a code (middleware,
 view, form, device, limits and their counters, walk, breaker, message text,
-backend base, HTTP base and vendor module), once
-the site is warm (settings read, gateways built), with the Infobip backend
-talking to the sandbox over real HTTP.
+backend base, HTTP base and vendor module), once the site is warm (settings
+read, gateways built), with the Infobip backend talking to the sandbox over
+real HTTP.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import include, path
 
-import django_sms_gateway
 from django_sms_gateway.models import SMSDevice
 
-from .vendors.helpers import gateway_entry
+from .vendors.helpers import gateway_entry, package_modules_run
 
 urlpatterns = [path("sms/", include("django_sms_gateway.urls"))]
-PACKAGE = Path(django_sms_gateway.__file__).parent
 #: The most modules of the package one send may run through.
 MOST_MODULES = 12
-
-
-def package_modules_run(action) -> set[str]:
-    """The package's modules (paths below the package) with a Python function
-    called while ``action()`` runs on this thread."""
-    seen: set[str] = set()
-
-    def profile(frame, event, arg):
-        if event == "call":
-            seen.add(frame.f_code.co_filename)
-
-    sys.setprofile(profile)
-    try:
-        action()
-    finally:
-        sys.setprofile(None)
-    found = set()
-    for name in seen:
-        path = Path(name)
-        if path.is_relative_to(PACKAGE):
-            found.add(".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__"))
-    return found
 
 
 @pytest.mark.django_db

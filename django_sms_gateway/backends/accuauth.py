@@ -18,9 +18,9 @@ import re
 from typing import Any, ClassVar
 
 from ..exceptions import GatewayAuthError, GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
-from ..vendor_templates import content_problem
 from .base import PHONE_FORMATS, CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse, json_object_or_none, whole_number
+from .templates import content_problem
 
 __all__ = ["INDIA_BASE_URL", "INDONESIA_BASE_URL", "STATUS_ERRORS", "AccuAuthBackend"]
 

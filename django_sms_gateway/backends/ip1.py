@@ -10,7 +10,7 @@ hook: ``Phone`` as digits without ``+`` (:meth:`~IP1Backend.phone`),
 upper-case codes (:meth:`~IP1Backend.vendor_code`), how the ConcurrentLimit
 refusal reads (:meth:`~IP1Backend.concurrent_limit_reached`), one SMS part
 (``max_segments``), a v2 key's shape (:func:`api_key_problem`), the
-``MessageFormat`` rule (:func:`~django_sms_gateway.vendor_templates.format_problem`).
+``MessageFormat`` rule (:func:`~django_sms_gateway.backends.templates.format_problem`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from ..checks import E005
 from ..conf import settings
 from ..exceptions import GatewayError, GatewayUnavailable, RequestRejected
 from ..text import append_origin_lines
-from ..vendor_templates import CODE_SLOT, configured_format_problem, format_problem
 from .base import CredentialCheck, Option, SendResult, SMSMessage, matches
 from .http import HTTPBackend, UnreadableJSON, VendorResponse, json_object_or_empty, read_json, whole_number
+from .templates import CODE_SLOT, configured_format_problem, format_problem
 
 __all__ = ["CODE_LENGTHS", "LIFETIMES", "ConcurrentLimitReached", "IP1Backend", "api_key_problem"]
 

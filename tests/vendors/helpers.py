@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import django_sms_gateway
 from django_sms_gateway.backends.base import SMSMessage
 from django_sms_gateway.backends.http import HTTPBackend
 from django_sms_gateway.dispatch import build_message
@@ -163,3 +167,25 @@ class FixedAnswer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def package_modules_run(call: Callable[[], Any]) -> set[str]:
+    """The package's modules (dotted, below ``django_sms_gateway``; a package
+    by its own name) with a Python function called while ``call()`` runs in
+    this thread."""
+    seen: set[str] = set()
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            seen.add(frame.f_code.co_filename)
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    package = Path(django_sms_gateway.__file__).parent
+    return {
+        ".".join(path.relative_to(package).with_suffix("").parts).removesuffix(".__init__")
+        for path in map(Path, seen) if path.is_relative_to(package)
+    }

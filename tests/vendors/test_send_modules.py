@@ -8,21 +8,14 @@ of the package would show here."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-import django_sms_gateway
 from django_sms_gateway.dispatch import build_message
 
-from .helpers import NUMBER, VENDORS, gateway_entry
+from .helpers import NUMBER, VENDORS, gateway_entry, package_modules_run
 
-PACKAGE = Path(django_sms_gateway.__file__).parent
-#: The modules that render message texts (those of them that exist).
-TEXT_LAYER = {name for name in ("text", "vendor_templates") if (PACKAGE / f"{name}.py").exists()}
+#: iP1 renders the site's text as its own MessageFormat on every send.
+IP1_TEXT = {"text", "backends.templates"}
 #: Vendor -> its backend modules besides base and http: its own, and its family base where needed.
 BACKENDS = {
     "signicat": {"signicat", "oauth2"},
@@ -38,24 +31,6 @@ BACKENDS = {
 }
 
 
-def package_modules_run(call: Callable[[], Any]) -> set[str]:
-    """The package's modules (paths below the package, without ``.py``)
-    with a Python function called while ``call()`` runs in this thread."""
-    seen: set[str] = set()
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call":
-            seen.add(frame.f_code.co_filename)
-
-    sys.setprofile(profile)
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    paths = (Path(name) for name in seen)
-    return {str(path.relative_to(PACKAGE).with_suffix("")) for path in paths if path.is_relative_to(PACKAGE)}
-
-
 def test_every_vendor_is_counted():
     assert set(BACKENDS) == set(VENDORS)
 
@@ -66,5 +41,5 @@ def test_a_healthy_send_runs_only_the_backend_layer(vendor, sandbox, built_backe
     message = build_message(NUMBER, "123456")
     backend.send(message, timeout=2)  # a kept-alive connection, a token, credentials: what every later send has
     modules = package_modules_run(lambda: backend.send(message, timeout=2))
-    expected = {f"backends/{name}" for name in {"base", "http", *BACKENDS[vendor]}}
-    assert modules == expected | (TEXT_LAYER if vendor == "ip1" else set())
+    expected = {f"backends.{name}" for name in {"base", "http", *BACKENDS[vendor]}}
+    assert modules == expected | (IP1_TEXT if vendor == "ip1" else set())

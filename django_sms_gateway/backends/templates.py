@@ -22,9 +22,9 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import E002, E015
-from .conf import settings
-from .text import (
+from ..checks import E002, E015
+from ..conf import settings
+from ..text import (
     OriginBinding,
     SegmentInfo,
     TemplateError,
