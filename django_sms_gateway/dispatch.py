@@ -176,7 +176,6 @@ def build_message(recipient: str, code: str, *, validity: int | None = None) -> 
         recipient=recipient,
         text=template.render(code, minutes=whole_minutes(validity), site_name=site_name),
         code=code,
-        sender=settings.OTP_SMS_SENDER,
         validity=validity,
         template=template,
         site_name=site_name,

@@ -4,7 +4,7 @@ django-otp's forms call ``device.generate_challenge()`` without the request,
 and django-two-factor-auth's gateway gets none either, so the per-IP limit
 could not know the client. This middleware keeps the request in a
 :class:`~contextvars.ContextVar` while it is handled (reset afterwards, also
-on errors); :func:`current_request` reads it. A request passed explicitly to
+on errors); :func:`~django_sms_gateway.limits.current_request` reads it. A request passed explicitly to
 ``generate_challenge(request)`` is used instead.
 
 Add it anywhere in ``MIDDLEWARE``::
@@ -15,7 +15,6 @@ Add it anywhere in ``MIDDLEWARE``::
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any
 
 import django.conf
@@ -26,17 +25,12 @@ from django.utils.module_loading import import_string
 
 from .checks import E007, E008, W002, W004
 from .exceptions import ConfigurationError, ConfigurationWarning
+from .limits import handled_request
 
 MIDDLEWARE_PATH = "django_sms_gateway.middleware.SMSRequestMiddleware"
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
-_request: ContextVar[HttpRequest | None] = ContextVar("django_sms_gateway_request", default=None)
-
-
-def current_request() -> HttpRequest | None:
-    """The request being handled in this context, if the middleware is installed."""
-    return _request.get()
 
 
 class SMSRequestMiddleware:
@@ -54,19 +48,19 @@ class SMSRequestMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
-        token = _request.set(request)
+        token = handled_request.set(request)
         try:
             return self.get_response(request)
         finally:
-            _request.reset(token)
+            handled_request.reset(token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        token = _request.set(request)
+        token = handled_request.set(request)
         try:
             response: Awaitable[HttpResponse] = self.get_response(request)
             return await response
         finally:
-            _request.reset(token)
+            handled_request.reset(token)
 
 
 # -- the middleware settings, for the system checks --------------------------------------------------

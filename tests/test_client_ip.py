@@ -7,8 +7,8 @@ import pytest
 from django.test import RequestFactory, override_settings
 
 from django_sms_gateway import limits
-from django_sms_gateway.limits import client_ip, limit_key
-from django_sms_gateway.middleware import SMSRequestMiddleware, current_request
+from django_sms_gateway.limits import client_ip, current_request, limit_key
+from django_sms_gateway.middleware import SMSRequestMiddleware
 from django_sms_gateway.signals import LogThrottle
 
 XFF = "HTTP_X_FORWARDED_FOR"

@@ -88,7 +88,7 @@ class AWSEndUserMessagingBackend(AWSJSONBackend):
             "MessageType": self.config["message_type"],
             "TimeToLive": self.config["time_to_live"] or max(5, message.validity),
             # An identity AWS knows (number, sender ID, pool, ARN); none: AWS picks one of the account's.
-            "OriginationIdentity": self.config["origination_identity"] or self.config["sender"] or message.sender,
+            "OriginationIdentity": self.config["origination_identity"] or self.config["sender"],
             "MaxPrice": self.config["max_price"],
             "ConfigurationSetName": self.config["configuration_set"],
             "DryRun": self.config["dry_run"] or None,

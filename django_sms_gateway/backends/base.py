@@ -173,7 +173,6 @@ class SMSMessage:
     recipient: str  # E.164
     text: str = field(repr=False)
     code: str = field(repr=False)
-    sender: str | None = None
     validity: int = 300  # seconds the code is valid
     template: MessageTemplate | None = field(default=None, repr=False)
     site_name: str = ""
@@ -332,7 +331,7 @@ class BaseBackend:
         sender or one outside the rules (:func:`sender_problem`), a recipient
         that is not E.164, an empty text or more parts than ``max_segments``
         (``parts_note`` says what the vendor allows)."""
-        sender = self.config.get("sender") or message.sender
+        sender = self.config.get("sender")
         if sender is None:
             raise self.error(RequestRejected, "no sender configured")
         problem = sender_problem(sender)

@@ -42,7 +42,7 @@ class ConsoleBackend(BaseBackend):
         return self.config["stream"] or sys.stdout
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
-        sender = self.config["sender"] or message.sender or "-"
+        sender = self.config["sender"] or "-"
         if self.config["withhold_codes"]:
             line = (f"SMS via {self.alias!r} to {mask_number(message.recipient)} withheld: DEBUG is False and "
                     f"SMS_GATEWAYS is not set, so the code is not printed (see check {W015})\n")

@@ -36,7 +36,7 @@ class LocmemBackend(BaseBackend):
             OutboxMessage(
                 recipient=message.recipient,
                 text=message.text,
-                sender=self.config["sender"] or message.sender,
+                sender=self.config["sender"],
                 gateway=self.alias,
                 code=message.code,
             )

@@ -49,17 +49,18 @@ import ipaddress
 import logging
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import BaseCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpRequest
 from python_ipware import IpWare
 
 from .. import signals
 from ..conf import Limit, LimitsConfig, settings
 from ..exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
-from ..middleware import current_request
 from ..phone import NON_GEOGRAPHIC_REGION, mask_number, region_and_type
 from ..signals import LogThrottle
 from . import counters
@@ -70,6 +71,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger("django_sms_gateway")
+
+#: The request being handled, kept by :class:`~django_sms_gateway.middleware.SMSRequestMiddleware`
+#: for sends that are given none (django-otp's forms, django-two-factor-auth's gateway).
+handled_request: ContextVar[HttpRequest | None] = ContextVar("django_sms_gateway_request", default=None)
+
+
+def current_request() -> HttpRequest | None:
+    """The request being handled in this context, if the middleware is installed."""
+    return handled_request.get()
 
 #: Budgets of the one who asks, applied before the budgets shared with others.
 REQUESTER_LIMITS = ("user", "ip")

@@ -110,7 +110,7 @@ class Probe(HTTPBackend):
 def message_with(code: str, text: str | None = None, recipient: str = NUMBER) -> SMSMessage:
     """The message the app builds for ``code``, or one that carries ``text`` as it is."""
     built = build_message(recipient, code)
-    return built if text is None else SMSMessage(recipient=recipient, text=text, code=code, sender=built.sender)
+    return built if text is None else SMSMessage(recipient=recipient, text=text, code=code)
 
 
 def closed_port_url(path: str = "") -> str:

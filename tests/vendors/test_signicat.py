@@ -267,12 +267,12 @@ def test_sender_from_settings_is_checked_when_the_gateway_is_built(settings):
                               "OPTIONS": {"client_id": "id", "client_secret": "x"}})
 
 
-def test_sender_coming_from_the_message_is_checked_at_send_time(sandbox, make_backend):
+def test_the_sender_is_checked_again_at_send_time(sandbox, make_backend):
     backend = make_backend()
-    backend.config["sender"] = None  # as a subclass that leaves the sender to the message would
-    bad = SMSMessage(recipient=NUMBER, text="Code 123456", code="123456", sender="Not/valid")
+    backend.config["sender"] = "Not/valid"  # as a subclass that picks its sender after the options' check would
+    message = SMSMessage(recipient=NUMBER, text="Code 123456", code="123456")
     with pytest.raises(RequestRejected, match="sender"):
-        backend.send(bad, timeout=2)
+        backend.send(message, timeout=2)
     assert sandbox.stats["signicat"]["requests"] == 0
 
 

@@ -59,7 +59,6 @@ def build_test_message(recipient: str) -> SMSMessage:
         recipient=recipient,
         text=template.render(token, site_name=site_name),
         code=token,
-        sender=settings.OTP_SMS_SENDER,
         validity=validity,
         template=template,
         site_name=site_name,
