@@ -93,7 +93,6 @@ W017 = "sms_gateway.W017"
 
 #: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
 LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")
-TWO_FACTOR_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"
 
 Problem = ConfigurationError | ConfigurationWarning
 
@@ -223,9 +222,9 @@ def check_lockout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 @register(Tags.compatibility)
 def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The django-two-factor-auth gateway settings can work."""
-    from .integrations.two_factor import two_factor_problems
+    from .integrations.two_factor import GATEWAY_PATH, two_factor_problems
 
-    if getattr(django.conf.settings, "TWO_FACTOR_SMS_GATEWAY", None) != TWO_FACTOR_GATEWAY:
+    if getattr(django.conf.settings, "TWO_FACTOR_SMS_GATEWAY", None) != GATEWAY_PATH:
         return report_all(two_factor_problems(None))
     backends, problems = configured_backends()
     try:

@@ -249,6 +249,11 @@ class SMSDeviceQuerySet(models.QuerySet["SMSDevice"]):
         """Let a new code be sent at once."""
         return self.update(last_generated_timestamp=None)
 
+    def clear_codes(self) -> int:
+        """Clear the devices' codes, cooldowns and failure counts (a clean
+        slate; confirmation is kept)."""
+        return self.update(**_no_code(timezone.now()))
+
     def require_new_binding(self) -> int:
         """Unconfirm the devices and clear their codes, cooldowns and failure
         counts, as a changed number would: each must be confirmed again."""

@@ -44,9 +44,7 @@ def ensure_demo_user(
     if existing is not None:
         device = existing
         device.confirmed = True
-    device.token = None
-    device.vendor_gateway = ""
-    device.last_generated_timestamp = None
-    device.throttle_reset(commit=False)
     device.save()
+    SMSDevice.objects.filter(pk=device.pk).clear_codes()
+    device.refresh_from_db()
     return DemoLogin(username=username, password=password, device=device)
