@@ -30,7 +30,7 @@ from django_sms_gateway.gateways import build_backend
 from django_sms_gateway.gateways import gateways as registry
 from django_sms_gateway.models import SMSDevice
 from django_sms_gateway.records import DeliveryRecord
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .measure import Samples, Throughput, sample, throughput
 from .sandbox_process import SandboxProcess

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
-from django_sms_gateway.sandbox import VENDORS, Sandbox
+from sms_sandbox import VENDORS, Sandbox
 
 from .calls import TIMEOUT, accuauth_send, call, ip1_create, signicat_send, signicat_token, zignsec_send
 
@@ -287,7 +287,7 @@ def test_ipv6_loopback():
 
 
 def test_latency_delays_vendor_answers_but_not_control_pages(sandbox, monkeypatch):
-    from django_sms_gateway.sandbox import http as server
+    from sms_sandbox import http as server
 
     slept = []
     monkeypatch.setattr(server, "_sleep", slept.append)
@@ -304,7 +304,7 @@ def test_latency_delays_vendor_answers_but_not_control_pages(sandbox, monkeypatc
 
 
 def test_latency_does_not_delay_refused_connections(sandbox, monkeypatch):
-    from django_sms_gateway.sandbox import http as server
+    from sms_sandbox import http as server
 
     slept = []
     monkeypatch.setattr(server, "_sleep", slept.append)

@@ -1,7 +1,7 @@
 import pytest
 
 from django_sms_gateway.gateways import build_backend
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import gateway_entry
 

@@ -17,7 +17,7 @@ from django_sms_gateway.exceptions import (
     RequestRejected,
 )
 from django_sms_gateway.gateways import build_backend
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import NUMBER, FixedAnswer, gateway_entry
 

@@ -12,8 +12,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.twilio import SIGNATURE_HEADER, parse_status, signature
+from sms_sandbox import CREDENTIALS
 
 from .helpers import gateway_entry
 

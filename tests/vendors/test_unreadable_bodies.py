@@ -11,8 +11,8 @@ from django.test import override_settings
 from django_sms_gateway.backends.ip1 import IP1Backend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import GatewayError, GatewayUnavailable
-from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.vendor_json import UnreadableJSON, json_object_or_empty, read_json, read_json_object
+from sms_sandbox import CREDENTIALS
 
 from .helpers import VENDORS, gateway_entry, zignsec_entry
 from .hostile import Hostile

@@ -13,8 +13,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.vonage import parse_receipt, signature, signature_valid
+from sms_sandbox import CREDENTIALS
 
 from .helpers import gateway_entry
 
