@@ -7,9 +7,8 @@ import ast
 import importlib.metadata
 from pathlib import Path
 
-import sms_sandbox
-
 import django_sms_gateway
+import sms_sandbox
 
 PACKAGE = Path(django_sms_gateway.__file__).parent
 SANDBOX = Path(sms_sandbox.__file__).parent

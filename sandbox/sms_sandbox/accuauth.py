@@ -25,7 +25,9 @@ from typing import Any
 from .base import Request, Response, Vendor, same
 from .segments import segments
 
-__all__ = ["CREDENTIALS", "DEFAULT_TEMPLATE_ID", "ERROR_STATUSES", "NATIONAL_COUNTRY_CODE", "TEMPLATES", "VENDOR", "AccuAuth"]
+__all__ = [
+    "CREDENTIALS", "DEFAULT_TEMPLATE_ID", "ERROR_STATUSES", "NATIONAL_COUNTRY_CODE", "TEMPLATES", "VENDOR", "AccuAuth",
+]
 
 #: Values of the ``X-DF-API-ID`` and ``X-DF-API-SECRET`` headers.
 CREDENTIALS = MappingProxyType(
