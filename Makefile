@@ -47,10 +47,10 @@ $(LINT_STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[test,lint]"
 	touch $(LINT_STAMP)
 
-# ruff (rules in pyproject.toml) over the package, the sandbox, tests, benchmarks, docs and noxfile;
+# ruff (rules in pyproject.toml) over the package, tests, benchmarks, docs, the sandbox and noxfile;
 # mypy over the package and the sandbox.
 lint: $(LINT_STAMP)
-	$(BIN)/ruff check django_sms_gateway sandbox tests benchmarks docs noxfile.py
+	$(BIN)/ruff check django_sms_gateway tests benchmarks docs sandbox noxfile.py
 	$(BIN)/mypy
 
 # The Sphinx site in docs/ (MyST Markdown); any warning fails the build.
