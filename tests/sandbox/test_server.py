@@ -10,9 +10,16 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
-from sms_sandbox import VENDORS, Sandbox
+from sms_sandbox import CREDENTIALS, VENDORS, Sandbox
+from sms_sandbox.state import VENDOR_CLASSES
 
 from .calls import TIMEOUT, accuauth_send, call, ip1_create, signicat_send, signicat_token, zignsec_send
+
+
+def test_each_registered_vendor_is_served_under_its_module_name():
+    assert tuple(VENDOR_CLASSES) == VENDORS == tuple(CREDENTIALS)
+    assert {name: cls.name for name, cls in VENDOR_CLASSES.items()} == {name: name for name in VENDORS}
+    assert {cls.__module__ for cls in VENDOR_CLASSES.values()} == {f"sms_sandbox.{name}" for name in VENDORS}
 
 
 def test_urls(sandbox):
