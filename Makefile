@@ -16,8 +16,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+# The vendor sandbox (the test extra needs it) is not on an index: every install takes it from ./sandbox.
+$(STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[test]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -31,8 +32,8 @@ bench: $(STAMP)
 
 # The example site under gunicorn through vendor, Redis and PostgreSQL faults (needs both servers).
 SOAK_STAMP := $(VENV)/.installed-soak
-$(SOAK_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,soak]"
+$(SOAK_STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[test,soak]"
 	touch $(SOAK_STAMP)
 
 soak: $(SOAK_STAMP)
@@ -42,19 +43,20 @@ demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py demo
 
 LINT_STAMP := $(VENV)/.installed-lint
-$(LINT_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
+$(LINT_STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[test,lint]"
 	touch $(LINT_STAMP)
 
-# ruff (rules in pyproject.toml) over the package, tests, benchmarks, docs and noxfile; mypy over the package.
+# ruff (rules in pyproject.toml) over the package, tests, benchmarks, docs, the sandbox and noxfile;
+# mypy over the package and the sandbox.
 lint: $(LINT_STAMP)
-	$(BIN)/ruff check django_sms_gateway tests benchmarks docs noxfile.py
+	$(BIN)/ruff check django_sms_gateway tests benchmarks docs sandbox noxfile.py
 	$(BIN)/mypy
 
 # The Sphinx site in docs/ (MyST Markdown); any warning fails the build.
 DOCS_STAMP := $(VENV)/.installed-docs
-$(DOCS_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+$(DOCS_STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[test,docs]"
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
@@ -66,8 +68,8 @@ PYENV_ROOT ?= $(HOME)/.pyenv
 NOX_ARGS ?=
 NOX_PYTHONS := .nox/pythons
 CI_STAMP := $(VENV)/.installed-ci
-$(CI_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,ci]"
+$(CI_STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[test,ci]"
 	touch $(CI_STAMP)
 
 matrix: $(CI_STAMP)
@@ -88,4 +90,4 @@ messages: $(STAMP)
 	cd django_sms_gateway && ../$(BIN)/django-admin compilemessages $(addprefix -l ,$(LANGUAGES))
 
 clean:
-	rm -rf $(VENV) .nox dist build docs/_build example_project/db.sqlite3 .pytest_cache .hypothesis
+	rm -rf $(VENV) .nox dist build sandbox/build docs/_build example_project/db.sqlite3 .pytest_cache .hypothesis

@@ -1,18 +1,23 @@
 """The CI matrix, run by ``.ci/run`` (``make matrix``); ``nox -l`` lists the sessions.
 
 Every supported Python x Django (where Django supports that Python), one cell on the
-oldest django-otp we accept, and the package itself: built, checked by twine, its sdist
-running its own tests, and its wheel installed into a fresh venv on every Python.
+oldest django-otp we accept, and the package itself: built with the vendor sandbox's
+distribution (``sandbox/``), checked by twine, its sdist running its own tests, and its
+wheel, which must hold no sandbox and no pytest import, installed into a fresh venv on
+every Python.
 PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (``.ci/run`` sets
 them when the servers answer).
 """
 
 from __future__ import annotations
 
+import ast
 import pathlib
 import shutil
 import tarfile
 import tempfile
+import zipfile
+from collections.abc import Iterator
 
 import nox
 
@@ -23,6 +28,11 @@ nox.options.sessions = ["tests", "package", "wheel"]
 
 ROOT = pathlib.Path(__file__).parent
 DIST = ROOT / "dist"
+SANDBOX = ROOT / "sandbox"
+# The sandbox is on no index yet: every install takes it from sandbox/ or its built wheel.
+MAIN_WHEELS = "django_otp_sms_gateway-*.whl"
+MAIN_SDISTS = "django_otp_sms_gateway-*.tar.gz"
+SANDBOX_WHEELS = "django_otp_sms_gateway_sandbox-*.whl"
 PYTHONS = ["3.11", "3.12", "3.13"]
 # Django's own support table: 4.2 runs on 3.8-3.12, 5.2 on 3.10-3.13 (3.14 from 5.2.8),
 # 6.0 on 3.12 and later.
@@ -55,24 +65,39 @@ def tests(session: nox.Session, django: str, django_otp: str) -> None:
     pins = [f"Django~={django}.0"]
     if django_otp != "latest":
         pins.append(f"django-otp=={django_otp}")
-    session.install("-e", ".[test]", *pins)
+    session.install("-e", str(SANDBOX), "-e", ".[test]", *pins)
     session.run("python", "-c", VERSIONS)
     session.run(*PYTEST, *session.posargs)
 
 
+def sandbox_module(parts: list[str]) -> bool:
+    """Whether the path ``parts`` name a module of the sandbox, or anything sandbox in the package."""
+    return "sms_sandbox" in parts or ("django_sms_gateway" in parts and any("sandbox" in part for part in parts))
+
+
 @nox.session(python=PYTHONS[0], reuse_venv="never")
 def package(session: nox.Session) -> None:
-    """Build the sdist and wheel, check them with twine, and run the sdist's own tests."""
+    """Build the sdists and wheels (the package's and the sandbox's), check them, test the sdist.
+
+    twine checks all four; the package's sdist must hold no sandbox module, and its own
+    tests run from the unpacked sdist against the sandbox's wheel."""
     shutil.rmtree(DIST, ignore_errors=True)
     session.install("build>=1.2", "twine>=6.1")
     session.run("python", "-m", "build", "--outdir", str(DIST), ".")
+    session.run("python", "-m", "build", "--outdir", str(DIST), str(SANDBOX))
     session.run("twine", "check", "--strict", *(str(path) for path in sorted(DIST.iterdir())))
-    (sdist,) = DIST.glob("*.tar.gz")
+    (sdist,) = DIST.glob(MAIN_SDISTS)
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    # tests/sandbox/ is the suite's (the sdist runs it), not a sandbox module.
+    if leaked := [name for name in names if sandbox_module(name.split("/"))]:
+        session.error(f"the sdist holds sandbox modules: {leaked}")
+    (sandbox_wheel,) = DIST.glob(SANDBOX_WHEELS)
     with tempfile.TemporaryDirectory() as unpacked:
         with tarfile.open(sdist) as archive:
             archive.extractall(unpacked, filter="data")
         (source,) = pathlib.Path(unpacked).iterdir()
-        session.install(f"{source}[test]")
+        session.install(str(sandbox_wheel), f"{source}[test]")
         with session.chdir(source):
             session.run(*PYTEST, "-x", *session.posargs)
 
@@ -110,12 +135,59 @@ print("django-otp-sms-gateway", importlib.metadata.version("django-otp-sms-gatew
 """
 
 
+# The sandbox's wheel beside it: it serves and stops without importing the app, and
+# registers its pytest plugin.
+SANDBOX_CHECK = """
+import importlib.metadata, sys
+import sms_sandbox
+assert not [name for name in sys.modules if name.startswith("django_sms_gateway")], "the sandbox imports the app"
+with sms_sandbox.Sandbox() as running:
+    assert running.port and set(sms_sandbox.VENDORS) == set(sms_sandbox.CREDENTIALS)
+plugins = {e.value for e in importlib.metadata.entry_points(group="pytest11")}
+assert "sms_sandbox.pytest_plugin" in plugins, plugins
+print("django-otp-sms-gateway-sandbox", importlib.metadata.version("django-otp-sms-gateway-sandbox"), "serves")
+"""
+
+
+def absolute_imports(source: bytes, filename: str) -> Iterator[tuple[int, str]]:
+    """``(line, module)`` for every absolute import in ``source``, wherever it is."""
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.lineno, node.module
+
+
+def wheel_problems(wheel: pathlib.Path) -> list[str]:
+    """What the main wheel must not hold: a sandbox file, or a module importing pytest."""
+    problems = []
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            if "sandbox" in name:
+                problems.append(f"{name}: a sandbox file")
+            elif name.endswith(".py"):
+                problems += [
+                    f"{name}:{line}: imports {module}"
+                    for line, module in absolute_imports(archive.read(name), name)
+                    if module.split(".")[0] in ("pytest", "_pytest")
+                ]
+    return problems
+
+
 @nox.session(python=PYTHONS, reuse_venv="never")
 def wheel(session: nox.Session) -> None:
-    """Install the built wheel (``nox -s package`` first) into a fresh venv and use it."""
-    wheels = sorted(DIST.glob("django_otp_sms_gateway-*.whl"))
-    if not wheels:
-        session.error("no wheel in dist/: run `nox -s package` first")
+    """Install the built wheel (``nox -s package`` first) into a fresh venv and use it.
+
+    The wheel must hold no sandbox file and no module importing pytest; the sandbox's
+    wheel is then installed beside it and started."""
+    wheels = sorted(DIST.glob(MAIN_WHEELS))
+    sandbox_wheels = sorted(DIST.glob(SANDBOX_WHEELS))
+    if not wheels or not sandbox_wheels:
+        session.error("no wheels in dist/: run `nox -s package` first")
+    if problems := wheel_problems(wheels[-1]):
+        session.error("the wheel holds what a site must not install:\n" + "\n".join(problems))
     session.install(str(wheels[-1]))
     with session.chdir(session.create_tmp()):
         session.run("python", "-c", IMPORT_CHECK)
+        session.install(str(sandbox_wheels[-1]))
+        session.run("python", "-c", SANDBOX_CHECK)

@@ -2,7 +2,7 @@
 
 The benchmark measures the client side; a sandbox thread in the same process
 would compete with it for the GIL. :class:`SandboxProcess` runs
-``python -m django_sms_gateway.sandbox --port 0 --quiet``, reads the port from
+``python -m sms_sandbox --port 0 --quiet``, reads the port from
 its banner, waits until ``/_sandbox/state`` answers, and always ends the
 process: on :meth:`stop`, when the ``with`` block exits (errors and Ctrl-C
 included), and, on Linux, when the benchmark process itself dies.
@@ -50,7 +50,7 @@ class SandboxProcess:
 
     ``base_url(vendor)``, ``set_fault(key, fault, count=None)``, ``reset()``,
     ``stats()``, ``messages()`` mirror the in-process
-    :class:`django_sms_gateway.sandbox.Sandbox` API over HTTP, and
+    :class:`sms_sandbox.Sandbox` API over HTTP, and
     ``cpu_seconds()`` reads the process's CPU time (Linux) to tell whether
     the sandbox is the bottleneck.
     """
@@ -74,7 +74,7 @@ class SandboxProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
         command = [
-            self.python, "-m", "django_sms_gateway.sandbox", "--host", self.host, "--port", "0", "--quiet",
+            self.python, "-m", "sms_sandbox", "--host", self.host, "--port", "0", "--quiet",
             "--signicat-token-ttl", str(self.signicat_token_ttl),
         ]
         self.process = subprocess.Popen(

@@ -28,7 +28,7 @@ from django_sms_gateway.backends.base import BaseBackend
 from django_sms_gateway.dispatch import build_backend, build_message
 from django_sms_gateway.dispatch import gateways as registry
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .measure import Samples, Throughput, sample, throughput
 from .sandbox_process import SandboxProcess

@@ -9,8 +9,8 @@ comes from the environment it sets: ``SOAK_DATABASE``, ``SOAK_REDIS_URL``,
 
 import os
 
-from django_sms_gateway.sandbox import CREDENTIALS
 from example_project.settings import *  # noqa: F403 (the example site, changed below)
+from sms_sandbox import CREDENTIALS
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]

@@ -1,9 +1,9 @@
 """Test helpers for sites using django-sms-gateway.
 
-- pytest: the ``sms_outbox`` fixture (this module is a pytest plugin,
-  registered by the package's entry point) gives ``django_sms_gateway.outbox``
-  emptied before and after the test.
 - unittest / Django ``TestCase``: mix :class:`SMSOutboxMixin` in.
+- pytest: the ``sms_outbox`` fixture of django-otp-sms-gateway-sandbox's
+  plugin (``pip install "django-otp-sms-gateway[sandbox]"``) gives
+  ``django_sms_gateway.outbox`` emptied before and after the test.
 
 Both expect ``SMS_GATEWAYS`` to use
 ``django_sms_gateway.backends.locmem.LocmemBackend`` in test settings.
@@ -11,15 +11,9 @@ Both expect ``SMS_GATEWAYS`` to use
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import django_sms_gateway
-
-try:
-    import pytest
-except ImportError:  # pragma: no cover - pytest is optional for sites
-    pytest = None  # type: ignore[assignment]
 
 
 def clear_outbox() -> None:
@@ -50,12 +44,3 @@ class SMSOutboxMixin:
     def sms_outbox(self) -> list[Any]:
         return django_sms_gateway.outbox
 
-
-if pytest is not None:
-
-    @pytest.fixture
-    def sms_outbox() -> Iterator[list[Any]]:
-        """``django_sms_gateway.outbox``, empty at the start and end of the test."""
-        clear_outbox()
-        yield django_sms_gateway.outbox
-        clear_outbox()

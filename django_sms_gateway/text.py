@@ -1,7 +1,7 @@
 """SMS text: GSM-7 / UCS-2 detection, segment counting, message templates and
 the lines that bind a code to a site (origin-bound one-time codes).
 
-Pure Python with no Django import, so the vendor sandbox can use it too.
+Pure Python with no Django import.
 """
 
 from __future__ import annotations

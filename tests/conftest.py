@@ -4,7 +4,6 @@ from django.contrib.auth import get_user_model
 from django_sms_gateway import breaker, signals
 from django_sms_gateway.exceptions import GatewayError
 from django_sms_gateway.models import SMSDevice
-from django_sms_gateway.sandbox.fixtures import sandbox, sms_sandbox  # noqa: F401  (loopback vendor sandbox)
 
 from . import fakes
 from .vendor_codes import VENDORS_HOLDING_CODES, VendorHoldingCodes

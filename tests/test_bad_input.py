@@ -25,9 +25,9 @@ from django_sms_gateway.dispatch import build_backend
 from django_sms_gateway.exceptions import SMSUnavailable
 from django_sms_gateway.models import DeliveryRecord, SMSDevice
 from django_sms_gateway.phone import normalize_number
-from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 from django_sms_gateway.testing import last_code
 from django_sms_gateway.text import TemplateError, compile_template
+from sms_sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 
 from .vendors.helpers import ip1_entry, signicat_entry, zignsec_entry
 

@@ -473,7 +473,7 @@ def test_demo_command_says_clearly_when_the_sandbox_port_is_taken():
 
 
 def test_demo_command_reuses_a_sandbox_already_running():
-    sandbox_module = pytest.importorskip("django_sms_gateway.sandbox")
+    sandbox_module = pytest.importorskip("sms_sandbox")
     with (
         sandbox_module.Sandbox(port=0) as running,
         override_settings(DEMO_SANDBOX_PORT=running.port, DEMO_SANDBOX_URL=running.url),
@@ -482,7 +482,7 @@ def test_demo_command_reuses_a_sandbox_already_running():
 
 
 def test_demo_command_starts_and_stops_the_sandbox():
-    pytest.importorskip("django_sms_gateway.sandbox")
+    pytest.importorskip("sms_sandbox")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -511,7 +511,7 @@ def test_demo_sms_mode_is_chosen_from_the_environment_value(monkeypatch):
 
 def test_demo_sms_gateways_for_each_mode():
     assert demo_sms.sms_gateways("console", "http://127.0.0.1:8025") == {"console": demo_sms.CONSOLE_GATEWAY}
-    sandbox_module = pytest.importorskip("django_sms_gateway.sandbox")
+    sandbox_module = pytest.importorskip("sms_sandbox")
     gateways = demo_sms.sms_gateways("sandbox", "http://127.0.0.1:8025")
     assert list(gateways) == ["signicat", "zignsec", "console"]
     signicat, zignsec = gateways["signicat"]["OPTIONS"], gateways["zignsec"]["OPTIONS"]
@@ -525,7 +525,7 @@ def test_demo_sms_gateways_for_each_mode():
 def test_demo_sandbox_gateways_deliver_through_signicat_then_fall_back_to_zignsec(client, sms_outbox, no_throttle):
     pytest.importorskip("django_sms_gateway.backends.signicat", reason="needs the Signicat backend")
     pytest.importorskip("django_sms_gateway.backends.zignsec", reason="needs the ZignSec backend")
-    sandbox_module = pytest.importorskip("django_sms_gateway.sandbox")
+    sandbox_module = pytest.importorskip("sms_sandbox")
     login = ensure_demo_user()
     with sandbox_module.Sandbox(port=0) as sandbox, override_settings(
         SMS_GATEWAYS=demo_sms.sms_gateways("sandbox", sandbox.url)

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from django_sms_gateway.models import SMSDevice
-from django_sms_gateway.sandbox import CREDENTIALS
-from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 from django_sms_gateway.testing import last_code
+from sms_sandbox import CREDENTIALS
+from sms_sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 
 from .vendors.helpers import LOCMEM_ENTRY, accuauth_entry, gateway_entry, ip1_entry, signicat_entry, zignsec_entry
 

@@ -22,7 +22,7 @@ from django_sms_gateway.exceptions import (
     RequestRejected,
 )
 from django_sms_gateway.models import SMSDevice
-from django_sms_gateway.sandbox import Sandbox
+from sms_sandbox import Sandbox
 from tests.vendors.helpers import HTTP_FAULT_ERRORS, NUMBER, ip1_code, verify_code
 
 

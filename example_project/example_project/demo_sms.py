@@ -21,7 +21,7 @@ MODES = ("console", "sandbox")
 SANDBOX_MODULES = (
     "django_sms_gateway.backends.signicat",
     "django_sms_gateway.backends.zignsec",
-    "django_sms_gateway.sandbox",
+    "sms_sandbox",
 )
 
 CONSOLE_GATEWAY = {"BACKEND": "django_sms_gateway.backends.console.ConsoleBackend"}
@@ -64,7 +64,7 @@ def sms_gateways(mode: str, sandbox_url: str) -> dict[str, dict[str, Any]]:
         return {"console": CONSOLE_GATEWAY}
     if mode != "sandbox":
         raise ImproperlyConfigured(f"unknown demo SMS mode {mode!r}; choose one of {', '.join(MODES)}.")
-    from django_sms_gateway.sandbox import CREDENTIALS
+    from sms_sandbox import CREDENTIALS
 
     signicat, zignsec = CREDENTIALS["signicat"], CREDENTIALS["zignsec"]
     return {

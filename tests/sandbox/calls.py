@@ -6,8 +6,8 @@ from typing import Any
 
 import requests
 
-from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
-from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
+from sms_sandbox import CREDENTIALS, Sandbox
+from sms_sandbox.twilio import VERIFY_SERVICE_SID
 
 #: Client timeout of every test request: nothing in the suite may hang.
 TIMEOUT = 5.0

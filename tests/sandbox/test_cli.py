@@ -14,7 +14,7 @@ import requests
 from .calls import TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-m", "django_sms_gateway.sandbox"]
+COMMAND = [sys.executable, "-m", "sms_sandbox"]
 
 
 class Output:

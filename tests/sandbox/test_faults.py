@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
-from django_sms_gateway.sandbox import COMMON_FAULTS, FAULTS, Sandbox
-from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
-from django_sms_gateway.sandbox.vonage import STATUS_TEXTS
+from sms_sandbox import COMMON_FAULTS, FAULTS, Sandbox
+from sms_sandbox.accuauth import ERROR_STATUSES
+from sms_sandbox.vonage import STATUS_TEXTS
 
 from .calls import call, signicat_send, signicat_token
 

@@ -3,7 +3,7 @@ document: success shapes, error bodies and the refusals of wrong credentials."""
 
 import requests
 
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 NUMBER = "+4798765432"
 

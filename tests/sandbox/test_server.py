@@ -10,9 +10,16 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
-from django_sms_gateway.sandbox import VENDORS, Sandbox
+from sms_sandbox import CREDENTIALS, VENDORS, Sandbox
+from sms_sandbox.state import VENDOR_CLASSES
 
 from .calls import TIMEOUT, accuauth_send, call, ip1_create, signicat_send, signicat_token, zignsec_send
+
+
+def test_each_registered_vendor_is_served_under_its_module_name():
+    assert tuple(VENDOR_CLASSES) == VENDORS == tuple(CREDENTIALS)
+    assert {name: cls.name for name, cls in VENDOR_CLASSES.items()} == {name: name for name in VENDORS}
+    assert {cls.__module__ for cls in VENDOR_CLASSES.values()} == {f"sms_sandbox.{name}" for name in VENDORS}
 
 
 def test_urls(sandbox):
@@ -287,7 +294,7 @@ def test_ipv6_loopback():
 
 
 def test_latency_delays_vendor_answers_but_not_control_pages(sandbox, monkeypatch):
-    from django_sms_gateway.sandbox import http as server
+    from sms_sandbox import http as server
 
     slept = []
     monkeypatch.setattr(server, "_sleep", slept.append)
@@ -304,7 +311,7 @@ def test_latency_delays_vendor_answers_but_not_control_pages(sandbox, monkeypatc
 
 
 def test_latency_does_not_delay_refused_connections(sandbox, monkeypatch):
-    from django_sms_gateway.sandbox import http as server
+    from sms_sandbox import http as server
 
     slept = []
     monkeypatch.setattr(server, "_sleep", slept.append)

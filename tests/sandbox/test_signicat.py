@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from django_sms_gateway.sandbox import Sandbox
+from sms_sandbox import Sandbox
 
 from .calls import SIGNICAT, TIMEOUT, signicat_send, signicat_token, signicat_token_request
 

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from django_sms_gateway.sandbox.base import Headers, Request
-from django_sms_gateway.sandbox.twilio import (
+from sms_sandbox.base import Headers, Request
+from sms_sandbox.twilio import (
     API_KEY,
     MAGIC_FROM,
     MAGIC_TO,

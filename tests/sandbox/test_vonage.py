@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from django_sms_gateway.sandbox.vonage import sign
+from sms_sandbox.vonage import sign
 
 from .calls import TIMEOUT, VONAGE, vonage_send
 

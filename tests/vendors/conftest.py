@@ -2,7 +2,7 @@ import pytest
 
 from django_sms_gateway.dispatch import build_backend
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import gateway_entry
 

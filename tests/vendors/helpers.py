@@ -23,8 +23,8 @@ from django_sms_gateway.exceptions import (
     GatewayTimeout,
     GatewayUnavailable,
 )
-from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
-from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
+from sms_sandbox import CREDENTIALS, Sandbox
+from sms_sandbox.twilio import VERIFY_SERVICE_SID
 
 SENDER = "+4740003410"
 NUMBER = "+4798765432"

@@ -23,8 +23,8 @@ from django_sms_gateway.exceptions import (
     RequestRejected,
 )
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox import CREDENTIALS
-from django_sms_gateway.sandbox.accuauth import ERROR_STATUSES
+from sms_sandbox import CREDENTIALS
+from sms_sandbox.accuauth import ERROR_STATUSES
 
 from .helpers import HTTP_FAULT_ERRORS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry
 

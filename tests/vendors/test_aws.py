@@ -16,7 +16,7 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import NUMBER, FixedAnswer, gateway_entry
 

@@ -10,7 +10,7 @@ import urllib3.util.connection
 from django.test import override_settings
 
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox import FAULTS
+from sms_sandbox import FAULTS
 
 from .helpers import closed_port_url, signicat_entry, zignsec_entry
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_sms_gateway.backends.infobip import InfobipBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import GatewayAuthError, GatewayRateLimited, GatewayUnavailable, RequestRejected
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import NUMBER, FixedAnswer
 

@@ -24,7 +24,7 @@ from django_sms_gateway.exceptions import (
     GatewayUnavailable,
     RequestRejected,
 )
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import NUMBER, closed_port_url, gateway_entry, ip1_code, other_code
 

@@ -18,7 +18,7 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import HTTP_FAULT_ERRORS, HTTP_FAULTS, NUMBER, closed_port_url, message_with, signicat_entry
 
@@ -137,7 +137,7 @@ def test_token_is_renewed_shortly_before_it_expires(sandbox, make_backend):
 
 
 def test_expired_token_at_the_vendor_is_replaced():
-    from django_sms_gateway.sandbox import Sandbox
+    from sms_sandbox import Sandbox
 
     with Sandbox(signicat_token_ttl=1) as short_lived:
         backend = build_backend("signicat", signicat_entry(short_lived))

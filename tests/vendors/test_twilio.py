@@ -18,9 +18,9 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.sandbox import CREDENTIALS
-from django_sms_gateway.sandbox.base import Response
-from django_sms_gateway.sandbox.twilio import API_KEY, MESSAGING_SERVICE_SID, VERIFY_SERVICE_SID
+from sms_sandbox import CREDENTIALS
+from sms_sandbox.base import Response
+from sms_sandbox.twilio import API_KEY, MESSAGING_SERVICE_SID, VERIFY_SERVICE_SID
 
 from .helpers import HTTP_FAULTS, LOCMEM_ENTRY, NUMBER, closed_port_url, gateway_entry, message_with
 

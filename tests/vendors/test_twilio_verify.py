@@ -16,9 +16,9 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.sandbox import CREDENTIALS
-from django_sms_gateway.sandbox.base import Response
-from django_sms_gateway.sandbox.twilio import VERIFY_SERVICE_SID
+from sms_sandbox import CREDENTIALS
+from sms_sandbox.base import Response
+from sms_sandbox.twilio import VERIFY_SERVICE_SID
 
 from .helpers import HTTP_FAULT_ERRORS, NUMBER, other_code, verify_code
 

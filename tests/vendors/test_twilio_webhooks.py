@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.twilio import SIGNATURE_HEADER, parse_status, signature
+from sms_sandbox import CREDENTIALS
 
 from .helpers import gateway_entry
 

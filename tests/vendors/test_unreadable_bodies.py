@@ -12,7 +12,7 @@ from django_sms_gateway.backends.http import UnreadableJSON, json_object_or_empt
 from django_sms_gateway.backends.ip1 import IP1Backend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import GatewayError, GatewayUnavailable
-from django_sms_gateway.sandbox import CREDENTIALS
+from sms_sandbox import CREDENTIALS
 
 from .helpers import VENDORS, gateway_entry, zignsec_entry
 from .hostile import Hostile

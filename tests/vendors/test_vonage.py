@@ -16,8 +16,8 @@ from django_sms_gateway.exceptions import (
     RecipientRefused,
     RequestRejected,
 )
-from django_sms_gateway.sandbox import CREDENTIALS
-from django_sms_gateway.sandbox.base import Response
+from sms_sandbox import CREDENTIALS
+from sms_sandbox.base import Response
 
 from .helpers import HTTP_FAULTS, NUMBER, closed_port_url, gateway_entry, message_with
 

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.vonage import parse_receipt, signature, signature_valid
+from sms_sandbox import CREDENTIALS
 
 from .helpers import gateway_entry
 

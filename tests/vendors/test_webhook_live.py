@@ -9,8 +9,8 @@ import requests
 from django.test import override_settings
 
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox import CREDENTIALS, Sandbox
-from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
+from sms_sandbox import CREDENTIALS, Sandbox
+from sms_sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 
 from .helpers import gateway_entry, zignsec_entry
 

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
+from sms_sandbox.zignsec import SIGNATURE_HEADER, WEBHOOK_EVENT, sign
 
 from .helpers import signicat_entry, zignsec_entry
 

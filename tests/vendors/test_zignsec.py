@@ -16,8 +16,8 @@ from django_sms_gateway.exceptions import (
     RequestRejected,
 )
 from django_sms_gateway.models import DeliveryRecord
-from django_sms_gateway.sandbox import CREDENTIALS
 from django_sms_gateway.webhooks.zignsec import poll_session, refresh_delivery
+from sms_sandbox import CREDENTIALS
 
 from .helpers import HTTP_FAULTS, LOCMEM, NUMBER, SENDER, closed_port_url, message_with, zignsec_entry
 

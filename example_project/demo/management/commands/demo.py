@@ -29,7 +29,7 @@ class Command(BaseCommand):
                             help=f"address and port of the site (default {DEFAULT_ADDRPORT})")
         parser.add_argument("--no-sandbox", action="store_true",
                             help="do not start the vendor sandbox (run it yourself with "
-                                 "python -m django_sms_gateway.sandbox)")
+                                 "python -m sms_sandbox)")
         parser.add_argument("--setup-only", action="store_true",
                             help="migrate and prepare the demo user, then exit without serving")
         parser.add_argument("--username", default=DEMO_USERNAME)
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         Returns the started sandbox (to stop later), or None when one was
         already running. Raises ``CommandError`` when something else holds the port.
         """
-        from django_sms_gateway.sandbox import Sandbox
+        from sms_sandbox import Sandbox
 
         port = settings.DEMO_SANDBOX_PORT
         try:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m django_sms_gateway.sandbox [options]``.
+"""Command line: ``python -m sms_sandbox [options]``.
 
 Serves the sandbox on a loopback address until Ctrl-C (or SIGTERM), printing
 the base URLs and credentials first.
@@ -48,7 +48,7 @@ def _latency(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m django_sms_gateway.sandbox",
+        prog="python -m sms_sandbox",
         description=f"Serve imitations of the SMS vendors' APIs ({', '.join(VENDORS)}) on loopback.",
     )
     parser.add_argument("--host", type=_loopback, default="127.0.0.1",

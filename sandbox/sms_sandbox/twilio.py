@@ -62,8 +62,6 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from django_sms_gateway.text import segment_info
-
 from .base import (
     E164,
     SENDER,
@@ -76,6 +74,7 @@ from .base import (
     is_loopback_host,
     same,
 )
+from .segments import segments
 
 __all__ = [
     "API_KEY",
@@ -83,6 +82,7 @@ __all__ = [
     "MAGIC_FROM",
     "MAGIC_TO",
     "MESSAGING_SERVICE_SID",
+    "VENDOR",
     "VERIFY_SERVICE_SID",
     "Twilio",
     "error",
@@ -305,7 +305,7 @@ class Twilio(Vendor):
             "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
             "error_code": None, "error_message": None, "from": sender or None,
             "messaging_service_sid": service or None,
-            "num_media": "0", "num_segments": "0" if service else str(segment_info(body).segments),
+            "num_media": "0", "num_segments": "0" if service else str(segments(body)),
             "price": None, "price_unit": "USD", "sid": sid, "status": "accepted" if service else "queued",
             "to": to, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         }
@@ -399,3 +399,5 @@ class Twilio(Vendor):
             "date_created": formatdate(usegmt=True), "date_updated": formatdate(usegmt=True),
         }
 
+
+VENDOR = Twilio

@@ -43,11 +43,10 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from django_sms_gateway.text import segment_info
-
 from .base import E164, SENDER, Recorder, Request, Response, Vendor, call_back, is_loopback_host, same
+from .segments import segments
 
-__all__ = ["CREDENTIALS", "SIGNATURE_HEADER", "WEBHOOK_EVENT", "ZignSec", "sign"]
+__all__ = ["CREDENTIALS", "SIGNATURE_HEADER", "VENDOR", "WEBHOOK_EVENT", "ZignSec", "sign"]
 
 #: ``api_key`` goes in the Authorization header; ``webhook_secret`` is the
 #: default key of the webhook signatures.
@@ -96,7 +95,7 @@ def validate_session(payload: Any) -> str | None:
     parts = metadata.get("max_message_parts")
     if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
         return "metadata.max_message_parts: required integer of at least 1"
-    needed = segment_info(metadata["message"]).segments
+    needed = segments(metadata["message"])
     if needed > parts:
         return f"metadata.message: needs {needed} message parts, max_message_parts is {parts}"
     if payload.get("relay_state") is not None and not isinstance(payload["relay_state"], str):
@@ -189,7 +188,7 @@ class ZignSec(Vendor):
             id=str(uuid.uuid4()),
             request_data={"metadata": dict(metadata), "relay_state": payload.get("relay_state"),
                           "webhook": payload.get("webhook")},
-            parts=segment_info(metadata["message"]).segments,
+            parts=segments(metadata["message"]),
             created=self._clock(),
         )
         with self._lock:
@@ -240,3 +239,6 @@ class ZignSec(Vendor):
         headers = {"Content-Type": "application/json",
                    SIGNATURE_HEADER: sign(self._secret, int(time.time()), body)}
         self._count(call_back(target, "POST", body=body, headers=headers, timeout=WEBHOOK_TIMEOUT), generation)
+
+
+VENDOR = ZignSec

@@ -39,7 +39,7 @@ from typing import Any
 
 from .base import Recorder, Request, Response, Vendor, basic_credentials, iso_utc, same, utc_now
 
-__all__ = ["CONCURRENT_LIMIT", "CREDENTIALS", "DEFAULT_MESSAGE_FORMAT", "Ip1"]
+__all__ = ["CONCURRENT_LIMIT", "CREDENTIALS", "DEFAULT_MESSAGE_FORMAT", "VENDOR", "Ip1"]
 
 #: Basic-auth user (account id) and password (API key).
 CREDENTIALS = MappingProxyType({"account": "ip1-12345", "api_key": "sandbox-ip1-api-key"})
@@ -203,3 +203,6 @@ class Ip1(Vendor):
                     return Response.json(200, {"Valid": True, "Authentication": authentication.as_json(now),
                                                "Phone": phone, "Code": code})
         return Response.json(200, {"Valid": False, "Authentication": None, "Phone": phone, "Code": code})
+
+
+VENDOR = Ip1

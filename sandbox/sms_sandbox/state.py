@@ -1,39 +1,40 @@
 """What the sandbox knows: its vendors, faults, received messages and counts.
 
-The imitated vendors are registered in :data:`REGISTERED`, one line each
-(a vendor module with its ``CREDENTIALS`` and its :class:`~.base.Vendor`
-class). :class:`SandboxState` holds everything the HTTP handler reads and
-changes; it is thread-safe, and :class:`~.http.Sandbox` adds the server.
+:data:`VENDORS` is the registry of imitated vendors. :class:`SandboxState`
+holds everything the HTTP handler reads and changes; it is thread-safe, and
+:class:`~.http.Sandbox` adds the server.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 from typing import Any, cast
 
-from . import accuauth, aws, infobip, ip1, signicat, sinch, twilio, vonage, zignsec
+from . import zignsec
 from .base import Headers, Vendor, is_loopback_host, iso_utc, utc_now
 
-__all__ = ["COMMON_FAULTS", "CREDENTIALS", "FAULTS", "REGISTERED", "VENDORS", "RecordedRequest", "SandboxState"]
+__all__ = [
+    "COMMON_FAULTS", "CREDENTIALS", "FAULTS", "VENDORS", "VENDOR_CLASSES", "RecordedRequest", "SandboxState",
+]
 
-#: ``(module, vendor class)`` of every imitated vendor, in the order pages list them.
-REGISTERED: tuple[tuple[ModuleType, type[Vendor]], ...] = (
-    (signicat, signicat.Signicat),
-    (zignsec, zignsec.ZignSec),
-    (accuauth, accuauth.AccuAuth),
-    (ip1, ip1.Ip1),
-    (twilio, twilio.Twilio),
-    (vonage, vonage.Vonage),
-    (infobip, infobip.Infobip),
-    (sinch, sinch.Sinch),
-    (aws, aws.AWS),
+#: The imitated vendors, in the order the pages list them. Each name is a
+#: module of this package that defines ``CREDENTIALS`` (what the imitation
+#: accepts from clients) and ``VENDOR`` (its :class:`~.base.Vendor` subclass,
+#: whose ``name`` is the module's name): a new vendor is its module and its
+#: name here.
+VENDORS: tuple[str, ...] = ("signicat", "zignsec", "accuauth", "ip1", "twilio", "vonage", "infobip", "sinch", "aws")
+
+_MODULES = {name: importlib.import_module(f"{__package__}.{name}") for name in VENDORS}
+
+#: Vendor name -> the class that imitates it.
+VENDOR_CLASSES: Mapping[str, type[Vendor]] = MappingProxyType(
+    {name: module.VENDOR for name, module in _MODULES.items()}
 )
-
-VENDORS: tuple[str, ...] = tuple(cls.name for _module, cls in REGISTERED)
 
 #: Faults every fault key accepts:
 #:
@@ -51,13 +52,13 @@ COMMON_FAULTS = ("500", "401", "429", "refuse", "hang", "malformed", "oversized"
 #: ``/sms/messages`` only).
 FAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     key: COMMON_FAULTS + variants
-    for _module, cls in REGISTERED
+    for cls in VENDOR_CLASSES.values()
     for key, variants in cls.fault_variants.items()
 })
 
 #: What the sandbox accepts from clients, per vendor.
 CREDENTIALS: Mapping[str, Mapping[str, str]] = MappingProxyType({
-    cls.name: module.CREDENTIALS for module, cls in REGISTERED
+    name: module.CREDENTIALS for name, module in _MODULES.items()
 })
 
 
@@ -120,7 +121,7 @@ class SandboxState:
         self._generations = dict.fromkeys(FAULTS, 0)
         self._stopping = False
         self.vendors: dict[str, Vendor] = {
-            cls.name: cls(self.record, **vendor_options.get(cls.name, {})) for _module, cls in REGISTERED
+            name: cls(self.record, **vendor_options.get(name, {})) for name, cls in VENDOR_CLASSES.items()
         }
 
     # -- addresses -----------------------------------------------------------

@@ -22,11 +22,12 @@ import uuid
 from types import MappingProxyType
 from typing import Any
 
-from django_sms_gateway.text import segment_info
-
 from .base import Request, Response, Vendor, same
+from .segments import segments
 
-__all__ = ["CREDENTIALS", "DEFAULT_TEMPLATE_ID", "ERROR_STATUSES", "NATIONAL_COUNTRY_CODE", "TEMPLATES", "AccuAuth"]
+__all__ = [
+    "CREDENTIALS", "DEFAULT_TEMPLATE_ID", "ERROR_STATUSES", "NATIONAL_COUNTRY_CODE", "TEMPLATES", "VENDOR", "AccuAuth",
+]
 
 #: Values of the ``X-DF-API-ID`` and ``X-DF-API-SECRET`` headers.
 CREDENTIALS = MappingProxyType(
@@ -162,7 +163,7 @@ class AccuAuth(Vendor):
         except InvalidArgument as exc:
             return failure("INVALID_ARGUMENT", str(exc))
         self._record(self.name, recipient, text)
-        return Response.json(200, {"status": "OK", "charge_info": {"charge": segment_info(text).segments},
+        return Response.json(200, {"status": "OK", "charge_info": {"charge": segments(text)},
                                    "request_id": request_id()})
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
@@ -170,3 +171,6 @@ class AccuAuth(Vendor):
             return failure("RATE_LIMIT_EXCEEDED", http_status=429, headers={"Retry-After": "1"})
         by_code = {"500": "INTERNAL_ERROR", "401": "UNAUTHORIZED"}
         return failure(by_code.get(fault, fault))
+
+
+VENDOR = AccuAuth

@@ -22,11 +22,10 @@ import secrets
 from types import MappingProxyType
 from typing import Any
 
-from django_sms_gateway.text import segment_info
-
 from .base import Request, Response, Vendor, same
+from .segments import segments
 
-__all__ = ["CREDENTIALS", "REJECTED_PREFIX", "Infobip"]
+__all__ = ["CREDENTIALS", "REJECTED_PREFIX", "VENDOR", "Infobip"]
 
 CREDENTIALS = MappingProxyType({"api_key": "sandbox-infobip-api-key"})
 REJECTED_PREFIX = "1500555"
@@ -73,7 +72,7 @@ class Infobip(Vendor):
             self._record(self.name, "+" + to.lstrip("+"), text)
         return Response.json(200, {"bulkId": secrets.token_hex(10), "messages": [{
             "messageId": secrets.token_hex(18), "status": _REJECTED if rejected else _PENDING,
-            "destination": to, "details": {"messageCount": segment_info(text).segments},
+            "destination": to, "details": {"messageCount": segments(text)},
         }]})
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
@@ -103,3 +102,6 @@ def _violation(payload: Any) -> tuple[str, str] | None:
     if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= 14):
         return "messages[0].sender", "must be 1 to 14 characters"
     return None
+
+
+VENDOR = Infobip

@@ -43,11 +43,10 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from django_sms_gateway.text import is_gsm7, segment_info
-
 from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, call_back, is_loopback_host, same
+from .segments import is_gsm7, segments
 
-__all__ = ["CREDENTIALS", "STATUS_TEXTS", "Vonage", "sign"]
+__all__ = ["CREDENTIALS", "STATUS_TEXTS", "VENDOR", "Vonage", "sign"]
 
 CREDENTIALS = MappingProxyType(
     {"api_key": "5a1db0c5", "api_secret": "SandboxSecret1", "signature_secret": "sandbox-vonage-signature-secret"}
@@ -168,7 +167,7 @@ class Vonage(Vendor):
         if kind not in ("text", "unicode"):
             return refused("3", "Invalid type param")
         delivered = text if kind == "unicode" else "".join(c if is_gsm7(c) else "?" for c in text)
-        parts = segment_info(delivered).segments
+        parts = segments(delivered)
         with self._lock:
             ids = [f"{next(self._ids):016X}" for _ in range(parts)]
             generation = self._generation
@@ -204,3 +203,5 @@ class Vonage(Vendor):
                 if generation == self._generation:
                     self._receipts[outcome] += 1
 
+
+VENDOR = Vonage

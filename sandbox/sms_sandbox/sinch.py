@@ -21,7 +21,7 @@ from typing import Any
 
 from .base import E164, SENDER, Request, Response, Vendor, iso_utc, same, utc_now
 
-__all__ = ["CREDENTIALS", "ILLEGAL_NUMBER_PREFIX", "Sinch"]
+__all__ = ["CREDENTIALS", "ILLEGAL_NUMBER_PREFIX", "VENDOR", "Sinch"]
 
 CREDENTIALS = MappingProxyType({"service_plan_id": "sandboxplan0001", "api_token": "sandbox-sinch-api-token"})
 #: Recipients starting with this get 403 ``illegal_number_type``.
@@ -111,3 +111,6 @@ def _violation(payload: dict[str, Any]) -> str | None:
     if parts is not None and (isinstance(parts, bool) or not isinstance(parts, int) or parts < 1):
         return "max_number_of_message_parts: must be at least 1"
     return None
+
+
+VENDOR = Sinch

@@ -25,7 +25,7 @@ from typing import Any
 
 from .base import E164, Request, Response, Vendor, parse_body, same
 
-__all__ = ["CREDENTIALS", "OPTED_OUT_PREFIX", "AWS"]
+__all__ = ["AWS", "CREDENTIALS", "OPTED_OUT_PREFIX", "VENDOR"]
 
 CREDENTIALS = MappingProxyType(
     {"aws_access_key_id": "AKIASANDBOXEXAMPLE01", "aws_secret_access_key": "sandbox-aws-secret-access-key"}
@@ -137,3 +137,6 @@ def _expected_signature(request: Request, match: re.Match[str]) -> str | None:
                        match["region"])
     canonical = signer.canonical_request(aws_request)
     return str(signer.signature(signer.string_to_sign(aws_request, canonical), aws_request))
+
+
+VENDOR = AWS

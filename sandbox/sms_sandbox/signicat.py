@@ -30,11 +30,10 @@ from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any
 
-from django_sms_gateway.text import segment_info
-
 from .base import E164, SENDER, Recorder, Request, Response, Vendor, basic_credentials, same
+from .segments import segments
 
-__all__ = ["CREDENTIALS", "SCOPE", "Signicat"]
+__all__ = ["CREDENTIALS", "SCOPE", "VENDOR", "Signicat"]
 
 #: Client credentials the sandbox accepts at ``/oidc/token``.
 CREDENTIALS = MappingProxyType(
@@ -74,7 +73,7 @@ def validate_sms(payload: Any) -> list[str]:
     if isinstance(message, str):
         if not message:
             violations.append(_property("message", "must have at least one character"))
-        elif segment_info(message).segments != 1:
+        elif segments(message) != 1:
             violations.append(
                 _property("message", "must fit in one text message "
                           "(160 GSM-7 characters or 70 UCS-2 symbols)")
@@ -196,3 +195,6 @@ class Signicat(Vendor):
             return problem(request, 400, violations)
         self._record(self.name, payload["recipient"], payload["message"])
         return Response(200)
+
+
+VENDOR = Signicat
