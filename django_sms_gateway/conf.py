@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_ANDROID_APP_HASH": None,
     # The template the shipped SMS step extends (None: a plain page of its own), and where it
     # sends a signed-in user who has no confirmed phone (a URL or URL name; None: it says so).
-    "OTP_SMS_BASE_TEMPLATE": None,
+    "OTP_SMS_BASE_TEMPLATE": "django_sms_gateway/page.html",
     "OTP_SMS_ENROL_URL": None,
     # Numbers written without a country code are read as this region (None: refuse them).
     "OTP_SMS_DEFAULT_REGION": None,
@@ -576,6 +576,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_MAX_FAILURES": _lockout_number("OTP_SMS_MAX_FAILURES", whole=True, minimum=0),
     "OTP_SMS_SENDER": lambda v: _optional_text("OTP_SMS_SENDER", v),
     "OTP_SMS_SITE_NAME": lambda v: "" if v is None else v,
+    "OTP_SMS_BASE_TEMPLATE": lambda v: v or DEFAULTS["OTP_SMS_BASE_TEMPLATE"],
     "OTP_SMS_DEFAULT_REGION": lambda v: _region("OTP_SMS_DEFAULT_REGION", v),
     "OTP_SMS_GATEWAY_TIMEOUT": lambda v: seconds("OTP_SMS_GATEWAY_TIMEOUT", v),
     "OTP_SMS_CHALLENGE_BUDGET": lambda v: seconds("OTP_SMS_CHALLENGE_BUDGET", v),

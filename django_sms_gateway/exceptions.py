@@ -52,7 +52,7 @@ class _SettingProblem(Exception):
 class ConfigurationError(_SettingProblem, ImproperlyConfigured):
     """A setting is wrong. ``str()`` names the setting and the problem.
 
-    ``check_id`` is the system check id that reports it (``sms_gateway.E005``),
+    ``check_id`` is the system check id that reports it (:data:`~django_sms_gateway.checks.E005`),
     ``hint`` says how to fix it and ``obj`` names the setting (such as
     ``SMS_GATEWAYS['signicat']``). Never shown to end users.
     """

@@ -84,7 +84,7 @@ def installation_problems() -> list[ConfigurationError | ConfigurationWarning]:
             "django-otp's otp_required do not work.",
             check_id=W002,
             hint=f"Add {OTP_MIDDLEWARE!r} to MIDDLEWARE, after {AUTH_MIDDLEWARE!r}. "
-            "Silence sms_gateway.W002 if you verify devices yourself.",
+            f"Silence {W002} if you verify devices yourself.",
         ))
         return problems
     auth_at = middleware_position(middleware, AUTH_MIDDLEWARE)

@@ -123,7 +123,7 @@ class SMSVerifyView(LoginRequiredMixin, View):
         return candidate if safe else ""
 
     def get_base_template(self) -> str:
-        return self.base_template or settings.OTP_SMS_BASE_TEMPLATE or "django_sms_gateway/page.html"
+        return self.base_template or settings.OTP_SMS_BASE_TEMPLATE
 
     def get_context_data(self, form: SMSTokenForm) -> dict[str, Any]:
         notice = self.request.session.pop(NOTICE_KEY, None)
@@ -146,7 +146,7 @@ class SMSVerifyView(LoginRequiredMixin, View):
 
 def is_verified(user: Any) -> bool:
     """django-otp's ``user.is_verified()``; False when ``OTPMiddleware`` did
-    not add it (check ``sms_gateway.W002`` reports that)."""
+    not add it (check :data:`~django_sms_gateway.checks.W002` reports that)."""
     check = getattr(user, "is_verified", None)
     return bool(check()) if callable(check) else False
 

@@ -5,7 +5,7 @@ A backend is built once per process per ``SMS_GATEWAYS`` alias (see
 threads at once. It declares its ``OPTIONS`` as :class:`Option` specs, which
 are validated when it is built (a
 :class:`~django_sms_gateway.exceptions.ConfigurationError` that names the
-alias and the option, check ``sms_gateway.E005``), and then sends one
+alias and the option, check :data:`~django_sms_gateway.checks.E005`), and then sends one
 :class:`SMSMessage` per :meth:`BaseBackend.send` call, raising a
 :class:`~django_sms_gateway.exceptions.GatewayError` subclass on failure.
 

@@ -19,7 +19,7 @@ def _stream_problem(stream: Any) -> str | None:
 class ConsoleBackend(BaseBackend):
     """Prints the message (code included) to ``stream`` (default: stdout).
 
-    For development only: the ``sms_gateway.W001`` system check warns when it
+    For development only: the :data:`~django_sms_gateway.checks.W001` system check warns when it
     is configured with ``DEBUG = False``. With ``withhold_codes`` (set for the
     implicit console backend of a site without ``SMS_GATEWAYS`` and with
     ``DEBUG = False``) it prints that it withheld a message, not the message,

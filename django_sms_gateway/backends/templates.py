@@ -131,7 +131,7 @@ def format_problem(text_format: Any) -> str | None:
 def site_format_problem(validity: int) -> str | None:
     """Why ``OTP_SMS_MESSAGE``, rendered with ``{0}`` for the code, is not a
     usable ``MessageFormat``, or None (also when it does not compile: the
-    ``sms_gateway.E002`` check reports that)."""
+    :data:`~django_sms_gateway.checks.E002` check reports that)."""
     try:
         template = compile_template(str(settings.OTP_SMS_MESSAGE))
     except TemplateError:

@@ -122,7 +122,7 @@ class Gateway:
     def make_call(self, device: Any, token: str) -> None:
         """Voice calls are not supported: raises
         :class:`~django_sms_gateway.exceptions.SMSUnavailable` (the
-        ``sms_gateway.E010`` check reports ``TWO_FACTOR_CALL_GATEWAY``
+        :data:`~django_sms_gateway.checks.E010` check reports ``TWO_FACTOR_CALL_GATEWAY``
         pointing here; the error is logged at ERROR)."""
         error = ConfigurationError(
             f"{GATEWAY_PATH} sends text messages only.",
