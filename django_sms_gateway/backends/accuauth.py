@@ -80,7 +80,7 @@ class AccuAuthBackend(HTTPBackend):
     adds_origin_lines: ClassVar[bool] = False
 
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
-        return CredentialCheck("unchecked", "AccuAuth has no call that checks credentials; only a real send can tell")
+        return CredentialCheck("unsupported", "AccuAuth has no call that checks credentials; only a real send can tell")
 
     # -- request ------------------------------------------------------------
 

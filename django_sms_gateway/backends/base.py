@@ -231,11 +231,13 @@ class SendResult:
 @dataclass(frozen=True, slots=True)
 class CredentialCheck:
     """What a vendor said of our credentials when asked something harmless
-    (no SMS sent): ``accepted``, ``refused`` or ``unchecked`` (the vendor
-    has no such question, or could not answer); ``detail`` is a short
-    sentence of ours, never a vendor body or a credential."""
+    (no SMS sent): ``accepted``, ``refused``, ``unchecked`` (no verdict: the
+    vendor could not be reached, or its answer did not tell) or
+    ``unsupported`` (the vendor has no such question: only a real send can
+    tell); ``detail`` is a short sentence of ours, never a vendor body or a
+    credential."""
 
-    outcome: Literal["accepted", "refused", "unchecked"]
+    outcome: Literal["accepted", "refused", "unchecked", "unsupported"]
     detail: str = ""
 
 
@@ -373,7 +375,7 @@ class BaseBackend:
         """Ask the vendor something harmless that tells whether it accepts
         our credentials, without sending an SMS. Backends whose vendor has
         no such question keep this answer."""
-        return CredentialCheck("unchecked", "only a real send can tell")
+        return CredentialCheck("unsupported", "only a real send can tell")
 
     def close(self) -> None:
         """Release connections; called when settings change."""
