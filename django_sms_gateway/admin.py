@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .limits.counters import SharedCacheDown
-from .management.commands.clearsmslimits import clear_sending_limits
+from .management.commands import clearsmslimits
 from .models import REBIND_REQUIRED, DeliveryRecord, SMSDevice, SMSDeviceQuerySet
 
 
@@ -120,8 +120,8 @@ class SMSDeviceAdmin(admin.ModelAdmin):
         and the cooldown of their devices."""
         selected = list(queryset.values_list("user_id", "number"))
         try:
-            clear_sending_limits(user_ids={user for user, _number in selected},
-                                        numbers={number for _user, number in selected})
+            clearsmslimits.clear_sending_limits(user_ids={user for user, _number in selected},
+                                                numbers={number for _user, number in selected})
         except SharedCacheDown:
             self.message_user(
                 request, _("The sending limits cache could not be reached, so nothing was cleared. Try again."),
