@@ -61,7 +61,7 @@ class SinchBackend(HTTPBackend):
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
-        "service_plan_id": Option(kind="text", check=_plan_problem, doc="The service plan id of the dashboard."),
+        "service_plan_id": Option(kind="credential", check=_plan_problem, doc="The service plan id of the dashboard."),
         "api_token": Option(kind="secret", doc="The service plan's API token (Bearer)."),
         "region": Option("us", kind="choice", choices=REGIONS, doc="Which regional API to call."),
         "max_message_parts": Option(1, kind="int", minimum=1, maximum=10, doc="Most SMS parts one code may take."),

@@ -68,7 +68,7 @@ def sid_option(prefix: str, doc: str, default: Any = REQUIRED) -> Option:
     pattern = re.compile(prefix + r"[0-9a-fA-F]{32}")
     return Option(
         default,
-        kind="text",
+        kind="credential",
         check=lambda value: None if pattern.fullmatch(value) else f"must be {prefix} followed by 32 hex digits",
         doc=doc,
     )

@@ -96,7 +96,7 @@ class VonageBackend(HTTPBackend):
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
         "sender": Option(None, kind="sender", doc="from: a number or an alphanumeric sender ID"),
-        "api_key": Option(kind="text", doc="the account's API key"),
+        "api_key": Option(kind="credential", doc="the account's API key"),
         "api_secret": Option(kind="secret", doc="the account's API secret"),
         "callback": Option(None, kind="url", doc="URL Vonage sends delivery receipts to"),
         "signature_secret": Option(None, kind="secret", doc="checks signed delivery receipts"),
