@@ -74,6 +74,32 @@ def test_a_late_non_final_status_does_not_replace_a_final_one(client, record):
     assert record.status == "delivered"
 
 
+@pytest.mark.parametrize(("first", "replays"), [
+    ("delivered", ["failed", "delivered", "undelivered", "sent"]),
+    ("failed", ["delivered", "failed", "queued"]),
+])
+def test_the_first_final_status_is_kept_against_every_later_or_replayed_callback(client, record, first, replays):
+    """Twilio signs no timestamp, so a captured callback verifies for ever:
+    once a final status is recorded, no callback (replayed or genuine)
+    changes the record."""
+    assert post(client, fields(first)).status_code == 200
+    record.refresh_from_db()
+    recorded_at = record.updated_at
+    for status in replays:
+        assert post(client, fields(status)).status_code == 200
+    record.refresh_from_db()
+    assert (record.status, record.updated_at) == (first, recorded_at)
+
+
+def test_a_replayed_non_final_callback_writes_nothing(client, record):
+    assert post(client, fields("sent")).status_code == 200
+    record.refresh_from_db()
+    recorded_at = record.updated_at
+    assert post(client, fields("sent")).status_code == 200
+    record.refresh_from_db()
+    assert (record.status, record.updated_at) == ("sent", recorded_at)
+
+
 @pytest.mark.parametrize("tamper", ["status", "token", "unsigned", "url"])
 def test_bad_signature_is_refused_and_nothing_is_written(client, record, tamper):
     params = fields("failed")
