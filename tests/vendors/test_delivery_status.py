@@ -1,7 +1,11 @@
 """DeliveryRecord.objects.for_reference(...).update_status(...): the one
 place a vendor's status report is written."""
 
+import os
+import threading
+
 import pytest
+from django.db import connections
 
 from django_sms_gateway.models import SEGMENTS_MAX, DeliveryRecord
 
@@ -63,3 +67,36 @@ def test_status_is_kept_raw_but_cut_to_the_column_and_segments_clamped():
     DeliveryRecord.objects.for_reference("zs", "s-1").update_status("x" * 40, segments=10**9)
     record.refresh_from_db()
     assert record.status == "x" * 32 and record.segments == SEGMENTS_MAX
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+                    reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres")
+@pytest.mark.django_db(transaction=True)
+def test_two_final_reports_racing_cannot_both_win():
+    """Two threads, each with its own connection, report "delivered" and
+    "failed" at the same moment: one UPDATE changes the row, the other finds
+    it final and changes nothing."""
+    finals = ["delivered", "failed"]
+    for trial in range(20):
+        record = make(reference=f"race-{trial}")
+        barrier = threading.Barrier(2, timeout=20)
+        won: dict[str, int] = {}
+
+        def report(status, record=record, barrier=barrier, won=won):
+            try:
+                rows = DeliveryRecord.objects.for_reference("zs", record.reference)
+                barrier.wait()
+                won[status] = rows.update_status(status, final_statuses=finals)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=report, args=(status,)) for status in finals]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        [winner] = [status for status, updated in won.items() if updated == 1]
+        assert sorted(won.values()) == [0, 1]
+        record.refresh_from_db()
+        assert record.status == winner
