@@ -136,6 +136,15 @@ class GatewayRateLimited(GatewayUnavailable):
     """The vendor throttled us (429 or its own quota status)."""
 
 
+class RecipientRateLimited(GatewayRateLimited):
+    """The vendor throttles this one recipient (too many codes to one
+    number), not our account: another vendor may still send. Whoever picks
+    the number can cause it, so it never counts against the vendor's
+    circuit breaker."""
+
+    counts_against_vendor = False
+
+
 class RequestRejected(GatewayError):
     """The vendor refused our request as malformed (a 400 about our payload).
 

@@ -3,7 +3,6 @@
 the sandbox, and that code verifies. New vendors join by adding their
 sandbox name to FALLBACK_VENDORS (and their entry to helpers.VENDORS)."""
 
-import importlib.util
 import itertools
 import re
 
@@ -12,18 +11,16 @@ from django.test import override_settings
 
 from django_sms_gateway.models import DeliveryRecord
 
-from .helpers import gateway_entry
+from .helpers import NEEDS_BOTOCORE, gateway_entry
 
 pytestmark = pytest.mark.django_db
 
 #: Vendors that send the text we give them (vendor-made codes are tested in their own files).
 FALLBACK_VENDORS = ["twilio", "vonage", "infobip", "sinch", "aws", "signicat", "zignsec"]
 NEWER_VENDORS = {"twilio", "vonage", "infobip", "sinch", "aws"}
-NO_BOTOCORE = pytest.mark.skipif(importlib.util.find_spec("botocore") is None,
-                                 reason="the AWS backend needs the [aws] extra (botocore) for signing")
 #: Every ordered pair with one of the newer vendors in it.
 PAIRS = [
-    pytest.param(first, second, id=f"{first}-then-{second}", marks=[NO_BOTOCORE] if "aws" in (first, second) else [])
+    pytest.param(first, second, id=f"{first}-then-{second}", marks=[NEEDS_BOTOCORE] if "aws" in (first, second) else [])
     for first, second in itertools.permutations(FALLBACK_VENDORS, 2) if NEWER_VENDORS & {first, second}
 ]
 CODE = re.compile(r"\b(\d{6})\b")

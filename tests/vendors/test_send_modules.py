@@ -12,7 +12,7 @@ import pytest
 
 from django_sms_gateway.dispatch import build_message
 
-from .helpers import NUMBER, VENDORS, gateway_entry, package_modules_run
+from .helpers import NUMBER, VENDORS, gateway_entry, package_modules_run, vendor_params
 
 #: iP1 renders the site's text as its own MessageFormat on every send.
 IP1_TEXT = {"text", "backends.templates"}
@@ -35,7 +35,7 @@ def test_every_vendor_is_counted():
     assert set(BACKENDS) == set(VENDORS)
 
 
-@pytest.mark.parametrize("vendor", sorted(BACKENDS))
+@pytest.mark.parametrize("vendor", vendor_params(sorted(BACKENDS)))
 def test_a_healthy_send_runs_only_the_backend_layer(vendor, sandbox, built_backends, aws_credentials):
     backend = built_backends(vendor, gateway_entry(vendor, sandbox, timeout=2))
     message = build_message(NUMBER, "123456")
