@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         results = Results(core.floor, core.healthy, core.refused, core.zignsec_connections, core.hung, naive,
                           counts, threads, context, core.zignsec_alone, VENDOR_LATENCY, parts)
         print(
-            f"django-sms-gateway benchmark: {args.samples} timed calls per scenario with the vendor "
+            f"django-otp-sms-gateway benchmark: {args.samples} timed calls per scenario with the vendor "
             f"answering in {VENDOR_LATENCY * 1000:.0f} ms, {args.loopback_samples} per instant-answer "
             f"scenario, after up to {args.warmup} warm-up calls; {database.describe()}, "
             f"{'Redis' if 'redis' in type(caches['default']).__module__ else 'local-memory'} cache; "

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .limits.counters import SharedCacheDown
+from .management.commands import clearsmslimits
 from .models import REBIND_REQUIRED, DeliveryRecord, SMSDevice, SMSDeviceQuerySet
 
 
@@ -41,7 +43,7 @@ class SMSDeviceAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("throttling_failure_count", "locked_until", "needs_new_binding", "last_generated_timestamp",
                        "last_used_at", "created_at")
-    actions = ("reset_throttling", "reset_cooldown", "require_new_binding")
+    actions = ("reset_throttling", "reset_cooldown", "clear_sending_limits", "require_new_binding")
 
     def save_model(self, request: HttpRequest, obj: SMSDevice, form: Any, change: bool) -> None:
         """A changed number is a new binding (see ``SMSDevice.rebind``): say so."""
@@ -107,6 +109,30 @@ class SMSDeviceAdmin(admin.ModelAdmin):
             request,
             ngettext("The cooldown was reset for %(count)d device.", "The cooldown was reset for %(count)d devices.",
                      count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Clear sending limits of the selected devices' users and numbers"),
+                  permissions=["change"])
+    def clear_sending_limits(self, request: HttpRequest, queryset: SMSDeviceQuerySet) -> None:
+        """What ``manage.py clearsmslimits --user ... --number ...`` does for
+        each selected device's user and number: their sending-limit counters,
+        and the cooldown of their devices."""
+        selected = list(queryset.values_list("user_id", "number"))
+        try:
+            clearsmslimits.clear_sending_limits(user_ids={user for user, _number in selected},
+                                                numbers={number for _user, number in selected})
+        except SharedCacheDown:
+            self.message_user(
+                request, _("The sending limits cache could not be reached, so nothing was cleared. Try again."),
+                messages.ERROR,
+            )
+            return
+        self.message_user(
+            request,
+            ngettext("The sending limits of the user and number of %(count)d device were cleared.",
+                     "The sending limits of the users and numbers of %(count)d devices were cleared.",
+                     len(selected)) % {"count": len(selected)},
             messages.SUCCESS,
         )
 

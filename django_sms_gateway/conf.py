@@ -1,4 +1,4 @@
-"""Every setting django-sms-gateway reads, with its default, its rules and its converted value.
+"""Every setting django-otp-sms-gateway reads, with its default, its rules and its converted value.
 
 Read through the ``settings`` object below (``settings.OTP_SMS_TOKEN_LENGTH``):
 each of the package's settings is read, defaulted, validated and converted

@@ -1,4 +1,4 @@
-"""Errors of django-sms-gateway.
+"""Errors of django-otp-sms-gateway.
 
 Configuration mistakes are :class:`ConfigurationError` (an
 ``ImproperlyConfigured``), raised when settings are read; each carries the id
@@ -84,8 +84,8 @@ class GatewayError(SMSGatewayError):
 
     #: Try the next gateway in ``SMS_GATEWAYS`` after this failure.
     retry_next: bool = True
-    #: The request surely never reached the vendor, so repeating it at the same
-    #: vendor cannot send a second SMS (connection refused).
+    #: The request surely never reached the vendor (no connection was made), so
+    #: the vendor cannot have sent or billed it (see ``DeliveryFailed.may_have_sent``).
     not_sent: bool = False
     #: This failure is a sign that the vendor is unhealthy and counts towards
     #: its circuit breaker. False for failures the request itself caused (its
@@ -134,6 +134,15 @@ class GatewayAuthError(GatewayUnavailable):
 
 class GatewayRateLimited(GatewayUnavailable):
     """The vendor throttled us (429 or its own quota status)."""
+
+
+class RecipientRateLimited(GatewayRateLimited):
+    """The vendor throttles this one recipient (too many codes to one
+    number), not our account: another vendor may still send. Whoever picks
+    the number can cause it, so it never counts against the vendor's
+    circuit breaker."""
+
+    counts_against_vendor = False
 
 
 class RequestRejected(GatewayError):

@@ -798,16 +798,24 @@ class DeliveryRecordQuerySet(models.QuerySet["DeliveryRecord"]):
         self, status: str, *, segments: int | None = None, final_statuses: Iterable[str] = ()
     ) -> int:
         """Store a vendor-reported ``status`` (kept raw, cut to the column) and
-        part count; returns the rows updated. A record already in one of
-        ``final_statuses`` (compared case-insensitively) keeps it when a late
-        or replayed report carries a status that is not final."""
+        part count; returns the rows updated.
+
+        A record in one of ``final_statuses`` (compared case-insensitively)
+        keeps its status and part count: no report replaces a final status,
+        not even another final one, so a captured report replayed later
+        cannot turn "delivered" into "failed" or back. A report of what a
+        record already holds (the same status, and the same part count when
+        one is given) writes nothing, not even ``updated_at``. Each row is
+        decided by the one UPDATE, so two reports racing cannot both win."""
+        status = status[:32]
+        clamped = None if segments is None else _clamped(segments, SEGMENTS_MAX)
+        rows = self.exclude(Q(status=status) if clamped is None else Q(status=status, segments=clamped))
         finals = {word.casefold() for word in final_statuses}
-        rows = self
-        if status.casefold() not in finals and finals:
+        if finals:
             rows = rows.exclude(reduce(operator.or_, (Q(status__iexact=word) for word in finals)))
-        changes: dict[str, Any] = {"status": status[:32], "updated_at": timezone.now()}
-        if segments is not None:
-            changes["segments"] = _clamped(segments, SEGMENTS_MAX)
+        changes: dict[str, Any] = {"status": status, "updated_at": timezone.now()}
+        if clamped is not None:
+            changes["segments"] = clamped
         return rows.update(**changes)
 
 

@@ -1,4 +1,4 @@
-"""Test helpers for sites using django-sms-gateway.
+"""Test helpers for sites using django-otp-sms-gateway.
 
 - unittest / Django ``TestCase``: mix :class:`SMSOutboxMixin` in.
 - pytest: the ``sms_outbox`` fixture of django-otp-sms-gateway-sandbox's

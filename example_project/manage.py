@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Django's command-line utility for the django-sms-gateway example site."""
+"""Django's command-line utility for the django-otp-sms-gateway example site."""
 
 import os
 import sys

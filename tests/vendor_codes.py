@@ -16,9 +16,9 @@ from django_sms_gateway.backends.ip1 import IP1Backend
 from django_sms_gateway.backends.twilio_verify import TwilioVerifyBackend
 from django_sms_gateway.exceptions import (
     GatewayAuthError,
-    GatewayRateLimited,
     GatewayTimeout,
     GatewayUnavailable,
+    RecipientRateLimited,
     RequestRejected,
 )
 from django_sms_gateway.models import SMSDevice
@@ -54,7 +54,7 @@ TWILIO_VERIFY = VendorHoldingCodes(
     check_fields=lambda code: {"To": NUMBER, "Code": code},
     record_status="pending", reference="VE[0-9a-f]{32}",
     send_faults=[
-        ("500", GatewayUnavailable), ("401", GatewayAuthError), ("60203", GatewayRateLimited),
+        ("500", GatewayUnavailable), ("401", GatewayAuthError), ("60203", RecipientRateLimited),
         ("hang", GatewayTimeout), ("malformed", GatewayUnavailable),
     ],
 )

@@ -61,7 +61,7 @@ class AccuAuthBackend(HTTPBackend):
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
-        "api_id": Option(kind="text", doc="X-DF-API-ID."),
+        "api_id": Option(kind="credential", doc="X-DF-API-ID."),
         "api_secret": Option(kind="secret", doc="X-DF-API-SECRET."),
         "template_id": Option(None, kind="text", doc="Template registered at AccuAuth (default: the account's)."),
         "content": Option(DEFAULT_CONTENT, kind="text", check=content_problem,
@@ -80,7 +80,7 @@ class AccuAuthBackend(HTTPBackend):
     adds_origin_lines: ClassVar[bool] = False
 
     def check_credentials(self, *, timeout: float) -> CredentialCheck:
-        return CredentialCheck("unchecked", "AccuAuth has no call that checks credentials; only a real send can tell")
+        return CredentialCheck("unsupported", "AccuAuth has no call that checks credentials; only a real send can tell")
 
     # -- request ------------------------------------------------------------
 

@@ -6,7 +6,8 @@ unless said otherwise:
 
 - Protocol ``json`` 1.0 (:mod:`.aws_json`): target prefix
   ``PinpointSMSVoiceV2``, signing name ``sms-voice``; endpoint
-  ``https://sms-voice.{region}.amazonaws.com`` (endpoint prefix ``sms-voice``).
+  ``https://sms-voice.{region}.{partition's DNS suffix}`` (endpoint prefix
+  ``sms-voice``; the suffixes in :mod:`.aws_json`).
 - Request ``{"DestinationPhoneNumber", "OriginationIdentity"?, "MessageBody",
   "MessageType": "TRANSACTIONAL"|"PROMOTIONAL", "ConfigurationSetName"?,
   "MaxPrice"? ("[0-9]{0,2}\\.[0-9]{1,5}"), "TimeToLive"? (5-259200 s),
@@ -16,6 +17,11 @@ unless said otherwise:
   ``ValidationException`` (with ``Reason``), ``ConflictException`` (with
   ``Reason``, e.g. ``DESTINATION_PHONE_NUMBER_OPTED_OUT``),
   ``InternalServerException``.
+- An unsigned request's error is not in the service model, and its name
+  differs between AWS front ends: ``MissingAuthenticationToken`` (AWS's
+  "Common Errors"; query-protocol services such as STS answer it) and
+  ``MissingAuthenticationTokenException`` (what endpoints behind API Gateway
+  and JSON-protocol endpoints answer); both are a refused credential.
 - Accepted means a ``MessageId`` in a 200 answer. With ``dry_run`` AWS checks
   the request and sends nothing: use it only to try a configuration.
 """
@@ -41,7 +47,8 @@ __all__ = ["AWSEndUserMessagingBackend"]
 
 SERVICE = "sms-voice"
 AUTH_ERRORS = frozenset({"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-                         "IncompleteSignature", "MissingAuthenticationToken", "ExpiredTokenException"})
+                         "IncompleteSignature", "MissingAuthenticationToken", "MissingAuthenticationTokenException",
+                         "ExpiredTokenException"})
 THROTTLE_ERRORS = frozenset({"ThrottlingException", "ServiceQuotaExceededException"})
 #: ``Reason`` values saying this number may not be texted at all (opted out, or blocked by the
 #: site's own protect configuration): no other vendor is tried.

@@ -6,10 +6,17 @@ Wire facts and their sources:
 - ``POST {base_url}/`` with ``X-Amz-Target: {target prefix}.{operation}``
   and ``Content-Type: application/x-amz-json-1.0``, signed with SigV4 under
   the service's signing name; the endpoint
-  ``https://{endpoint prefix}.{region}.amazonaws.com``. Source: the
+  ``https://{endpoint prefix}.{region}.{DNS suffix}``. Source: the
   service models shipped in botocore (``metadata.protocol`` ``json``,
   ``jsonVersion`` ``1.0``, ``targetPrefix``, ``signingName``,
   ``endpointPrefix``).
+- The DNS suffix is the region's partition's: ``amazonaws.com.cn`` for
+  ``cn-*``, ``amazonaws.eu`` for ``eusc-de-*``, ``c2s.ic.gov``,
+  ``sc2s.sgov.gov``, ``cloud.adc-e.uk`` and ``csp.hci.ic.gov`` for the
+  isolated regions, ``amazonaws.com`` for the others (GovCloud included).
+  Source: the partitions' ``regionRegex`` and ``dnsSuffix`` in botocore's
+  ``botocore/data/partitions.json`` and ``endpoints.json``
+  (:data:`PARTITION_SUFFIXES`).
 - An error's name travels in the body's ``__type`` (possibly
   ``namespace#Name``) or the ``X-Amzn-ErrorType`` header. Source: botocore's
   JSON error parser (``botocore/parsers.py``).
@@ -34,16 +41,34 @@ from ..exceptions import ConfigurationError, GatewayAuthError
 from .base import Option
 from .http import HTTPBackend, VendorResponse, json_object_or_empty
 
-__all__ = ["AWSJSONBackend", "error_answer", "plain_word"]
+__all__ = ["AWSJSONBackend", "dns_suffix", "error_answer", "plain_word"]
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
 _NAME = re.compile(r"[A-Za-z_]{1,64}")
+#: Region pattern -> the DNS suffix of its partition, first match wins; other
+#: regions are in the ``aws`` partition (:data:`DEFAULT_SUFFIX`).
+PARTITION_SUFFIXES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), suffix) for pattern, suffix in (
+        (r"cn-\w+-\d+", "amazonaws.com.cn"),
+        (r"eusc-de-\w+-\d+", "amazonaws.eu"),
+        (r"us-iso-\w+-\d+", "c2s.ic.gov"),
+        (r"us-isob-\w+-\d+", "sc2s.sgov.gov"),
+        (r"eu-isoe-\w+-\d+", "cloud.adc-e.uk"),
+        (r"us-isof-\w+-\d+", "csp.hci.ic.gov"),
+    )
+)
+DEFAULT_SUFFIX = "amazonaws.com"
 
 
 def _region_problem(value: str) -> str | None:
-    if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", value):
+    if re.fullmatch(r"[a-z]{2,4}(-[a-z]+)+-[0-9]+", value):
         return None
     return f"must be an AWS Region such as 'eu-west-1', not {value!r}"
+
+
+def dns_suffix(region: str) -> str:
+    """The DNS suffix of ``region``'s partition (``amazonaws.com.cn`` for ``cn-north-1``)."""
+    return next((suffix for pattern, suffix in PARTITION_SUFFIXES if pattern.fullmatch(region)), DEFAULT_SUFFIX)
 
 
 class _SigV4(requests.auth.AuthBase):
@@ -82,7 +107,8 @@ class AWSJSONBackend(HTTPBackend):
         self._credentials_lock = threading.Lock()
 
     def vendor_base_url(self) -> str:
-        return f"https://{self.endpoint_prefix}.{self.config['region']}.amazonaws.com"
+        region = self.config["region"]
+        return f"https://{self.endpoint_prefix}.{region}.{dns_suffix(region)}"
 
     def check_options(self) -> None:
         try:

@@ -76,7 +76,41 @@ PHONE_FORMATS = {
     "national": national_number,
 }
 
-OptionKind = Literal["any", "text", "secret", "bool", "int", "choice", "url", "sender"]
+OptionKind = Literal["any", "text", "secret", "credential", "bool", "int", "choice", "url", "sender"]
+
+#: Credentials left as a guide's example, compared in lower case without spaces, dots, ``-`` and ``_``
+#: (when the value has only letters and those): nobody's real key or id is one of these words.
+PLACEHOLDER_WORDS = frozenset({
+    "changeme", "replaceme", "placeholder", "todo", "fixme", "tbd", "none", "null", "undefined", "password",
+    "apikey", "apisecret", "apitoken", "apiid", "authtoken", "accesstoken", "accountsid", "apikeysid",
+    "apikeysecret", "clientid", "clientsecret", "secretkey", "serviceplanid", "webhooksecret", "signaturesecret",
+})
+#: Only punctuation a guide fills a blank with, or ``x``s among it, three or more (``...``, ``xxx``, ``XXXX-XXXX``).
+_FILLER = re.compile(r"[.\u2026*#?_\- ]+|[xX.\u2026*#?_\- ]{3,}")
+#: A name to fill in, in a guide's or a template's brackets: ``<api key>``, ``{API_KEY}``, ``${API_KEY}``.
+_TO_FILL_IN = re.compile(r"<[^<>]*>|\{\{?[^{}]*\}?\}|\$\{?\w+\}?|%\(\w+\)s")
+#: What a copy of a masked or shortened credential holds; no vendor's credential alphabet has it.
+_CUT_SHORT = re.compile(r"\.\.\.|\u2026|\*\*\*")
+_WORDS_ONLY = re.compile(r"[A-Za-z][A-Za-z .\-_]*")
+
+
+def placeholder_problem(value: str) -> str | None:
+    """Why the credential ``value`` is an example's placeholder rather than a
+    credential, or None. Conservative: it refuses only what no vendor issues
+    (filler such as ``...`` or ``xxx``, a name in brackets such as
+    ``<your-api-key>`` or ``${API_KEY}``, a masked or shortened copy holding
+    ``...`` or ``***``, the words of :data:`PLACEHOLDER_WORDS`, words starting
+    with "your"); the problem never repeats the value."""
+    text = value.strip()
+    if _CUT_SHORT.search(text) and not _FILLER.fullmatch(text):
+        return "looks masked or cut short ('...', '***'): copy the whole credential from the vendor's console"
+    word = re.sub(r"[ .\-_]", "", text.lower()) if _WORDS_ONLY.fullmatch(text) else ""
+    if (
+        _FILLER.fullmatch(text) or _TO_FILL_IN.fullmatch(text)
+        or word in PLACEHOLDER_WORDS or word.startswith("your")
+    ):
+        return "is a placeholder, not a credential: set the value the vendor gave you"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +118,10 @@ class Option:
     """One name a backend accepts in ``OPTIONS``.
 
     ``kind`` gives the rule every value of that option must follow:
-    ``text`` and ``secret`` a non-empty string of printable characters (a
-    secret's value is never repeated in an error), ``bool`` True or False,
+    ``text`` a non-empty string of printable characters; ``credential`` (an
+    account, key or client id) and ``secret`` (never repeated in an error)
+    also no placeholder left from an example (:func:`placeholder_problem`);
+    ``bool`` True or False,
     ``int`` a whole number within ``minimum``/``maximum``, ``choice`` one of
     ``choices``, ``url`` an http(s) URL, ``sender`` a sender ID
     (:func:`sender_problem`), ``any`` no rule. ``None`` is accepted where it is
@@ -124,6 +160,10 @@ def _text_problem(option: Option, value: Any) -> str | None:
     return None
 
 
+def _credential_problem(option: Option, value: Any) -> str | None:
+    return _text_problem(option, value) or placeholder_problem(value)
+
+
 def _int_problem(option: Option, value: Any) -> str | None:
     low, high = option.minimum, option.maximum
     if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or (
@@ -147,7 +187,8 @@ def _url_problem(option: Option, value: Any) -> str | None:
 _KIND_RULES: dict[str, Callable[[Option, Any], str | None]] = {
     "any": lambda option, value: None,
     "text": _text_problem,
-    "secret": _text_problem,
+    "secret": _credential_problem,
+    "credential": _credential_problem,
     "bool": lambda option, value: None if isinstance(value, bool) else "must be True or False",
     "int": _int_problem,
     "choice": lambda option, value: None
@@ -231,11 +272,13 @@ class SendResult:
 @dataclass(frozen=True, slots=True)
 class CredentialCheck:
     """What a vendor said of our credentials when asked something harmless
-    (no SMS sent): ``accepted``, ``refused`` or ``unchecked`` (the vendor
-    has no such question, or could not answer); ``detail`` is a short
-    sentence of ours, never a vendor body or a credential."""
+    (no SMS sent): ``accepted``, ``refused``, ``unchecked`` (no verdict: the
+    vendor could not be reached, or its answer did not tell) or
+    ``unsupported`` (the vendor has no such question: only a real send can
+    tell); ``detail`` is a short sentence of ours, never a vendor body or a
+    credential."""
 
-    outcome: Literal["accepted", "refused", "unchecked"]
+    outcome: Literal["accepted", "refused", "unchecked", "unsupported"]
     detail: str = ""
 
 
@@ -373,7 +416,7 @@ class BaseBackend:
         """Ask the vendor something harmless that tells whether it accepts
         our credentials, without sending an SMS. Backends whose vendor has
         no such question keep this answer."""
-        return CredentialCheck("unchecked", "only a real send can tell")
+        return CredentialCheck("unsupported", "only a real send can tell")
 
     def close(self) -> None:
         """Release connections; called when settings change."""

@@ -29,13 +29,20 @@ Wire facts and their sources:
   names about the destination (``REJECTED_DESTINATION``,
   ``REJECTED_INVALID_DESTINATION_ADDRESS``, ``REJECTED_PREFIX_MISSING``,
   ``REJECTED_NETWORK``) are the recipient's, not Infobip's health.
+- The same page: ``REJECTED_FLOODING_FILTER`` (id 20) is Infobip's
+  anti-flooding limit on one number ("a single number can only receive 20
+  varied and 6 identical messages per hour"): the recipient's, so another
+  vendor is tried and Infobip's circuit breaker is not charged.
+  ``REJECTED_SYSTEM_ERROR`` (id 21) is Infobip's own error ("Retry the
+  submission"): it counts against Infobip. ``REJECTED_NOT_ENOUGH_CREDITS``
+  (id 12) is our account's quota.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..exceptions import GatewayError, GatewayRateLimited, GatewayUnavailable, RequestRejected
+from ..exceptions import GatewayError, GatewayRateLimited, GatewayUnavailable, RecipientRateLimited, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, json_object_or_empty, summarize
 
@@ -49,11 +56,15 @@ RECIPIENT_STATUSES = frozenset(
     {"REJECTED_DESTINATION", "REJECTED_INVALID_DESTINATION_ADDRESS", "REJECTED_PREFIX_MISSING",
      "REJECTED_NETWORK", "REJECTED_DESTINATION_NOT_REGISTERED"}
 )
-QUOTA_STATUSES = frozenset({"REJECTED_NOT_ENOUGH_CREDITS", "REJECTED_FLOODING_FILTER"})
+#: REJECTED status names -> our error, where it is not :class:`RequestRejected`.
+STATUS_ERRORS: dict[str, type[GatewayError]] = {
+    "REJECTED_NOT_ENOUGH_CREDITS": GatewayRateLimited,  # our account's quota
+    "REJECTED_FLOODING_FILTER": RecipientRateLimited,  # a limit on one number
+    "REJECTED_SYSTEM_ERROR": GatewayUnavailable,  # Infobip's own error
+}
 #: Status names and group names kept in a failure's reason (Infobip's status-code page).
-KNOWN_STATUSES = RECIPIENT_STATUSES | QUOTA_STATUSES | frozenset(
-    {"REJECTED_SENDER", "REJECTED_SOURCE", "REJECTED_NOT_ENOUGH_CREDITS", "REJECTED", "UNDELIVERABLE",
-     "EXPIRED", "DELIVERED"}
+KNOWN_STATUSES = RECIPIENT_STATUSES | frozenset(STATUS_ERRORS) | frozenset(
+    {"REJECTED_SENDER", "REJECTED_SOURCE", "REJECTED", "UNDELIVERABLE", "EXPIRED", "DELIVERED"}
 )
 
 
@@ -115,7 +126,7 @@ class InfobipBackend(HTTPBackend):
         name = status.get("name")
         whose = "recipient" if name in RECIPIENT_STATUSES else "message"
         shown = summarize([name or status.get("groupName")], known=KNOWN_STATUSES)
-        kind: type[GatewayError] = GatewayRateLimited if name in QUOTA_STATUSES else RequestRejected
+        kind = STATUS_ERRORS.get(name, RequestRejected) if isinstance(name, str) else RequestRejected
         return self.error(kind, f"{whose} refused ({shown or 'no status name'})",
                           vendor_status=name if name in KNOWN_STATUSES else None)
 

@@ -58,7 +58,7 @@ class IP1Backend(HTTPBackend):
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
-        "account": Option(kind="text", doc="Account id, ip1-NNNNN (Basic auth user).", check=matches(
+        "account": Option(kind="credential", doc="Account id, ip1-NNNNN (Basic auth user).", check=matches(
             r"ip1-[0-9]+", "must be your iP1 account id, such as 'ip1-12345' (the user name of iP1's v1 API)")),
         "api_key": Option(kind="secret", check=api_key_problem, doc="The account's v1 API key (Basic auth password)."),
         "message_format": Option(None, check=format_problem,

@@ -60,7 +60,7 @@ class ClientCredentialsBackend(HTTPBackend):
 
     options: ClassVar[Mapping[str, Any]] = {
         **HTTPBackend.options,
-        "client_id": Option(kind="text", check=_client_id_problem, doc="OAuth client id of your API client"),
+        "client_id": Option(kind="credential", check=_client_id_problem, doc="OAuth client id of your API client"),
         "client_secret": Option(kind="secret", doc="its secret, sent only to token_url as HTTP Basic"),
         "token_url": Option(None, kind="url", doc="where tokens come from (default: base_url and token_path)"),
         "scope": Option(kind="text", doc="scope asked for"),

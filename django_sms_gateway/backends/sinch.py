@@ -20,6 +20,10 @@ Wire facts and their sources:
   ``illegal_number_type``, ``unprovisioned_region`` (Sinch SMS API "HTTP Status
   Codes", developers.sinch.com/docs/sms/api-reference/status-codes, and the
   Sinch community article "Common SMS HTTP Statuses and Codes Explained").
+  ``illegal_number_type`` is an "illegal phone number type of MSISDN for a
+  chosen region" (the community article): tied to the region, so another
+  vendor may deliver; whoever types the number causes it, so it is a
+  :class:`RequestRejected`, never counted by the circuit breaker.
   401 is a wrong token, 429 throttling, 5xx Sinch's own trouble.
 - What counts as accepted: a 201 whose batch has an ``id`` and is not
   ``canceled``. The reference documents that answer; that nothing else is a
@@ -31,7 +35,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RecipientRefused, RequestRejected
+from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize
 
@@ -42,8 +46,6 @@ REGION_URL = "https://{region}.sms.api.sinch.com"
 BATCHES_PATH = "/xms/v1/{plan}/batches"
 #: 403 codes that say the account or plan, not the message, is the problem.
 ACCOUNT_CODES = frozenset({"blocked_account", "missing_callback_url", "unknown_campaign"})
-#: Codes that say every vendor would refuse this number (not a mobile number).
-RECIPIENT_CODES = frozenset({"illegal_number_type"})
 #: 400 and 403 codes kept in a failure's reason (Sinch's published codes).
 KNOWN_CODES = frozenset(
     {"syntax_invalid_json", "syntax_invalid_parameter_format", "syntax_constraint_violation",
@@ -61,7 +63,7 @@ class SinchBackend(HTTPBackend):
 
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
-        "service_plan_id": Option(kind="text", check=_plan_problem, doc="The service plan id of the dashboard."),
+        "service_plan_id": Option(kind="credential", check=_plan_problem, doc="The service plan id of the dashboard."),
         "api_token": Option(kind="secret", doc="The service plan's API token (Bearer)."),
         "region": Option("us", kind="choice", choices=REGIONS, doc="Which regional API to call."),
         "max_message_parts": Option(1, kind="int", minimum=1, maximum=10, doc="Most SMS parts one code may take."),
@@ -116,8 +118,6 @@ class SinchBackend(HTTPBackend):
         kind: type[GatewayError] = RequestRejected
         if code in ACCOUNT_CODES:
             kind = GatewayAuthError
-        elif code in RECIPIENT_CODES:
-            kind = RecipientRefused
         return self.error(kind, reason, status_code=response.status,
                           vendor_status=code if code in KNOWN_CODES else None)
 

@@ -17,11 +17,18 @@ Wire facts and their public sources:
   ``To`` is not a mobile number, 21610 the recipient replied STOP, 21408 the
   region is not enabled, 21612 no route to the number, 20003 authentication,
   20429 too many requests (https://www.twilio.com/docs/api/errors/<code>).
+- Verify's limits on one number (HTTP 429): 60203 more than 5 sends to one
+  verification, 60212 too many concurrent verifications for one phone
+  number; and 20429, which at Verify also stands for its per-number
+  safeguards (many starts for the same number, attempt limits, Service Rate
+  Limits keyed by phone number) (the 20429, 60203 and 60212 error pages).
 
 *Inferred* (each a hook): which codes mean "every vendor would refuse this
 number" (:attr:`TwilioAPI.recipient_refusals`; 21610 is among them, so an
-opt-out is honoured rather than routed round through another vendor) and
-which mean throttling (:attr:`TwilioAPI.rate_limit_codes`).
+opt-out is honoured rather than routed round through another vendor), which
+mean that Twilio limits this one recipient, so another vendor is tried and
+Twilio's circuit breaker is not charged (:attr:`TwilioAPI.recipient_limit_codes`),
+and which mean our account is throttled (:attr:`TwilioAPI.rate_limit_codes`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from ..exceptions import (
     GatewayError,
     GatewayRateLimited,
     GatewayUnavailable,
+    RecipientRateLimited,
     RecipientRefused,
     RequestRejected,
 )
@@ -59,6 +67,7 @@ ERROR_LABELS: dict[int, str] = {
     60200: "invalid parameter",
     60202: "too many checks of this verification",
     60203: "too many codes sent to this number",
+    60212: "too many concurrent verifications for this number",
 }
 _KNOWN_CODES = {str(code): f"{label} (Twilio {code})" for code, label in ERROR_LABELS.items()}
 
@@ -68,7 +77,7 @@ def sid_option(prefix: str, doc: str, default: Any = REQUIRED) -> Option:
     pattern = re.compile(prefix + r"[0-9a-fA-F]{32}")
     return Option(
         default,
-        kind="text",
+        kind="credential",
         check=lambda value: None if pattern.fullmatch(value) else f"must be {prefix} followed by 32 hex digits",
         doc=doc,
     )
@@ -91,8 +100,10 @@ class TwilioAPI(HTTPBackend):
     }
     #: Error codes meaning the recipient, not this vendor, is the problem.
     recipient_refusals: ClassVar[frozenset[int]] = frozenset({21211, 21610, 21614})
-    #: Error codes meaning we are throttled.
-    rate_limit_codes: ClassVar[frozenset[int]] = frozenset({20429, 60203})
+    #: Error codes meaning Twilio limits this one recipient, not our account.
+    recipient_limit_codes: ClassVar[frozenset[int]] = frozenset({60203, 60212})
+    #: Error codes meaning our account is throttled.
+    rate_limit_codes: ClassVar[frozenset[int]] = frozenset({20429})
 
     #: HTTP Basic credentials of every call.
     auth: tuple[str, str]
@@ -121,6 +132,8 @@ class TwilioAPI(HTTPBackend):
             reason = f"request rejected (HTTP {response.status})"
         if code in self.recipient_refusals:
             return self.error(RecipientRefused, reason, **kwargs)
+        if code in self.recipient_limit_codes:
+            return self.error(RecipientRateLimited, reason, **kwargs)
         if code in self.rate_limit_codes or response.status == 429:
             return self.error(GatewayRateLimited, reason, **kwargs)
         if code == 20003 or response.status in (401, 403):

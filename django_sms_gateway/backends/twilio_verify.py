@@ -9,9 +9,17 @@ with ``To`` and ``Channel=sms`` answers 201 ``{"sid": "VE...", "status":
 "pending"}``; ``POST .../VerificationCheck`` with ``To`` and ``Code``
 answers 200 with ``status`` (``approved`` only for the right code) and
 ``valid`` (true only then); 404 (20404) when no pending verification is
-left (expired, approved, canceled, too many checks); 60200 invalid
+left (expired, approved, canceled, or deleted after the fifth wrong code:
+Twilio, "How to test Verify without getting rate limited",
+https://www.twilio.com/en-us/blog/test-verify-no-rate-limits); 60200 invalid
 parameter, 60202 too many checks, 60203 too many sends (429). Service
 check: ``GET /v2/Services/{ServiceSid}`` with its ``code_length``.
+
+At Verify, a 20429 is taken to be about the number (*inferred* from the
+20429 error page, whose Verify causes are all per number: hook
+:attr:`TwilioVerifyBackend.recipient_limit_codes`): another vendor is tried
+and Twilio's circuit breaker is not charged, so that nobody who types a
+number can open it for everyone.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ class TwilioVerifyBackend(TwilioAPI):
     }
     default_base_url: ClassVar[str] = "https://verify.twilio.com"
     verifies_codes: ClassVar[bool] = True
+    recipient_limit_codes: ClassVar[frozenset[int]] = TwilioAPI.recipient_limit_codes | {20429}
+    rate_limit_codes: ClassVar[frozenset[int]] = frozenset()
     uses_site_message: bool = False
 
     def check_options(self) -> None:

@@ -6,7 +6,10 @@ Wire facts and their public sources:
   number in international format without ``+``), ``text``, ``type=unicode``
   for text outside GSM-7, optional ``callback`` (the delivery receipt URL)
   (Vonage SMS API reference, https://developer.vonage.com/en/api/sms;
-  vonage-python-sdk ``vonage_sms``).
+  vonage-python-sdk ``vonage_sms``). A ``from`` number is "in E.164 format,
+  without a leading ``+`` or ``00``" (vonage-python-sdk
+  ``vonage_sms.SmsMessage``), so a sender written ``+4740003410`` or
+  ``004740003410`` goes as ``4740003410``.
 - The answer is HTTP 200 even for a refused message:
   ``{"message-count": "1", "messages": [{"to", "message-id", "status",
   "remaining-balance", "message-price", "network"}]}``; ``status`` "0" is
@@ -89,6 +92,7 @@ class VonageBackend(HTTPBackend):
     receipt URL: :func:`django_sms_gateway.webhooks.vonage.vonage_receipt_webhook`
     for this alias); ``signature_secret`` and ``signature_method`` (check
     signed receipts; default method ``md5hash``, Vonage's default);
+    ``receipts_by_get`` (default False: receipts are taken by POST only);
     ``max_segments`` (default 1); ``base_url`` (default
     ``https://rest.nexmo.com``).
     """
@@ -96,12 +100,13 @@ class VonageBackend(HTTPBackend):
     options: ClassVar[dict[str, Any]] = {
         **HTTPBackend.options,
         "sender": Option(None, kind="sender", doc="from: a number or an alphanumeric sender ID"),
-        "api_key": Option(kind="text", doc="the account's API key"),
+        "api_key": Option(kind="credential", doc="the account's API key"),
         "api_secret": Option(kind="secret", doc="the account's API secret"),
         "callback": Option(None, kind="url", doc="URL Vonage sends delivery receipts to"),
         "signature_secret": Option(None, kind="secret", doc="checks signed delivery receipts"),
         "signature_method": Option("md5hash", kind="choice", choices=SIGNATURE_METHODS,
                                    doc="the dashboard's signature method"),
+        "receipts_by_get": Option(False, kind="bool", doc="also take receipts by GET (puts msisdn in access logs)"),
         "max_segments": Option(1, kind="int", minimum=1, maximum=10, doc="most SMS parts per message"),
     }
     default_base_url: ClassVar[str] = "https://rest.nexmo.com"
@@ -118,7 +123,7 @@ class VonageBackend(HTTPBackend):
         fields = {
             "api_key": self.config["api_key"],
             "api_secret": self.config["api_secret"],
-            "from": sender,
+            "from": vonage_sender(sender),
             "to": message.recipient.lstrip("+"),
             "text": message.text,
         }
@@ -156,3 +161,9 @@ class VonageBackend(HTTPBackend):
         check, _balance = self.read_check("Vonage", BALANCE_PATH, timeout=timeout,
                                           auth=(self.config["api_key"], self.config["api_secret"]))
         return check
+
+
+def vonage_sender(sender: str) -> str:
+    """``sender`` as Vonage's ``from`` takes it: a number without a leading
+    ``+`` or ``00``; an alphanumeric sender as it is."""
+    return sender.removeprefix("+").removeprefix("00") if sender.lstrip("+").isdigit() else sender

@@ -41,6 +41,9 @@ The settings are read and validated in :mod:`django_sms_gateway.conf`
 When the limits cache cannot be reached, the limits count in each process
 for a few seconds (an ERROR log line, at most once a minute) instead of
 refusing every login; ``OTP_SMS_LIMITS_FAIL_CLOSED = True`` refuses instead.
+
+:func:`clear` empties the counters of a user, a number or an address (for
+support: ``manage.py clearsmslimits`` and the admin's "Clear sending limits").
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import BaseCache
@@ -66,8 +70,8 @@ from ..signals import LogThrottle
 from . import counters
 
 __all__ = [
-    "FORWARDED_HEADERS", "IPV6_PREFIX", "KEY_PREFIX", "REQUESTER_LIMITS", "UNAVAILABLE", "Reservation", "check_send",
-    "client_ip", "limit_key",
+    "FORWARDED_HEADERS", "IPV6_PREFIX", "KEY_PREFIX", "REQUESTER_LIMITS", "UNAVAILABLE", "Cleared", "Reservation",
+    "check_send", "clear", "client_ip", "limit_key",
 ]
 
 logger = logging.getLogger("django_sms_gateway")
@@ -166,6 +170,16 @@ def _check_number(cfg: LimitsConfig, number: str, sender: Any) -> str | None:
     return region
 
 
+def _number_subject(number: str, owner: str | None) -> str:
+    """The subject of the ``number`` budget: the confirmed owner's own, or everyone else's."""
+    return f"{number}\0owner\0{owner}" if owner is not None else f"{number}\0others"
+
+
+def _opaque(cfg: LimitsConfig, name: str, subject: str) -> str:
+    """The opaque key of one subject's counter of the limit ``name`` (no number or address in it)."""
+    return f"global:{subject}" if name == "global" else f"{name}:{_digest(cfg, name, subject)}"
+
+
 def _counters(
     cfg: LimitsConfig, number: str, region: str | None, user_id: Any, confirmed: bool, request: Any
 ) -> tuple[list[tuple[Limit, str]], list[tuple[Limit, str]]]:
@@ -173,7 +187,7 @@ def _counters(
     user = None if user_id is None else str(user_id)
     owner = confirmed and user is not None
     subjects: dict[str, str | None] = {
-        "number": f"{number}\0owner\0{user}" if owner else f"{number}\0others",
+        "number": _number_subject(number, user if owner else None),
         "prefix": None if owner else number[: -cfg.prefix_digits],
         "user": user,
         "ip": None,
@@ -189,8 +203,7 @@ def _counters(
         limit = cfg.country_limits.get(subject, configured) if configured.name == "global" and subject else configured
         if subject is None or limit is None:
             continue
-        opaque = f"global:{subject}" if limit.name == "global" else f"{limit.name}:{_digest(cfg, limit.name, subject)}"
-        (requester if limit.name in REQUESTER_LIMITS else shared).append((limit, opaque))
+        (requester if limit.name in REQUESTER_LIMITS else shared).append((limit, _opaque(cfg, limit.name, subject)))
     return requester, shared
 
 
@@ -277,6 +290,89 @@ def _refused_by(hit: Sequence[tuple[Limit, str, int]], number: str, sender: Any)
     for limit, opaque, wait in hit:
         signals.limit_hit.send(sender=sender, limit=limit.name, number=masked, key=opaque, retry_after=wait)
     return SendLimitExceeded(limit=hit[0][0].name, retry_after=retry_after)
+
+
+# -- clearing, for support ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cleared:
+    """One counter :func:`clear` emptied: its ``limit``, whose budget it was
+    (``subject``, printable: a user id, a masked number, an address) and the
+    ``sends`` it held."""
+
+    limit: Limit
+    subject: str
+    sends: int
+
+
+def clear(
+    *,
+    user_ids: Iterable[Any] = (),
+    numbers: Iterable[str] = (),
+    owned: Iterable[tuple[str, Any]] = (),
+    addresses: Iterable[str] = (),
+) -> list[Cleared]:
+    """Empty these subjects' counters, every bucket of their windows, in the
+    limits cache (and in this process's own counts, kept while it is down):
+
+    - ``user_ids``: each user's ``user`` budget;
+    - ``numbers`` (E.164): each number's ``number`` budget shared by everyone
+      but its confirmed owners, and its ``prefix`` budget, which the numbers
+      that differ from it only in the last ``OTP_SMS_LIMIT_PREFIX_DIGITS``
+      digits share;
+    - ``owned``: ``(number, user_id)`` pairs: the ``number`` budget that user
+      has as the number's confirmed owner;
+    - ``addresses``: each client address's ``ip`` budget (an IPv6 address: its /64).
+
+    The keys are those :func:`check_send` counts in. ``global`` (a whole
+    country's budget) is never cleared, nor are limits that are off. Returns
+    each counter cleared, also those that held nothing. Raises ``ValueError``
+    for an address that is no client address (before anything is cleared),
+    and :class:`~django_sms_gateway.limits.counters.SharedCacheDown` when the
+    limits cache cannot be reached.
+    """
+    cfg = settings.limits
+    subjects: dict[tuple[str, str], str] = {}  # (limit name, subject) -> what it is, printable
+    for user_id in user_ids:
+        subjects["user", str(user_id)] = f"user {user_id}"
+    for number in numbers:
+        masked = mask_number(number)
+        subjects["number", _number_subject(number, None)] = f"{masked}, shared by all but its owners"
+        subjects["prefix", number[: -cfg.prefix_digits]] = f"the range of {masked}"
+    for number, user_id in owned:
+        subjects["number", _number_subject(number, str(user_id))] = f"{mask_number(number)}, owner user {user_id}"
+    for address in addresses:
+        key = _address_key(address)
+        subjects["ip", key] = key
+    chosen = [
+        (limit, printable, _as_counter(limit, _opaque(cfg, name, subject)))
+        for (name, subject), printable in subjects.items()
+        for limit in cfg.limits
+        if limit.name == name
+    ]
+    if not chosen:
+        return []
+    held = counters.clear(cfg.cache_alias, [counter for _limit, _printable, counter in chosen], time.time())
+    return [
+        Cleared(limit, printable, sends) for (limit, printable, _counter), sends in zip(chosen, held, strict=True)
+    ]
+
+
+def _address_key(address: str) -> str:
+    """What the ``ip`` limit counts ``address`` by: a client address in any
+    form a proxy writes (:func:`_read_address`), or an IPv6 /64 as
+    :func:`limit_key` writes it."""
+    found = _read_address(address)
+    if found is not None:
+        return limit_key(str(found))
+    try:
+        network = ipaddress.ip_network(address.strip(), strict=False)
+    except ValueError:
+        network = None
+    if network is None or network.version != 6 or network.prefixlen != IPV6_PREFIX:
+        raise ValueError(f"{address!r} is not a client address (nor an IPv6 /{IPV6_PREFIX})")
+    return str(network)
 
 
 # -- the client's address --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ __all__ = [
     "SharedCacheDown",
     "Tally",
     "add_to",
+    "clear",
     "local_cache",
     "lower",
     "raise_counters",
@@ -166,12 +167,35 @@ def forget_failures() -> None:
         _local.clear()
 
 
-def _bucket_keys(counter: Counter, now: float) -> tuple[list[str], Bucket]:
+def _bucket_keys(counter: Counter, now: float, *, ahead: int = 0) -> tuple[list[str], Bucket]:
+    """The keys of the window's buckets (oldest first, then ``ahead`` buckets
+    not yet begun) and the current bucket."""
     width = bucket_seconds(counter)
     current = math.floor(now / width)
-    keys = [f"{counter.key}:{counter.limit.seconds}:{index}" for index in range(current - BUCKETS + 1, current + 1)]
+    indexes = range(current - BUCKETS + 1, current + 1 + ahead)
+    keys = [f"{counter.key}:{counter.limit.seconds}:{index}" for index in indexes]
     # The current bucket is counted until the one BUCKETS later begins.
-    return keys, Bucket(keys[-1], (current + BUCKETS) * width + TTL_MARGIN)
+    return keys, Bucket(keys[BUCKETS - 1], (current + BUCKETS) * width + TTL_MARGIN)
+
+
+def clear(alias: str, counters: Sequence[Counter], now: float) -> tuple[int, ...]:
+    """Delete every bucket of each counter's window from the cache ``alias``
+    and from this process's own counters (:func:`local_cache`), and return the
+    sends each counter held in them. The bucket after the current one goes
+    too: a server whose clock runs a little ahead may have begun it. Raises
+    :class:`SharedCacheDown` when the shared cache fails."""
+    plan = [_bucket_keys(counter, now, ahead=1)[0] for counter in counters]
+    keys = [key for window in plan for key in window]
+    held = [0] * len(plan)
+    for cache in (caches[alias], local_cache()):
+        try:
+            found = cache.get_many(keys)
+            cache.delete_many(keys)
+        except Exception as exc:  # any cache backend's error: redis-py, pymemcache, a database
+            raise SharedCacheDown(alias, type(exc).__name__) from exc
+        for index, window in enumerate(plan):
+            held[index] += sum(max(0, int(found.get(key) or 0)) for key in window)
+    return tuple(held)
 
 
 def _raise_in(cache: BaseCache, counters: Sequence[Counter], now: float, *, shared: bool) -> Tally:

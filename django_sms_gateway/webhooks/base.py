@@ -217,7 +217,7 @@ class WebhookView(View):
         raise NotImplementedError
 
     def final_statuses(self, backend: Any) -> Iterable[str]:
-        """Statuses a late report may not overwrite."""
+        """Final statuses: once a record holds one, no report changes it."""
         return ()
 
     def record(self, alias: str, reports: list[StatusReport], backend: Any) -> int:

@@ -8,8 +8,15 @@ Signature (Twilio "Webhooks security",
 https://www.twilio.com/docs/usage/webhooks/webhooks-security; twilio-python
 ``twilio/request_validator.py``): base64 of HMAC-SHA1, keyed with the Auth
 Token, over the full URL Twilio called followed by every POST parameter name
-and value, names sorted. The URL checked is the ``status_callback`` option,
-the one we gave Twilio, so that proxies rewriting host or scheme do not matter.
+and value, names sorted, and a name's values de-duplicated and sorted, as
+twilio-python's ``RequestValidator`` computes it. The URL checked is the
+``status_callback`` option, the one we gave Twilio, so that proxies
+rewriting host or scheme do not matter; as the validator does, a signature
+over that URL without its port, or with the scheme's default port when it
+has none, is accepted too (Twilio's signing is not consistent about the
+port). Twilio signs no timestamp, so a captured callback verifies for ever:
+a final status, once recorded, is never changed
+(:meth:`~django_sms_gateway.models.DeliveryRecordQuerySet.update_status`).
 
 Statuses (Messages resource, "Message status values"): ``delivered``,
 ``undelivered``, ``failed``, ``canceled`` and ``read`` are final. Twilio
@@ -24,7 +31,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from django.http import HttpRequest, HttpResponse
 
@@ -37,6 +44,7 @@ __all__ = [
     "TwilioWebhookView",
     "parse_status",
     "signature",
+    "signed_urls",
     "twilio_status_webhook",
 ]
 
@@ -51,10 +59,26 @@ FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled", "r
 
 
 def signature(auth_token: str, url: str, params: Mapping[str, Sequence[str]]) -> str:
-    """The ``X-Twilio-Signature`` Twilio sends for ``params`` (name -> values) posted to ``url``."""
-    signed = url + "".join(name + value for name in sorted(params) for value in sorted(params[name]))
+    """The ``X-Twilio-Signature`` Twilio sends for ``params`` (name -> values)
+    posted to ``url``: each name with each of its distinct values, both sorted."""
+    signed = url + "".join(name + value for name in sorted(params) for value in sorted(set(params[name])))
     digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+def signed_urls(url: str) -> tuple[str, ...]:
+    """The URLs a signature for ``url`` may have been made over: ``url``
+    without its port, and ``url`` with a port (the scheme's default when it
+    has none)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return (url,)
+    if port is None:
+        default = 443 if parts.scheme == "https" else 80
+        return url, parts._replace(netloc=f"{parts.netloc}:{default}").geturl()
+    return parts._replace(netloc=parts.netloc.rsplit(":", 1)[0]).geturl(), url
 
 
 def parse_status(params: Mapping[str, Sequence[str]]) -> tuple[str, str, bool] | None:
@@ -84,9 +108,12 @@ class TwilioWebhookView(WebhookView):
 
     def verify(self, request: HttpRequest, body: bytes, backend: TwilioBackend) -> None:
         params = _form(body)
-        given = request.headers.get(SIGNATURE_HEADER, "")
-        expected = signature(backend.config["auth_token"], backend.config["status_callback"], params or {})
-        if params is None or not hmac.compare_digest(given.encode(), expected.encode()):
+        given = request.headers.get(SIGNATURE_HEADER, "").encode()
+        matched = False
+        for url in signed_urls(backend.config["status_callback"]):
+            expected = signature(backend.config["auth_token"], url, params or {})
+            matched |= hmac.compare_digest(given, expected.encode())
+        if params is None or not matched:
             raise WebhookRefused("bad signature")
 
     def parse(self, request: HttpRequest, body: bytes, backend: TwilioBackend) -> list[StatusReport]:

@@ -10,7 +10,12 @@ https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts):
 ``messageId``, ``status`` (``delivered``, ``expired``, ``failed``,
 ``rejected`` are final; ``accepted``, ``buffered``, ``unknown`` are not),
 ``err-code``, ``msisdn``, ``to``, ``api-key``, ...; sent as a query string
-(GET) or as POST form fields or JSON, as the dashboard says.
+(GET) or as POST form fields or JSON, as the dashboard's "Webhook format"
+says (Vonage "API Settings",
+https://developer.vonage.com/en/dashboard/control/api-settings). Receipts
+are taken by POST only unless the gateway's ``receipts_by_get`` option is
+set: a GET puts the recipient's full number (``msisdn``) in the URL, and so
+in every web server's and proxy's access log; refused, it gets 405.
 
 Signature (Vonage "Signing Messages",
 https://developer.vonage.com/en/getting-started/concepts/signing-messages;
@@ -33,7 +38,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import parse_qsl
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from ..backends.http import UnreadableJSON, read_json_object
 from ..backends.vonage import VonageBackend
@@ -101,13 +106,19 @@ def receipt_fields(request: HttpRequest, body: bytes) -> dict[str, str] | None:
 
 
 class VonageWebhookView(WebhookView):
-    """Records the status a signed Vonage delivery receipt reports (GET or POST)."""
+    """Records the status a signed Vonage delivery receipt reports (POST, and
+    GET where the gateway's ``receipts_by_get`` allows it)."""
 
     http_method_names: ClassVar[list[str]] = ["get", "post"]  # type: ignore[misc]
     backend_class = VonageBackend
     vendor = "Vonage"
 
     def get(self, request: HttpRequest, alias: str) -> HttpResponse:
+        backend = self.gateway(alias)
+        if backend is not None and not backend.config["receipts_by_get"]:
+            logger.warning("Vonage webhook for gateway %r refused: a receipt by GET; set the dashboard's webhook "
+                           "format to POST (or the gateway's receipts_by_get option)", alias)
+            return HttpResponseNotAllowed(["POST"])
         if len(request.META.get("QUERY_STRING", "")) > self.size_limit():
             return self.refuse(alias, "query string too long", "request too large", 413)
         return self.post(request, alias)

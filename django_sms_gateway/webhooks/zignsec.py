@@ -161,7 +161,7 @@ def record_session_status(alias: str, session_id: str, status: str, segments: in
                           *, final_statuses: frozenset[str] = frozenset({"delivered"})) -> int:
     """Write a reported status onto the delivery records of ``session_id``
     through gateway ``alias``; returns the rows updated (see
-    :meth:`~django_sms_gateway.records.DeliveryRecordQuerySet.update_status`)."""
+    :meth:`~django_sms_gateway.models.DeliveryRecordQuerySet.update_status`)."""
     return DeliveryRecord.objects.for_reference(alias, session_id).update_status(
         status, segments=segments, final_statuses=final_statuses
     )

@@ -1,4 +1,4 @@
-"""Settings of the django-sms-gateway example site. Development only.
+"""Settings of the django-otp-sms-gateway example site. Development only.
 
 Environment variables:
 
@@ -80,7 +80,7 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 OTP_LOGIN_URL = "/sms/verify/"
 
-# django-sms-gateway.
+# django-otp-sms-gateway.
 DEMO_SMS = choose_mode(os.environ.get("DEMO_SMS"))
 DEMO_SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", "8025"))
 DEMO_SANDBOX_URL = f"http://127.0.0.1:{DEMO_SANDBOX_PORT}"

@@ -10,30 +10,50 @@ official API client's models describe it: ``Authorization: App <key>``, JSON
 "violations", "resources"}``; a wrong key is a 401 with errorCode ``E401``.
 ``GET /account/1/balance`` answers ``{"balance", "currency"}``.
 
-A destination Infobip cannot route is accepted with HTTP 200 but the status
-group ``REJECTED`` (name ``REJECTED_DESTINATION``): the sandbox does that for
-numbers starting with ``+1500555``, so tests reach the answer.
+A message Infobip does not take is answered with HTTP 200 and a status of
+the group ``REJECTED`` (id 5), with the ids of Infobip's "Response status and
+error codes" page (infobip.com/docs/essentials/api-essentials/response-status-and-error-codes):
+
+* ``REJECTED_DESTINATION`` (id 52), an invalid destination: the sandbox
+  does that for numbers starting with ``+1500555``, so tests reach it;
+* ``REJECTED_FLOODING_FILTER`` (id 20), Infobip's anti-flooding limit: "a
+  single number can only receive 20 varied and 6 identical messages per
+  hour"; the sandbox keeps that count per number until :meth:`Infobip.reset`;
+* ``REJECTED_SYSTEM_ERROR`` (id 21), Infobip's own error ("Retry the
+  submission"): the fault ``system-error``.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from .base import Request, Response, Vendor, same
+from .base import Recorder, Request, Response, Vendor, same
 from .segments import segments
 
-__all__ = ["CREDENTIALS", "REJECTED_PREFIX", "VENDOR", "Infobip"]
+__all__ = ["CREDENTIALS", "FLOOD_IDENTICAL", "FLOOD_VARIED", "REJECTED_PREFIX", "VENDOR", "Infobip"]
 
 CREDENTIALS = MappingProxyType({"api_key": "sandbox-infobip-api-key"})
 REJECTED_PREFIX = "1500555"
+#: Messages one number may receive per hour: any, and with the same text.
+FLOOD_VARIED = 20
+FLOOD_IDENTICAL = 6
+FLOOD_WINDOW = 3600.0
 _DIGITS = re.compile(r"\+?[1-9][0-9]{5,14}")
 _PENDING = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
             "description": "Message sent to next instance"}
-_REJECTED = {"groupId": 5, "groupName": "REJECTED", "id": 6, "name": "REJECTED_DESTINATION",
-             "description": "Request rejected due to destination restriction"}
+_REJECTED_DESTINATION = {"groupId": 5, "groupName": "REJECTED", "id": 52, "name": "REJECTED_DESTINATION",
+                         "description": "Request rejected due to invalid destination"}
+_REJECTED_FLOODING = {"groupId": 5, "groupName": "REJECTED", "id": 20, "name": "REJECTED_FLOODING_FILTER",
+                      "description": "Message rejected due to an anti-flooding mechanism"}
+_REJECTED_SYSTEM = {"groupId": 5, "groupName": "REJECTED", "id": 21, "name": "REJECTED_SYSTEM_ERROR",
+                    "description": "Request rejected due to a system error, retry the submission"}
 
 
 def api_error(status: int, code: str, description: str, violations: list[dict[str, str]] | None = None) -> Response:
@@ -44,10 +64,33 @@ def api_error(status: int, code: str, description: str, violations: list[dict[st
 
 
 class Infobip(Vendor):
-    """Infobip SMS v3. Fault key ``infobip``; its own fault ``400`` is a validation error."""
+    """Infobip SMS v3. Fault key ``infobip``; its own faults are ``400`` (a
+    validation error) and ``system-error`` (``REJECTED_SYSTEM_ERROR``)."""
 
     name = "infobip"
-    fault_variants = {"infobip": ("400",)}
+    fault_variants = {"infobip": ("400", "system-error")}
+
+    def __init__(self, record: Recorder, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(record)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._received: defaultdict[str, deque[tuple[float, str]]] = defaultdict(deque)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._received.clear()
+
+    def _flooded(self, number: str, text: str) -> bool:
+        """Whether ``number`` has had its hour's fill (counting this message when it has not)."""
+        with self._lock:
+            now = self._clock()
+            received = self._received[number]
+            while received and now - received[0][0] >= FLOOD_WINDOW:
+                received.popleft()
+            if len(received) >= FLOOD_VARIED or sum(seen == text for _at, seen in received) >= FLOOD_IDENTICAL:
+                return True
+            received.append((now, text))
+            return False
 
     def handle(self, request: Request) -> Response:
         if request.route not in ("/sms/3/messages", "/account/1/balance"):
@@ -67,15 +110,23 @@ class Infobip(Vendor):
         message = payload["messages"][0]
         to = message["destinations"][0]["to"]
         text = message["content"]["text"]
-        rejected = to.lstrip("+").startswith(REJECTED_PREFIX)
-        if not rejected:
-            self._record(self.name, "+" + to.lstrip("+"), text)
-        return Response.json(200, {"bulkId": secrets.token_hex(10), "messages": [{
-            "messageId": secrets.token_hex(18), "status": _REJECTED if rejected else _PENDING,
-            "destination": to, "details": {"messageCount": segments(text)},
-        }]})
+        number = "+" + to.lstrip("+")
+        status = _PENDING
+        if number.startswith("+" + REJECTED_PREFIX):
+            status = _REJECTED_DESTINATION
+        elif self._flooded(number, text):
+            status = _REJECTED_FLOODING
+        if status is _PENDING:
+            self._record(self.name, number, text)
+        return sent(to, text, status)
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault == "system-error":
+            payload = request.parsed() if request.content_type == "application/json" else None
+            if isinstance(payload, dict) and _violation(payload) is None:
+                message = payload["messages"][0]
+                return sent(message["destinations"][0]["to"], message["content"]["text"], _REJECTED_SYSTEM)
+            fault = "400"
         if fault == "400":
             return api_error(400, "E400", "Request cannot be processed.",
                              [{"property": "messages[0].content.text", "violation": "must not be blank"}])
@@ -84,6 +135,14 @@ class Infobip(Vendor):
         if fault == "429":
             return api_error(429, "E429", "Too many requests.")
         return api_error(500, "E500", "Something went wrong.")
+
+
+def sent(to: str, text: str, status: dict[str, Any]) -> Response:
+    """Infobip's 200 answer for one message with ``status``."""
+    return Response.json(200, {"bulkId": secrets.token_hex(10), "messages": [{
+        "messageId": secrets.token_hex(18), "status": status, "destination": to,
+        "details": {"messageCount": segments(text)},
+    }]})
 
 
 def _violation(payload: Any) -> tuple[str, str] | None:

@@ -33,10 +33,12 @@ https://www.twilio.com/docs/verify/api/verification):
   sends a 6-digit code, the same one again while the verification is
   pending (the sixth send is 429 60203); ``POST .../VerificationCheck``
   (``To``, ``Code``) answers 200 ``approved``/``valid: true`` once for the
-  right code, 200 ``pending``/``valid: false`` for a wrong one (after five
-  wrong ones, 429 60202), 404 20404 when no verification is pending (ten
-  minutes after the send, or after approval); ``GET /v2/Services/{sid}``
-  answers the Service with its ``code_length``.
+  right code, 200 ``pending``/``valid: false`` for a wrong one, 404 20404
+  when no verification is pending: ten minutes after the send, after
+  approval, or after the fifth wrong code, when Twilio deletes the
+  verification (Twilio, "How to test Verify without getting rate limited",
+  https://www.twilio.com/en-us/blog/test-verify-no-rate-limits);
+  ``GET /v2/Services/{sid}`` answers the Service with its ``code_length``.
 * A message sent with a ``StatusCallback`` on a loopback host gets, after
   the delivery delay, the form POSTs ``MessageStatus=sent`` then
   ``delivered`` there, signed with ``X-Twilio-Signature`` (base64
@@ -383,12 +385,12 @@ class Twilio(Vendor):
             verification = self._live(to, self._clock())
             if verification is None:
                 return self._not_found(request)
-            if verification.checks >= VERIFY_MAX_CHECKS:
-                return error(60202, 429, "Max check attempts reached")
             if hmac.compare_digest(verification.code.encode(), code.encode()):
                 del self._pending[to]
                 return Response.json(200, self._resource(verification, "approved"))
             verification.checks += 1
+            if verification.checks >= VERIFY_MAX_CHECKS:
+                del self._pending[to]
             return Response.json(200, self._resource(verification, "pending"))
 
     def _resource(self, verification: _Verification, status: str) -> dict[str, Any]:

@@ -11,30 +11,41 @@ https://developer.vonage.com/en/api/account):
   "messages": [...]}``: per SMS part ``{"to", "message-id", "status": "0",
   "remaining-balance", "message-price", "network"}``, or one ``{"status",
   "error-text"}`` with a non-zero status (2 missing parameter, 3 invalid
-  value, 4 bad credentials, 15 illegal sender address, ...).
+  value, 4 bad credentials, 15 illegal sender address, ...). The reference
+  documents no other answer: no HTTP error status, no problem document.
+* A ``from`` number is "in E.164 format, without a leading ``+`` or ``00``"
+  (vonage-python-sdk ``vonage_sms.SmsMessage``): one with either is an
+  invalid value, status 3.
 * Without ``type=unicode``, characters outside GSM-7 arrive as ``?``.
 * ``GET /account/get-balance`` with HTTP Basic ``api_key:api_secret`` answers
   ``{"value", "autoReload"}``, or 401 for other credentials (the Account
   API's balance snippet, https://developer.vonage.com/en/account/code-snippets/account-balance).
 
 * A message sent with a ``callback`` on a loopback host gets, after the
-  delivery delay, a delivery receipt there for each part: a GET with
+  delivery delay, a delivery receipt there for each part with
   ``messageId``, ``msisdn``, ``to``, ``status=delivered``, ``err-code=0``,
   ``api-key``, ``message-timestamp``, ``timestamp``, ``nonce`` and ``sig``,
   signed with ``CREDENTIALS["signature_secret"]`` by the ``md5hash`` method
   (Vonage "Delivery receipts" and "Signing Messages",
   https://developer.vonage.com/en/getting-started/concepts/signing-messages).
-  Other hosts are never called.
+  It comes in the webhook format the dashboard sets
+  (:meth:`Vonage.set_webhook_format`): ``GET`` (a query string), ``POST`` (a
+  form) or ``POST-JSON`` (a JSON body, the dashboard's recommended format
+  and the sandbox's default) (Vonage "API Settings",
+  https://developer.vonage.com/en/dashboard/control/api-settings). Other
+  hosts are never called.
 
 Status faults ``1`` ... ``33`` answer 200 with that per-message status, as
-Vonage does; ``500``, ``401`` and ``429`` are HTTP errors with Vonage's
-problem document (``type``, ``title``, ``detail``).
+Vonage does; so do the common faults ``401`` (status 4), ``429`` (status 1)
+and ``500`` (status 5) on ``/sms/json``. The balance answers them as HTTP
+errors with Vonage's problem document (``type``, ``title``, ``detail``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import secrets
 import threading
@@ -46,7 +57,7 @@ from urllib.parse import urlencode, urlsplit
 from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, call_back, is_loopback_host, same
 from .segments import is_gsm7, segments
 
-__all__ = ["CREDENTIALS", "STATUS_TEXTS", "VENDOR", "Vonage", "sign"]
+__all__ = ["CREDENTIALS", "FAULT_STATUSES", "STATUS_TEXTS", "VENDOR", "WEBHOOK_FORMATS", "Vonage", "sign"]
 
 CREDENTIALS = MappingProxyType(
     {"api_key": "5a1db0c5", "api_secret": "SandboxSecret1", "signature_secret": "sandbox-vonage-signature-secret"}
@@ -67,6 +78,10 @@ STATUS_TEXTS = MappingProxyType({
     "29": "Non-White-listed Destination - rejected",
     "33": "Number de-activated.",
 })
+#: The status ``/sms/json`` answers for each common HTTP fault.
+FAULT_STATUSES = MappingProxyType({"401": "4", "429": "1", "500": "5"})
+#: The dashboard's delivery-receipt webhook formats.
+WEBHOOK_FORMATS = ("GET", "POST", "POST-JSON")
 _DIGITS = re.compile(r"[1-9][0-9]{6,14}")
 _PROBLEMS = {
     500: ("internal-error", "Internal Server Error", "Something went wrong."),
@@ -107,6 +122,7 @@ class Vonage(Vendor):
         self._ids = itertools.count(1)
         self._receipts = {"sent": 0, "failed": 0, "skipped": 0}
         self._generation = 0
+        self._webhook_format = "POST-JSON"
         self._stopping = threading.Event()
 
     def reset(self) -> None:
@@ -114,6 +130,15 @@ class Vonage(Vendor):
             self._ids = itertools.count(1)
             self._receipts = dict.fromkeys(self._receipts, 0)
             self._generation += 1
+            self._webhook_format = "POST-JSON"
+
+    def set_webhook_format(self, webhook_format: str) -> None:
+        """How delivery receipts are sent, as the dashboard's "Webhook format"
+        says: one of :data:`WEBHOOK_FORMATS` (until :meth:`reset`)."""
+        if webhook_format not in WEBHOOK_FORMATS:
+            raise ValueError(f"unknown webhook format {webhook_format!r}; choose from {', '.join(WEBHOOK_FORMATS)}")
+        with self._lock:
+            self._webhook_format = webhook_format
 
     def stop(self) -> None:
         self._stopping.set()
@@ -126,6 +151,8 @@ class Vonage(Vendor):
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
         if fault in STATUS_TEXTS:
             return refused(fault)
+        if request.route == "/sms/json":
+            return refused(FAULT_STATUSES[fault])
         status = int(fault)
         return problem(status, {"Retry-After": "1"} if status == 429 else None)
 
@@ -159,6 +186,8 @@ class Vonage(Vendor):
             if not isinstance(fields.get(name), str) or not fields[name]:
                 return refused("2", f"Missing {name} param")
         sender, to, text = fields["from"], fields["to"], fields["text"]
+        if sender.startswith(("+", "00")) and sender.lstrip("+").isdigit():
+            return refused("3", "Invalid from param")
         if not SENDER.fullmatch(sender):
             return refused("15")
         if not _DIGITS.fullmatch(to):
@@ -170,10 +199,11 @@ class Vonage(Vendor):
         parts = segments(delivered)
         with self._lock:
             ids = [f"{next(self._ids):016X}" for _ in range(parts)]
-            generation = self._generation
+            generation, webhook_format = self._generation, self._webhook_format
         self._record(self.name, "+" + to, delivered)
         if isinstance(fields.get("callback"), str) and fields["callback"]:
-            threading.Thread(target=self._send_receipts, args=(fields["callback"], ids, sender, to, generation),
+            threading.Thread(target=self._send_receipts,
+                             args=(fields["callback"], ids, sender, to, generation, webhook_format),
                              name=f"vonage-receipt-{ids[0]}", daemon=True).start()
         return Response.json(200, {
             "message-count": str(parts),
@@ -181,7 +211,8 @@ class Vonage(Vendor):
                           "message-price": "0.03330000", "network": "24201"} for ident in ids],
         })
 
-    def _send_receipts(self, url: str, ids: list[str], sender: str, to: str, generation: int) -> None:
+    def _send_receipts(self, url: str, ids: list[str], sender: str, to: str, generation: int,
+                       webhook_format: str) -> None:
         if self._stopping.wait(self._delay):
             return
         target = urlsplit(url)
@@ -198,7 +229,14 @@ class Vonage(Vendor):
                       "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
                       "timestamp": str(int(time.time())), "nonce": secrets.token_hex(8)}
             params["sig"] = sign(CREDENTIALS["signature_secret"], params)
-            outcome = call_back(target, "GET", query=urlencode(params))
+            if webhook_format == "GET":
+                outcome = call_back(target, "GET", query=urlencode(params))
+            elif webhook_format == "POST":
+                outcome = call_back(target, "POST", body=urlencode(params).encode(),
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+            else:
+                outcome = call_back(target, "POST", body=json.dumps(params).encode(),
+                                    headers={"Content-Type": "application/json"})
             with self._lock:
                 if generation == self._generation:
                     self._receipts[outcome] += 1

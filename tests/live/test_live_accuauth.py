@@ -14,13 +14,14 @@ import os
 
 import pytest
 
-from django_sms_gateway.dispatch import build_backend, build_message
+from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.models import generate_code
 from django_sms_gateway.phone import normalize_number
 
+from .live_env import live_backend
+
 pytestmark = pytest.mark.live
 
-REQUIRED = ("ACCUAUTH_API_ID", "ACCUAUTH_API_SECRET", "SMS_LIVE_TEST_NUMBER")
 OPTIONAL = {
     "ACCUAUTH_BASE_URL": "base_url",
     "ACCUAUTH_TEMPLATE_ID": "template_id",
@@ -32,17 +33,9 @@ OPTIONAL = {
 
 @pytest.fixture
 def backend():
-    missing = [name for name in REQUIRED if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"live AccuAuth test: set {', '.join(missing)}")
-    options = {"api_id": os.environ["ACCUAUTH_API_ID"], "api_secret": os.environ["ACCUAUTH_API_SECRET"]}
-    options.update({option: os.environ[name] for name, option in OPTIONAL.items() if os.environ.get(name)})
-    built = build_backend(
-        "accuauth-live",
-        {"BACKEND": "django_sms_gateway.backends.accuauth.AccuAuthBackend", "OPTIONS": options, "TIMEOUT": 15},
-    )
-    yield built
-    built.close()
+    with live_backend("accuauth", "django_sms_gateway.backends.accuauth.AccuAuthBackend",
+                      {"ACCUAUTH_API_ID": "api_id", "ACCUAUTH_API_SECRET": "api_secret"}, OPTIONAL) as built:
+        yield built
 
 
 def test_sends_a_real_sms(backend):

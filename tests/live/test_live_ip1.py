@@ -16,30 +16,20 @@ import os
 
 import pytest
 
-from django_sms_gateway.dispatch import build_backend, build_message
+from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.models import generate_code
 from django_sms_gateway.phone import normalize_number
 
+from .live_env import live_backend
+
 pytestmark = pytest.mark.live
-
-REQUIRED = ("IP1_ACCOUNT", "IP1_API_KEY", "SMS_LIVE_TEST_NUMBER")
-
 
 @pytest.fixture
 def backend():
-    missing = [name for name in REQUIRED if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"live iP1 test: set {', '.join(missing)}")
-    options = {"account": os.environ["IP1_ACCOUNT"], "api_key": os.environ["IP1_API_KEY"]}
-    if os.environ.get("IP1_BASE_URL"):
-        options["base_url"] = os.environ["IP1_BASE_URL"]
-    if os.environ.get("IP1_SENDER"):
-        options["sender"] = os.environ["IP1_SENDER"]
-    built = build_backend(
-        "ip1-live", {"BACKEND": "django_sms_gateway.backends.ip1.IP1Backend", "OPTIONS": options, "TIMEOUT": 15}
-    )
-    yield built
-    built.close()
+    with live_backend("ip1", "django_sms_gateway.backends.ip1.IP1Backend",
+                      {"IP1_ACCOUNT": "account", "IP1_API_KEY": "api_key"},
+                      {"IP1_BASE_URL": "base_url", "IP1_SENDER": "sender"}) as built:
+        yield built
 
 
 def test_sends_a_real_sms_authentication_and_refuses_a_wrong_code(backend):

@@ -49,3 +49,35 @@ def test_aws_refuses_an_unsigned_call_as_aws_does(sandbox):
     assert answer.headers["X-Amzn-ErrorType"] == "MissingAuthenticationTokenException"
     assert answer.json()["__type"] == "MissingAuthenticationTokenException"
     assert sandbox.messages == []
+
+
+def infobip_send(sandbox, to="4798765432", text="Hi"):
+    body = {"messages": [{"sender": "Acme", "destinations": [{"to": to}], "content": {"text": text}}]}
+    answer = requests.post(sandbox.base_url("infobip") + "/sms/3/messages", json=body, timeout=2,
+                           headers={"Authorization": f"App {CREDENTIALS['infobip']['api_key']}"})
+    assert answer.status_code == 200  # Infobip answers a rejected message with 200 and its status
+    (sent,) = answer.json()["messages"]
+    return {name: sent["status"][name] for name in ("groupId", "groupName", "id", "name")}
+
+
+def test_infobip_status_ids_are_those_of_infobips_status_code_page(sandbox):
+    assert infobip_send(sandbox) == {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED"}
+    assert infobip_send(sandbox, to="15005550006") == {"groupId": 5, "groupName": "REJECTED", "id": 52,
+                                                        "name": "REJECTED_DESTINATION"}  # id 6 is REJECTED_NETWORK
+    sandbox.set_fault("infobip", "system-error", count=1)
+    assert infobip_send(sandbox) == {"groupId": 5, "groupName": "REJECTED", "id": 21, "name": "REJECTED_SYSTEM_ERROR"}
+    assert [m["text"] for m in sandbox.messages] == ["Hi"]
+
+
+def test_infobip_flooding_filter_is_per_number_20_varied_or_6_identical_an_hour(sandbox):
+    flooded = {"groupId": 5, "groupName": "REJECTED", "id": 20, "name": "REJECTED_FLOODING_FILTER"}
+    for n in range(6):
+        assert infobip_send(sandbox, text="same")["name"] == "PENDING_ACCEPTED", n
+    assert infobip_send(sandbox, text="same") == flooded
+    for n in range(14):
+        assert infobip_send(sandbox, text=f"code {n}")["name"] == "PENDING_ACCEPTED", n
+    assert infobip_send(sandbox, text="code 99") == flooded
+    assert infobip_send(sandbox, to="4798765433", text="same")["name"] == "PENDING_ACCEPTED"  # another number
+    assert len(sandbox.messages) == 21
+    sandbox.reset()
+    assert infobip_send(sandbox, text="same")["name"] == "PENDING_ACCEPTED"

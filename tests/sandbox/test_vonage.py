@@ -4,7 +4,11 @@ as Vonage documents, and the balance check."""
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -47,6 +51,8 @@ def test_text_type_turns_characters_outside_gsm7_into_question_marks(sandbox):
         ({"api_key": ""}, "2"),
         ({"to": ""}, "2"),
         ({"to": "+4798765432"}, "3"),  # Vonage takes the number without "+"
+        ({"from": "+4740003410"}, "3"),  # a from number goes without "+" or "00" too
+        ({"from": "004740003410"}, "3"),
         ({"from": "Acme Bank AS"}, "15"),
         ({"type": "binary"}, "3"),
     ],
@@ -83,3 +89,65 @@ def test_receipts_go_to_loopback_hosts_only(sandbox):
 def test_sign_is_vonages_md5hash():
     expected = hashlib.md5(b"&a=1_2&b=x_ysecret", usedforsecurity=False).hexdigest()
     assert sign("secret", {"b": "x&y", "a": "1=2"}) == expected
+
+
+class Receiver:
+    """A loopback server that keeps every request it gets: (method, query, content type, body)."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((self.command, urlsplit(self.path).query, self.headers.get("Content-Type"), body))
+                self.send_response(204)
+                self.end_headers()
+
+            do_GET = do_POST = do_any
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dlr"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("webhook_format", ["GET", "POST", "POST-JSON", None])
+def test_receipts_come_in_the_dashboards_webhook_format(sandbox, webhook_format):
+    """Vonage's dashboard sends receipts as a query string (GET), a form
+    (POST) or JSON (POST-JSON, its recommended format and the default here)."""
+    receiver = Receiver()
+    try:
+        if webhook_format:
+            sandbox.vendors["vonage"].set_webhook_format(webhook_format)
+        vonage_send(sandbox, {"from": "Acme", "to": "4798765432", "text": "hi", "callback": receiver.url})
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not receiver.received:
+            time.sleep(0.02)
+    finally:
+        receiver.close()
+    [(method, query, content_type, body)] = receiver.received
+    if webhook_format == "GET":
+        assert (method, body) == ("GET", b"")
+        params = dict(parse_qsl(query))
+    elif webhook_format == "POST":
+        assert (method, query, content_type) == ("POST", "", "application/x-www-form-urlencoded")
+        params = dict(parse_qsl(body.decode()))
+    else:
+        assert (method, query, content_type) == ("POST", "", "application/json")
+        params = json.loads(body)
+    assert params["msisdn"] == "4798765432" and params["status"] == "delivered"
+    signed = {name: value for name, value in params.items() if name != "sig"}
+    assert params["sig"] == sign(VONAGE["signature_secret"], signed)
+    assert sandbox.vendors["vonage"].receipt_counts() == {"sent": 1, "failed": 0, "skipped": 0}
+
+
+def test_an_unknown_webhook_format_is_refused(sandbox):
+    with pytest.raises(ValueError, match="POST-JSON"):
+        sandbox.vendors["vonage"].set_webhook_format("PUT")

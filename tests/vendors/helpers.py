@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import socket
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import django_sms_gateway
 from django_sms_gateway.backends.base import SMSMessage
@@ -63,6 +66,26 @@ VENDORS: dict[str, tuple[str, dict[str, Any]]] = {
     "aws": ("django_sms_gateway.backends.aws.AWSEndUserMessagingBackend", {"region": "eu-west-1"}),
 }
 SIGNICAT, ZIGNSEC, ACCUAUTH, IP1 = (VENDORS[name][0] for name in ("signicat", "zignsec", "accuauth", "ip1"))
+
+
+def importable(name: str) -> bool:
+    """Whether ``import name`` works here."""
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
+#: Skips a test that sends through AWS (it signs with botocore) where the [aws] extra is not installed,
+#: as tests/vendors/test_aws.py skips.
+NEEDS_BOTOCORE = pytest.mark.skipif(not importable("botocore"),
+                                    reason="the AWS backend needs the [aws] extra (botocore) for signing")
+
+
+def vendor_params(vendors: list[str]) -> list[Any]:
+    """``vendors`` as pytest parameters, AWS's marked :data:`NEEDS_BOTOCORE`."""
+    return [pytest.param(vendor, marks=[NEEDS_BOTOCORE] if vendor == "aws" else []) for vendor in vendors]
 
 
 def credentials(vendor: str) -> dict[str, str]:

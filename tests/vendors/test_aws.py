@@ -119,10 +119,46 @@ def test_without_botocore_the_gateway_is_a_configuration_error_naming_the_extra(
     assert info.value.hint == "pip install 'django-otp-sms-gateway[aws]'"
 
 
-def test_default_endpoint_is_regional():
-    entry = gateway_entry("aws", None, base_url="https://x.example")
+@pytest.mark.parametrize(("region", "host"), [
+    ("eu-west-1", "sms-voice.eu-west-1.amazonaws.com"),
+    ("us-gov-west-1", "sms-voice.us-gov-west-1.amazonaws.com"),
+    ("cn-north-1", "sms-voice.cn-north-1.amazonaws.com.cn"),
+    ("cn-northwest-1", "sms-voice.cn-northwest-1.amazonaws.com.cn"),
+    ("eusc-de-east-1", "sms-voice.eusc-de-east-1.amazonaws.eu"),
+    ("us-iso-east-1", "sms-voice.us-iso-east-1.c2s.ic.gov"),
+    ("us-isob-east-1", "sms-voice.us-isob-east-1.sc2s.sgov.gov"),
+    ("eu-isoe-west-1", "sms-voice.eu-isoe-west-1.cloud.adc-e.uk"),
+    ("us-isof-south-1", "sms-voice.us-isof-south-1.csp.hci.ic.gov"),
+])
+def test_default_endpoint_is_regional_under_the_partitions_dns_suffix(region, host):
+    """The suffix of the region's partition, as botocore's endpoint data (partitions.json) gives it."""
+    entry = gateway_entry("aws", None, base_url="https://x.example", region=region)
     del entry["OPTIONS"]["base_url"]
-    assert build_backend("aws", entry).base_url == "https://sms-voice.eu-west-1.amazonaws.com"
+    assert build_backend("aws", entry).base_url == f"https://{host}"
+
+
+def unsigned(monkeypatch):
+    """The SigV4 signer adds nothing: the request goes without a token."""
+    monkeypatch.setattr("django_sms_gateway.backends.aws_json._SigV4.__call__", lambda self, request: request)
+
+
+def test_a_request_without_a_token_is_a_credentials_refusal(sandbox, make_backend, monkeypatch):
+    """AWS answers an unsigned request with MissingAuthenticationTokenException."""
+    unsigned(monkeypatch)
+    with pytest.raises(GatewayAuthError, match="MissingAuthenticationTokenException"):
+        make_backend().send(build_message(NUMBER, CODE), timeout=2)
+    checked = make_backend().check_credentials(timeout=2)
+    assert checked.outcome == "refused" and "MissingAuthenticationTokenException" in checked.detail
+    assert "Authorization" not in sandbox.last_request("aws").headers and sandbox.messages == []
+
+
+@pytest.mark.parametrize("name", ["MissingAuthenticationToken", "MissingAuthenticationTokenException"])
+@pytest.mark.parametrize("status", [400, 403])
+def test_the_missing_token_error_is_recognised_under_both_names(make_backend, name, status):
+    with FixedAnswer(status, {"__type": name, "message": "Missing Authentication Token"}) as vendor:
+        with pytest.raises(GatewayAuthError, match=name):
+            make_backend(base_url=vendor.url).send(build_message(NUMBER, CODE), timeout=2)
+        assert make_backend(base_url=vendor.url).check_credentials(timeout=2).outcome == "refused"
 
 
 def test_credential_check(make_backend, monkeypatch):

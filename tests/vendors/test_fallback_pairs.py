@@ -1,30 +1,30 @@
 """A site lists one vendor first and another second: with the first answering
 500 or hanging, the code arrives through the second, over real HTTP against
-the sandbox, and that code verifies. New vendors join by adding their
-sandbox name to FALLBACK_VENDORS (and their entry to helpers.VENDORS)."""
+the sandbox, and that code verifies. Every vendor of helpers.VENDORS whose
+backend sends the text it is given takes part."""
 
-import importlib.util
 import itertools
 import re
 
 import pytest
 from django.test import override_settings
+from django.utils.module_loading import import_string
 
 from django_sms_gateway.models import DeliveryRecord
 
-from .helpers import gateway_entry
+from .helpers import NEEDS_BOTOCORE, VENDORS, gateway_entry
 
 pytestmark = pytest.mark.django_db
 
-#: Vendors that send the text we give them (vendor-made codes are tested in their own files).
-FALLBACK_VENDORS = ["twilio", "vonage", "infobip", "sinch", "aws", "signicat", "zignsec"]
-NEWER_VENDORS = {"twilio", "vonage", "infobip", "sinch", "aws"}
-NO_BOTOCORE = pytest.mark.skipif(importlib.util.find_spec("botocore") is None,
-                                 reason="the AWS backend needs the [aws] extra (botocore) for signing")
-#: Every ordered pair with one of the newer vendors in it.
+#: Vendors that send the text we give them (vendor-made and vendor-rendered texts are tested in their own files).
+FALLBACK_VENDORS = [
+    name for name, (path, _options) in VENDORS.items()
+    if not (backend := import_string(path)).verifies_codes and backend.uses_site_message
+]
+#: Every ordered pair.
 PAIRS = [
-    pytest.param(first, second, id=f"{first}-then-{second}", marks=[NO_BOTOCORE] if "aws" in (first, second) else [])
-    for first, second in itertools.permutations(FALLBACK_VENDORS, 2) if NEWER_VENDORS & {first, second}
+    pytest.param(first, second, id=f"{first}-then-{second}", marks=[NEEDS_BOTOCORE] if "aws" in (first, second) else [])
+    for first, second in itertools.permutations(FALLBACK_VENDORS, 2)
 ]
 CODE = re.compile(r"\b(\d{6})\b")
 #: The first vendor's time budget: a hung vendor costs this much per test.

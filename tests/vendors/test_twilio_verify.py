@@ -11,8 +11,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django_sms_gateway.backends.twilio_verify import TwilioVerifyBackend
 from django_sms_gateway.dispatch import build_message
 from django_sms_gateway.exceptions import (
-    GatewayRateLimited,
     GatewayUnavailable,
+    RecipientRateLimited,
     RecipientRefused,
     RequestRejected,
 )
@@ -54,7 +54,9 @@ def test_start_request_matches_the_api_reference(sandbox, make_backend):
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
-        *HTTP_FAULT_ERRORS, ("60203", GatewayRateLimited), ("60200", RequestRejected),
+        *(fault for fault in HTTP_FAULT_ERRORS if fault[0] != "429"),
+        ("429", RecipientRateLimited),  # 20429 at Verify: its per-number safeguards
+        ("60203", RecipientRateLimited), ("60200", RequestRejected),
     ],
 )
 def test_start_faults_map_to_our_errors(sandbox, make_backend, fault, expected):
@@ -127,7 +129,7 @@ def test_five_wrong_checks_end_the_verification(sandbox, make_backend):
     code = verify_code(sandbox)
     for _ in range(5):
         assert backend.verify(NUMBER, other_code(code), timeout=2) is False
-    assert backend.verify(NUMBER, code, timeout=2) is False  # 429 60202: no more checks
+    assert backend.verify(NUMBER, code, timeout=2) is False  # 404: Twilio deleted the verification
 
 
 # -- configuration -------------------------------------------------------------------

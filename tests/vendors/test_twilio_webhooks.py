@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.vendors.urls"),
 
 URL = "/sms/webhooks/twilio/twilio/"
 CALLBACK = "https://example.com" + URL
+PORT_URL = "/sms/webhooks/twilio/twilio-port/"
+PORT_CALLBACK = "https://example.com:8443" + PORT_URL
 TOKEN = CREDENTIALS["twilio"]["auth_token"]
 SID = "SM" + "0f" * 16
 
@@ -30,6 +32,7 @@ RECORD = {"gateway": "twilio", "reference": SID, "status": "queued"}
 def gateways(sandbox):
     return {
         "twilio": gateway_entry("twilio", sandbox, status_callback=CALLBACK),
+        "twilio-port": gateway_entry("twilio", sandbox, status_callback=PORT_CALLBACK),
         "twilio-nocallback": gateway_entry("twilio", sandbox),
         "vonage": gateway_entry("vonage", sandbox),
     }
@@ -56,6 +59,54 @@ def test_signature_is_twilios_documented_algorithm():
     assert signature(TOKEN, CALLBACK, {k: [v] for k, v in params.items()}) == expected
 
 
+def hand_signed(url, signed_pairs):
+    """base64 HMAC-SHA1 with the Auth Token over ``url`` and the name+value
+    strings given, written out by hand as twilio-python's RequestValidator
+    builds them."""
+    return base64.b64encode(hmac.new(TOKEN.encode(), (url + "".join(signed_pairs)).encode(),
+                                     hashlib.sha1).digest()).decode()
+
+
+def test_a_repeated_value_is_signed_once_as_twilio_pythons_validator_does(client, record):
+    """RequestValidator sorts each name's de-duplicated values."""
+    pairs = [("MessageSid", SID), ("MessageStatus", "delivered"), ("Tag", "b"), ("Tag", "a"), ("Tag", "b")]
+    header = hand_signed(CALLBACK, ["MessageSid" + SID, "MessageStatusdelivered", "Taga", "Tagb"])
+    response = client.post(URL, urlencode(pairs), content_type="application/x-www-form-urlencoded",
+                           headers={SIGNATURE_HEADER: header})
+    assert (response.status_code, response.content) == (200, b"ok\n")
+    record.refresh_from_db()
+    assert record.status == "delivered"
+
+
+@pytest.mark.parametrize(("url", "signed_over"), [
+    (URL, "https://example.com:443" + URL),  # no port configured; Twilio signed with the default port
+    (URL, CALLBACK),
+    (PORT_URL, "https://example.com" + PORT_URL),  # a port configured; Twilio signed without it
+    (PORT_URL, PORT_CALLBACK),
+])
+def test_the_callback_url_is_checked_with_and_without_its_port(client, record, url, signed_over):
+    record.gateway = url.strip("/").rpartition("/")[2]
+    record.save()
+    params = fields("delivered")
+    header = hand_signed(signed_over, [name + params[name] for name in sorted(params)])
+    response = client.post(url, urlencode(params), content_type="application/x-www-form-urlencoded",
+                           headers={SIGNATURE_HEADER: header})
+    assert (response.status_code, response.content) == (200, b"ok\n")
+    record.refresh_from_db()
+    assert record.status == "delivered"
+
+
+def test_another_port_or_host_is_not_accepted(client, record):
+    params = fields("delivered")
+    signed = [name + params[name] for name in sorted(params)]
+    for other in ("https://example.com:8443" + URL, "https://example.org" + URL, "http://example.com" + URL):
+        response = client.post(URL, urlencode(params), content_type="application/x-www-form-urlencoded",
+                               headers={SIGNATURE_HEADER: hand_signed(other, signed)})
+        assert response.status_code == 403, other
+    record.refresh_from_db()
+    assert record.status == "queued"
+
+
 def test_url_name_and_path():
     assert reverse("django_sms_gateway:twilio-webhook", args=["twilio"]) == URL
 
@@ -72,6 +123,32 @@ def test_a_late_non_final_status_does_not_replace_a_final_one(client, record):
     assert post(client, fields("sent")).status_code == 200
     record.refresh_from_db()
     assert record.status == "delivered"
+
+
+@pytest.mark.parametrize(("first", "replays"), [
+    ("delivered", ["failed", "delivered", "undelivered", "sent"]),
+    ("failed", ["delivered", "failed", "queued"]),
+])
+def test_the_first_final_status_is_kept_against_every_later_or_replayed_callback(client, record, first, replays):
+    """Twilio signs no timestamp, so a captured callback verifies for ever:
+    once a final status is recorded, no callback (replayed or genuine)
+    changes the record."""
+    assert post(client, fields(first)).status_code == 200
+    record.refresh_from_db()
+    recorded_at = record.updated_at
+    for status in replays:
+        assert post(client, fields(status)).status_code == 200
+    record.refresh_from_db()
+    assert (record.status, record.updated_at) == (first, recorded_at)
+
+
+def test_a_replayed_non_final_callback_writes_nothing(client, record):
+    assert post(client, fields("sent")).status_code == 200
+    record.refresh_from_db()
+    recorded_at = record.updated_at
+    assert post(client, fields("sent")).status_code == 200
+    record.refresh_from_db()
+    assert (record.status, record.updated_at) == ("sent", recorded_at)
 
 
 @pytest.mark.parametrize("tamper", ["status", "token", "unsigned", "url"])

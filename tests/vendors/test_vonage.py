@@ -18,6 +18,7 @@ from django_sms_gateway.exceptions import (
 )
 from sms_sandbox import CREDENTIALS
 from sms_sandbox.base import Response
+from sms_sandbox.vonage import FAULT_STATUSES
 
 from .helpers import HTTP_FAULTS, NUMBER, closed_port_url, gateway_entry, message_with
 
@@ -81,13 +82,26 @@ def test_documented_mapping():
 
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
-    HTTP_FAULTS,
+    [fault for fault in HTTP_FAULTS if fault[0] not in FAULT_STATUSES],
 )
 def test_transport_and_http_faults_map_to_our_errors(sandbox, make_backend, fault, error, status):
     sandbox.set_fault("vonage", fault)
     with pytest.raises(error) as info:
         make_backend().send(message(), timeout=0.5)
     assert type(info.value) is error and info.value.status_code == status and info.value.retry_next
+
+
+@pytest.mark.parametrize(("fault", "error", "vendor_status"), [
+    ("401", GatewayAuthError, "4"), ("429", GatewayRateLimited, "1"), ("500", GatewayUnavailable, "5"),
+])
+def test_credentials_throttling_and_outages_come_as_a_200_with_a_status(sandbox, make_backend, fault, error,
+                                                                        vendor_status):
+    """/sms/json documents no HTTP error: a wrong secret, throttling and
+    Vonage's own error are statuses 4, 1 and 5 in a 200 answer."""
+    sandbox.set_fault("vonage", fault)
+    with pytest.raises(error) as info:
+        make_backend().send(message(), timeout=2)
+    assert type(info.value) is error and (info.value.status_code, info.value.vendor_status) == (200, vendor_status)
 
 
 def test_wrong_secret_is_status_4_without_the_secret(make_backend):
@@ -166,8 +180,17 @@ def test_option_errors_name_gateway_and_option(options, problem):
 
 
 def test_sender_comes_from_otp_sms_sender(sandbox, settings, built_backends):
-    settings.OTP_SMS_SENDER = "+4740003410"
+    settings.OTP_SMS_SENDER = "Acme Bank"
     entry = gateway_entry("vonage", sandbox)
     del entry["OPTIONS"]["sender"]
     built_backends("vonage", entry).send(message(), timeout=2)
-    assert sandbox.last_request("vonage").parsed["from"] == "+4740003410"
+    assert sandbox.last_request("vonage").parsed["from"] == "Acme Bank"
+
+
+@pytest.mark.parametrize("sender", ["+4740003410", "004740003410", "4740003410"])
+def test_a_sender_number_goes_without_a_leading_plus_or_00(sandbox, make_backend, sender):
+    """Vonage takes a from number "in E.164 format, without a leading + or 00"
+    (vonage-python-sdk); the sandbox refuses one with either (status 3)."""
+    result = make_backend(sender=sender).send(message(), timeout=2)
+    assert sandbox.last_request("vonage").parsed["from"] == "4740003410"
+    assert result.status == "accepted" and sandbox.messages[-1]["text"] == message().text

@@ -1,6 +1,7 @@
 """Vonage delivery receipts: refused unless signed with the signature secret
-and fresh, in each signature method and each way Vonage sends them (GET,
-POST form, POST JSON); the status they record."""
+and fresh, in each signature method and each way Vonage sends them (POST
+form, POST JSON, and GET where the gateway allows it); the status they
+record."""
 
 import hashlib
 import hmac
@@ -35,9 +36,15 @@ RECORD = {"gateway": "vonage", "reference": MESSAGE_ID, "status": "accepted"}
 def gateways(sandbox):
     return {
         "vonage": entry(sandbox),
+        "vonage-get": entry(sandbox, receipts_by_get=True),
         "vonage-sha256": entry(sandbox, signature_method="sha256"),
         "vonage-unsigned": gateway_entry("vonage", sandbox),
     }
+
+
+def deliver(client, params, url=URL):
+    """``params`` as Vonage's POST webhook format sends them (a form)."""
+    return client.post(url, urlencode(params), content_type="application/x-www-form-urlencoded")
 
 
 def receipt(status="delivered", *, method="md5hash", secret=SECRET, timestamp=None, **extra):
@@ -69,9 +76,11 @@ def test_url_name_and_path():
 def test_signed_receipt_is_recorded_however_vonage_sends_it(client, record, how):
     params = receipt()
     if how == "get":
-        response = client.get(URL + "?" + urlencode(params))
+        record.gateway = "vonage-get"
+        record.save()
+        response = client.get("/sms/webhooks/vonage/vonage-get/?" + urlencode(params))
     elif how == "form":
-        response = client.post(URL, urlencode(params), content_type="application/x-www-form-urlencoded")
+        response = deliver(client, params)
     else:
         response = client.post(URL, json.dumps(params), content_type="application/json")
     assert (response.status_code, response.content) == (200, b"ok\n")
@@ -79,13 +88,23 @@ def test_signed_receipt_is_recorded_however_vonage_sends_it(client, record, how)
     assert record.status == "delivered"
 
 
+def test_receipts_by_get_are_refused_unless_the_gateway_allows_them(client, record, caplog):
+    """A GET puts the recipient's full number (msisdn) in every access log on
+    its way: refused (405, POST allowed) and nothing written."""
+    response = client.get(URL + "?" + urlencode(receipt()))
+    assert (response.status_code, response["Allow"]) == (405, "POST")
+    record.refresh_from_db()
+    assert record.status == "accepted"
+    assert "receipts_by_get" in caplog.text and "4798765432" not in caplog.text
+
+
 def test_sha256_method(client, record):
     record.gateway = "vonage-sha256"
     record.save()
     params = receipt(method="sha256")
-    assert client.get("/sms/webhooks/vonage/vonage-sha256/?" + urlencode(params)).status_code == 200
+    assert deliver(client, params, "/sms/webhooks/vonage/vonage-sha256/").status_code == 200
     params = receipt(method="md5hash")  # the other method's signature does not pass
-    assert client.get("/sms/webhooks/vonage/vonage-sha256/?" + urlencode(params)).status_code == 403
+    assert deliver(client, params, "/sms/webhooks/vonage/vonage-sha256/").status_code == 403
 
 
 @pytest.mark.parametrize("tamper", ["status", "secret", "stale", "unsigned", "api-key"])
@@ -100,36 +119,38 @@ def test_bad_or_stale_signature_is_refused_and_nothing_is_written(client, record
         params = receipt(**{"api-key": "00000000"})
     else:
         params = {k: v for k, v in receipt().items() if k != "sig"}
-    response = client.get(URL + "?" + urlencode(params))
+    response = deliver(client, params)
     assert (response.status_code, response.content) == (403, b"signature refused\n")
     record.refresh_from_db()
     assert record.status == "accepted"
 
 
 def test_a_late_buffered_receipt_does_not_replace_delivered(client, record):
-    client.get(URL + "?" + urlencode(receipt("delivered")))
-    assert client.get(URL + "?" + urlencode(receipt("buffered"))).status_code == 200
+    deliver(client, receipt("delivered"))
+    assert deliver(client, receipt("buffered")).status_code == 200
     record.refresh_from_db()
     assert record.status == "delivered"
 
 
 def test_malformed_receipt_is_400(client, record):
-    assert client.get(URL + "?" + urlencode(receipt("exploded"))).status_code == 400
+    assert deliver(client, receipt("exploded")).status_code == 400
 
 
 def test_receipt_for_another_part_is_acknowledged(client, record):
-    response = client.get(URL + "?" + urlencode(receipt(messageId="0A0000001234ABCE")))
+    response = deliver(client, receipt(messageId="0A0000001234ABCE"))
     assert (response.status_code, response.content) == (200, b"ignored\n")
 
 
 @pytest.mark.parametrize("alias", ["nope", "vonage-unsigned"])
 def test_aliases_that_do_not_check_signatures_are_404(client, alias):
+    assert deliver(client, receipt(), f"/sms/webhooks/vonage/{alias}/").status_code == 404
     assert client.get(f"/sms/webhooks/vonage/{alias}/?" + urlencode(receipt())).status_code == 404
 
 
 def test_oversized_receipt_is_413(client, record, settings):
     settings.OTP_SMS_WEBHOOK_MAX_BYTES = 100
-    assert client.get(URL + "?" + urlencode(receipt(padding="x" * 200))).status_code == 413
+    assert deliver(client, receipt(padding="x" * 200)).status_code == 413
+    assert client.get("/sms/webhooks/vonage/vonage-get/?" + urlencode(receipt(padding="x" * 200))).status_code == 413
 
 
 def test_pure_functions():

@@ -7,9 +7,13 @@ gateway, outcome, time and reason. Exits non-zero when nothing was delivered.
 ``manage.py sendtestsms --check [--gateway ALIAS]`` sends nothing: it asks
 each gateway's vendor something harmless that tells whether it accepts our
 credentials (:meth:`~django_sms_gateway.backends.base.BaseBackend.check_credentials`)
-and prints one line per gateway: credentials accepted, refused, or cannot be
-checked. Exits non-zero when any gateway's credentials are refused, so a
-deploy can gate on it.
+and prints one line per gateway: credentials accepted, refused, could not be
+checked (the vendor could not be reached or its answer did not tell), or no
+check available (the vendor has no such question; only a real send can tell).
+A deploy can gate on its exit status: 0 when no gateway was refused or
+unreached, 1 when a vendor refused credentials (or ``SMS_GATEWAYS`` is
+wrong), 2 for a wrong command line, 3 when a vendor could not be asked and
+none refused.
 
 Through the chain, gateways whose circuit breaker is open are skipped, as at
 login. ``--gateway`` and ``--all`` test a gateway even while its circuit is
@@ -38,7 +42,17 @@ from ...phone import mask_number, normalize_number
 from ...text import compile_template
 
 #: How each credential check outcome is printed.
-CHECK_LABELS = {"accepted": "credentials accepted", "refused": "credentials refused", "unchecked": "cannot be checked"}
+CHECK_LABELS = {
+    "accepted": "credentials accepted",
+    "refused": "credentials refused",
+    "unchecked": "could not be checked",
+    "unsupported": "no check available",
+}
+#: Exit statuses (0: nothing failed): a refusal, a misconfiguration or nothing delivered; a wrong
+#: command line (as argparse's own errors); a vendor that could not be asked, none refusing (``--check``).
+REFUSED = 1
+USAGE = 2
+UNREACHED = 3
 
 #: Stands in for the code: the same digits every time, so nobody mistakes it for one.
 TEST_DIGITS = "1234567890"
@@ -70,8 +84,8 @@ class Command(BaseCommand):
         "Send a test SMS (not a login code) through SMS_GATEWAYS and show each attempt: "
         "gateway, outcome, time and reason. Exits non-zero when nothing was delivered. "
         "Not subject to the sending limits (OTP_SMS_LIMITS). "
-        "With --check, nothing is sent: each gateway's credentials are checked, "
-        "and the exit status is non-zero when any are refused."
+        "With --check, nothing is sent: each gateway's credentials are checked; "
+        "the exit status is 1 when any are refused, 3 when a vendor could not be asked."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -91,23 +105,25 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         typed = options["number"]
         if options["check"] and typed is not None:
-            raise CommandError("--check sends nothing: give no number.")
+            raise CommandError("--check sends nothing: give no number.", returncode=USAGE)
         if not options["check"] and typed is None:
-            raise CommandError("Give the number to send the test SMS to, or --check to send nothing.")
+            raise CommandError("Give the number to send the test SMS to, or --check to send nothing.", returncode=USAGE)
         try:
             backends = gateways.all()
         except ImproperlyConfigured as exc:
             raise CommandError(f"SMS_GATEWAYS is misconfigured: {exc} (run manage.py check for hints)") from None
         if options["gateway"] and options["gateway"] not in gateways:
             known = ", ".join(b.alias for b in backends)
-            raise CommandError(f"No gateway {options['gateway']!r} in SMS_GATEWAYS (configured: {known}).")
+            raise CommandError(
+                f"No gateway {options['gateway']!r} in SMS_GATEWAYS (configured: {known}).", returncode=USAGE
+            )
         if options["check"]:
             self._check_credentials([gateways[options["gateway"]]] if options["gateway"] else backends)
             return
         try:
             recipient = normalize_number(typed, settings.OTP_SMS_DEFAULT_REGION)
         except ValidationError as exc:
-            raise CommandError(f"Cannot send to {typed!r}: {' '.join(exc.messages)}") from None
+            raise CommandError(f"Cannot send to {typed!r}: {' '.join(exc.messages)}", returncode=USAGE) from None
 
         runs: list[list[BaseBackend] | None]
         if options["gateway"]:
@@ -162,18 +178,33 @@ class Command(BaseCommand):
         self.stdout.write(style(f"{attempt.alias:<20} {attempt.outcome:<8} {elapsed:>9}  {reason}"))
 
     def _check_credentials(self, backends: list[BaseBackend]) -> None:
-        """One line per gateway; a CommandError when any refused its credentials."""
+        """One line per gateway, then a summary; a CommandError with the
+        status :data:`REFUSED` or :data:`UNREACHED` when any was refused or could not be asked."""
         self.stdout.write("Credential check (no SMS is sent): " + ", ".join(b.alias for b in backends))
-        refused = []
+        by_outcome: dict[str, list[str]] = {outcome: [] for outcome in CHECK_LABELS}
         for backend in backends:
             try:
                 result = backend.check_credentials(timeout=backend.timeout)
             except GatewayError as exc:
                 result = CredentialCheck("unchecked", f"the vendor did not answer: {exc.reason}")
-            if result.outcome == "refused":
-                refused.append(backend.alias)
-            styles = {"accepted": self.style.SUCCESS, "refused": self.style.ERROR}
+            by_outcome[result.outcome].append(backend.alias)
+            styles = {"accepted": self.style.SUCCESS, "refused": self.style.ERROR, "unchecked": self.style.ERROR}
             style = styles.get(result.outcome, self.style.WARNING)
             self.stdout.write(style(f"{backend.alias:<20} {CHECK_LABELS[result.outcome]:<21} {result.detail}"))
+        refused, unchecked, unsupported = by_outcome["refused"], by_outcome["unchecked"], by_outcome["unsupported"]
+        problems = []
         if refused:
-            raise CommandError(f"Credentials refused by: {', '.join(refused)}.")
+            problems.append(f"Credentials refused by: {', '.join(refused)}.")
+        if unchecked:
+            problems.append(
+                f"Could not check {', '.join(unchecked)}: the vendor could not be reached or did not answer "
+                "(see above); try again."
+            )
+        if problems:
+            raise CommandError(" ".join(problems), returncode=REFUSED if refused else UNREACHED)
+        if unsupported:
+            self.stdout.write(self.style.WARNING(
+                f"No credentials were refused; only a real send can tell for: {', '.join(unsupported)}."
+            ))
+        else:
+            self.stdout.write(self.style.SUCCESS("Every gateway accepted its credentials."))
