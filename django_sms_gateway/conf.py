@@ -24,17 +24,38 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import django.conf
 import phonenumbers
 from django.core.signals import setting_changed
-from django.utils.translation import gettext_lazy as _
+from django.utils.functional import Promise
+from django.utils.translation import ngettext_lazy
 from phonenumbers import PhoneNumberType
 
-from .checks import E001, E006, E009, E012, E013, E014, E015, E020, E022, W003, W011, W012, W013, W014, W015, W016, W017
+from .checks import (
+    E001,
+    E002,
+    E006,
+    E009,
+    E012,
+    E013,
+    E014,
+    E015,
+    E020,
+    E022,
+    W003,
+    W011,
+    W012,
+    W013,
+    W014,
+    W015,
+    W016,
+    W017,
+)
 from .exceptions import ConfigurationError, ConfigurationWarning
-from .text import OriginBinding, OriginError
+from .text import MessageText, OriginBinding, OriginError
 
 __all__ = [
     "DEFAULTS", "LIMIT_NAMES", "RECEIVING_TYPES", "BreakerPolicy", "GatewaySettings", "Limit", "LimitsConfig",
@@ -55,7 +76,12 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_COOLDOWN_DURATION": 60,
     # The message.
     "OTP_SMS_SENDER": None,
-    "OTP_SMS_MESSAGE": _("Your verification code is {token}. It expires in {minutes} minutes."),
+    # A string, a lazy translation, ngettext_lazy(one minute, more) or a pair (one minute, more).
+    "OTP_SMS_MESSAGE": ngettext_lazy(
+        "Your verification code is {token}. It expires in {minutes} minute.",
+        "Your verification code is {token}. It expires in {minutes} minutes.",
+        "minutes",
+    ),
     "OTP_SMS_SITE_NAME": "",
     # Origin-bound codes: the site's host (last line "@host #code"), the host of an iframe asking
     # for the code (" %host" after it), and the Android SMS Retriever app hash (a line before it).
@@ -551,6 +577,38 @@ def _lockout_number(name: str, *, whole: bool, minimum: float) -> Callable[[Any]
     return read
 
 
+def _lazy_plural(value: Promise) -> Any:
+    """The translation function of an ``ngettext_lazy()`` (or ``npgettext_lazy()``)
+    string, with its msgids bound, called as ``f(number=n)``; None for any other
+    lazy string. Read from the recipe Django gives such a string for pickling."""
+    try:
+        recipe: Any = value.__reduce__()
+        _rebuild, (function, _result, _number, arguments) = recipe
+    except (TypeError, ValueError):
+        return None
+    if not (callable(function) and isinstance(arguments, dict) and {"singular", "plural"} <= arguments.keys()):
+        return None
+    return partial(function, **{key: text for key, text in arguments.items() if key != "number"})
+
+
+def message_text(value: Any) -> MessageText:
+    """``OTP_SMS_MESSAGE`` as a :class:`~django_sms_gateway.text.MessageText`: a
+    string or lazy translation for every number of minutes, a lazy plural whose
+    form the number picks in each language, or a pair (one minute, any other)."""
+    if isinstance(value, str):
+        return MessageText(value)
+    if isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, str | Promise) for v in value):
+        return MessageText(value[0], value[1])
+    if isinstance(value, Promise):
+        return MessageText(value, choose=_lazy_plural(value))
+    raise _error(
+        f"OTP_SMS_MESSAGE must be a string, a lazy translation, ngettext_lazy(one, other) or a pair "
+        f"(one minute, other), not {value!r}.", E002,
+        "Use ngettext_lazy(singular, plural, 'minutes') for a text that names the minutes in several "
+        "languages, or a plain string.", "OTP_SMS_MESSAGE",
+    )
+
+
 def _record_days(value: Any) -> int | None:
     return None if value is None else whole_number("OTP_SMS_DELIVERY_RECORD_DAYS", value, minimum=1)
 
@@ -575,6 +633,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_THROTTLE_MAX_DELAY": _lockout_number("OTP_SMS_THROTTLE_MAX_DELAY", whole=False, minimum=1),
     "OTP_SMS_MAX_FAILURES": _lockout_number("OTP_SMS_MAX_FAILURES", whole=True, minimum=0),
     "OTP_SMS_SENDER": lambda v: _optional_text("OTP_SMS_SENDER", v),
+    "OTP_SMS_MESSAGE": message_text,
     "OTP_SMS_SITE_NAME": lambda v: "" if v is None else v,
     "OTP_SMS_BASE_TEMPLATE": lambda v: v or DEFAULTS["OTP_SMS_BASE_TEMPLATE"],
     "OTP_SMS_DEFAULT_REGION": lambda v: _region("OTP_SMS_DEFAULT_REGION", v),

@@ -27,7 +27,6 @@ import django.conf
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils import translation
-from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from . import signals
@@ -170,11 +169,12 @@ class Delivery:
 def build_message(recipient: str, code: str, *, validity: int | None = None) -> SMSMessage:
     """The :class:`SMSMessage` for ``code``, rendered in the active language."""
     validity = settings.OTP_SMS_TOKEN_VALIDITY if validity is None else validity
-    template = compile_template(str(settings.OTP_SMS_MESSAGE), settings.origin)
+    minutes = whole_minutes(validity)
+    template = compile_template(settings.OTP_SMS_MESSAGE.source(minutes), settings.origin)
     site_name = settings.OTP_SMS_SITE_NAME
     return SMSMessage(
         recipient=recipient,
-        text=template.render(code, minutes=whole_minutes(validity), site_name=site_name),
+        text=template.render(code, minutes=minutes, site_name=site_name),
         code=code,
         validity=validity,
         template=template,
@@ -295,22 +295,26 @@ def development_backend_problems(backends: Iterable[Any]) -> list[Problem]:
 
 
 def message_sources() -> dict[str, list[str]]:
-    """``OTP_SMS_MESSAGE`` as each enabled language renders it: text -> language codes.
+    """Every form of ``OTP_SMS_MESSAGE`` each enabled language renders: text -> language codes.
 
     A lazily translated message is rendered in every language of
-    ``LANGUAGES`` (and ``LANGUAGE_CODE``); a plain string only once.
+    ``LANGUAGES`` (and ``LANGUAGE_CODE``); a plain string only once. Each
+    plural form a number of minutes can pick is a text of its own. Raises
+    ``ConfigurationError`` (E002) when the setting is none of the kinds
+    :func:`~django_sms_gateway.conf.message_text` reads.
     """
 
     message = settings.OTP_SMS_MESSAGE
     site = django.conf.settings
     default = str(site.LANGUAGE_CODE)
-    if not isinstance(message, Promise) or not site.USE_I18N:
-        return {str(message): [default]}
+    if not message.translated or not site.USE_I18N:
+        return {form: [default] for form in message.forms()}
     codes = [default] + [code for code, _name in site.LANGUAGES if code != default]
     sources: dict[str, list[str]] = {}
     for code in codes:
         with translation.override(code):
-            sources.setdefault(str(message), []).append(code)
+            for form in message.forms():
+                sources.setdefault(form, []).append(code)
     return sources
 
 
@@ -357,7 +361,11 @@ def message_problems(backends: Iterable[Any]) -> list[Problem]:
         length, validity = settings.OTP_SMS_TOKEN_LENGTH, settings.OTP_SMS_TOKEN_VALIDITY
     except ConfigurationError:
         return problems  # check_codes reports it
-    for source, codes in message_sources().items():
+    try:
+        sources = message_sources()
+    except ConfigurationError:
+        return problems  # check_codes reports it
+    for source, codes in sources.items():
         problem = origin_line_problem(source) if binding is not None and binding.origin else None
         if problem:
             problems.append(ConfigurationError(

@@ -23,12 +23,12 @@ import logging
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.functional import lazy
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .text import TemplateError, whole_minutes, whole_seconds
@@ -315,23 +315,43 @@ def user_safe_error(exc: BaseException) -> SMSGatewayError:
     return SMSUnavailable()
 
 
-def wait_text(seconds: float) -> str:
-    """``seconds`` as a person says it: "45 seconds", "3 minutes" (rounded up)."""
+#: A sending limit's wait, counted in seconds and in minutes (see :func:`wait_text`).
+NEW_CODE_WAIT = (
+    ngettext_lazy(
+        "Too many text messages were requested. You can ask for a new code in %(count)d second.",
+        "Too many text messages were requested. You can ask for a new code in %(count)d seconds.",
+        "count",
+    ),
+    ngettext_lazy(
+        "Too many text messages were requested. You can ask for a new code in %(count)d minute.",
+        "Too many text messages were requested. You can ask for a new code in %(count)d minutes.",
+        "count",
+    ),
+)
+
+
+def wait_text(seconds: float, sentences: tuple[Any, Any]) -> str:
+    """The sentence for a wait of ``seconds``, from ``sentences``: the first
+    counts seconds (used below two minutes), the second whole minutes
+    (rounded up). Each is an ``ngettext_lazy(..., "count")``, so the count
+    picks its plural form."""
     whole = whole_seconds(seconds)
     if whole < 120:
-        return ngettext("%(count)d second", "%(count)d seconds", whole) % {"count": whole}
-    minutes = (whole + 59) // 60
-    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+        return str(sentences[0] % {"count": whole})
+    return str(sentences[1] % {"count": (whole + 59) // 60})
 
 
-def user_message(error: SMSGatewayError) -> str:
+def user_message(error: SMSGatewayError, *, code_kept: bool = False) -> str:
     """The sentence to show for ``error`` (a user-safe error): its text, or
     for a sending limit with the generic text that knows when sending may
-    work again, a sentence with that wait."""
+    work again, a sentence with that wait. ``code_kept``: the code stays
+    good after a failed send, so one that some vendor may still deliver
+    (:attr:`DeliveryFailed.may_have_sent`) is not said to be unsent."""
     if isinstance(error, SendLimitExceeded) and error.retry_after and str(error) == gettext(GENERIC_LIMIT_TEXT):
-        return gettext("Too many text messages were requested. You can ask for a new code in %(wait)s.") % {
-            "wait": wait_text(error.retry_after)
-        }
+        return wait_text(error.retry_after, NEW_CODE_WAIT)
+    if code_kept and type(error) is DeliveryFailed and error.message is DeliveryFailed.default_message \
+            and error.may_have_sent:
+        return gettext("We could not confirm that the text message was sent. If no code arrives, try again.")
     return str(error)
 
 

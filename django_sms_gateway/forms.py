@@ -11,7 +11,8 @@ device, ready for :func:`django_otp.login`) and changes what a person sees:
   (``autocomplete="one-time-code"``, ``inputmode="numeric"``, ``maxlength`` and
   ``pattern`` for ``OTP_SMS_TOKEN_LENGTH``);
 - one message per reason a code is refused: wrong, expired, already used,
-  none sent, or too many wrong codes (with the wait);
+  none sent, too soon after a wrong one (with the wait), or too many wrong
+  codes (``OTP_SMS_MAX_FAILURES``: the phone must be set up again);
 - a challenge's outcome kept in :attr:`SMSTokenForm.challenge`, with
   user-safe text only.
 """
@@ -24,14 +25,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, ngettext_lazy
 from django_otp.forms import OTPAuthenticationFormMixin, OTPTokenForm, otp_verification_failed
 from django_otp.models import VerifyNotAllowed
 
 from .conf import settings
 from .exceptions import wait_text
-from .models import ChallengeOutcome, SMSDevice
+from .models import REBIND_REQUIRED, ChallengeOutcome, SMSDevice
 
 __all__ = ["SMSTokenForm", "sms_devices", "device_label"]
 
@@ -76,14 +77,23 @@ class SMSTokenForm(OTPTokenForm):
         "expired_token": _("That code has expired. Send a new code."),
         "used_token": _("That code was already used. Send a new code."),
         "no_token": _("No code is waiting for this phone. Send a code first."),
-        "n_failed_attempts": _("Too many wrong codes. You can try again in %(wait)s."),
+        # The throttle after a wrong code: the wait in seconds, and (from two minutes) in minutes.
+        "n_failed_attempts": ngettext_lazy(
+            "Wait %(count)d second before the next try.", "Wait %(count)d seconds before the next try.", "count"
+        ),
+        "n_failed_attempts_minutes": ngettext_lazy(
+            "Wait %(count)d minute before the next try.", "Wait %(count)d minutes before the next try.", "count"
+        ),
         "verification_not_allowed": _("Codes cannot be checked right now. Please try again later."),
         "device_required": _("Choose the phone to send the code to."),
+        "unknown_device": _("Choose one of your phones."),
         "challenge_message": "{0}",
         "challenge_exception": "{0}",
     }
 
-    otp_device = forms.ChoiceField(label=_("Phone"), choices=[], widget=forms.RadioSelect)
+    otp_device = forms.ChoiceField(label=_("Phone"), choices=[], widget=forms.RadioSelect, error_messages={
+        "invalid_choice": otp_error_messages["unknown_device"], "required": otp_error_messages["unknown_device"],
+    })
     otp_token = forms.CharField(label=_("Code from the text message"), required=False, widget=CodeInput())
 
     def __init__(self, user: Any, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
@@ -116,7 +126,10 @@ class SMSTokenForm(OTPTokenForm):
             attrs["inputmode"] = "text"
         else:
             attrs["pattern"] = f"[0-9]{{{length}}}"
-        attrs["title"] = gettext("The %(count)d-character code from the text message") % {"count": length}
+        attrs["title"] = ngettext(
+            "The %(count)d-character code from the text message", "The %(count)d-character code from the text message",
+            length,
+        ) % {"count": length}
 
     def device_choices(self, user: Any) -> list[tuple[str, str]]:
         return [(device.persistent_id, device_label(device)) for device in self.devices]
@@ -154,12 +167,15 @@ class SMSTokenForm(OTPTokenForm):
         raise self._refusal(device)
 
     def _not_allowed(self, details: dict[str, Any]) -> ValidationError:
-        locked_until = details.get("locked_until")
-        if details.get("reason") == VerifyNotAllowed.N_FAILED_ATTEMPTS and locked_until is not None:
-            wait = wait_text((locked_until - timezone.now()).total_seconds())
-            return ValidationError(
-                self.otp_error_messages["n_failed_attempts"] % {"wait": wait}, code="n_failed_attempts"
-            )
+        """The throttle's wait after a wrong code, or the lock-out after too many."""
+        reason, locked_until = details.get("reason"), details.get("locked_until")
+        if reason == VerifyNotAllowed.N_FAILED_ATTEMPTS and locked_until is not None:
+            messages = self.otp_error_messages
+            wait = wait_text((locked_until - timezone.now()).total_seconds(),
+                             (messages["n_failed_attempts"], messages["n_failed_attempts_minutes"]))
+            return ValidationError(wait, code="n_failed_attempts")
+        if reason == REBIND_REQUIRED:
+            return ValidationError(details["error_message"], code="too_many_failures")
         return ValidationError(self.otp_error_messages["verification_not_allowed"], code="verification_not_allowed")
 
     def _refusal(self, device: SMSDevice) -> ValidationError:

@@ -27,7 +27,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import (
     CooldownMixin,
@@ -199,9 +199,10 @@ class ScheduledDelivery:
 class ChallengeOutcome:
     """What happened when a code was asked for (:meth:`SMSDevice.send_challenge`).
 
-    ``status`` is ``"sent"``, ``"cooldown"`` (nothing sent: too soon after the
-    last code; the message says how long to wait) or ``"failed"``;
-    ``message`` is safe to show to the user.
+    ``status`` is ``"sent"`` (inside the caller's transaction: due to be
+    sent when it commits, and the message says so), ``"cooldown"`` (nothing
+    sent: too soon after the last code; the message says how long to wait)
+    or ``"failed"``; ``message`` is safe to show to the user.
     """
 
     SENT: ClassVar[str] = "sent"
@@ -441,7 +442,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         try:
             return self._challenge(request)
         except Exception as exc:
-            return ChallengeOutcome(ChallengeOutcome.FAILED, user_message(user_safe_error(exc)))
+            # A code a vendor may have sent stays good (see _deliver).
+            return ChallengeOutcome(ChallengeOutcome.FAILED, user_message(user_safe_error(exc), code_kept=True))
 
     def generate_challenge(self, request: HttpRequest | None = None) -> str:
         """Send a fresh code; return a sentence for the user.
@@ -452,7 +454,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         refused it, and ``SMSUnavailable`` (the real error logged at ERROR)
         for anything else: django-otp shows ``str()`` of what this raises, so
         it is always user-safe. Called inside a transaction (django-otp's
-        forms), the code is sent when it commits: see :meth:`send_code`.
+        forms), the code is sent when it commits (see :meth:`send_code`), and
+        the sentence says that it will be sent, not that it was.
         """
         try:
             return self._challenge(request).message
@@ -466,7 +469,11 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         """Send a code unless the cooldown runs; errors are raised as they come."""
         allowed, details = self.generate_is_allowed()
         if allowed:
-            if self.send_code(request=request) is not None:
+            delivery = self.send_code(request=request)
+            if isinstance(delivery, ScheduledDelivery):
+                sentence = gettext("A code will be sent by text message to %(number)s.")
+                return ChallengeOutcome(ChallengeOutcome.SENT, sentence % {"number": self.masked_number})
+            if delivery is not None:
                 sentence = gettext("We sent a code by text message to %(number)s.") % {"number": self.masked_number}
                 return ChallengeOutcome(ChallengeOutcome.SENT, sentence)
             details = self.generate_is_allowed()[1]  # another request took the slot
@@ -474,9 +481,12 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         if when is None:
             sentence = gettext("A new code cannot be sent right now.")
         else:
-            sentence = gettext("A code was sent recently. You can ask for a new one in %(seconds)d seconds.") % {
-                "seconds": whole_seconds((when - timezone.now()).total_seconds())
-            }
+            seconds = whole_seconds((when - timezone.now()).total_seconds())
+            sentence = ngettext(
+                "A code was sent recently. You can ask for a new one in %(seconds)d second.",
+                "A code was sent recently. You can ask for a new one in %(seconds)d seconds.",
+                seconds,
+            ) % {"seconds": seconds}
         return ChallengeOutcome(ChallengeOutcome.COOLDOWN, sentence)
 
     def cooldown_seconds(self) -> int:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 __all__ = [
     "GSM7",
@@ -18,6 +20,7 @@ __all__ = [
     "SegmentInfo",
     "segment_info",
     "MessageTemplate",
+    "MessageText",
     "TemplateError",
     "compile_template",
     "OriginBinding",
@@ -177,6 +180,49 @@ def origin_line_problem(text: str) -> str | None:
 
 
 _FIELDS = frozenset({"token", "minutes", "site_name"})
+
+#: The counts :meth:`MessageText.forms` asks a plural for: every plural rule of
+#: gettext catalogues picks its form from n, n % 10 and n % 100, so 1 to 199
+#: meets each form that a number of minutes can have.
+PLURAL_PROBES = range(1, 200)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageText:
+    """A message template's source as a site gives it, for a number of minutes.
+
+    ``text`` alone is used for every number (a ``str``, or a lazily
+    translated string, which ``str()`` renders in the active language). With
+    ``plural``, ``text`` is for one minute and ``plural`` for any other
+    number. With ``choose`` (a lazy plural's translation function, called as
+    ``choose(number=minutes)``), that picks the form, in the active language
+    and by its plural rule; ``text`` is then only what the site wrote.
+    """
+
+    text: Any
+    plural: Any = None
+    choose: Callable[..., str] | None = None
+
+    @property
+    def translated(self) -> bool:
+        """Whether the source depends on the active language."""
+        return self.choose is not None or not all(isinstance(t, str | None) for t in (self.text, self.plural))
+
+    def source(self, minutes: int) -> str:
+        """The source for ``minutes``, in the active language."""
+        if self.choose is not None:
+            return self.choose(number=minutes)
+        if self.plural is not None and minutes != 1:
+            return str(self.plural)
+        return str(self.text)
+
+    def forms(self) -> list[str]:
+        """Every source a number of minutes can pick, in the active language."""
+        if self.choose is not None:
+            return list(dict.fromkeys(self.choose(number=n) for n in PLURAL_PROBES))
+        if self.plural is not None:
+            return list(dict.fromkeys((str(self.text), str(self.plural))))
+        return [str(self.text)]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ else to ``LOGIN_REDIRECT_URL``.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +22,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -126,9 +131,14 @@ class SMSVerifyView(LoginRequiredMixin, View):
         return self.base_template or settings.OTP_SMS_BASE_TEMPLATE
 
     def get_context_data(self, form: SMSTokenForm) -> dict[str, Any]:
-        notice = self.request.session.pop(NOTICE_KEY, None)
+        stored = self.request.session.pop(NOTICE_KEY, None)
+        notice = ChallengeOutcome(*stored) if stored else None
+        failed = notice is not None and notice.failed
         chosen = form.chosen_device
-        phones = [phone_state(device, chosen=chosen is not None and device.pk == chosen.pk) for device in form.devices]
+        phones = [
+            phone_state(device, after_failure=failed, chosen=chosen is not None and device.pk == chosen.pk)
+            for device in form.devices
+        ]
         if chosen is not None and chosen.has_pending_code():
             form.fields["otp_token"].widget.attrs["autofocus"] = True
         return {
@@ -136,7 +146,7 @@ class SMSVerifyView(LoginRequiredMixin, View):
             "next": self.get_redirect_url(),
             "phones": phones,
             "chosen": next((p for p in phones if p["chosen"]), None),
-            "notice": ChallengeOutcome(*notice) if notice else None,
+            "notice": notice,
             "base_template": self.get_base_template(),
         }
 
@@ -151,13 +161,52 @@ def is_verified(user: Any) -> bool:
     return bool(check()) if callable(check) else False
 
 
-def phone_state(device: SMSDevice, **extra: Any) -> dict[str, Any]:
+def phone_state(device: SMSDevice, *, after_failure: bool = False, **extra: Any) -> dict[str, Any]:
     """What the page shows about one phone: its label, the seconds before a
-    new code may be sent, and whether a code is waiting."""
+    new code may be sent with the :func:`countdown` that says so, and
+    whether a code is waiting. ``after_failure``: the page reports a send
+    that failed, so the wait is to try again, not for a new code."""
+    cooldown = device.cooldown_seconds()
     return {
         "device": device,
         "label": device_label(device),
-        "cooldown": device.cooldown_seconds(),
+        "cooldown": cooldown,
+        "countdown": countdown(cooldown, after_failure=after_failure) if cooldown else None,
         "pending": device.has_pending_code(),
         **extra,
     }
+
+
+def _new_code_in(seconds: int) -> str:
+    return ngettext(
+        "You can ask for a new code in %(count)d second.", "You can ask for a new code in %(count)d seconds.", seconds
+    )
+
+
+def _try_again_in(seconds: int) -> str:
+    return ngettext("You can try again in %(count)d second.", "You can try again in %(count)d seconds.", seconds)
+
+
+#: Where a countdown sentence has its number.
+COUNT_SLOT = re.compile(r"%\(count\)[ds]")
+
+
+def countdown(seconds: int, *, after_failure: bool = False) -> dict[str, Any]:
+    """The hint for a wait of ``seconds`` before the next send, in the active
+    language: ``html``, the sentence now, with the number in
+    ``<span data-sms-seconds>``; for the page's script, which counts down,
+    ``sentences`` (JSON: each plural form, ``%(count)d`` for the number) and
+    ``forms`` (for each count from 0 to ``seconds``, the digit of its form in
+    ``sentences``), so that every count reads in its right plural form."""
+    hint: Callable[[int], str] = _try_again_in if after_failure else _new_code_in
+    sentences: list[str] = []
+    forms = []
+    for count in range(seconds + 1):
+        sentence = hint(count)
+        if sentence not in sentences:
+            sentences.append(sentence)
+        forms.append(str(sentences.index(sentence)))
+    parts = COUNT_SLOT.split(sentences[int(forms[-1])], maxsplit=1)
+    html = format_html("{}<span data-sms-seconds>{}</span>{}", parts[0], seconds, parts[1]) if len(parts) == 2 \
+        else format_html("{}", parts[0])
+    return {"html": html, "sentences": json.dumps(sentences), "forms": "".join(forms)}

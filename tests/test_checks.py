@@ -4,6 +4,7 @@ from django.core.checks import run_checks
 from django.test import override_settings
 from django.utils import translation
 from django.utils.functional import lazy
+from django.utils.translation import ngettext_lazy
 
 from django_sms_gateway import checks
 from tests.fakes import FAIL
@@ -285,3 +286,21 @@ def test_checks_only_report():
     source = inspect.getsource(checks)
     for rule in ("SUPPORTED_REGIONS", "compile_template", "startswith(", "import_string", "isinstance(threshold"):
         assert rule not in source
+
+
+def test_each_plural_form_of_the_message_is_checked():
+    # The form for one minute overflows; with the default validity (5 minutes) the other is sent,
+    # but a two-minute code (django-two-factor-auth's) or a changed validity would pick it.
+    with override_settings(
+        SMS_GATEWAYS={"short": {"BACKEND": FAIL}},
+        OTP_SMS_MESSAGE=ngettext_lazy("{token} " + "x" * 200, "{token} valid {minutes} minutes"),
+        DEBUG=True,
+    ):
+        found = checks.check_gateways()
+    assert ids(found) == ["sms_gateway.E003"] and "2 SMS parts" in found[0].msg
+
+
+def test_a_message_setting_of_another_kind_is_reported_once():
+    with override_settings(OTP_SMS_MESSAGE=("{token}",), DEBUG=True):
+        found = [m for m in run_checks() if m.id == "sms_gateway.E002"]
+    assert len(found) == 1 and "OTP_SMS_MESSAGE must be" in found[0].msg

@@ -4,8 +4,16 @@ import logging
 
 import pytest
 from django.test import override_settings
+from django.utils.translation import gettext_lazy, ngettext_lazy, npgettext_lazy
 
-from django_sms_gateway.exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable
+from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.exceptions import (
+    ConfigurationError,
+    DeliveryFailed,
+    NoGatewayForNumber,
+    RecipientNotReachable,
+    SMSUnavailable,
+)
 from django_sms_gateway.models import DeliveryRecord
 from tests import fakes
 from tests.fakes import FAIL, OK
@@ -13,6 +21,7 @@ from tests.fakes import FAIL, OK
 pytestmark = pytest.mark.django_db
 
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
+NUMBER = "+4798765432"
 
 
 def gateways(*entries):
@@ -145,3 +154,42 @@ def test_the_walk_tries_each_gateway_once(device, sms_outbox):
     with gateways(("a", NOT_SENT), ("b", refused_here), ("c", {"BACKEND": LOCMEM})):
         device.generate_challenge()
     assert [c[0] for c in fakes.calls] == ["a", "b"] and sms_outbox[0].gateway == "c"
+
+
+# -- OTP_SMS_MESSAGE: one text, or a form chosen by the minutes --------------------------------------
+
+
+SINGULAR = "{token} is valid for {minutes} minute"
+PLURAL = "{token} is valid for {minutes} minutes"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param(ngettext_lazy(SINGULAR, PLURAL), id="ngettext_lazy"),
+        pytest.param(ngettext_lazy(SINGULAR, PLURAL, "minutes"), id="ngettext_lazy-with-key"),
+        pytest.param(npgettext_lazy("sms", SINGULAR, PLURAL), id="npgettext_lazy"),
+        pytest.param((SINGULAR, PLURAL), id="pair"),
+        pytest.param([SINGULAR, gettext_lazy(PLURAL)], id="list-with-a-lazy-plural"),
+    ],
+)
+def test_a_plural_message_names_the_minutes_in_the_right_form(message, settings):
+    settings.OTP_SMS_MESSAGE = message
+    assert build_message(NUMBER, "123456", validity=60).text == "123456 is valid for 1 minute"
+    assert build_message(NUMBER, "123456", validity=61).text == "123456 is valid for 2 minutes"
+
+
+@pytest.mark.parametrize("message", [PLURAL, gettext_lazy(PLURAL)], ids=["string", "gettext_lazy"])
+def test_a_single_text_is_used_for_every_number_of_minutes(message, settings):
+    settings.OTP_SMS_MESSAGE = message
+    assert build_message(NUMBER, "123456", validity=60).text == "123456 is valid for 1 minutes"
+
+
+def test_a_message_of_another_kind_is_a_configuration_error(settings, device, sms_outbox):
+    settings.OTP_SMS_MESSAGE = 42
+    with pytest.raises(ConfigurationError) as info:
+        build_message(NUMBER, "123456")
+    assert info.value.check_id == "sms_gateway.E002" and "ngettext_lazy" in info.value.hint
+    with pytest.raises(SMSUnavailable):
+        device.generate_challenge()
+    assert sms_outbox == []

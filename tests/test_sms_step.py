@@ -3,7 +3,10 @@ SMSTokenForm's fields and messages, SMSVerifyView's flow, and user-safe errors."
 
 from __future__ import annotations
 
+import html
+import json
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -137,12 +140,32 @@ def test_each_refusal_says_why(phone, sms_outbox):
         assert errors(verify_form(phone, last_code())) == ["That code has expired. Send a new code."]
 
 
-@override_settings(OTP_SMS_THROTTLE_FACTOR=60)
-def test_too_many_wrong_codes_says_how_long_to_wait(phone, sms_outbox):
+@pytest.mark.parametrize(
+    ("factor", "sentence"),
+    [
+        (1, "Wait 1 second before the next try."),
+        (60, "Wait 60 seconds before the next try."),
+        (300, "Wait 5 minutes before the next try."),
+    ],
+)
+def test_the_wait_after_a_wrong_code_is_no_lock_out(phone, sms_outbox, settings, factor, sentence):
+    settings.OTP_SMS_THROTTLE_FACTOR = factor
     phone.generate_challenge()
     code = last_code()
-    verify_form(phone, other_than(code)).is_valid()
-    assert errors(verify_form(phone, code)) == ["Too many wrong codes. You can try again in 60 seconds."]
+    with freeze_time(timezone.now()):  # the right code at once after the wrong one
+        verify_form(phone, other_than(code)).is_valid()
+        assert errors(verify_form(phone, code)) == [sentence]
+
+
+@override_settings(OTP_SMS_MAX_FAILURES=2)
+def test_the_lock_out_after_too_many_wrong_codes_says_so(phone, sms_outbox):
+    phone.generate_challenge()
+    code = last_code()
+    for _ in range(2):
+        verify_form(phone, other_than(code)).is_valid()
+    assert errors(verify_form(phone, code)) == [
+        "Too many wrong codes were entered. This phone must be set up again before it can be used."
+    ]
 
 
 def test_the_challenge_button_sends_and_keeps_the_form_invalid(phone, sms_outbox):
@@ -270,6 +293,60 @@ def test_the_step_speaks_the_shipped_languages(phone, sms_outbox, language, unav
     with translation.override(language):
         assert str(SMSUnavailable()).startswith(unavailable)
         assert errors(verify_form(phone, other_than(last_code())))[0].startswith(wrong)
+
+
+def test_a_phone_that_is_not_the_users_is_not_echoed(signed_in, phone, sms_outbox):
+    bogus = "<b>not-a-device</b>"
+    response = signed_in.post(STEP, {"otp_device": bogus, "otp_challenge": "1"})
+    body = response.content.decode()
+    assert response.status_code == 200 and sms_outbox == []
+    assert "Choose one of your phones." in body
+    assert "not-a-device" not in body
+
+
+def notice_and_actions(response) -> tuple[str, str]:
+    body = response.content.decode()
+    notice = re.search(r'<p class="sms-notice[^>]*>(.*?)</p>', body, re.S)
+    actions = re.search(r'<p class="sms-actions">(.*?)</p>', body, re.S)
+    assert notice and actions
+    return notice.group(1), actions.group(1)
+
+
+def test_after_a_send_that_may_have_gone_out_the_page_says_so_and_waits_to_try_again(signed_in, phone, settings):
+    settings.OTP_SMS_COOLDOWN_DURATION = 60
+    settings.SMS_GATEWAYS = {"down": {"BACKEND": "tests.fakes.FailingBackend"}}  # after the request was made
+    with freeze_time(timezone.now()):
+        notice, actions = notice_and_actions(send(signed_in, phone))
+    assert notice == "We could not confirm that the text message was sent. If no code arrives, try again."
+    assert ">Send code<" in actions and "new code" not in actions
+    assert "You can try again in <span data-sms-seconds>60</span> seconds." in actions
+
+
+def test_after_a_send_that_reached_no_vendor_the_page_shows_no_wait(signed_in, phone, settings):
+    settings.OTP_SMS_COOLDOWN_DURATION = 60
+    settings.SMS_GATEWAYS = {"refused": {"BACKEND": "tests.fakes.FailingBackend", "OPTIONS": {"not_sent": True}}}
+    notice, actions = notice_and_actions(send(signed_in, phone))
+    assert notice == "We could not send the text message. Please try again in a few minutes."
+    assert ">Send code<" in actions and "data-sms-cooldown" not in actions and "sms-cooldown" not in actions
+
+
+def test_every_count_of_the_resend_wait_has_its_plural_form(signed_in, phone, sms_outbox, settings):
+    settings.OTP_SMS_COOLDOWN_DURATION = 3
+    start = timezone.now()
+    with freeze_time(start):
+        send(signed_in, phone)
+    with freeze_time(start + timedelta(seconds=2)):
+        page = signed_in.get(STEP).content.decode()
+        again = phone.send_challenge()
+    assert "You can ask for a new code in <span data-sms-seconds>1</span> second." in page
+    assert again.message == "A code was sent recently. You can ask for a new one in 1 second."
+    # What the page's script counts down with: each plural form, and for each count which one.
+    hint = re.search(r'id="sms-cooldown"[^>]*data-sms-sentences="([^"]*)" data-sms-forms="([^"]*)"', page)
+    assert hint is not None
+    sentences, forms = json.loads(html.unescape(hint.group(1))), hint.group(2)
+    assert [sentences[int(form)] for form in forms] == [
+        "You can ask for a new code in %(count)d seconds.", "You can ask for a new code in %(count)d second."
+    ]
 
 
 def test_the_page_is_never_cached(signed_in, phone):

@@ -133,7 +133,7 @@ def site_format_problem(validity: int) -> str | None:
     usable ``MessageFormat``, or None (also when it does not compile: the
     :data:`~django_sms_gateway.checks.E002` check reports that)."""
     try:
-        template = compile_template(str(settings.OTP_SMS_MESSAGE))
+        template = compile_template(settings.OTP_SMS_MESSAGE.source(whole_minutes(validity)))
     except TemplateError:
         return None
     site_name = settings.OTP_SMS_SITE_NAME

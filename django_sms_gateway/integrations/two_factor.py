@@ -19,7 +19,8 @@ error is logged at ERROR and becomes
 :class:`~django_sms_gateway.exceptions.SMSUnavailable`). django-two-factor-auth's
 own ``LoginView`` still turns any gateway exception into a server error; use
 :class:`LoginView` from this module (a drop-in subclass) to show the sentence
-on the token step instead. In the site's URLs, before ``two_factor``'s own::
+on the token step instead, in place of its "We sent you a text message". In
+the site's URLs, before ``two_factor``'s own::
 
     from django_sms_gateway.integrations.two_factor import LoginView
 
@@ -32,8 +33,7 @@ import logging
 from typing import Any
 
 import django.conf
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.forms.utils import ErrorDict
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 
 from .. import limits, signals
@@ -177,12 +177,18 @@ def _login_view() -> type:
 
     class LoginView(TwoFactorLoginView):
         """django-two-factor-auth's ``LoginView``; when sending the code on the
-        token step fails, that step is shown with a user-safe sentence as the
-        form's error (``sms_error`` in the context too) instead of a 500.
+        token step fails, that step is shown with a user-safe sentence
+        (``sms_error`` in the context) in place of "We sent you a text
+        message", from ``failed_template_name``, instead of a 500.
 
         django-two-factor-auth sends a code each time the token step is shown
         (not after a wrong code); each send counts against ``OTP_SMS_LIMITS``.
         """
+
+        #: The token step after a failed send: django-two-factor-auth's own
+        #: page with the sentence in place of its "We sent" line.
+        failed_template_name = "django_sms_gateway/two_factor/login.html"
+        sms_error: str | None = None
 
         def render(self, form: Any = None, **kwargs: Any) -> HttpResponse:
             if self.steps.current != self.TOKEN_STEP or (form is not None and form.is_bound and not form.is_valid()):
@@ -190,15 +196,16 @@ def _login_view() -> type:
             try:
                 self.get_device().generate_challenge()
             except Exception as exc:
-                sentence = user_message(user_safe_error(exc))
-                form = form or self.get_form()
-                if form.is_bound:
-                    form.add_error(None, sentence)
-                else:  # add_error() needs a cleaned form; the step's first showing is unbound
-                    form._errors = ErrorDict({NON_FIELD_ERRORS: form.error_class([sentence], error_class="nonfield")})
-                kwargs["sms_error"] = sentence
+                # django-two-factor-auth's code (TOTP) stays good whether or not it was sent.
+                self.sms_error = kwargs["sms_error"] = user_message(user_safe_error(exc), code_kept=True)
             # The challenge was made (or failed) above: skip the parent's, which lets errors escape.
             return IdempotentSessionWizardView.render(self, form, **kwargs)
+
+        def get_template_names(self) -> list[str]:
+            if self.sms_error is not None:
+                return [self.failed_template_name]
+            names: list[str] = super().get_template_names()
+            return names
 
     LoginView.__qualname__ = "LoginView"
     return LoginView

@@ -88,6 +88,10 @@ def test_sign_in_through_the_shipped_step_with_enter_and_the_countdown(browser_p
     page.wait_for_function(
         f"Number(document.querySelector('#sms-cooldown [data-sms-seconds]').textContent) < {first}"
     )
+    # Each count in its plural form: "1 second", never "1 seconds".
+    page.wait_for_function(
+        "document.querySelector('#sms-cooldown').textContent === 'You can ask for a new code in 1 second.'"
+    )
     page.wait_for_function("!document.querySelector('#sms-send').disabled", timeout=8_000)
     assert page.is_hidden("#sms-cooldown")
 
