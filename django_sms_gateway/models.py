@@ -589,9 +589,10 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             self.token, self.vendor_gateway = marker, delivery.alias
         self._write_after_call(claim, "the delivery records",
                                lambda: DeliveryRecord.record(self, delivery.attempts, delivery.result))
-        signals.code_sent.send(
-            sender=type(self), alias=delivery.alias, number=self.masked_number, device=self, delivery=delivery
-        )
+        if signals.code_sent.has_listeners(type(self)):  # the healthy send's one signal costs nothing unheard
+            signals.code_sent.send(
+                sender=type(self), alias=delivery.alias, number=self.masked_number, device=self, delivery=delivery
+            )
         return delivery
 
     def _deliver_after_commit(self, claim: _Claim) -> None:
