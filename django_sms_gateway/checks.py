@@ -207,7 +207,8 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     )
     if errors:
         return report_all(errors)
-    ip_limit_on = s.limits.enabled("ip")
+    ip_limit_on = any(limit.name == "ip" for limit in conf.limit_settings(
+        s.raw("OTP_SMS_LIMITS"), s.raw("OTP_SMS_LIMIT_PREFIX_DIGITS"))[0])
     return report_all([*conf.proxy_problems(ip_limit_on), *request_middleware_problems(ip_limit_on)])
 
 

@@ -223,9 +223,6 @@ class LimitsConfig:
     non_geographic: tuple[str, ...]
     hmac: Any  # keyed HMAC-SHA256, copied for each subject
 
-    def enabled(self, name: str) -> bool:
-        return any(limit.name == name for limit in self.limits)
-
 
 class LockoutPolicy(NamedTuple):
     """The throttle of wrong codes: the first wait (seconds; 0 turns the
@@ -810,7 +807,7 @@ def cache_problems() -> list[Problem]:
         ))
     uses: dict[str, list[str]] = {}
     try:
-        limits_on = bool(settings.limits.limits)
+        limits_on = bool(limit_settings(settings.raw("OTP_SMS_LIMITS"), settings.raw("OTP_SMS_LIMIT_PREFIX_DIGITS"))[0])
     except ConfigurationError:
         limits_on = False  # check_limits reports it
     if limits_on:
@@ -847,7 +844,7 @@ def proxy_problems(ip_limit_on: bool) -> list[Problem]:
     (``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST``/``_PORT``) but no
     client-IP header is configured, so every user would share one ``ip`` counter."""
 
-    if not ip_limit_on or settings.limits.ip_header is not None:
+    if not ip_limit_on or settings.raw("OTP_SMS_CLIENT_IP_HEADER") is not None:
         return []
     signs = [
         name for name in ("SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT")
