@@ -62,6 +62,8 @@ E020 = "sms_gateway.E020"
 E021 = "sms_gateway.E021"
 #: A code, time, text or size setting is of the wrong kind or out of range.
 E022 = "sms_gateway.E022"
+#: Neither phonenumbers nor phonenumberslite is installed.
+E023 = "sms_gateway.E023"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
@@ -143,6 +145,14 @@ def configured_backends() -> tuple[list[Any], list[CheckMessage]]:
 
 
 # -- the checks ----------------------------------------------------------------------------------------
+
+
+@register(Tags.compatibility)
+def check_phonenumbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """phonenumbers or phonenumberslite is installed."""
+    from .phone import phonenumbers_problems
+
+    return report_all(phonenumbers_problems())
 
 
 @register(Tags.compatibility)
