@@ -64,6 +64,8 @@ E021 = "sms_gateway.E021"
 E022 = "sms_gateway.E022"
 #: Neither phonenumbers nor phonenumberslite is installed.
 E023 = "sms_gateway.E023"
+#: ``TWO_FACTOR_SMS_GATEWAY`` points at our gateway, but django-two-factor-auth (or its phone plugin) is not installed.
+E024 = "sms_gateway.E024"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
