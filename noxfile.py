@@ -139,6 +139,7 @@ import importlib.metadata, django
 from django.conf import settings
 settings.configure(
     DEBUG=True,
+    SECRET_KEY="the wheel's own check, not a secret",
     INSTALLED_APPS=[
         "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
         "django_otp", "django_sms_gateway",
