@@ -157,7 +157,7 @@ def sign_in(site: Site, flow: str) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class Field:
-    kind: str  # input type, "button", "select" or "textarea"
+    kind: str  # an input's type, "button" (a submit button), "inert" (another button), "select", "textarea"
     name: str
     value: str
     checked: bool = False
@@ -193,13 +193,14 @@ class Page(HTMLParser):
         elif tag == "a" and "href" in a:
             self._link, self._href = [], a["href"]
         elif self._form is not None and tag in ("input", "button", "select", "textarea"):
-            kind = a.get("type", "submit" if tag == "button" else "text") if tag in ("input", "button") else tag
-            field = Field(
-                "button" if tag == "button" else kind, a.get("name", ""), a.get("value", ""),
-                checked="checked" in a, disabled="disabled" in a,
-            )
+            if tag == "input":
+                kind = a.get("type", "text")
+            elif tag == "button":  # only a submit button sends the form
+                kind = "button" if a.get("type", "submit") == "submit" else "inert"
+            else:
+                kind = tag
+            field = Field(kind, a.get("name", ""), a.get("value", ""), "checked" in a, "disabled" in a)
             if tag == "button":
-                field.kind = "button" if kind == "submit" else kind
                 self._button = field
             elif tag == "select":
                 self._select = field
@@ -257,10 +258,10 @@ class Browser:
 
     def follow(self, text: str) -> None:
         """Click the link that reads ``text``."""
-        [href] = {href for label, href in Page(self.html).links if label == text} or [None]
-        if href is None:
-            raise AssertionError(f"{self.url} has no link {text!r}: {Page(self.html).links}")
-        self.open(href)
+        hrefs = {href for label, href in Page(self.html).links if label == text}
+        if len(hrefs) != 1:
+            raise AssertionError(f"{self.url} has no single link {text!r}: {Page(self.html).links}")
+        self.open(hrefs.pop())
 
     def submit(self, button: str, **typed: str) -> None:
         """Fill the form that has the button ``button`` ("" presses Enter in the form that has
@@ -273,7 +274,7 @@ class Browser:
                 continue
             data: dict[str, str] = {}
             for field in form.fields:
-                if field.disabled or not field.name or field.kind in ("button", "submit"):
+                if field.disabled or not field.name or field.kind in ("button", "inert", "submit"):
                     continue
                 if field.kind in ("radio", "checkbox") and not field.checked:
                     continue
