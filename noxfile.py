@@ -1,10 +1,11 @@
 """The CI matrix, run by ``.ci/run`` (``make matrix``); ``nox -l`` lists the sessions.
 
 Every supported Python x Django (where Django supports that Python), one cell on the
-oldest django-otp we accept, and the package itself: built with the vendor sandbox's
-distribution (``sandbox/``), checked by twine, its sdist running its own tests, and its
-wheel, which must hold no sandbox and no pytest import, installed into a fresh venv on
-every Python.
+oldest django-otp we accept, one on phonenumberslite instead of phonenumbers, and the
+package itself: built with the vendor sandbox's distribution (``sandbox/``), checked by
+twine, its sdist running its own tests, and its wheel, which must hold no sandbox and no
+pytest import, installed into a fresh venv on every Python (first without a phone-number
+library, which the checks must report).
 PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (``.ci/run`` sets
 them when the servers answer).
 """
@@ -24,7 +25,7 @@ import nox
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["tests", "package", "wheel"]
+nox.options.sessions = ["tests", "lite", "package", "wheel"]
 
 ROOT = pathlib.Path(__file__).parent
 DIST = ROOT / "dist"
@@ -70,6 +71,35 @@ def tests(session: nox.Session, django: str, django_otp: str) -> None:
     session.run(*PYTEST, *session.posargs)
 
 
+def uninstall(session: nox.Session, *distributions: str) -> None:
+    if session.venv_backend == "uv":
+        session.run("uv", "pip", "uninstall", *distributions)
+    else:
+        session.run("python", "-m", "pip", "uninstall", "--yes", *distributions)
+
+
+LITE_CHECK = """
+import importlib.metadata as m
+try:
+    m.distribution("phonenumbers")
+except m.PackageNotFoundError:
+    print("phonenumberslite", m.version("phonenumberslite"), "alone")
+else:
+    raise SystemExit("phonenumbers is installed next to phonenumberslite")
+"""
+
+
+@nox.session(python=PYTHONS[-1])
+def lite(session: nox.Session) -> None:
+    """The whole suite on phonenumberslite as django-two-factor-auth's extra installs it (the
+    other cells run on phonenumbers, which the test extra brings)."""
+    session.install("-e", str(SANDBOX), "-e", ".[test]")
+    uninstall(session, "phonenumbers")
+    session.install("-e", ".[phonenumberslite]", "django-two-factor-auth[phonenumberslite]")
+    session.run("python", "-c", LITE_CHECK)
+    session.run(*PYTEST, *session.posargs)
+
+
 def sandbox_module(parts: list[str]) -> bool:
     """Whether the path ``parts`` name a module of the sandbox, or anything sandbox in the package."""
     return "sms_sandbox" in parts or ("django_sms_gateway" in parts and any("sandbox" in part for part in parts))
@@ -104,11 +134,12 @@ def package(session: nox.Session) -> None:
 
 # The wheel alone, outside the source tree, as a site would install it: a fresh venv,
 # the runtime dependencies only, a configured Django and its system checks.
-IMPORT_CHECK = """
+SITE = """
 import importlib.metadata, django
 from django.conf import settings
 settings.configure(
     DEBUG=True,
+    SECRET_KEY="the wheel's own check, not a secret",
     INSTALLED_APPS=[
         "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
         "django_otp", "django_sms_gateway",
@@ -124,6 +155,20 @@ settings.configure(
 )
 django.setup()
 from django.core.management import call_command
+"""
+# Without phonenumbers or phonenumberslite the site still starts, and the checks say what is missing.
+MISSING_LIBRARY_CHECK = SITE + """
+from django.core.management.base import SystemCheckError
+try:
+    call_command("check")
+except SystemCheckError as error:
+    assert "(sms_gateway.E023)" in str(error) and str(error).count("(sms_gateway.") == 1, error
+else:
+    raise AssertionError("no phone-number library is installed, and the checks say nothing")
+print("without a phone-number library: check sms_gateway.E023, nothing else")
+"""
+# With the phone-number library of the extra.
+IMPORT_CHECK = SITE + """
 from importlib.resources import files
 import django_sms_gateway.models
 call_command("check", fail_level="WARNING")  # a site installed as the docs say has no issue
@@ -178,8 +223,9 @@ def wheel_problems(wheel: pathlib.Path) -> list[str]:
 def wheel(session: nox.Session) -> None:
     """Install the built wheel (``nox -s package`` first) into a fresh venv and use it.
 
-    The wheel must hold no sandbox file and no module importing pytest; the sandbox's
-    wheel is then installed beside it and started."""
+    The wheel must hold no sandbox file and no module importing pytest. Alone it loads and
+    its check reports the missing phone-number library; with its ``[phonenumberslite]``
+    extra every check passes; the sandbox's wheel is then installed beside it and started."""
     wheels = sorted(DIST.glob(MAIN_WHEELS))
     sandbox_wheels = sorted(DIST.glob(SANDBOX_WHEELS))
     if not wheels or not sandbox_wheels:
@@ -188,6 +234,8 @@ def wheel(session: nox.Session) -> None:
         session.error("the wheel holds what a site must not install:\n" + "\n".join(problems))
     session.install(str(wheels[-1]))
     with session.chdir(session.create_tmp()):
+        session.run("python", "-c", MISSING_LIBRARY_CHECK)
+        session.install(f"{wheels[-1]}[phonenumberslite]")
         session.run("python", "-c", IMPORT_CHECK)
         session.install(str(sandbox_wheels[-1]))
         session.run("python", "-c", SANDBOX_CHECK)

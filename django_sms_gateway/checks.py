@@ -62,6 +62,10 @@ E020 = "sms_gateway.E020"
 E021 = "sms_gateway.E021"
 #: A code, time, text or size setting is of the wrong kind or out of range.
 E022 = "sms_gateway.E022"
+#: Neither phonenumbers nor phonenumberslite is installed.
+E023 = "sms_gateway.E023"
+#: ``TWO_FACTOR_SMS_GATEWAY`` points at our gateway, but django-two-factor-auth (or its phone plugin) is not installed.
+E024 = "sms_gateway.E024"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
@@ -143,6 +147,14 @@ def configured_backends() -> tuple[list[Any], list[CheckMessage]]:
 
 
 # -- the checks ----------------------------------------------------------------------------------------
+
+
+@register(Tags.compatibility)
+def check_phonenumbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """phonenumbers or phonenumberslite is installed."""
+    from .phone import phonenumbers_problems
+
+    return report_all(phonenumbers_problems())
 
 
 @register(Tags.compatibility)

@@ -28,11 +28,9 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import django.conf
-import phonenumbers
 from django.core.signals import setting_changed
 from django.utils.functional import Promise
 from django.utils.translation import ngettext_lazy
-from phonenumbers import PhoneNumberType
 
 from .checks import (
     E001,
@@ -56,6 +54,11 @@ from .checks import (
 )
 from .exceptions import ConfigurationError, ConfigurationWarning
 from .text import MessageText, OriginBinding, OriginError
+
+try:
+    import phonenumbers
+except ImportError:  # neither phonenumbers nor phonenumberslite (check E023): phone.py raises E023's error
+    phonenumbers = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULTS", "LIMIT_NAMES", "RECEIVING_TYPES", "BreakerPolicy", "GatewaySettings", "Limit", "LimitsConfig",
@@ -147,7 +150,9 @@ CONSOLE_BACKEND = "django_sms_gateway.backends.console.ConsoleBackend"
 #: Keys an ``SMS_GATEWAYS`` entry may have.
 ENTRY_KEYS = frozenset({"BACKEND", "OPTIONS", "COUNTRIES", "TIMEOUT", "BREAKER_THRESHOLD", "BREAKER_COOLOFF"})
 #: Calling codes of region 001 (satellite phones, international networks), for OTP_SMS_ALLOWED_NON_GEOGRAPHIC.
-NON_GEOGRAPHIC_CODES = tuple(sorted(str(code) for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS))
+NON_GEOGRAPHIC_CODES = tuple(
+    sorted(str(code) for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS) if phonenumbers else ()
+)
 
 #: NIST SP 800-63B rev. 4, 3.1.3: at least six digits, valid for at most ten minutes.
 NIST_MIN_CODE_LENGTH = 6
@@ -313,10 +318,20 @@ def _optional_text(name: str, value: Any) -> str | None:
     return value
 
 
+def _is_region(value: Any) -> bool:
+    """Whether ``value`` is an ISO 3166 region code phonenumbers knows (``"NO"``, any case).
+    Without phonenumbers any two letters pass: check E023 reports the missing library instead."""
+    if not isinstance(value, str):
+        return False
+    if phonenumbers is None:
+        return len(value) == 2 and value.isascii() and value.isalpha()
+    return value.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
 def _region(name: str, value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+    if not _is_region(value):
         raise _error(f"{name} must be an ISO 3166 region code such as 'NO', or None, not {value!r}.", E022,
                      "Numbers typed without a country code are read as this region; None refuses them.", name)
     return value.upper()
@@ -370,7 +385,7 @@ def country_limits(configured: Any) -> dict[str, Limit | None]:
                      f"{configured!r}.", E012, hint, "OTP_SMS_COUNTRY_LIMITS")
     found: dict[str, Limit | None] = {}
     for region, value in configured.items():
-        if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        if not _is_region(region):
             raise _error(f"OTP_SMS_COUNTRY_LIMITS has {region!r}, which is not an ISO 3166 region code (such as "
                          "'NO').", E012, hint, "OTP_SMS_COUNTRY_LIMITS")
         found[region.upper()] = limit("global", value, f"OTP_SMS_COUNTRY_LIMITS[{region!r}]")
@@ -410,7 +425,7 @@ def allowlists(countries: Any, names: Any) -> tuple[frozenset[str], frozenset[in
         raise _error(f"OTP_SMS_ALLOWED_COUNTRIES must be a list of ISO 3166 region codes such as ['NO', 'SE'], "
                      f"not {countries!r}.", E013, _ALLOWLIST_HINT, "OTP_SMS_ALLOWED_COUNTRIES")
     for country in countries:
-        if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        if not _is_region(country):
             raise _error(f"OTP_SMS_ALLOWED_COUNTRIES has {country!r}, which is not an ISO 3166 region code "
                          "(two letters, such as 'NO').", E013, _ALLOWLIST_HINT, "OTP_SMS_ALLOWED_COUNTRIES")
     if isinstance(names, str) or not isinstance(names, Iterable) or not names or not all(
@@ -419,14 +434,14 @@ def allowlists(countries: Any, names: Any) -> tuple[frozenset[str], frozenset[in
         raise _error(f"OTP_SMS_ALLOWED_NUMBER_TYPES must be a non-empty list of phonenumbers type names, "
                      f"such as {list(RECEIVING_TYPES)}, not {names!r}.", E013, _ALLOWLIST_HINT,
                      "OTP_SMS_ALLOWED_NUMBER_TYPES")
-    types = set()
     for name in names:
         if name.upper() not in RECEIVING_TYPES:
-            known = hasattr(PhoneNumberType, name.upper())
+            known = phonenumbers is None or hasattr(phonenumbers.PhoneNumberType, name.upper())
             kind = "a kind of number that cannot receive codes" if known else "which is not a phonenumbers type"
             raise _error(f"OTP_SMS_ALLOWED_NUMBER_TYPES has {name!r}, {kind}; choose from "
                          f"{', '.join(RECEIVING_TYPES)}.", E013, _ALLOWLIST_HINT, "OTP_SMS_ALLOWED_NUMBER_TYPES")
-        types.add(getattr(PhoneNumberType, name.upper()))
+    # Without phonenumbers no number has a type (check E023): nothing is sent, so none is allowed.
+    types = {getattr(phonenumbers.PhoneNumberType, name.upper()) for name in names} if phonenumbers else set()
     return frozenset(c.upper() for c in countries), frozenset(types)
 
 
@@ -442,7 +457,7 @@ def non_geographic(value: Any) -> tuple[str, ...]:
     for prefix in value:
         if not (
             isinstance(prefix, str) and prefix.startswith("+") and prefix[1:].isascii() and prefix[1:].isdigit()
-            and any(prefix[1:].startswith(code) for code in NON_GEOGRAPHIC_CODES)
+            and (phonenumbers is None or any(prefix[1:].startswith(code) for code in NON_GEOGRAPHIC_CODES))
         ):
             raise _error(f"OTP_SMS_ALLOWED_NON_GEOGRAPHIC has {prefix!r}, which is not the E.164 prefix of a "
                          "non-geographic number ('+' and digits starting with one of their calling codes).", E013,
@@ -515,7 +530,7 @@ def gateway_settings(alias: str, entry: Any, current: Settings) -> GatewaySettin
         if isinstance(countries, str) or not all(isinstance(c, str) for c in countries):
             problem = "'COUNTRIES' must be a list of ISO 3166 region codes."
         else:
-            bad = [c for c in countries if c.upper() not in phonenumbers.SUPPORTED_REGIONS]
+            bad = [c for c in countries if not _is_region(c)]
             problem = f"'COUNTRIES' has {bad[0]!r}, which is not an ISO 3166 region code." if bad else ""
         if problem:
             raise _error(f"{where}: {problem}", E006, "Make COUNTRIES a list of two-letter ISO 3166 region codes, "

@@ -15,13 +15,13 @@ import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
-from phonenumbers import NumberParseException, PhoneNumberType
 
+from .checks import E023
 from .conf import settings
+from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -30,13 +30,40 @@ MAX_INPUT_LENGTH = 32
 
 _ALLOWED = frozenset("0123456789+ -.()/")
 _EXTENSION_MARKS = frozenset("#,;")
-_ACCEPTED_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
-_TYPE_ERRORS = {
-    PhoneNumberType.PREMIUM_RATE: ("premium_rate", _("Premium-rate numbers cannot receive codes.")),
-    PhoneNumberType.TOLL_FREE: ("toll_free", _("Toll-free numbers cannot receive codes.")),
-    PhoneNumberType.SHARED_COST: ("shared_cost", _("Shared-cost numbers cannot receive codes.")),
-}
+try:
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberType
+except ImportError:  # neither phonenumbers nor phonenumberslite: check E023, and every function below raises it
+    phonenumbers = None  # type: ignore[assignment]
+else:
+    _ACCEPTED_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+    _TYPE_ERRORS = {
+        PhoneNumberType.PREMIUM_RATE: ("premium_rate", _("Premium-rate numbers cannot receive codes.")),
+        PhoneNumberType.TOLL_FREE: ("toll_free", _("Toll-free numbers cannot receive codes.")),
+        PhoneNumberType.SHARED_COST: ("shared_cost", _("Shared-cost numbers cannot receive codes.")),
+    }
+
+
+def missing_phonenumbers() -> ConfigurationError:
+    """The error of a site with neither phonenumbers nor phonenumberslite installed."""
+    return ConfigurationError(
+        "Neither phonenumbers nor phonenumberslite is installed: django-otp-sms-gateway reads phone numbers "
+        "with one of them.",
+        check_id=E023,
+        hint='pip install "django-otp-sms-gateway[phonenumbers]", or [phonenumberslite]: the same one as '
+        "django-two-factor-auth's extra when the site uses it (never both).",
+    )
+
+
+def phonenumbers_problems() -> list[ConfigurationError]:
+    """E023 when the phone-number library is missing."""
+    return [missing_phonenumbers()] if phonenumbers is None else []
+
+
+def _require_phonenumbers() -> None:
+    if phonenumbers is None:
+        raise missing_phonenumbers()
 
 
 #: The region phonenumbers gives numbers of no country (satellite, international networks).
@@ -60,7 +87,11 @@ def normalize_number(value: object, region: str | None = None) -> str:
     ``letters``, ``extension``, ``invalid_characters``, ``international_format``,
     ``unknown_country``, ``invalid``, ``short_code``, ``premium_rate``,
     ``toll_free``, ``shared_cost``, ``not_mobile`` or ``non_geographic``.
+    Raises the :data:`~django_sms_gateway.checks.E023` ``ConfigurationError``
+    when neither phonenumbers nor phonenumberslite is installed, as do the
+    other functions here.
     """
+    _require_phonenumbers()
     if not isinstance(value, str) or not value.strip():
         raise _invalid(_("Enter a phone number."), "required")
     return _normalize(value.strip(), region)
@@ -113,6 +144,7 @@ setting_changed.connect(_forget_numbers, dispatch_uid="django_sms_gateway.phone"
 @lru_cache(maxsize=4096)
 def region_of(e164: str) -> str | None:
     """ISO 3166 region of an E.164 number (``"NO"``), or None if unknown."""
+    _require_phonenumbers()
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except NumberParseException:
@@ -122,6 +154,7 @@ def region_of(e164: str) -> str | None:
 @lru_cache(maxsize=4096)
 def region_and_type(e164: str) -> tuple[str | None, int | None]:
     """Region and phonenumbers ``PhoneNumberType`` of an E.164 number (None, None if unreadable)."""
+    _require_phonenumbers()
     try:
         parsed = phonenumbers.parse(e164, None)
     except NumberParseException:
@@ -134,6 +167,7 @@ def mask_number(e164: str | None) -> str:
     """Hide all but the country code and the last two digits: ``+47******32``."""
     if not e164:
         return ""
+    _require_phonenumbers()
     digits = e164.lstrip("+")
     try:
         cc = str(phonenumbers.parse(e164, None).country_code) if e164.startswith("+") else ""
@@ -141,3 +175,10 @@ def mask_number(e164: str | None) -> str:
         cc = ""
     hidden = max(len(digits) - len(cc) - 2, 0)
     return f"+{cc}{'*' * hidden}{digits[len(cc) + hidden:]}"
+
+
+def national_number(e164: str) -> str:
+    """The national form of an E.164 number, digits only (``+6281...`` -> ``081...``)."""
+    _require_phonenumbers()
+    formatted = phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(c for c in formatted if c.isdigit())

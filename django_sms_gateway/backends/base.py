@@ -25,11 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-import phonenumbers
-
 from ..checks import E005
 from ..exceptions import ConfigurationError, GatewayError, RecipientRefused, RequestRejected
-from ..phone import mask_number
+from ..phone import mask_number, national_number
 from ..text import MessageTemplate, SegmentInfo, segment_info, whole_minutes
 
 _MISSING = object()
@@ -61,12 +59,6 @@ def sender_problem(sender: object) -> str | None:
 def is_e164(number: object) -> bool:
     """True for an E.164 number such as ``+4798765432``."""
     return isinstance(number, str) and E164_NUMBER.fullmatch(number) is not None
-
-
-def national_number(recipient: str) -> str:
-    """The national form of an E.164 number, digits only (``+6281...`` -> ``081...``)."""
-    formatted = phonenumbers.format_number(phonenumbers.parse(recipient), phonenumbers.PhoneNumberFormat.NATIONAL)
-    return "".join(c for c in formatted if c.isdigit())
 
 
 #: The number formats a vendor option may name -> that form of an E.164 number.

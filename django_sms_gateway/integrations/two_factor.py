@@ -33,12 +33,13 @@ import logging
 from typing import Any
 
 import django.conf
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 
 from .. import limits, signals
 from ..backends.base import BaseBackend
-from ..checks import E010, E011
+from ..checks import E010, E011, E024
 from ..dispatch import Delivery, build_message, gateways, send_message
 from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, user_message, user_safe_error
 from ..phone import mask_number, normalize_number
@@ -47,6 +48,8 @@ logger = logging.getLogger("django_sms_gateway")
 
 #: Dotted path to use as ``TWO_FACTOR_SMS_GATEWAY``.
 GATEWAY_PATH = "django_sms_gateway.integrations.two_factor.Gateway"
+#: The apps through which django-two-factor-auth sends text messages at all.
+TWO_FACTOR_APPS = ("two_factor", "two_factor.plugins.phonenumber")
 #: Seconds a django-two-factor-auth SMS code stays valid at least: it accepts
 #: the current 30-second TOTP step and the five before it, so a code sent now
 #: is good for 150 to 180 seconds. The message says "2 minutes", never more.
@@ -135,11 +138,23 @@ class Gateway:
 
 def two_factor_problems(backends: list[BaseBackend] | None) -> list[ConfigurationError]:
     """django-two-factor-auth's gateway settings can work: our gateway is not
-    its call gateway (E010), and when it is its SMS gateway, some gateway of
-    ``backends`` (all of them built; None when some do not build) sends the
-    text it is given (E011)."""
+    its call gateway (E010), and when it is its SMS gateway, django-two-factor-auth
+    and its phone plugin are installed (E024) and some gateway of ``backends``
+    (all of them built; None when some do not build) sends the text it is
+    given (E011)."""
     site = django.conf.settings
     problems: list[ConfigurationError] = []
+    missing = [app for app in TWO_FACTOR_APPS if not apps.is_installed(app)]
+    if getattr(site, "TWO_FACTOR_SMS_GATEWAY", None) == GATEWAY_PATH and missing:
+        named = " and ".join(repr(app) for app in missing)
+        problems.append(ConfigurationError(
+            f"TWO_FACTOR_SMS_GATEWAY is {GATEWAY_PATH!r}, but {named} {'is' if len(missing) == 1 else 'are'} not "
+            "in INSTALLED_APPS, so django-two-factor-auth never sends a text message.",
+            check_id=E024,
+            hint="Add 'two_factor' and then 'two_factor.plugins.phonenumber' to INSTALLED_APPS, with "
+            "'django_otp.plugins.otp_static' and 'django_otp.plugins.otp_totp' (the two-factor page of the docs "
+            "lists the whole setup), or remove TWO_FACTOR_SMS_GATEWAY.",
+        ))
     if getattr(site, "TWO_FACTOR_CALL_GATEWAY", None) == GATEWAY_PATH:
         problems.append(ConfigurationError(
             f"TWO_FACTOR_CALL_GATEWAY is {GATEWAY_PATH!r}, which sends text messages only.",
