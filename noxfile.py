@@ -83,13 +83,17 @@ import importlib.metadata as m
 try:
     m.distribution("phonenumbers")
 except m.PackageNotFoundError:
+    import phonenumbers
+    assert phonenumbers.__version__ == m.version("phonenumberslite"), phonenumbers.__version__
     print("phonenumberslite", m.version("phonenumberslite"), "alone")
 else:
     raise SystemExit("phonenumbers is installed next to phonenumberslite")
 """
 
 
-@nox.session(python=PYTHONS[-1])
+# A new venv each time: in a reused one the test extra's phonenumbers would overwrite the
+# installed phonenumberslite's files, and uninstalling it would leave no phonenumbers module.
+@nox.session(python=PYTHONS[-1], reuse_venv=False)
 def lite(session: nox.Session) -> None:
     """The whole suite on phonenumberslite as django-two-factor-auth's extra installs it (the
     other cells run on phonenumbers, which the test extra brings)."""
@@ -105,7 +109,7 @@ def sandbox_module(parts: list[str]) -> bool:
     return "sms_sandbox" in parts or ("django_sms_gateway" in parts and any("sandbox" in part for part in parts))
 
 
-@nox.session(python=PYTHONS[0], reuse_venv="never")
+@nox.session(python=PYTHONS[0], reuse_venv=False)
 def package(session: nox.Session) -> None:
     """Build the sdists and wheels (the package's and the sandbox's), check them, test the sdist.
 
@@ -219,7 +223,7 @@ def wheel_problems(wheel: pathlib.Path) -> list[str]:
     return problems
 
 
-@nox.session(python=PYTHONS, reuse_venv="never")
+@nox.session(python=PYTHONS, reuse_venv=False)
 def wheel(session: nox.Session) -> None:
     """Install the built wheel (``nox -s package`` first) into a fresh venv and use it.
 
