@@ -335,8 +335,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     _bound_number: str | None = None
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> SMSDevice:
-        device = super().from_db(db, field_names, values)
+    def from_db(cls, db: Any, field_names: Any, values: Any, *args: Any, **kwargs: Any) -> SMSDevice:
+        device = super().from_db(db, field_names, values, *args, **kwargs)
         device._bound_number = device.__dict__.get("number")
         return device
 

@@ -65,8 +65,8 @@ def test_a_masked_copy_is_a_configuration_error():
     assert "'api_key' looks masked or cut short" in error.value.message and "9f0e" not in error.value.message
 
 
-def test_the_install_guides_example_credentials_fail_manage_py_check():
-    """docs/install.md's SMS_GATEWAYS, copied without filling in the credentials."""
+def test_example_credentials_left_as_dots_fail_manage_py_check():
+    """The contract's SMS_GATEWAYS example, copied without filling in the credentials."""
     gateways = {
         "signicat": {
             "BACKEND": "django_sms_gateway.backends.signicat.SignicatBackend",
