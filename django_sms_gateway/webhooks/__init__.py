@@ -6,9 +6,3 @@ Include ``django_sms_gateway.urls`` in the site's URLconf (for example under
 as the gateway's ``webhook_url`` option (Twilio's ``status_callback`` and
 Vonage's ``callback`` take ``.../twilio/<alias>/`` and ``.../vonage/<alias>/``).
 """
-
-from .twilio import twilio_status_webhook
-from .vonage import vonage_receipt_webhook
-from .zignsec import zignsec_webhook
-
-__all__ = ["twilio_status_webhook", "vonage_receipt_webhook", "zignsec_webhook"]
