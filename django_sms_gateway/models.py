@@ -296,6 +296,12 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         editable=False,
         help_text="Alias of the gateway that made and checks the current code, if the vendor does.",
     )
+    other_tokens = models.TextField(
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Keyed hashes of the codes that fail-overs sent for the current challenge, space-separated.",
+    )
 
     objects = DeviceManager.from_queryset(SMSDeviceQuerySet)()
 
@@ -829,6 +835,18 @@ class DeliveryRecord(models.Model):
         FAILED = "failed", _("failed")
         SKIPPED = "skipped", _("skipped")
 
+    class Delivery(models.TextChoices):
+        """What the vendor said became of a sent message ("" on rows not sent)."""
+
+        #: The vendor took it; no final receipt yet.
+        ACCEPTED = "accepted", _("accepted")
+        #: Final: the vendor says the handset got it.
+        DELIVERED = "delivered", _("delivered")
+        #: Final: the vendor says it will not be delivered (in its own words: undelivered, rejected, expired...).
+        FAILED = "failed", _("failed")
+        #: Final for us: no final receipt by the deadline (``OTP_SMS_DELIVERY_DEADLINE``).
+        MISSING = "missing", _("missing")
+
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     device = models.ForeignKey(
@@ -843,6 +861,12 @@ class DeliveryRecord(models.Model):
     charge = models.PositiveIntegerField(_("charge"), null=True, blank=True)
     elapsed_ms = models.PositiveIntegerField(_("elapsed (ms)"), default=0)
     number_masked = models.CharField(_("number"), max_length=24, blank=True)
+    delivery = models.CharField(_("delivery"), max_length=12, choices=Delivery.choices, blank=True)
+    region = models.CharField(_("region"), max_length=2, blank=True)
+    challenge = models.CharField(_("challenge"), max_length=32, blank=True, db_index=True)
+    deliver_by = models.DateTimeField(_("delivered receipt due"), null=True, blank=True, db_index=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    failed_over_at = models.DateTimeField(_("failed over"), null=True, blank=True)
 
     objects = DeliveryRecordQuerySet.as_manager()
 

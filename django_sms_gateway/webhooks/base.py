@@ -80,11 +80,16 @@ class MalformedWebhook(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """One status a vendor reports for one of its references (kept raw)."""
+    """One status a vendor reports for one of its references (kept raw).
+
+    ``delivery`` is the vendor's word normalised by its module:
+    ``DeliveryRecord.Delivery.DELIVERED`` or ``.FAILED`` for a final word,
+    None for a word on the way (queued, sent, buffered...)."""
 
     reference: str
     status: str
     segments: int | None = None
+    delivery: str | None = None
 
 
 def plain(text: str, status: int) -> HttpResponse:
