@@ -8,14 +8,14 @@ sandbox, verify) from several client threads through these phases:
 
 1. healthy;
 2. the primary (Signicat) hangs;
-3. every vendor answers 500, then
-4. every vendor is back;
-5. a silent vendor: Signicat answers 500 and ZignSec accepts every SMS but
+3. a silent vendor: Signicat answers 500 and ZignSec accepts every SMS but
    never delivers it nor reports; with ``OTP_SMS_DELIVERY_DEADLINE`` of 2 s
    and ``smsfailover``'s sweep running every 0.5 s (the soak's stand-in for
    cron or a task worker, :mod:`benchmarks.soak_sweeper`), each challenge
    fails over to AccuAuth. Targets: at least 95 % of logins succeed, and
    every user gets AccuAuth's code within the deadline + 5 s of the send;
+4. every vendor answers 500, then
+5. every vendor is back;
 6. Redis stalls (the soak's proxy in front of it stops forwarding);
 7. PostgreSQL backends are terminated every second.
 
@@ -336,7 +336,7 @@ def scan_log(path: Path, users: Sequence[User]) -> list[str]:
     text = path.read_text(errors="replace") if path.exists() else ""
     numbers = {u.number for u in users} | {u.number.lstrip("+") for u in users}
     return [line for line in text.splitlines()
-            if any(n in line for n in numbers) or re.search(r"(?<![0-9+*])[0-9]{6}(?![0-9])", line)]
+            if any(n in line for n in numbers) or re.search(r"(?<![0-9A-Za-z+*])[0-9]{6}(?![0-9A-Za-z])", line)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(phase.row())
         for phase in phases:
             if phase.waits:
-                print("\n" + silent_vendor_summary(phase, args.deadline))
+                print("\n" + silent_vendor_summary(phase, args.deadline, failed_over()))
         print("\nWhat failed logins were told (or where they broke), per phase:")
         for phase in phases:
             for reason, count in phase.reasons.most_common(4):
@@ -422,7 +422,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 SILENT_VENDOR = "silent vendor"
 
 
-def silent_vendor_summary(phase: Phase, deadline: float) -> str:
+def failed_over() -> int:
+    """Sends to the silent vendor (ZignSec) marked missing and failed over, from
+    the site's database (``create_users`` set Django up in this process)."""
+    from django_sms_gateway.models import DeliveryRecord
+
+    return DeliveryRecord.objects.filter(gateway="zignsec", delivery=DeliveryRecord.Delivery.MISSING,
+                                         failed_over_at__isnull=False).count()
+
+
+def silent_vendor_summary(phase: Phase, deadline: float, failed: int) -> str:
     """The silent-vendor phase against its targets: >= 95 % of logins succeed, and
     every code from the next vendor arrives within the deadline + 5 s of the send."""
     came = [wait for wait in phase.waits if wait is not None]
@@ -432,7 +441,8 @@ def silent_vendor_summary(phase: Phase, deadline: float) -> str:
     return (f"Silent vendor (deadline {deadline:g} s): {phase.ok} of {phase.logins} logins succeeded ({share:.1f} %, "
             f"target >= 95 %); {within} of {len(phase.waits)} users got the next vendor's code within "
             f"{deadline + 5:g} s (slowest {slowest} s; median "
-            f"{statistics.median(came) if came else 0:.2f} s).")
+            f"{statistics.median(came) if came else 0:.2f} s); {failed} silent sends marked missing and failed "
+            "over.")
 
 
 def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users: Sequence[User], database: str,
@@ -477,9 +487,10 @@ def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users
 
     phase("healthy", nothing, nothing)
     phase("primary hangs", lambda: sandbox.set_fault("signicat", "hang"), lambda: sandbox.set_fault("signicat", None))
+    # Before "all vendors down" opens every breaker: the silent vendor must still be tried.
+    phase(SILENT_VENDOR, silent, heard)
     phase("all vendors down", lambda: [sandbox.set_fault(v, "500") for v in vendors], nothing)
     phase("all vendors back", lambda: [sandbox.set_fault(v, None) for v in vendors], nothing)
-    phase(SILENT_VENDOR, silent, heard)
     phase("Redis stalls", proxy.stall, proxy.resume)
     with terminating_backends(database, every=args.terminate_every):
         phase("PostgreSQL backends terminated", nothing, nothing)
