@@ -446,8 +446,8 @@ def silent_vendor_summary(phase: Phase, deadline: float) -> str:
     return (f"Silent vendor (deadline {deadline:g} s): {phase.ok} of {phase.logins} logins succeeded ({share:.1f} %, "
             f"target >= 95 %); {within} of {len(phase.waits)} users got the next vendor's code within "
             f"{deadline + 5:g} s (slowest {slowest} s; median "
-            f"{statistics.median(came) if came else 0:.2f} s); {phase.failed_over} silent sends marked missing and failed "
-            "over.")
+            f"{statistics.median(came) if came else 0:.2f} s); {phase.failed_over} silent sends marked missing "
+            "and failed over.")
 
 
 def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users: Sequence[User], database: str,
