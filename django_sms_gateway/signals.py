@@ -94,6 +94,12 @@ code_refused = RobustSignal()
 breaker_opened = RobustSignal()
 #: ``(alias)``: the trial after a cool-off succeeded; the gateway is used again.
 breaker_closed = RobustSignal()
+#: ``(alias, region, delivered, seconds)``: one sent record's delivery became
+#: final: a vendor receipt said delivered (``delivered`` True) or failed, or no
+#: final receipt came by ``OTP_SMS_DELIVERY_DEADLINE`` (missing). ``region`` is
+#: the number's ISO 3166 region ("" when unknown); ``seconds`` runs from the
+#: send to the delivered receipt (None unless delivered). Sent once per record.
+delivery_reported = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).

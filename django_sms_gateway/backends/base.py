@@ -389,6 +389,15 @@ class BaseBackend:
             )
         return info
 
+    @property
+    def receipts(self) -> bool:
+        """Whether this gateway, as configured, sends delivery receipts that
+        we read (typically: its callback option is set). Only sends through a
+        gateway with receipts get a delivery deadline
+        (``OTP_SMS_DELIVERY_DEADLINE``); vendor backends that read receipts
+        override this."""
+        return False
+
     def serves(self, region: str | None) -> bool:
         """May this gateway send to numbers of ``region`` (ISO 3166)?"""
         return self.countries is None or (region is not None and region in self.countries)

@@ -14,8 +14,10 @@ plain-text answer that never repeats the input:
    items or raises :class:`MalformedWebhook` (400; the log shows only the
    envelope's shape, :func:`describe_envelope`);
 5. :meth:`WebhookView.record` writes each report onto the delivery records
-   of that gateway and reference (no known record:
-   :meth:`WebhookView.unknown_reference`, 404 unless a vendor overrides it);
+   of that gateway and reference: a final one (``StatusReport.delivery``)
+   settles an accepted record once, and a failed one fails its challenge
+   over (no known record: :meth:`WebhookView.unknown_reference`, 404 unless
+   a vendor overrides it);
 6. 200 ``ok`` (also for a verified body that reports nothing).
 
 Subclasses set :attr:`WebhookView.backend_class` and
@@ -47,6 +49,7 @@ from ..backends.base import BaseBackend
 from ..backends.http import UnreadableJSON, read_json
 from ..conf import settings
 from ..dispatch import gateways
+from ..failover import fail_over
 from ..models import DeliveryRecord
 
 __all__ = [
@@ -66,6 +69,9 @@ __all__ = [
 
 logger = logging.getLogger("django_sms_gateway")
 
+#: Deliveries no report changes.
+FINAL_DELIVERIES = (DeliveryRecord.Delivery.DELIVERED, DeliveryRecord.Delivery.FAILED, DeliveryRecord.Delivery.MISSING)
+
 #: Unix times from this value on are taken as milliseconds (it is the year 5138 in seconds).
 MILLISECONDS_FROM = 10**11
 
@@ -80,11 +86,16 @@ class MalformedWebhook(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """One status a vendor reports for one of its references (kept raw)."""
+    """One status a vendor reports for one of its references (kept raw).
+
+    ``delivery`` is the vendor's word normalised by its module:
+    ``DeliveryRecord.Delivery.DELIVERED`` or ``.FAILED`` for a final word,
+    None for a word on the way (queued, sent, buffered...)."""
 
     reference: str
     status: str
     segments: int | None = None
+    delivery: str | None = None
 
 
 def plain(text: str, status: int) -> HttpResponse:
@@ -221,14 +232,45 @@ class WebhookView(View):
         return ()
 
     def record(self, alias: str, reports: list[StatusReport], backend: Any) -> int:
-        """Write ``reports``; returns how many named a record of ``alias``."""
+        """Write ``reports``; returns how many named a record of ``alias``.
+
+        A final report (``delivery`` set) settles each ``ACCEPTED`` record
+        of its reference (:meth:`DeliveryRecord.settle`): a record already
+        final keeps its delivery and status, so a replayed, forged-late or
+        out-of-order report changes nothing. A FAILED report fails the
+        record's challenge over at once (:func:`~django_sms_gateway.failover.fail_over`).
+        A word on the way only updates the raw ``status`` of a record not
+        yet final. Records without a delivery (sent before it was recorded)
+        only get the raw status, which a final word makes final."""
         known = 0
         for report in reports:
             rows = DeliveryRecord.objects.for_reference(alias, report.reference)
-            updated = rows.update_status(report.status, segments=report.segments,
-                                         final_statuses=self.final_statuses(backend))
-            known += 1 if updated or rows.exists() else 0
+            if report.delivery is None:
+                updated = rows.exclude(delivery__in=FINAL_DELIVERIES).update_status(
+                    report.status, segments=report.segments, final_statuses=self.final_statuses(backend)
+                )
+                known += 1 if updated or rows.exists() else 0
+                continue
+            # Records written before deliveries were kept: the raw status alone, final words final.
+            rows.filter(delivery="").update_status(
+                report.status, segments=report.segments, final_statuses=self.final_statuses(backend)
+            )
+            found = list(rows)
+            known += 1 if found else 0
+            for record in found:
+                if record.settle(report.delivery, status=report.status, segments=report.segments) and \
+                        report.delivery == DeliveryRecord.Delivery.FAILED:
+                    self.fail_over(record)
         return known
+
+    def fail_over(self, record: DeliveryRecord) -> None:
+        """Send ``record``'s challenge through the next gateway; a failure is
+        logged, never turned into an error answer (the report was recorded)."""
+        try:
+            fail_over(record)
+        except Exception as exc:
+            logger.error("%s webhook: fail-over after a failed receipt did not complete (%s); "
+                         "manage.py smsfailover retries it", self.vendor, type(exc).__name__, exc_info=True)
 
     def unknown_reference(self, alias: str) -> HttpResponse:
         """The answer to a verified report for no record of ``alias`` (404;
