@@ -122,7 +122,8 @@ class InfobipBackend(HTTPBackend):
             raise self.config_error("option 'sender' is required by Infobip (or set OTP_SMS_SENDER)")
         if bool(self.config["notify_url"]) != bool(self.config["notify_secret"]):
             raise self.config_error("options 'notify_url' and 'notify_secret' go together: a report to a "
-                                    "per-request webhook is unsigned, so the secret in the URL is what proves one genuine")
+                                    "per-request webhook is unsigned, so the secret in the URL is what proves "
+                                    "one genuine")
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         sender, info = self.checked_text_message(message, f"this gateway sends at most {self.max_segments}")

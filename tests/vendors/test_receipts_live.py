@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from django_sms_gateway.dispatch import build_backend, build_message
 from django_sms_gateway.models import DeliveryRecord
+
 from .helpers import LOCMEM_ENTRY, gateway_entry
 
 pytestmark = pytest.mark.urls("tests.vendors.urls")
