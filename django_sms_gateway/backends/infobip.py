@@ -57,10 +57,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..checks import E035
 from ..exceptions import GatewayError, GatewayRateLimited, GatewayUnavailable, RecipientRateLimited, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, json_object_or_empty, summarize
-from .sinch import callback_secret_problem, callback_url, callback_url_problem
+from .sinch import callback_secret_problem, callback_url, callback_url_in_clear, callback_url_problem
 
 __all__ = ["InfobipBackend"]
 
@@ -124,6 +125,9 @@ class InfobipBackend(HTTPBackend):
             raise self.config_error("options 'notify_url' and 'notify_secret' go together: a report to a "
                                     "per-request webhook is unsigned, so the secret in the URL is what proves "
                                     "one genuine")
+        if self.config["notify_url"] and callback_url_in_clear(self.config["notify_url"]):
+            raise self.config_error("option 'notify_url' is plain http:// to a host that is not loopback, which "
+                                    "would carry its secret in clear; use https://", check_id=E035)
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         sender, info = self.checked_text_message(message, f"this gateway sends at most {self.max_segments}")

@@ -48,9 +48,14 @@ Wire facts and their sources:
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
+
+from ..checks import E035
 from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize
@@ -62,6 +67,7 @@ __all__ = [
     "SinchBackend",
     "callback_secret_problem",
     "callback_url",
+    "callback_url_in_clear",
     "callback_url_problem",
 ]
 
@@ -102,6 +108,19 @@ def callback_url_problem(value: str) -> str | None:
     if "?" in value or "#" in value or not value.endswith("/"):
         return "must end with '/' and have no query or fragment (the callback secret is added as a last segment)"
     return None
+
+
+def callback_url_in_clear(url: str) -> bool:
+    """Whether a receipt URL would carry its secret in clear: plain http://
+    to a host that is not loopback, with ``DEBUG = False``."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or django_settings.DEBUG:
+        return False
+    host = (parts.hostname or "").lower()
+    try:
+        return not (host == "localhost" or ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        return True
 
 
 def callback_url(base: str, secret: str) -> str:
@@ -152,6 +171,9 @@ class SinchBackend(HTTPBackend):
         if bool(self.config["callback_url"]) != bool(self.config["callback_secret"]):
             raise self.config_error("options 'callback_url' and 'callback_secret' go together: Sinch signs no "
                                     "delivery report, so the secret in the URL is what proves one genuine")
+        if self.config["callback_url"] and callback_url_in_clear(self.config["callback_url"]):
+            raise self.config_error("option 'callback_url' is plain http:// to a host that is not loopback, which "
+                                    "would carry its secret in clear; use https://", check_id=E035)
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         sender, info = self.checked_text_message(message, f"this gateway sends at most {self.max_segments}")

@@ -38,12 +38,18 @@ messages we did not record are acknowledged (200 ``ignored``, *inferred*).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
 
 from ..backends.http import UnreadableJSON, read_json_object
 from ..backends.infobip import InfobipBackend
+from ..backends.sinch import SinchBackend
+from ..checks import W024
+from ..exceptions import ConfigurationWarning
 from ..models import DeliveryRecord
 from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, plain, status_word
 from .sinch import secret_matches
@@ -55,12 +61,18 @@ __all__ = [
     "delivery_of",
     "infobip_report_webhook",
     "parse_reports",
+    "receipt_url_problems",
 ]
 
 logger = logging.getLogger("django_sms_gateway")
 
 DELIVERED_NAME = "DELIVERED_TO_HANDSET"
 FAILED_GROUPS = frozenset({"UNDELIVERABLE", "EXPIRED", "REJECTED"})
+#: Backend class -> (its receipt URL option, the URL name of its webhook).
+RECEIPT_URLS: dict[type, tuple[str, str]] = {
+    SinchBackend: ("callback_url", "django_sms_gateway:sinch-webhook"),
+    InfobipBackend: ("notify_url", "django_sms_gateway:infobip-webhook"),
+}
 #: Reports one request may carry (Infobip: "the default number of delivery reports in a single request is 100").
 REPORTS_MAX = 100
 _PARTS_MAX = 255
@@ -128,3 +140,32 @@ class InfobipWebhookView(WebhookView):
 
 
 infobip_report_webhook = InfobipWebhookView.as_view()
+
+
+def receipt_url_problems(backends: Iterable[Any]) -> list[ConfigurationWarning]:
+    """W024 for each Sinch or Infobip gateway with receipts whose URL option
+    does not end with the path this site's URLconf serves the alias's
+    webhook at: every report would miss, and every send would fail over
+    at the delivery deadline."""
+    problems = []
+    for backend in backends:
+        option, name = next(((o, n) for cls, (o, n) in RECEIPT_URLS.items() if isinstance(backend, cls)),
+                            (None, None))
+        if option is None or not backend.receipts:
+            continue
+        try:
+            path = reverse(name, args=[backend.alias, "secret"]).removesuffix("secret/")
+        except NoReverseMatch:
+            path = None
+        if path is not None and urlsplit(backend.config[option]).path.endswith(path):
+            continue
+        where = f"this site serves them at {path!r}" if path else "this site's URLconf has no receipt webhook"
+        problems.append(ConfigurationWarning(
+            f"SMS gateway {backend.alias!r} asks for delivery reports at its option {option!r}, but {where}.",
+            check_id=W024,
+            hint='Include django_sms_gateway.urls (path("sms/", include("django_sms_gateway.urls"))) and set '
+                 f"{option!r} to the absolute URL of that path: reports that miss leave every send unconfirmed, "
+                 "so each fails over at the delivery deadline.",
+            obj=f"SMS_GATEWAYS[{backend.alias!r}]",
+        ))
+    return problems

@@ -9,7 +9,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from django_sms_gateway.checks import E035, W024, check_receipt_urls
 from django_sms_gateway.dispatch import build_message
+from django_sms_gateway.exceptions import ConfigurationError
 from django_sms_gateway.models import DeliveryRecord
 from django_sms_gateway.webhooks.base import MalformedWebhook, StatusReport
 from django_sms_gateway.webhooks.sinch import parse_report
@@ -198,3 +200,48 @@ class TestWebhook:
         assert post(client, report(operator="x" * 300)).status_code == 413
         record.refresh_from_db()
         assert record.delivery == Delivery.ACCEPTED
+
+
+# -- checks ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("vendor", "options"), [
+    ("sinch", {"callback_url": "http://example.com/sms/webhooks/sinch/sinch/", "callback_secret": SECRET}),
+    ("infobip", {"notify_url": "http://example.com/sms/webhooks/infobip/infobip/", "notify_secret": SECRET}),
+])
+def test_a_receipt_url_in_clear_is_e035(sandbox, built_backends, settings, vendor, options):
+    settings.DEBUG = False
+    with pytest.raises(ConfigurationError) as raised:
+        built_backends(vendor, gateway_entry(vendor, sandbox, **options))
+    assert raised.value.check_id == E035 and SECRET not in str(raised.value)
+    loopback = {name: value.replace("example.com", "127.0.0.1") for name, value in options.items()}
+    assert built_backends(vendor, gateway_entry(vendor, sandbox, **loopback)).receipts is True
+    settings.DEBUG = True
+    assert built_backends(vendor, gateway_entry(vendor, sandbox, **options)).receipts is True
+
+
+@pytest.mark.parametrize(("vendor", "url", "warned"), [
+    ("sinch", "https://example.com/sms/webhooks/sinch/sinch/", False),
+    ("sinch", "https://example.com/prefix/sms/webhooks/sinch/sinch/", False),  # a proxy's path prefix
+    ("sinch", "https://example.com/sms/webhooks/sinch/other-alias/", True),
+    ("sinch", "https://example.com/hooks/sinch/", True),
+    ("infobip", "https://example.com/sms/webhooks/infobip/sinch/", False),
+    ("infobip", "https://example.com/sms/webhooks/sinch/sinch/", True),
+])
+def test_a_receipt_url_this_site_does_not_route_is_w024(sandbox, settings, vendor, url, warned):
+    option, secret = ("callback_url", "callback_secret") if vendor == "sinch" else ("notify_url", "notify_secret")
+    settings.SMS_GATEWAYS = {"sinch": gateway_entry(vendor, sandbox, **{option: url, secret: SECRET})}
+    messages = check_receipt_urls()
+    assert [message.id for message in messages] == ([W024] if warned else [])
+    assert all(SECRET not in message.msg + message.hint for message in messages)
+
+
+#: A URLconf without the package's URLs (for the test below).
+urlpatterns: list = []
+
+
+@pytest.mark.urls(__name__)
+def test_receipts_without_the_packages_urls_are_w024(sandbox, settings):
+    settings.SMS_GATEWAYS = {"sinch": gateway_entry("sinch", sandbox, callback_url=BASE, callback_secret=SECRET)}
+    [message] = check_receipt_urls()
+    assert message.id == W024 and "no receipt webhook" in message.msg
