@@ -48,8 +48,8 @@ Wire facts and their sources:
   notify"). A per-request webhook carries no credentials: Infobip's basic,
   HMAC and OAuth security settings belong to Subscriptions Management
   ("Create security settings", infobip.com/docs/api/platform/subscriptions-api),
-  not to a URL given with a message. So the URL sent is ``notify_url``
-  followed by this alias's ``notify_secret`` as a last path segment, which
+  not to a URL given with a message. So the URL sent is ``notify_url`` with
+  this alias's ``notify_secret`` as its query (``?secret=...``), which
   :mod:`django_sms_gateway.webhooks.infobip` checks.
 """
 

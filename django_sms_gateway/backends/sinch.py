@@ -41,9 +41,11 @@ Wire facts and their sources:
   ``per_recipient`` also the intermediate ones (Queued, Dispatched).
   Sinch's SMS callbacks carry no signature of their own (the reference's
   "Webhooks" lists only basic auth, OAuth 2.0, mutual TLS and AWS SNS, each
-  set up by the account manager), so the URL sent is ``callback_url``
-  followed by this alias's ``callback_secret`` as a last path segment, which
-  :mod:`django_sms_gateway.webhooks.sinch` checks.
+  set up by the account manager), so the URL sent is ``callback_url`` with
+  this alias's ``callback_secret`` as its query (``?secret=...``), which
+  :mod:`django_sms_gateway.webhooks.sinch` checks. The query, unlike the
+  path, stays out of Django's own log of 4xx answers (``django.request``
+  logs ``request.path``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ __all__ = [
     "DELIVERY_REPORTS",
     "REGIONS",
     "SECRET_MIN_LENGTH",
+    "SECRET_PARAMETER",
     "SinchBackend",
     "callback_secret_problem",
     "callback_url",
@@ -79,6 +82,8 @@ ACCOUNT_CODES = frozenset({"blocked_account", "missing_callback_url", "unknown_c
 #: 400 and 403 codes kept in a failure's reason (Sinch's published codes).
 #: ``delivery_report`` values that post one report per recipient (the kind the webhook reads).
 DELIVERY_REPORTS = ("per_recipient_final", "per_recipient")
+#: The query parameter of a receipt URL that holds the alias's secret.
+SECRET_PARAMETER = "secret"  # noqa: S105 (a parameter name, not a secret)
 #: Fewest characters of a callback secret: 32 URL-safe characters hold 192 bits.
 SECRET_MIN_LENGTH = 32
 _URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -95,7 +100,7 @@ def _plan_problem(value: str) -> str | None:
 
 def callback_secret_problem(value: str) -> str | None:
     """Why ``value`` cannot be a per-alias callback secret: it goes into a URL
-    path, so only ``A-Z a-z 0-9 - _``, and at least :data:`SECRET_MIN_LENGTH`
+    query unencoded, so only ``A-Z a-z 0-9 - _``, and at least :data:`SECRET_MIN_LENGTH`
     of them (``secrets.token_urlsafe(32)`` makes one)."""
     if len(value) < SECRET_MIN_LENGTH or not set(value) <= _URL_SAFE:
         return (f"must be at least {SECRET_MIN_LENGTH} characters of A-Z, a-z, 0-9, '-' and '_' "
@@ -104,9 +109,9 @@ def callback_secret_problem(value: str) -> str | None:
 
 
 def callback_url_problem(value: str) -> str | None:
-    """Why ``value`` cannot take a callback secret as its last path segment."""
+    """Why ``value`` cannot take a callback secret as its query."""
     if "?" in value or "#" in value or not value.endswith("/"):
-        return "must end with '/' and have no query or fragment (the callback secret is added as a last segment)"
+        return "must end with '/' and have no query or fragment (the callback secret is added as the query)"
     return None
 
 
@@ -124,8 +129,8 @@ def callback_url_in_clear(url: str) -> bool:
 
 
 def callback_url(base: str, secret: str) -> str:
-    """The URL a vendor is given: ``base`` (ending in ``/``) and the secret as a last path segment."""
-    return f"{base}{secret}/"
+    """The URL a vendor is given: ``base`` with ``secret`` as its query."""
+    return f"{base}?{SECRET_PARAMETER}={secret}"
 
 
 class SinchBackend(HTTPBackend):

@@ -3,12 +3,13 @@
 Set the gateway's ``notify_url`` to
 ``https://example.com/sms/webhooks/infobip/<alias>/`` and ``notify_secret``
 to an unguessable value: every message then carries ``webhooks.delivery.url``
-``.../infobip/<alias>/<notify_secret>/``. A per-request webhook is not
+``.../infobip/<alias>/?secret=<notify_secret>``. A per-request webhook is not
 signed: Infobip's basic, HMAC and OAuth "security settings" attach to
 Subscriptions Management, not to a URL sent with a message (Subscriptions
 API, "Create security settings",
 https://www.infobip.com/docs/api/platform/subscriptions-api), so the secret
-path segment, compared in constant time, is what a forger lacks. Nothing in a
+in the query, compared in constant time, is what a forger lacks (in the
+query, not the path: ``django.request`` logs the path of every 4xx answer). Nothing in a
 report is signed or dated: a captured report replays for ever, so a final
 delivery, once recorded, never changes.
 
@@ -47,7 +48,7 @@ from django.urls import NoReverseMatch, reverse
 
 from ..backends.http import UnreadableJSON, read_json_object
 from ..backends.infobip import InfobipBackend
-from ..backends.sinch import SinchBackend
+from ..backends.sinch import SECRET_PARAMETER, SinchBackend
 from ..checks import W024
 from ..exceptions import ConfigurationWarning
 from ..models import DeliveryRecord
@@ -115,15 +116,12 @@ class InfobipWebhookView(WebhookView):
     backend_class = InfobipBackend
     vendor = "Infobip"
 
-    def post(self, request: HttpRequest, alias: str, secret: str = "") -> HttpResponse:
-        return super().post(request, alias)
-
     def accepts(self, backend: InfobipBackend) -> bool:
         return backend.receipts
 
     def verify(self, request: HttpRequest, body: bytes, backend: InfobipBackend) -> None:
-        if not secret_matches(self.kwargs.get("secret", ""), backend.config["notify_secret"]):
-            raise WebhookRefused("wrong notify secret in the URL")
+        if not secret_matches(request.GET.get(SECRET_PARAMETER, ""), backend.config["notify_secret"]):
+            raise WebhookRefused("wrong or missing notify secret in the URL")
 
     def parse(self, request: HttpRequest, body: bytes, backend: InfobipBackend) -> list[StatusReport]:
         try:
@@ -154,7 +152,7 @@ def receipt_url_problems(backends: Iterable[Any]) -> list[ConfigurationWarning]:
         if option is None or not backend.receipts:
             continue
         try:
-            path = reverse(name, args=[backend.alias, "secret"]).removesuffix("secret/")
+            path = reverse(name, args=[backend.alias])
         except NoReverseMatch:
             path = None
         if path is not None and urlsplit(backend.config[option]).path.endswith(path):

@@ -148,14 +148,14 @@ def test_forged_and_malformed_reports_over_real_http(transactional_db, live_serv
             forged = {"results": [{"messageId": record.reference, "messageCount": 1, "status": {
                 "groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}}]}
         base = f"{live_server.url}/sms/webhooks/{vendor}/{vendor}/"
-        wrong = requests.post(base + "x" * len(SECRET) + "/", data=json.dumps(forged), timeout=5,
+        wrong = requests.post(f"{base}?secret={'x' * len(SECRET)}", data=json.dumps(forged), timeout=5,
                               headers={"Content-Type": "application/json"})
-        broken = requests.post(base + SECRET + "/", data=b'{"results": [', timeout=5,
+        broken = requests.post(f"{base}?secret={SECRET}", data=b'{"results": [', timeout=5,
                                headers={"Content-Type": "application/json"})
         assert (wrong.status_code, broken.status_code) == (403, 400)
         record.refresh_from_db()
         assert (record.delivery, record.delivered_at) == (Delivery.ACCEPTED, None)
-        genuine = requests.post(base + SECRET + "/", data=json.dumps(forged), timeout=5,
+        genuine = requests.post(f"{base}?secret={SECRET}", data=json.dumps(forged), timeout=5,
                                 headers={"Content-Type": "application/json"})
         assert genuine.status_code == 200
         record.refresh_from_db()
