@@ -26,9 +26,11 @@ https://developers.sinch.com/docs/sms/api-reference/sms/tag/Delivery-reports/):
 ``Aborted`` (before reaching the SMSC), ``Cancelled``, ``Rejected`` (by the
 SMSC), ``Deleted`` (by a remote SMSC: "an invalid MSISDN or opted out
 subscriber"), ``Failed`` ("failed to be delivered") and ``Expired`` are final
-failures; ``Queued`` and ``Dispatched`` are intermediate. ``Unknown`` says
-no receipt came or none could be read: not a failure in Sinch's words, so it
-changes nothing and the delivery deadline decides.
+failures; ``Queued`` and ``Dispatched`` are intermediate. ``Unknown`` is
+final too ("Final type. Message was delivered to the SMSC but no Delivery
+Receipt has been received or a Delivery Receipt that couldn't be
+interpreted was received", sinch-sdk-java ``DeliveryStatus``): not a failure
+in Sinch's words, so it settles nothing and the delivery deadline decides.
 
 Answers: Sinch retries a callback on 5xx and 429 and not on another 4xx
 (the same "Webhooks" section), so a report for a batch we did not record
@@ -62,7 +64,7 @@ logger = logging.getLogger("django_sms_gateway")
 
 DELIVERED = frozenset({"Delivered"})
 FAILED = frozenset({"Aborted", "Cancelled", "Rejected", "Deleted", "Failed", "Expired"})
-#: Sinch's words for which nothing follows (``Unknown`` is final in Sinch's table too).
+#: Sinch's words for which nothing follows (``Unknown`` included: sinch-sdk-java ``DeliveryStatus``).
 FINAL_STATUSES = DELIVERED | FAILED | {"Unknown"}
 STATUSES = FINAL_STATUSES | {"Queued", "Dispatched"}
 RECIPIENT_REPORT = "recipient_delivery_report_sms"
