@@ -8,14 +8,14 @@ sandbox, verify) from several client threads through these phases:
 
 1. healthy;
 2. the primary (Signicat) hangs;
-3. every vendor answers 500, then
-4. every vendor is back;
-5. a silent vendor: Signicat answers 500 and ZignSec accepts every SMS but
+3. a silent vendor: Signicat answers 500 and ZignSec accepts every SMS but
    never delivers it nor reports; with ``OTP_SMS_DELIVERY_DEADLINE`` of 2 s
    and ``smsfailover``'s sweep running every 0.5 s (the soak's stand-in for
    cron or a task worker, :mod:`benchmarks.soak_sweeper`), each challenge
    fails over to AccuAuth. Targets: at least 95 % of logins succeed, and
    every user gets AccuAuth's code within the deadline + 5 s of the send;
+4. every vendor answers 500, then
+5. every vendor is back;
 6. Redis stalls (the soak's proxy in front of it stops forwarding);
 7. PostgreSQL backends are terminated every second.
 
@@ -118,6 +118,8 @@ class Phase:
     delivered: int = 0
     usable: int = 0
     times: list[float] = field(default_factory=list)
+    #: Sends marked missing and failed over during the phase (counted for the silent vendor only).
+    failed_over: int = 0
     #: Seconds from the send's answer to the code in the inbox (None: no code came), where measured.
     waits: list[float | None] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -336,7 +338,7 @@ def scan_log(path: Path, users: Sequence[User]) -> list[str]:
     text = path.read_text(errors="replace") if path.exists() else ""
     numbers = {u.number for u in users} | {u.number.lstrip("+") for u in users}
     return [line for line in text.splitlines()
-            if any(n in line for n in numbers) or re.search(r"(?<![0-9+*])[0-9]{6}(?![0-9])", line)]
+            if any(n in line for n in numbers) or re.search(r"(?<![0-9A-Za-z+*])[0-9]{6}(?![0-9A-Za-z])", line)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,6 +424,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 SILENT_VENDOR = "silent vendor"
 
 
+def failed_over() -> int:
+    """Sends to the silent vendor (ZignSec) marked missing and failed over, from
+    the site's database (``create_users`` set Django up in this process)."""
+    from django.db import connection
+
+    from django_sms_gateway.models import DeliveryRecord
+
+    connection.close()  # a connection of before the phase may have been dropped since
+    return DeliveryRecord.objects.filter(gateway="zignsec", delivery=DeliveryRecord.Delivery.MISSING,
+                                         failed_over_at__isnull=False).count()
+
+
 def silent_vendor_summary(phase: Phase, deadline: float) -> str:
     """The silent-vendor phase against its targets: >= 95 % of logins succeed, and
     every code from the next vendor arrives within the deadline + 5 s of the send."""
@@ -432,7 +446,8 @@ def silent_vendor_summary(phase: Phase, deadline: float) -> str:
     return (f"Silent vendor (deadline {deadline:g} s): {phase.ok} of {phase.logins} logins succeeded ({share:.1f} %, "
             f"target >= 95 %); {within} of {len(phase.waits)} users got the next vendor's code within "
             f"{deadline + 5:g} s (slowest {slowest} s; median "
-            f"{statistics.median(came) if came else 0:.2f} s).")
+            f"{statistics.median(came) if came else 0:.2f} s); {phase.failed_over} silent sends marked missing "
+            "and failed over.")
 
 
 def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users: Sequence[User], database: str,
@@ -454,6 +469,7 @@ def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users
             free.put(user)
 
     phases: list[Phase] = []
+    counted: dict[str, int] = {}
 
     def phase(name: str, before: Callable[[], None], after: Callable[[], None]) -> None:
         current = Phase(name)
@@ -462,6 +478,7 @@ def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users
             drive(current, args.phase_seconds, args.clients, lambda: work(current))
         finally:
             after()
+        current.failed_over = counted.get(name, 0)
         phases.append(current)
 
     def silent() -> None:
@@ -471,15 +488,18 @@ def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users
     def heard() -> None:
         sandbox.set_fault("signicat", None)
         sandbox.set_fault("zignsec", None)
+        time.sleep(args.deadline + 1)  # the last sends' fail-overs
+        counted[SILENT_VENDOR] = failed_over()
 
     def nothing() -> None:
         pass
 
     phase("healthy", nothing, nothing)
     phase("primary hangs", lambda: sandbox.set_fault("signicat", "hang"), lambda: sandbox.set_fault("signicat", None))
+    # Before "all vendors down" opens every breaker: the silent vendor must still be tried.
+    phase(SILENT_VENDOR, silent, heard)
     phase("all vendors down", lambda: [sandbox.set_fault(v, "500") for v in vendors], nothing)
     phase("all vendors back", lambda: [sandbox.set_fault(v, None) for v in vendors], nothing)
-    phase(SILENT_VENDOR, silent, heard)
     phase("Redis stalls", proxy.stall, proxy.resume)
     with terminating_backends(database, every=args.terminate_every):
         phase("PostgreSQL backends terminated", nothing, nothing)

@@ -23,3 +23,15 @@ def test_a_wrong_deadline_is_e030(settings, value):
 
 def test_the_default_is_thirty_seconds():
     assert sms_settings.OTP_SMS_DELIVERY_DEADLINE == 30.0
+
+
+def test_a_broken_task_setting_never_breaks_a_send(settings, monkeypatch):
+    from django.utils import timezone
+
+    from django_sms_gateway import failover
+
+    def broken():
+        raise RuntimeError("TASKS is wrong")
+
+    monkeypatch.setattr(failover, "_task", broken)
+    assert failover.schedule("0" * 32, timezone.now()) is False
