@@ -68,6 +68,8 @@ E023 = "sms_gateway.E023"
 E024 = "sms_gateway.E024"
 #: ``OTP_SMS_DELIVERY_DEADLINE`` is not a number of seconds above 0 or None.
 E030 = "sms_gateway.E030"
+#: A Sinch ``callback_url`` or Infobip ``notify_url`` is plain HTTP to a host that is not loopback (``DEBUG = False``).
+E035 = "sms_gateway.E035"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
@@ -96,6 +98,8 @@ W015 = "sms_gateway.W015"
 W016 = "sms_gateway.W016"
 #: The site is behind a proxy but the ``ip`` limit would not see clients.
 W017 = "sms_gateway.W017"
+#: A Sinch or Infobip gateway's receipt URL is not a path this site serves its receipt webhook at.
+W024 = "sms_gateway.W024"
 
 #: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
 LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")
@@ -174,6 +178,19 @@ def check_gateways(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         for backend in backends:
             backend.close()
     return messages
+
+
+@register(Tags.urls)
+def check_receipt_urls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Each Sinch or Infobip receipt URL is one this site routes to the alias's webhook."""
+    from .webhooks.infobip import receipt_url_problems
+
+    backends, _messages = configured_backends()
+    try:
+        return report_all(receipt_url_problems(backends))
+    finally:
+        for backend in backends:
+            backend.close()
 
 
 @register(Tags.security)

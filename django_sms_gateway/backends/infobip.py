@@ -36,15 +36,32 @@ Wire facts and their sources:
   ``REJECTED_SYSTEM_ERROR`` (id 21) is Infobip's own error ("Retry the
   submission"): it counts against Infobip. ``REJECTED_NOT_ENOUGH_CREDITS``
   (id 12) is our account's quota.
+- The 200 answer only says Infobip took the message ("The send response is
+  an acceptance, not an outcome", Infobip "Message status codes",
+  infobip.com/docs/developer-resources/api-fundamentals/message-status-codes):
+  a send is recorded as accepted, and the outcome comes in a delivery report.
+- Delivery reports: each message's ``webhooks`` object, ``{"delivery":
+  {"url", "intermediateReport", "notify"}, "contentType"}`` (the client's
+  ``SmsWebhooks`` and ``SmsMessageDeliveryReporting``; "Webhooks",
+  infobip.com/docs/developer-resources/api-fundamentals/webhooks: "Per-request
+  ... APIs with the webhooks.delivery object use url, contentType, and
+  notify"). A per-request webhook carries no credentials: Infobip's basic,
+  HMAC and OAuth security settings belong to Subscriptions Management
+  ("Create security settings", infobip.com/docs/api/platform/subscriptions-api),
+  not to a URL given with a message. So the URL sent is ``notify_url`` with
+  this alias's ``notify_secret`` as its query (``?secret=...``), which
+  :mod:`django_sms_gateway.webhooks.infobip` checks.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..checks import E035
 from ..exceptions import GatewayError, GatewayRateLimited, GatewayUnavailable, RecipientRateLimited, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, json_object_or_empty, summarize
+from .sinch import callback_secret_problem, callback_url, callback_url_in_clear, callback_url_problem
 
 __all__ = ["InfobipBackend"]
 
@@ -78,16 +95,39 @@ class InfobipBackend(HTTPBackend):
         "number_format": Option("digits", kind="choice", choices=("digits", "e164"),
                                 doc="'digits' (4798765432) or 'e164' (+4798765432)."),
         "max_message_parts": Option(1, kind="int", minimum=1, maximum=10, doc="Most SMS parts one code may take."),
+        "notify_url": Option(None, kind="url", check=callback_url_problem,
+                             doc="This alias's delivery-report webhook, .../webhooks/infobip/<alias>/."),
+        "notify_secret": Option(None, kind="secret", check=callback_secret_problem,
+                                doc="Unguessable secret added to notify_url; a per-request webhook is unsigned."),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_segments = self.config["max_message_parts"]
         self._auth = {"Authorization": f"App {self.config['api_key']}"}
+        self._webhooks: dict[str, Any] = {}
+        if self.config["notify_url"]:
+            self._webhooks = {"webhooks": {
+                "delivery": {"url": callback_url(self.config["notify_url"], self.config["notify_secret"]),
+                             "intermediateReport": False, "notify": True},
+                "contentType": "application/json",
+            }}
+
+    @property
+    def receipts(self) -> bool:
+        """True when ``notify_url`` is set: each message asks for its delivery report."""
+        return bool(self._webhooks)
 
     def check_options(self) -> None:
         if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by Infobip (or set OTP_SMS_SENDER)")
+        if bool(self.config["notify_url"]) != bool(self.config["notify_secret"]):
+            raise self.config_error("options 'notify_url' and 'notify_secret' go together: a report to a "
+                                    "per-request webhook is unsigned, so the secret in the URL is what proves "
+                                    "one genuine")
+        if self.config["notify_url"] and callback_url_in_clear(self.config["notify_url"]):
+            raise self.config_error("option 'notify_url' is plain http:// to a host that is not loopback, which "
+                                    "would carry its secret in clear; use https://", check_id=E035)
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         sender, info = self.checked_text_message(message, f"this gateway sends at most {self.max_segments}")
@@ -97,6 +137,7 @@ class InfobipBackend(HTTPBackend):
             "destinations": [{"to": to}],
             "content": {"text": message.text},
             "options": {"validityPeriod": {"amount": message.validity, "timeUnit": "SECONDS"}},
+            **self._webhooks,
         }]}
         response = self.request("POST", SEND_PATH, timeout=timeout, json=payload, headers=self._auth)
         self.raise_for_status(response, vendor_status=_error_code(response.body) if not response.ok else None)

@@ -27,19 +27,52 @@ Wire facts and their sources:
   401 is a wrong token, 429 throttling, 5xx Sinch's own trouble.
 - What counts as accepted: a 201 whose batch has an ``id`` and is not
   ``canceled``. The reference documents that answer; that nothing else is a
-  yes is *inferred* (hook: :meth:`SinchBackend.accepted`).
+  yes is *inferred* (hook: :meth:`SinchBackend.accepted`). A 201 means the
+  batch is *queued* ("Batches are queued and sent at the rate limit", the
+  reference's "Batches"): a blocked account, no credit, an unprovisioned
+  region or too many parts come later, in delivery reports (the Java SDK's
+  ``DeliveryReceiptStatusCode``: 412 unprovisioned region, 413 blocked,
+  411 exceeded parts limit). So a send is recorded as accepted only.
+- Delivery reports: the batch's ``callback_url`` and ``delivery_report``
+  (``none``, ``summary``, ``full``, ``per_recipient``,
+  ``per_recipient_final``; Batches > Send, and sinch-sdk-python's
+  ``DeliveryReportType``). ``per_recipient_final`` posts one
+  ``recipient_delivery_report_sms`` per recipient when its status is final,
+  ``per_recipient`` also the intermediate ones (Queued, Dispatched).
+  Sinch's SMS callbacks carry no signature of their own (the reference's
+  "Webhooks" lists only basic auth, OAuth 2.0, mutual TLS and AWS SNS, each
+  set up by the account manager), so the URL sent is ``callback_url`` with
+  this alias's ``callback_secret`` as its query (``?secret=...``), which
+  :mod:`django_sms_gateway.webhooks.sinch` checks. The query, unlike the
+  path, stays out of Django's own log of 4xx answers (``django.request``
+  logs ``request.path``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
+
+from ..checks import E035
 from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
 from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize
 
-__all__ = ["REGIONS", "SinchBackend"]
+__all__ = [
+    "DELIVERY_REPORTS",
+    "REGIONS",
+    "SECRET_MIN_LENGTH",
+    "SECRET_PARAMETER",
+    "SinchBackend",
+    "callback_secret_problem",
+    "callback_url",
+    "callback_url_in_clear",
+    "callback_url_problem",
+]
 
 REGIONS = ("us", "eu", "au", "br", "ca")
 REGION_URL = "https://{region}.sms.api.sinch.com"
@@ -47,6 +80,13 @@ BATCHES_PATH = "/xms/v1/{plan}/batches"
 #: 403 codes that say the account or plan, not the message, is the problem.
 ACCOUNT_CODES = frozenset({"blocked_account", "missing_callback_url", "unknown_campaign"})
 #: 400 and 403 codes kept in a failure's reason (Sinch's published codes).
+#: ``delivery_report`` values that post one report per recipient (the kind the webhook reads).
+DELIVERY_REPORTS = ("per_recipient_final", "per_recipient")
+#: The query parameter of a receipt URL that holds the alias's secret.
+SECRET_PARAMETER = "secret"  # noqa: S105 (a parameter name, not a secret)
+#: Fewest characters of a callback secret: 32 URL-safe characters hold 192 bits.
+SECRET_MIN_LENGTH = 32
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 KNOWN_CODES = frozenset(
     {"syntax_invalid_json", "syntax_invalid_parameter_format", "syntax_constraint_violation",
      "blocked_account", "illegal_number_type", "missing_callback_url", "unprovisioned_region",
@@ -58,6 +98,41 @@ def _plan_problem(value: str) -> str | None:
     return None if value.isalnum() else "must hold only letters and digits (it is part of the URL path)"
 
 
+def callback_secret_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a per-alias callback secret: it goes into a URL
+    query unencoded, so only ``A-Z a-z 0-9 - _``, and at least :data:`SECRET_MIN_LENGTH`
+    of them (``secrets.token_urlsafe(32)`` makes one)."""
+    if len(value) < SECRET_MIN_LENGTH or not set(value) <= _URL_SAFE:
+        return (f"must be at least {SECRET_MIN_LENGTH} characters of A-Z, a-z, 0-9, '-' and '_' "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return None
+
+
+def callback_url_problem(value: str) -> str | None:
+    """Why ``value`` cannot take a callback secret as its query."""
+    if "?" in value or "#" in value or not value.endswith("/"):
+        return "must end with '/' and have no query or fragment (the callback secret is added as the query)"
+    return None
+
+
+def callback_url_in_clear(url: str) -> bool:
+    """Whether a receipt URL would carry its secret in clear: plain http://
+    to a host that is not loopback, with ``DEBUG = False``."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or django_settings.DEBUG:
+        return False
+    host = (parts.hostname or "").lower()
+    try:
+        return not (host == "localhost" or ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        return True
+
+
+def callback_url(base: str, secret: str) -> str:
+    """The URL a vendor is given: ``base`` with ``secret`` as its query."""
+    return f"{base}?{SECRET_PARAMETER}={secret}"
+
+
 class SinchBackend(HTTPBackend):
     """Sends through Sinch's SMS REST API (``/xms/v1``)."""
 
@@ -67,6 +142,12 @@ class SinchBackend(HTTPBackend):
         "api_token": Option(kind="secret", doc="The service plan's API token (Bearer)."),
         "region": Option("us", kind="choice", choices=REGIONS, doc="Which regional API to call."),
         "max_message_parts": Option(1, kind="int", minimum=1, maximum=10, doc="Most SMS parts one code may take."),
+        "callback_url": Option(None, kind="url", check=callback_url_problem,
+                               doc="This alias's delivery-report webhook, .../webhooks/sinch/<alias>/."),
+        "callback_secret": Option(None, kind="secret", check=callback_secret_problem,
+                                  doc="Unguessable secret added to callback_url; Sinch signs no report."),
+        "delivery_report": Option("per_recipient_final", kind="choice", choices=DELIVERY_REPORTS,
+                                  doc="Which per-recipient reports Sinch posts: final ones, or every status."),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -74,6 +155,17 @@ class SinchBackend(HTTPBackend):
         self.max_segments = self.config["max_message_parts"]
         self._path = BATCHES_PATH.format(plan=self.config["service_plan_id"])
         self._auth = {"Authorization": f"Bearer {self.config['api_token']}"}
+        self._reports: dict[str, str] = {}
+        if self.config["callback_url"]:
+            self._reports = {
+                "callback_url": callback_url(self.config["callback_url"], self.config["callback_secret"]),
+                "delivery_report": self.config["delivery_report"],
+            }
+
+    @property
+    def receipts(self) -> bool:
+        """True when ``callback_url`` is set: each batch asks for per-recipient reports."""
+        return bool(self._reports)
 
     def vendor_base_url(self) -> str:
         return REGION_URL.format(region=self.config["region"])
@@ -81,6 +173,12 @@ class SinchBackend(HTTPBackend):
     def check_options(self) -> None:
         if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by Sinch (or set OTP_SMS_SENDER)")
+        if bool(self.config["callback_url"]) != bool(self.config["callback_secret"]):
+            raise self.config_error("options 'callback_url' and 'callback_secret' go together: Sinch signs no "
+                                    "delivery report, so the secret in the URL is what proves one genuine")
+        if self.config["callback_url"] and callback_url_in_clear(self.config["callback_url"]):
+            raise self.config_error("option 'callback_url' is plain http:// to a host that is not loopback, which "
+                                    "would carry its secret in clear; use https://", check_id=E035)
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         sender, info = self.checked_text_message(message, f"this gateway sends at most {self.max_segments}")
@@ -91,6 +189,7 @@ class SinchBackend(HTTPBackend):
             "body": message.text,
             "max_number_of_message_parts": self.max_segments,
             "expire_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            **self._reports,
         }
         response = self.request("POST", self._path, timeout=timeout, json=payload, headers=self._auth)
         if response.status in (400, 403):

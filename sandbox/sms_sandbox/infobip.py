@@ -21,21 +21,40 @@ error codes" page (infobip.com/docs/essentials/api-essentials/response-status-an
   hour"; the sandbox keeps that count per number until :meth:`Infobip.reset`;
 * ``REJECTED_SYSTEM_ERROR`` (id 21), Infobip's own error ("Retry the
   submission"): the fault ``system-error``.
+
+Delivery reports (Infobip "Receive outbound SMS message report"; the
+client's ``SmsWebhooks``, ``SmsMessageDeliveryReporting``,
+``SmsDeliveryResult`` and ``SmsDeliveryReport``): a message sent with
+``webhooks.delivery.url`` on a loopback host (and ``notify`` not false, and
+``webhooks.contentType`` absent or ``application/json``) gets, after the
+delivery delay, one JSON POST ``{"results": [{"bulkId", "messageId", "to",
+"sender", "sentAt", "doneAt", "messageCount", "mccMnc", "price", "status",
+"error"}]}`` there, with the status ``DELIVERED_TO_HANDSET`` (group
+``DELIVERED``, id 5) and the error ``NO_ERROR`` (id 0); with
+``intermediateReport`` true, ``DELIVERED_TO_OPERATOR`` (id 2) comes first
+("Message status codes"). Infobip signs no per-request report. Other hosts
+are never called. The fault ``silent`` accepts the message and never
+reports; ``undelivered`` accepts it and reports ``UNDELIVERABLE_NOT_DELIVERED``
+(group ``UNDELIVERABLE``, id 9) with the error ``EC_ABSENT_SUBSCRIBER``
+(handset errors, id 27) ("Response status and error codes").
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from .base import Recorder, Request, Response, Vendor, same
 from .segments import segments
+from .sinch import RECEIPT_FAULTS, Receipts
 
 __all__ = ["CREDENTIALS", "FLOOD_IDENTICAL", "FLOOD_VARIED", "REJECTED_PREFIX", "VENDOR", "Infobip"]
 
@@ -45,6 +64,7 @@ REJECTED_PREFIX = "1500555"
 FLOOD_VARIED = 20
 FLOOD_IDENTICAL = 6
 FLOOD_WINDOW = 3600.0
+_URL_MAX = 2048
 _DIGITS = re.compile(r"\+?[1-9][0-9]{5,14}")
 _PENDING = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
             "description": "Message sent to next instance"}
@@ -54,6 +74,16 @@ _REJECTED_FLOODING = {"groupId": 5, "groupName": "REJECTED", "id": 20, "name": "
                       "description": "Message rejected due to an anti-flooding mechanism"}
 _REJECTED_SYSTEM = {"groupId": 5, "groupName": "REJECTED", "id": 21, "name": "REJECTED_SYSTEM_ERROR",
                     "description": "Request rejected due to a system error, retry the submission"}
+_DELIVERED = {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET",
+              "description": "Message delivered to handset"}
+_DELIVERED_TO_OPERATOR = {"groupId": 3, "groupName": "DELIVERED", "id": 2, "name": "DELIVERED_TO_OPERATOR",
+                          "description": "Message delivered to operator"}
+_UNDELIVERABLE = {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED",
+                  "description": "Message sent not delivered"}
+_NO_ERROR = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR", "description": "No Error",
+             "permanent": False}
+_ABSENT_SUBSCRIBER = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 27, "name": "EC_ABSENT_SUBSCRIBER",
+                      "description": "Absent Subscriber", "permanent": False}
 
 
 def api_error(status: int, code: str, description: str, violations: list[dict[str, str]] | None = None) -> Response:
@@ -68,17 +98,27 @@ class Infobip(Vendor):
     validation error) and ``system-error`` (``REJECTED_SYSTEM_ERROR``)."""
 
     name = "infobip"
-    fault_variants = {"infobip": ("400", "system-error")}
+    fault_variants = {"infobip": ("400", "system-error", *RECEIPT_FAULTS)}
 
-    def __init__(self, record: Recorder, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, record: Recorder, *, clock: Callable[[], float] = time.monotonic,
+                 delivery_delay: float = 0.05) -> None:
         super().__init__(record)
         self._clock = clock
         self._lock = threading.Lock()
         self._received: defaultdict[str, deque[tuple[float, str]]] = defaultdict(deque)
+        self._receipts = Receipts(self.name, delivery_delay)
 
     def reset(self) -> None:
         with self._lock:
             self._received.clear()
+        self._receipts.reset()
+
+    def stop(self) -> None:
+        self._receipts.stop()
+
+    def report_counts(self) -> dict[str, int]:
+        """Delivery reports ``sent`` (2xx), ``failed`` and ``skipped`` (not loopback)."""
+        return self._receipts.counts()
 
     def _flooded(self, number: str, text: str) -> bool:
         """Whether ``number`` has had its hour's fill (counting this message when it has not)."""
@@ -92,7 +132,7 @@ class Infobip(Vendor):
             received.append((now, text))
             return False
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request, receipt: str = "delivered") -> Response:
         if request.route not in ("/sms/3/messages", "/account/1/balance"):
             return api_error(404, "E404", "Resource not found.")
         if not same(request.headers.get("Authorization", ""), f"App {CREDENTIALS['api_key']}"):
@@ -116,11 +156,40 @@ class Infobip(Vendor):
             status = _REJECTED_DESTINATION
         elif self._flooded(number, text):
             status = _REJECTED_FLOODING
+        answer = sent(to, text, status)
         if status is _PENDING:
             self._record(self.name, number, text)
-        return sent(to, text, status)
+            if receipt != "silent":
+                self._report(message, answer, receipt)
+        return answer
+
+    def _report(self, message: dict[str, Any], answer: Response, receipt: str) -> None:
+        webhooks = message.get("webhooks", {})
+        delivery = webhooks.get("delivery", {})
+        if not delivery.get("url") or delivery.get("notify") is False or (
+            webhooks.get("contentType", "application/json") != "application/json"
+        ):
+            return
+        taken = json.loads(answer.body)
+        bulk_id, accepted = taken["bulkId"], taken["messages"][0]
+        sent_at = _infobip_time()
+        final = (_UNDELIVERABLE, _ABSENT_SUBSCRIBER) if receipt == "undelivered" else (_DELIVERED, _NO_ERROR)
+        steps = [(_DELIVERED_TO_OPERATOR, _NO_ERROR)] if delivery.get("intermediateReport") is True else []
+
+        def report(status: dict[str, Any], error: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+            return lambda: {"results": [{
+                "bulkId": bulk_id, "messageId": accepted["messageId"], "to": accepted["destination"],
+                "sender": message.get("sender") or "InfoSMS", "sentAt": sent_at, "doneAt": _infobip_time(),
+                "messageCount": accepted["details"]["messageCount"], "mccMnc": "24201",
+                "price": {"pricePerMessage": 0.01, "currency": "EUR"}, "status": status, "error": error,
+            }]}
+
+        self._receipts.post_later(delivery["url"], [report(*step) for step in [*steps, final]],
+                                  accepted["messageId"])
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault in RECEIPT_FAULTS:
+            return self.handle(request, fault)
         if fault == "system-error":
             payload = request.parsed() if request.content_type == "application/json" else None
             if isinstance(payload, dict) and _violation(payload) is None:
@@ -135,6 +204,13 @@ class Infobip(Vendor):
         if fault == "429":
             return api_error(429, "E429", "Too many requests.")
         return api_error(500, "E500", "Something went wrong.")
+
+
+def _infobip_time() -> str:
+    """Now as Infobip writes report times: ``yyyy-MM-dd'T'HH:mm:ss.SSSZ``
+    (``2019-11-09T16:00:00.000+0000``)."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
 
 
 def sent(to: str, text: str, status: dict[str, Any]) -> Response:
@@ -160,6 +236,13 @@ def _violation(payload: Any) -> tuple[str, str] | None:
     sender = message.get("sender")
     if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= 14):
         return "messages[0].sender", "must be 1 to 14 characters"
+    webhooks = message.get("webhooks", {})
+    delivery = webhooks.get("delivery", {}) if isinstance(webhooks, dict) else None
+    if not isinstance(delivery, dict):
+        return "messages[0].webhooks", "must be an object whose delivery is an object"
+    url = delivery.get("url")
+    if url is not None and (not isinstance(url, str) or len(url) > _URL_MAX or not url.startswith(("http://", "https://"))):
+        return "messages[0].webhooks.delivery.url", f"must be an http(s) URL of at most {_URL_MAX} characters"
     return None
 
 
