@@ -4,14 +4,16 @@
 
 gives ``/sms/verify/`` (name ``django_sms_gateway:verify``, the SMS step) and
 ``/sms/webhooks/zignsec/<alias>/`` (name ``django_sms_gateway:zignsec-webhook``),
-``/sms/webhooks/twilio/<alias>/`` (``twilio-webhook``) and
-``/sms/webhooks/vonage/<alias>/`` (``vonage-webhook``).
+``/sms/webhooks/twilio/<alias>/`` (``twilio-webhook``),
+``/sms/webhooks/vonage/<alias>/`` (``vonage-webhook``) and
+``/sms/webhooks/aws/<alias>/`` (``aws-webhook``: the HTTPS subscription of
+the SNS topic that AWS End User Messaging publishes SMS events to).
 """
 
 from django.urls import path
 
 from .views import SMSVerifyView
-from .webhooks import twilio, vonage, zignsec
+from .webhooks import aws, twilio, vonage, zignsec
 
 app_name = "django_sms_gateway"
 
@@ -20,4 +22,5 @@ urlpatterns = [
     path("webhooks/zignsec/<str:alias>/", zignsec.zignsec_webhook, name="zignsec-webhook"),
     path("webhooks/twilio/<str:alias>/", twilio.twilio_status_webhook, name="twilio-webhook"),
     path("webhooks/vonage/<str:alias>/", vonage.vonage_receipt_webhook, name="vonage-webhook"),
+    path("webhooks/aws/<str:alias>/", aws.aws_events_webhook, name="aws-webhook"),
 ]
