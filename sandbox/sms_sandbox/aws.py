@@ -39,7 +39,7 @@ of the configuration set a message names (``ConfigurationSetName``):
   A client accepts that loopback address only when told to (the backend's
   ``sns_test_url``). Signing needs the ``cryptography`` package (the
   ``[aws]`` extra): without it no event is sent (counted as skipped).
-  Requests under ``/aws/sns/`` have the fault key ``aws-sns``.
+  Requests under ``/aws/sns/`` share the fault key ``aws``.
 """
 
 from __future__ import annotations
@@ -124,11 +124,10 @@ class AWS(Vendor):
     """SendTextMessage and DescribeAccountAttributes, and the SNS events of
     subscribed configuration sets. Fault key ``aws``: own faults
     ``throttled`` and ``validation``, and ``silent`` / ``undelivered``
-    (accept, then send no event / a final failure event); ``aws-sns`` for
-    the signing certificate and subscription confirmations."""
+    (accept, then send no event / a final failure event)."""
 
     name = "aws"
-    fault_variants = {"aws": ("throttled", "validation", "silent", "undelivered"), "aws-sns": ()}
+    fault_variants = {"aws": ("throttled", "validation", "silent", "undelivered")}
 
     def __init__(self, record: Recorder, *, delivery_delay: float = 0.05) -> None:
         super().__init__(record)
@@ -139,9 +138,6 @@ class AWS(Vendor):
         self._generation = 0
         self._stopping = threading.Event()
         self._signer: tuple[Any, bytes] | None = None
-
-    def fault_key(self, route: str) -> str:
-        return "aws-sns" if route.startswith("/sns/") else "aws"
 
     def reset(self) -> None:
         with self._lock:
