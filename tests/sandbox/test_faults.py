@@ -18,10 +18,10 @@ from .calls import call, signicat_send, signicat_token
 #: Faults that answer 2xx in a shape the vendor does not document as its yes.
 NOT_A_YES = {("zignsec", "no-status"): 200, ("zignsec", "202"): 202, ("signicat", "json-body"): 200,
              ("signicat", "204"): 204}
-#: Faults that answer the vendor's normal yes and change only the delivery receipt that follows.
-RECEIPT_FAULTS = ("silent", "undelivered")
+#: Faults that accept the send and change what follows it (tests/sandbox/test_delivery_faults.py).
+DELIVERY_FAULTS = ("silent", "undelivered")
 STATUS_FAULTS = [(key, fault) for key, faults in FAULTS.items() for fault in faults
-                 if fault not in ("refuse", "hang", "malformed", "oversized", *RECEIPT_FAULTS)
+                 if fault not in ("refuse", "hang", "malformed", "oversized", *DELIVERY_FAULTS)
                  and (key, fault) not in NOT_A_YES]
 
 
