@@ -28,9 +28,10 @@ of the configuration set a message names (``ConfigurationSetName``):
   event JSON of AWS's "Example SMS event data": ``TEXT_PENDING``
   (``isFinal`` false), then ``TEXT_SUCCESSFUL`` (``isFinal`` true,
   ``messageStatus`` ``SUCCESSFUL``, "Message has been accepted by phone
-  carrier", as AWS's example). Fault ``undelivered`` ends with
-  ``TEXT_BLOCKED`` (``isFinal`` true) instead, ``silent`` sends no event;
-  both accept the message as usual.
+  carrier", as AWS's example). Delivery faults on the ``aws`` key (a send
+  answers as usual, the message never reaches the inbox): ``undelivered``
+  ends with ``TEXT_BLOCKED`` (``isFinal`` true) instead, ``silent`` sends no
+  event.
 * Envelopes are signed as SNS signs them ("Verifying the signatures of
   Amazon SNS messages": ``SignatureVersion`` 2, RSA PKCS#1 v1.5 over SHA-256
   of ``"{name}\\n{value}\\n"`` per signed field) with a key and self-signed
@@ -71,7 +72,7 @@ from .base import (
 )
 from .segments import segments
 
-__all__ = ["AWS", "CREDENTIALS", "OPTED_OUT_PREFIX", "SNS_TOPIC_ARN", "VENDOR", "signed_string"]
+__all__ = ["AWS", "CREDENTIALS", "DELIVERY_FAULTS", "OPTED_OUT_PREFIX", "SNS_TOPIC_ARN", "VENDOR", "signed_string"]
 
 CREDENTIALS = MappingProxyType(
     {"aws_access_key_id": "AKIASANDBOXEXAMPLE01", "aws_secret_access_key": "sandbox-aws-secret-access-key"}
@@ -83,7 +84,10 @@ CERTIFICATE_PATH = "/sns/SimpleNotificationService-sandbox.pem"
 #: SNS's signed fields, in order ("Verifying the signatures of Amazon SNS messages").
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
-#: Events per receipt mode: (eventType, isFinal, messageStatus, messageStatusDescription).
+#: Faults that let a send through and change what follows it: ``silent`` (no
+#: event, never delivered), ``undelivered`` (a final failure event).
+DELIVERY_FAULTS = ("silent", "undelivered")
+#: Events per delivery outcome: (eventType, isFinal, messageStatus, messageStatusDescription).
 EVENTS: dict[str, tuple[tuple[str, bool, str, str], ...]] = {
     "delivered": (("TEXT_PENDING", False, "PENDING", "Message is pending delivery"),
                   ("TEXT_SUCCESSFUL", True, "SUCCESSFUL", "Message has been accepted by phone carrier")),
@@ -243,10 +247,10 @@ class AWS(Vendor):
         return Response(404, b"", "text/plain")
 
     def _publish(self, base_url: str, configuration_set: str, message_id: str, payload: dict[str, Any],
-                 mode: str, generation: int) -> None:
-        """Post the events of ``mode`` for one message, a delivery delay apart."""
+                 delivery: str, generation: int) -> None:
+        """Post the events of ``delivery`` for one message, a delivery delay apart."""
         sent_at = int(time.time() * 1000)
-        for event_type, final, status, description in EVENTS[mode]:
+        for event_type, final, status, description in EVENTS[delivery]:
             if self._stopping.wait(self._delay):
                 return
             with self._lock:
@@ -288,7 +292,9 @@ class AWS(Vendor):
         body = json.dumps(envelope, separators=(",", ":")).encode()
         return call_back(urlsplit(subscription.endpoint), "POST", body=body, headers=headers, timeout=5.0)
 
-    def handle(self, request: Request, receipt: str = "delivered") -> Response:
+    def handle(self, request: Request, *, delivery: str = "delivered") -> Response:
+        """Answer ``request``; a message it sends ends ``delivery``: ``delivered``,
+        or a delivery fault (:data:`DELIVERY_FAULTS`)."""
         if request.route.startswith("/sns/"):
             return self._sns(request)
         if request.method != "POST" or request.route not in ("", "/"):
@@ -312,19 +318,20 @@ class AWS(Vendor):
                              Reason="DESTINATION_PHONE_NUMBER_OPTED_OUT")
         message_id = str(uuid.uuid4())
         if not payload.get("DryRun"):
-            self._record(self.name, number, payload["MessageBody"])
+            if delivery == "delivered":
+                self._record(self.name, number, payload["MessageBody"])
             configuration_set = payload.get("ConfigurationSetName")
-            if isinstance(configuration_set, str) and receipt != "silent":
+            if isinstance(configuration_set, str) and delivery != "silent":
                 with self._lock:
                     generation = self._generation
                 threading.Thread(target=self._publish, name=f"aws-events-{message_id}", daemon=True,
-                                 args=(request.base_url + "/aws", configuration_set, message_id, payload, receipt,
-                                       generation)).start()
+                                 args=(request.base_url + "/aws", configuration_set, message_id, payload,
+                                       delivery, generation)).start()
         return Response.json(200, {"MessageId": message_id}, content_type=_MEDIA_TYPE)
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
-        if fault in ("silent", "undelivered"):
-            return self.handle(request, receipt=fault)
+        if fault in DELIVERY_FAULTS:
+            return self.handle(request, delivery=fault)
         if fault in ("429", "throttled"):
             return aws_error(400, "ThrottlingException", "Rate exceeded")
         if fault == "401":

@@ -3,12 +3,16 @@ HTTP: the sandbox confirms the subscription and posts its signed events to a
 running Django server; forged, replayed, out-of-order and malformed
 notifications change nothing."""
 
+import io
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.utils import timezone
 
 from django_sms_gateway.dispatch import build_backend, build_message
 from django_sms_gateway.models import DeliveryRecord
@@ -85,7 +89,7 @@ def test_the_subscription_is_confirmed_by_fetching_its_subscribe_url(site):
 
 def test_a_delivered_event_marks_the_record_delivered(site, sandbox, device):
     device.generate_challenge()
-    assert sandbox.last_request("aws").parsed["ConfigurationSetName"] == CONFIGURATION_SET
+    assert json.loads(sandbox.last_request("aws").body)["ConfigurationSetName"] == CONFIGURATION_SET
     record = DeliveryRecord.objects.get(gateway="aws")
     assert wait_for_events(site, 2) == {"sent": 2, "failed": 0, "skipped": 0}
     record.refresh_from_db()
@@ -103,6 +107,8 @@ def test_an_undelivered_event_marks_the_record_failed_and_fails_over(site, sandb
     while time.monotonic() < deadline and not sms_outbox:
         time.sleep(0.02)
     assert [message.recipient for message in sms_outbox] == [NUMBER]
+    device.refresh_from_db()
+    assert device.verify_token(sms_outbox[0].code)
 
 
 def test_a_silent_send_is_accepted_and_reports_nothing(site, sandbox, device):
@@ -113,6 +119,19 @@ def test_a_silent_send_is_accepted_and_reports_nothing(site, sandbox, device):
     assert site.event_counts() == {"sent": 0, "failed": 0, "skipped": 0}
     record.refresh_from_db()
     assert record.delivery == DeliveryRecord.Delivery.ACCEPTED and record.delivered_at is None
+
+
+def test_a_silent_send_fails_over_once_its_deadline_passed(site, sandbox, device, sms_outbox):
+    sandbox.set_fault("aws", "silent", count=1)
+    device.generate_challenge()
+    assert sandbox.messages == []  # accepted, never delivered
+    record = DeliveryRecord.objects.get(gateway="aws")
+    assert record.deliver_by is not None  # a gateway with receipts gets a deadline
+    DeliveryRecord.objects.filter(pk=record.pk).update(deliver_by=timezone.now() - timedelta(seconds=1))
+    call_command("smsfailover", stdout=io.StringIO())
+    record.refresh_from_db()
+    assert record.delivery == DeliveryRecord.Delivery.MISSING
+    assert [message.recipient for message in sms_outbox] == [NUMBER]
 
 
 def test_a_configuration_set_nobody_subscribed_to_publishes_nowhere(transactional_db, sandbox, aws_credentials):
