@@ -9,8 +9,9 @@ HTTPS subscription of that topic to
 ``SubscriptionConfirmation``; this view confirms it by fetching its
 ``SubscribeURL``.
 
-SNS envelope and signature (Amazon SNS, "Parsing message formats",
-https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html;
+SNS envelope and signature (Amazon SNS, "HTTP/HTTPS notification JSON
+format", https://docs.aws.amazon.com/sns/latest/dg/http-notification-json.html,
+and "HTTP/HTTPS subscription confirmation JSON format";
 "Verifying the signatures of Amazon SNS messages",
 https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
 and its "when using HTTP query-based requests" page):
