@@ -28,7 +28,8 @@ and its "when using HTTP query-based requests" page):
 - ``SignatureVersion`` ``1`` is RSA PKCS#1 v1.5 over SHA-1, ``2`` over
   SHA-256, with the public key of the X.509 certificate at
   ``SigningCertURL``, which must be fetched over HTTPS from an SNS host
-  (``sns.{region}.{the partition's DNS suffix}``; :func:`trusted_sns_url`).
+  (``sns.{region}.{the partition's DNS suffix}``; :func:`trusted_sns_url`);
+  a ``.pem`` path is *inferred* from the certificates SNS names.
   A message whose ``TopicArn`` is not the expected topic is refused.
 - The verification itself is the ``cryptography`` package's (the ``[aws]``
   extra); certificates are cached per URL.
@@ -237,7 +238,8 @@ class AWSWebhookView(WebhookView):
         cert_url = envelope.get("SigningCertURL")
         if version not in ("1", "2") or not isinstance(cert_url, str):
             raise WebhookRefused("no SignatureVersion 1 or 2 signature")
-        if not trusted_sns_url(cert_url, test_url=backend.config["sns_test_url"]):
+        if not trusted_sns_url(cert_url, test_url=backend.config["sns_test_url"]) or not \
+                urlsplit(cert_url).path.endswith(".pem"):
             raise WebhookRefused("signing certificate not on an SNS host")
         message = signed_string(envelope)
         try:

@@ -169,6 +169,7 @@ def forgeries(site, base_url):
         "another signature": {**genuine, "Signature": site.notification(base_url, event("TEXT_BLOCKED"))["Signature"]},
         "unknown signature version": {**genuine, "SignatureVersion": "3"},
         "certificate off SNS": {**genuine, "SigningCertURL": "http://127.0.0.1:9/" + CERTIFICATE_PATH},
+        "certificate not a .pem": {**genuine, "SigningCertURL": base_url + "/sns/confirm?Token=x"},
         "certificate over http at an SNS name": {
             **genuine, "SigningCertURL": "http://sns.eu-west-1.amazonaws.com" + CERTIFICATE_PATH},
         "another topic": other_topic,
