@@ -10,6 +10,9 @@ The India host (:data:`INDIA_BASE_URL`) is not on a public page we found.
 *Inferred*, so options: ``encoding`` (``form``: every public client sends
 form fields, and the page's error example ``argument 'phone_number': not
 found`` is what a form-reading server answers to JSON) and ``phone_format``.
+
+No delivery receipts: the page documents no callback field and no status
+endpoint, and ``OK`` says the request succeeded; ``receipts`` stays False.
 """
 
 from __future__ import annotations

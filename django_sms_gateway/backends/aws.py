@@ -24,14 +24,34 @@ unless said otherwise:
   and JSON-protocol endpoints answer); both are a refused credential.
 - Accepted means a ``MessageId`` in a 200 answer. With ``dry_run`` AWS checks
   the request and sends nothing: use it only to try a configuration.
+- ``ConfigurationSetName`` is a ``ConfigurationSetNameOrArn``: 1-256 of
+  ``[A-Za-z0-9_:/-]``. Delivery events are published only for sends naming a
+  configuration set, to that set's event destinations ("Event destinations
+  in AWS End User Messaging SMS",
+  https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-destinations.html);
+  an Amazon SNS destination with an HTTPS subscription is how a web site
+  receives them ("Create an Amazon SNS event destination",
+  https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-sns-add.html).
+  The receipts are read by :mod:`django_sms_gateway.webhooks.aws`, which
+  accepts notifications of the ``sns_topic_arn`` option's topic only ("Reject
+  any message with an unexpected TopicArn", "Verifying the signatures of
+  Amazon SNS messages",
+  https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html).
+- A topic ARN is ``arn:{partition}:sns:{region}:{12-digit account}:{name}``,
+  the name up to 256 letters, digits, hyphens and underscores (Amazon SNS
+  ``CreateTopic`` API reference, ``Name``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
+from ..checks import E005
 from ..exceptions import (
+    ConfigurationError,
     GatewayAuthError,
     GatewayError,
     GatewayRateLimited,
@@ -70,6 +90,40 @@ def _price_problem(value: str) -> str | None:
     return None if re.fullmatch(r"[0-9]{0,2}\.[0-9]{1,5}", value) else "must look like '0.05' (up to 99.99999)"
 
 
+def _configuration_set_problem(value: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z0-9_:/-]{1,256}", value):
+        return None
+    return "must be a configuration set name or ARN (1-256 of letters, digits, '_', ':', '/', '-')"
+
+
+#: ``arn:{partition}:sns:{region}:{account}:{topic name}``.
+TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2,4}(-[a-z]+)+-[0-9]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
+
+
+def _topic_arn_problem(value: str) -> str | None:
+    if TOPIC_ARN.fullmatch(value):
+        return None
+    return f"must be an SNS topic ARN such as 'arn:aws:sns:eu-west-1:123456789012:sms-events', not {value!r}"
+
+
+def is_loopback_url(value: str) -> bool:
+    """True for an http(s) URL whose host is ``localhost`` or a loopback address."""
+    parts = urlsplit(value)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https"):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_problem(value: str) -> str | None:
+    return None if is_loopback_url(value) else "must be a loopback URL (it is for tests against the sandbox only)"
+
+
 class AWSEndUserMessagingBackend(AWSJSONBackend):
     """Sends through AWS End User Messaging SMS (SendTextMessage)."""
 
@@ -79,13 +133,42 @@ class AWSEndUserMessagingBackend(AWSJSONBackend):
         "message_type": Option("TRANSACTIONAL", kind="choice", choices=("TRANSACTIONAL", "PROMOTIONAL")),
         "max_price": Option(None, kind="text", check=_price_problem, doc="Most to pay per message part, in USD."),
         "time_to_live": Option(None, kind="int", minimum=5, maximum=259200, doc="Seconds AWS tries to deliver."),
-        "configuration_set": Option(None, kind="text", doc="ConfigurationSetName for event destinations."),
+        "configuration_set": Option(None, kind="text", check=_configuration_set_problem,
+                                    doc="ConfigurationSetName sent with each message, for event destinations."),
+        "sns_topic_arn": Option(None, kind="text", check=_topic_arn_problem,
+                                doc="The SNS topic the configuration set publishes events to: its signed "
+                                    "notifications are read as delivery receipts."),
+        "sns_test_url": Option(None, kind="url", check=_loopback_problem,
+                               doc="Tests only: a loopback address (the sandbox's) trusted like an AWS SNS host "
+                                   "for signing certificates and subscription confirmations."),
         "dry_run": Option(False, kind="bool", doc="Check the request at AWS and send nothing."),
     }
     signing_name: ClassVar[str] = SERVICE
     endpoint_prefix: ClassVar[str] = SERVICE
     target_prefix: ClassVar[str] = "PinpointSMSVoiceV2"
     max_segments = 1
+
+    def check_options(self) -> None:
+        super().check_options()
+        if self.config["sns_topic_arn"] and not self.config["configuration_set"]:
+            raise self.config_error("option 'sns_topic_arn' needs 'configuration_set' too: AWS publishes "
+                                    "delivery events only for messages sent with a configuration set")
+        if self.config["sns_topic_arn"]:
+            try:
+                import cryptography  # noqa: F401
+            except ImportError:
+                raise ConfigurationError(
+                    f"SMS_GATEWAYS[{self.alias!r}] ({type(self).__name__}): option 'sns_topic_arn' needs the "
+                    "cryptography package to verify SNS signatures",
+                    check_id=E005, hint="pip install 'django-otp-sms-gateway[aws]'",
+                    obj=f"SMS_GATEWAYS[{self.alias!r}]",
+                ) from None
+
+    @property
+    def receipts(self) -> bool:
+        """True when sends name a configuration set and its SNS topic's
+        notifications are read (``sns_topic_arn``)."""
+        return bool(self.config["sns_topic_arn"])
 
     def send(self, message: SMSMessage, *, timeout: float) -> SendResult:
         info = self.checked_parts(message, "this gateway sends one")

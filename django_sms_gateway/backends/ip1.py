@@ -11,6 +11,10 @@ upper-case codes (:meth:`~IP1Backend.vendor_code`), how the ConcurrentLimit
 refusal reads (:meth:`~IP1Backend.concurrent_limit_reached`), one SMS part
 (``max_segments``), a v2 key's shape (:func:`api_key_problem`), the
 ``MessageFormat`` rule (:func:`~django_sms_gateway.backends.templates.format_problem`).
+
+No delivery receipts: the authentications API takes no callback and its
+answer says nothing of delivery (POST-api-authentications), so ``receipts``
+stays False.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Wire facts and their sources:
   assumed without ``expires_in`` (:attr:`SignicatBackend.default_token_lifetime`);
   that a 401 from the SMS API means a stale token (one new token, one retry).
   The token and its cache are :mod:`.oauth2`'s.
+- No delivery receipts: a 200 "does not guarantee that the message will be
+  delivered", and the API has no callback or status endpoint (the same SMS
+  API page); ``receipts`` stays False.
 """
 
 from __future__ import annotations
