@@ -44,7 +44,7 @@ from .backends.base import SEGMENTS_MAX, SMSMessage
 from .conf import settings
 from .dispatch import Delivery, build_message, gateways, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError, user_message, user_safe_error
-from .phone import mask_number, normalize_number
+from .phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, test_number_used
 from .text import whole_seconds
 
 __all__ = [
@@ -501,7 +501,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         """Whether a code sent to the device is unused and not expired."""
         return bool(self.token) and self.valid_until is not None and self.valid_until > timezone.now()
 
-    def send_code(self, request: HttpRequest | None = None) -> Delivery | ScheduledDelivery | None:
+    def send_code(self, request: HttpRequest | None = None) -> Delivery | ScheduledDelivery | FixedCodeChallenge | None:
         """Claim the cooldown slot, store the new code's hash and send it.
 
         Returns the :class:`~django_sms_gateway.dispatch.Delivery`, or None
@@ -519,7 +519,23 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         returned): a rollback then undoes a claim whose code was never sent,
         and never one that was, and the caller's row locks are released
         before the call.
+
+        A number listed in ``OTP_SMS_TEST_NUMBERS`` claims the slot with its
+        listed code and sends nothing (no limits, no vendor, no record): a
+        :class:`~django_sms_gateway.phone.FixedCodeChallenge` is returned.
         """
+        # -- fixed test numbers (OTP_SMS_TEST_NUMBERS): the one branch point; see phone.test_number_used --
+        if self.number in settings.OTP_SMS_TEST_NUMBERS:
+            now = timezone.now()
+            token_hash = _hash_code(self.pk, settings.OTP_SMS_TEST_NUMBERS[self.number])
+            valid_until = now + timedelta(seconds=settings.OTP_SMS_TOKEN_VALIDITY)
+            if not self._claim(router.db_for_write(type(self), instance=self), now, token_hash, valid_until):
+                self.refresh_from_db(fields=["last_generated_timestamp"])
+                return None
+            self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""
+            self.valid_until = valid_until
+            return test_number_used(type(self), self, self.number, TEST_NUMBER_SENT)
+        # -- end of the test-number branch --
         validity = settings.OTP_SMS_TOKEN_VALIDITY
         code = generate_code(settings.OTP_SMS_TOKEN_LENGTH)
         # A broken template raises here, before anything is counted or written.

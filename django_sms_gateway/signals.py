@@ -94,6 +94,10 @@ code_refused = RobustSignal()
 breaker_opened = RobustSignal()
 #: ``(alias)``: the trial after a cool-off succeeded; the gateway is used again.
 breaker_closed = RobustSignal()
+#: ``(number, device, action)``: a device whose number is listed in ``OTP_SMS_TEST_NUMBERS`` was
+#: used: ``action`` is ``"sent"`` (its fixed code became the challenge; no text message was sent) or
+#: ``"verified"`` (its fixed code was accepted). Logged at WARNING too.
+test_number_used = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).
