@@ -672,7 +672,7 @@ def _hidden(number: str) -> str:
     return f"{number[:3]}{'*' * max(len(number) - 5, 0)}{number[-2:]}" if len(number) > 5 else "***"
 
 
-def test_numbers(value: Any) -> dict[str, str]:
+def read_test_numbers(value: Any) -> dict[str, str]:
     """``OTP_SMS_TEST_NUMBERS``: E.164 number -> its fixed code, ASCII digits
     as many as ``OTP_SMS_TOKEN_LENGTH`` (the length the step accepts) and at
     least :data:`NIST_MIN_CODE_LENGTH`. Errors never show a code."""
@@ -778,7 +778,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_ALLOWED_NON_GEOGRAPHIC": non_geographic,
     "OTP_SMS_RESTRICTED_NOTICE": _notice,
     "OTP_SMS_ALTERNATIVE_URL": alternative_url,
-    "OTP_SMS_TEST_NUMBERS": test_numbers,
+    "OTP_SMS_TEST_NUMBERS": read_test_numbers,
 }
 
 #: Values derived from several settings.

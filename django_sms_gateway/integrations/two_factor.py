@@ -40,9 +40,9 @@ from django.http import HttpResponse
 from .. import limits, signals
 from ..backends.base import BaseBackend
 from ..checks import E010, E011, E024
+from ..conf import settings
 from ..dispatch import Delivery, build_message, gateways, send_message
 from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, user_message, user_safe_error
-from ..conf import settings
 from ..phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, test_number_used
 
 logger = logging.getLogger("django_sms_gateway")
