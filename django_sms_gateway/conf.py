@@ -1096,8 +1096,8 @@ def test_number_problems() -> list[Problem]:
                     f"OTP_SMS_TEST_NUMBERS lists {_hidden(number)}, a number that can be assigned to a real "
                     "phone: its owner would never get a code, and an account bound to it takes the fixed one.",
                     check_id=W034,
-                    hint="Use a number from a range set aside for fiction, such as +1 555 0100 to +1 555 0199 "
-                    "(+15555550100) or the UK's +44 7700 900000 to +44 7700 900999.",
+                    hint="Use a number from a range set aside for fiction: 555-0100 to 555-0199 after a North "
+                    "American area code (such as +15555550100), or the UK's +44 7700 900000 to +44 7700 900999.",
                     obj="OTP_SMS_TEST_NUMBERS",
                 ))
     return problems
