@@ -277,6 +277,6 @@ def check_restricted_authenticator(app_configs: Any = None, **kwargs: Any) -> li
 def check_test_numbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``OTP_SMS_TEST_NUMBERS``: its numbers and codes; a warning whenever it
     is set with ``DEBUG = False``, and for a number that could be someone's."""
-    from .conf import test_number_problems
+    from .conf import listed_number_problems
 
-    return report_all(test_number_problems())
+    return report_all(listed_number_problems())

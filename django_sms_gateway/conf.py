@@ -1065,7 +1065,7 @@ def alternative_problems() -> list[Problem]:
     return problems
 
 
-def test_number_problems() -> list[Problem]:
+def listed_number_problems() -> list[Problem]:
     """``E043`` for a wrong ``OTP_SMS_TEST_NUMBERS``; ``W033`` whenever it is
     set with ``DEBUG = False``, so that a production site lists them on
     purpose; ``W034`` for each listed number that phonenumbers reports as a

@@ -44,7 +44,7 @@ from .backends.base import SEGMENTS_MAX, SMSMessage
 from .conf import settings
 from .dispatch import Delivery, build_message, gateways, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError, user_message, user_safe_error
-from .phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, test_number_used
+from .phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, report_test_number
 from .text import whole_seconds
 
 __all__ = [
@@ -524,7 +524,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         listed code and sends nothing (no limits, no vendor, no record): a
         :class:`~django_sms_gateway.phone.FixedCodeChallenge` is returned.
         """
-        # -- fixed test numbers (OTP_SMS_TEST_NUMBERS): the one branch point; see phone.test_number_used --
+        # -- fixed test numbers (OTP_SMS_TEST_NUMBERS): the one branch point; see phone.report_test_number --
         if self.number in settings.OTP_SMS_TEST_NUMBERS:
             now = timezone.now()
             token_hash = _hash_code(self.pk, settings.OTP_SMS_TEST_NUMBERS[self.number])
@@ -534,7 +534,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                 return None
             self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""
             self.valid_until = valid_until
-            return test_number_used(type(self), self, self.number, TEST_NUMBER_SENT)
+            return report_test_number(type(self), self, self.number, TEST_NUMBER_SENT)
         # -- end of the test-number branch --
         validity = settings.OTP_SMS_TOKEN_VALIDITY
         code = generate_code(settings.OTP_SMS_TOKEN_LENGTH)

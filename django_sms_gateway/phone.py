@@ -210,7 +210,7 @@ class FixedCodeChallenge:
     number: str
 
 
-def test_number_used(sender: Any, device: Any, number: str, action: str) -> FixedCodeChallenge:
+def report_test_number(sender: Any, device: Any, number: str, action: str) -> FixedCodeChallenge:
     """Log a use of test number ``number`` at WARNING (masked) and send
     ``signals.test_number_used``; ``action`` is :data:`TEST_NUMBER_SENT` or
     :data:`TEST_NUMBER_VERIFIED`."""
@@ -227,7 +227,7 @@ def test_number_used(sender: Any, device: Any, number: str, action: str) -> Fixe
 def _verified_test_number(sender: Any, device: Any = None, **kwargs: Any) -> None:
     number = getattr(device, "number", None)
     if isinstance(number, str) and number in settings.OTP_SMS_TEST_NUMBERS:
-        test_number_used(sender, device, number, TEST_NUMBER_VERIFIED)
+        report_test_number(sender, device, number, TEST_NUMBER_VERIFIED)
 
 
 signals.code_verified.connect(_verified_test_number, dispatch_uid="django_sms_gateway.phone.test_numbers")

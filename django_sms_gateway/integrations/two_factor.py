@@ -43,7 +43,7 @@ from ..checks import E010, E011, E024
 from ..conf import settings
 from ..dispatch import Delivery, build_message, gateways, send_message
 from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, user_message, user_safe_error
-from ..phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, test_number_used
+from ..phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, report_test_number
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -100,7 +100,7 @@ class Gateway:
             logger.warning("Test number %s: a django-two-factor-auth phone device takes its own code, not the "
                            "listed one; give the test account an SMSDevice named 'default' instead",
                            mask_number(recipient))
-            return test_number_used(type(self), device, recipient, TEST_NUMBER_SENT)
+            return report_test_number(type(self), device, recipient, TEST_NUMBER_SENT)
         backends = code_sending_gateways()
         if not backends:
             raise ConfigurationError(
