@@ -70,6 +70,12 @@ E024 = "sms_gateway.E024"
 E030 = "sms_gateway.E030"
 #: A Sinch ``callback_url`` or Infobip ``notify_url`` is plain HTTP to a host that is not loopback (``DEBUG = False``).
 E035 = "sms_gateway.E035"
+#: ``OTP_SMS_TEST_NUMBERS`` is wrong: a number not in E.164, or a code that is not ASCII digits of
+#: ``OTP_SMS_TOKEN_LENGTH`` (at least six).
+E043 = "sms_gateway.E043"
+#: ``OTP_SMS_ALTERNATIVE_URL`` is no URL or URL name (or does not resolve), or
+#: ``OTP_SMS_RESTRICTED_NOTICE`` is not True or False.
+E044 = "sms_gateway.E044"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
@@ -100,9 +106,19 @@ W016 = "sms_gateway.W016"
 W017 = "sms_gateway.W017"
 #: A Sinch or Infobip gateway's receipt URL is not a path this site serves its receipt webhook at.
 W024 = "sms_gateway.W024"
+#: No django-otp device type but text-message ones is installed: users have no unrestricted
+#: alternative (NIST SP 800-63B rev. 4, 3.2.9).
+W032 = "sms_gateway.W032"
+#: ``OTP_SMS_TEST_NUMBERS`` is set with ``DEBUG = False``.
+W033 = "sms_gateway.W033"
+#: A number in ``OTP_SMS_TEST_NUMBERS`` is a valid, assignable number (it could be someone's phone).
+W034 = "sms_gateway.W034"
 
 #: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
 LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")
+
+#: Settings of the restricted-authenticator kit and the test numbers, reported by their own checks.
+RESTRICTED_SETTINGS = ("OTP_SMS_ALTERNATIVE_URL", "OTP_SMS_RESTRICTED_NOTICE", "OTP_SMS_TEST_NUMBERS")
 
 Problem = ConfigurationError | ConfigurationWarning
 
@@ -198,7 +214,8 @@ def check_codes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Every plain setting converts; code settings that remove a cap; misspelt setting names."""
     from . import conf
 
-    elsewhere = {*LOCKOUT_SETTINGS, "OTP_SMS_ALLOWED_NON_GEOGRAPHIC", "OTP_SMS_LIMITS_CACHE", "OTP_SMS_BREAKER_CACHE"}
+    elsewhere = {*LOCKOUT_SETTINGS, "OTP_SMS_ALLOWED_NON_GEOGRAPHIC", "OTP_SMS_LIMITS_CACHE", "OTP_SMS_BREAKER_CACHE",
+                 *RESTRICTED_SETTINGS}
     readers = (lambda name=name: getattr(conf.settings, name) for name in conf.READERS if name not in elsewhere)
     return report_all([*errors_of(*readers), *conf.code_problems(), *conf.unknown_setting_problems()])
 
@@ -264,3 +281,21 @@ def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     finally:
         for backend in backends:
             backend.close()
+
+
+@register(Tags.security)
+def check_restricted_authenticator(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The notice settings and the alternative factor's URL; an unrestricted
+    device type besides text messages (NIST SP 800-63B rev. 4, 3.2.9)."""
+    from .conf import alternative_problems
+
+    return report_all(alternative_problems())
+
+
+@register(Tags.security)
+def check_test_numbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``OTP_SMS_TEST_NUMBERS``: its numbers and codes; a warning whenever it
+    is set with ``DEBUG = False``, and for a number that could be someone's."""
+    from .conf import listed_number_problems
+
+    return report_all(listed_number_problems())

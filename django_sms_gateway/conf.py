@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +30,7 @@ from typing import Any, NamedTuple
 
 import django.conf
 from django.core.signals import setting_changed
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import ngettext_lazy
 
@@ -44,6 +46,8 @@ from .checks import (
     E020,
     E022,
     E030,
+    E043,
+    E044,
     W003,
     W011,
     W012,
@@ -52,6 +56,9 @@ from .checks import (
     W015,
     W016,
     W017,
+    W032,
+    W033,
+    W034,
 )
 from .exceptions import ConfigurationError, ConfigurationWarning
 from .text import MessageText, OriginBinding, OriginError
@@ -142,6 +149,12 @@ DEFAULTS: dict[str, Any] = {
     # and how many proxies in front of the site append to it.
     "OTP_SMS_CLIENT_IP_HEADER": None,
     "OTP_SMS_TRUSTED_PROXIES": 1,
+    # The SMS step's notice that text messages are a restricted authenticator (NIST SP 800-63B rev. 4,
+    # 3.2.9), and where a user enrols a stronger factor (a URL or URL name; None: no link).
+    "OTP_SMS_RESTRICTED_NOTICE": True,
+    "OTP_SMS_ALTERNATIVE_URL": None,
+    # E.164 number -> fixed code: such a device sends nothing and takes only its code (reviewers, CI).
+    "OTP_SMS_TEST_NUMBERS": {},
 }
 
 #: The counters, most specific first: when several are hit, the first names the refusal.
@@ -648,6 +661,112 @@ def _cache_alias(name: str, check_id: str, *, optional: bool) -> Callable[[Any],
     return read
 
 
+# -- the restricted-authenticator kit and the test numbers ---------------------------------------------
+
+#: An E.164 number as ``OTP_SMS_TEST_NUMBERS`` lists it: ``+``, then 8 to 15 digits, the first not 0.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+#: A URL name as ``reverse()`` takes it, namespaces included (``"accounts:security"``).
+URL_NAME = re.compile(r"[\w.-]+(:[\w.-]+)*")
+
+_TEST_NUMBERS_HINT = (
+    "Write OTP_SMS_TEST_NUMBERS as {'+15555550100': '246810'}: numbers in E.164, each with a code of "
+    "OTP_SMS_TOKEN_LENGTH ASCII digits (at least 6); see 'Test numbers' in docs/testing.md."
+)
+_ALTERNATIVE_HINT = (
+    "Set OTP_SMS_ALTERNATIVE_URL to the URL name of the page where a user sets up an authenticator app or "
+    "a security key (such as 'two_factor:setup'), a path on this site ('/account/security/') or an https:// "
+    "URL; None shows the notice without a link."
+)
+
+
+def _hidden(number: str) -> str:
+    """A listed number for a message: its first three and last two characters."""
+    return f"{number[:3]}{'*' * max(len(number) - 5, 0)}{number[-2:]}" if len(number) > 5 else "***"
+
+
+def read_test_numbers(value: Any) -> dict[str, str]:
+    """``OTP_SMS_TEST_NUMBERS``: E.164 number -> its fixed code, ASCII digits
+    as many as ``OTP_SMS_TOKEN_LENGTH`` (the length the step accepts) and at
+    least :data:`NIST_MIN_CODE_LENGTH`. Errors never show a code."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _error(f"OTP_SMS_TEST_NUMBERS must be a dict of E.164 number -> code, not {type(value).__name__}.",
+                     E043, _TEST_NUMBERS_HINT, "OTP_SMS_TEST_NUMBERS")
+    length = settings.raw("OTP_SMS_TOKEN_LENGTH")
+    found: dict[str, str] = {}
+    for number, code in value.items():
+        if not isinstance(number, str) or not E164.fullmatch(number) or not _known_country(number):
+            shown = _hidden(number) if isinstance(number, str) else repr(number)
+            raise _error(f"OTP_SMS_TEST_NUMBERS has {shown}, which is not an E.164 number such as "
+                         "'+15555550100' (a plus, a known country code, no spaces).", E043, _TEST_NUMBERS_HINT,
+                         "OTP_SMS_TEST_NUMBERS")
+        if not isinstance(code, str) or not (code.isascii() and code.isdigit()) or len(code) < NIST_MIN_CODE_LENGTH:
+            raise _error(f"The code of test number {_hidden(number)} in OTP_SMS_TEST_NUMBERS must be a string of "
+                         f"at least {NIST_MIN_CODE_LENGTH} ASCII digits.", E043, _TEST_NUMBERS_HINT,
+                         "OTP_SMS_TEST_NUMBERS")
+        if _is_whole(length) and len(code) != length:
+            raise _error(f"The code of test number {_hidden(number)} in OTP_SMS_TEST_NUMBERS has {len(code)} "
+                         f"digits, but OTP_SMS_TOKEN_LENGTH is {length}: the step would refuse it as typed.",
+                         E043, _TEST_NUMBERS_HINT, "OTP_SMS_TEST_NUMBERS")
+        found[number] = code
+    return found
+
+
+def _known_country(number: str) -> bool:
+    """Whether E.164 ``number`` starts with a calling code phonenumbers knows
+    (any, without phonenumbers: check E023 reports the missing library)."""
+    if phonenumbers is None:
+        return True
+    return any(
+        phonenumbers.region_code_for_country_code(int(number[1:1 + digits])) != phonenumbers.UNKNOWN_REGION
+        for digits in (1, 2, 3)
+    )
+
+
+def _is_link(value: str) -> bool:
+    """Whether ``value`` is a link as written: a path on this site or an http(s) URL."""
+    if value.startswith("/"):
+        return not value.startswith("//")
+    return value.startswith(("https://", "http://")) and len(value.split("://", 1)[1].split("/", 1)[0]) > 0
+
+
+def alternative_url(value: Any) -> str | None:
+    """``OTP_SMS_ALTERNATIVE_URL``: None, a link as written (a path on this
+    site or an http(s) URL) or a URL name, reversed on each use
+    (:func:`alternative_link`). Anything else (a relative path, another
+    scheme such as ``javascript:``) is refused."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not (_is_link(value) or URL_NAME.fullmatch(value)):
+        raise _error(f"OTP_SMS_ALTERNATIVE_URL must be a URL name, a path starting with / or an http(s) URL, not "
+                     f"{value!r}.", E044, _ALTERNATIVE_HINT, "OTP_SMS_ALTERNATIVE_URL")
+    return value
+
+
+def alternative_link() -> str | None:
+    """Where the SMS step's notice links to: ``OTP_SMS_ALTERNATIVE_URL`` as
+    written, or its URL name reversed now (in the request's script prefix);
+    None when it is not set. Raises the ``E044`` error for a name that does
+    not reverse."""
+    value = settings.OTP_SMS_ALTERNATIVE_URL
+    if value is None or _is_link(value):
+        return value
+    try:
+        return reverse(value)
+    except NoReverseMatch:
+        raise _error(f"OTP_SMS_ALTERNATIVE_URL is {value!r}, which is no URL name of this site (it does not "
+                     "reverse without arguments).", E044, _ALTERNATIVE_HINT, "OTP_SMS_ALTERNATIVE_URL") from None
+
+
+def _notice(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _error(f"OTP_SMS_RESTRICTED_NOTICE must be True or False, not {value!r}.", E044,
+                     "True (the default) shows the SMS step's notice that text messages are the weaker factor.",
+                     "OTP_SMS_RESTRICTED_NOTICE")
+    return value
+
+
 #: How each setting is converted on its first read (a setting not listed is used as written).
 READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_TOKEN_LENGTH": lambda v: whole_number("OTP_SMS_TOKEN_LENGTH", v, minimum=1),
@@ -670,6 +789,9 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_DELIVERY_DEADLINE": _delivery_deadline,
     "OTP_SMS_LIMITS_CACHE": _cache_alias("OTP_SMS_LIMITS_CACHE", E009, optional=False),
     "OTP_SMS_ALLOWED_NON_GEOGRAPHIC": non_geographic,
+    "OTP_SMS_RESTRICTED_NOTICE": _notice,
+    "OTP_SMS_ALTERNATIVE_URL": alternative_url,
+    "OTP_SMS_TEST_NUMBERS": read_test_numbers,
 }
 
 #: Values derived from several settings.
@@ -888,3 +1010,107 @@ def proxy_problems(ip_limit_on: bool) -> list[Problem]:
         obj="OTP_SMS_CLIENT_IP_HEADER",
         check_id=W017,
     )]
+
+
+#: django-otp device classes (by module and name, with their subclasses) that are no unrestricted
+#: alternative to a text message: text messages and calls (PSTN, NIST SP 800-63B rev. 4, 3.1.3.3),
+#: email (3.1.3.1: never out-of-band) and printed backup codes (for recovery, not everyday sign-in).
+RESTRICTED_DEVICES = frozenset({
+    "django_sms_gateway.models.SMSDevice",
+    "two_factor.plugins.phonenumber.models.PhoneDevice",
+    "django_otp.plugins.otp_email.models.EmailDevice",
+    "django_otp.plugins.otp_static.models.StaticDevice",
+})
+#: Apps whose second factors (TOTP, WebAuthn) are not django-otp devices.
+OTHER_FACTOR_APPS = ("allauth.mfa",)
+
+
+def unrestricted_factors() -> list[str]:
+    """The installed second factors that are not restricted: every concrete
+    django-otp ``Device`` model (``app_label.Model``) that is not, and does not
+    extend, one of :data:`RESTRICTED_DEVICES`, and each installed app of
+    :data:`OTHER_FACTOR_APPS`. Empty without django-otp (check E007)."""
+    from django.apps import apps
+
+    try:
+        from django_otp.models import Device
+    except ImportError:
+        return []
+    found: list[str] = []
+    for model in apps.get_models():
+        if not issubclass(model, Device) or model._meta.proxy:
+            continue
+        names = {f"{base.__module__}.{base.__qualname__}" for base in model.__mro__}
+        if not names & RESTRICTED_DEVICES:
+            found.append(model._meta.label)
+    found.extend(app for app in OTHER_FACTOR_APPS if apps.is_installed(app))
+    return found
+
+
+def alternative_problems() -> list[Problem]:
+    """``E044`` for a wrong notice setting or an ``OTP_SMS_ALTERNATIVE_URL``
+    that does not resolve; ``W032`` when no unrestricted second factor is
+    installed beside text messages (NIST SP 800-63B rev. 4, 3.2.9: a verifier
+    that accepts a restricted authenticator offers at least one that is not)."""
+    problems: list[Problem] = []
+    for name in ("OTP_SMS_RESTRICTED_NOTICE", "OTP_SMS_ALTERNATIVE_URL"):
+        try:
+            getattr(settings, name)
+        except ConfigurationError as exc:
+            problems.append(exc)
+    if not problems:
+        try:
+            alternative_link()
+        except ConfigurationError as exc:
+            problems.append(exc)
+    from django.apps import apps
+
+    if apps.is_installed("django_otp") and not unrestricted_factors():
+        problems.append(ConfigurationWarning(
+            "No second factor but text messages is installed: NIST SP 800-63B rev. 4 (3.2.9) restricts text "
+            "messages and asks that users be offered at least one unrestricted alternative.",
+            check_id=W032,
+            hint="Add an authenticator-app or security-key device to INSTALLED_APPS, such as "
+            "'django_otp.plugins.otp_totp' or django-otp-webauthn, and set OTP_SMS_ALTERNATIVE_URL to the page "
+            "where users set it up. If the alternative lives outside django-otp, silence this with "
+            "SILENCED_SYSTEM_CHECKS = ['sms_gateway.W032'].",
+        ))
+    return problems
+
+
+def listed_number_problems() -> list[Problem]:
+    """``E043`` for a wrong ``OTP_SMS_TEST_NUMBERS``; ``W033`` whenever it is
+    set with ``DEBUG = False``, so that a production site lists them on
+    purpose; ``W034`` for each listed number that phonenumbers reports as a
+    valid number, which someone may own and enrol."""
+    try:
+        numbers = settings.OTP_SMS_TEST_NUMBERS
+    except ConfigurationError as exc:
+        return [exc]
+    problems: list[Problem] = []
+    if numbers and not django.conf.settings.DEBUG:
+        problems.append(ConfigurationWarning(
+            f"OTP_SMS_TEST_NUMBERS lists {len(numbers)} number(s) with DEBUG = False: a device with such a number "
+            "is never sent a text message and takes a fixed code, so whoever knows the code and the account's "
+            "password signs in.",
+            check_id=W033,
+            hint="Keep test numbers to review and staging sites, give each a code no one can guess, and silence "
+            "this with SILENCED_SYSTEM_CHECKS = ['sms_gateway.W033'] once it is a deliberate choice.",
+            obj="OTP_SMS_TEST_NUMBERS",
+        ))
+    if phonenumbers is not None:
+        for number in numbers:
+            try:
+                valid = phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+            except phonenumbers.NumberParseException:
+                valid = False
+            if valid:
+                problems.append(ConfigurationWarning(
+                    f"OTP_SMS_TEST_NUMBERS lists {_hidden(number)}, a number that can be assigned to a real "
+                    "phone: its owner would never get a code, and an account bound to it takes the fixed one.",
+                    check_id=W034,
+                    hint="Use a number from a range set aside for fiction: 555-0100 to 555-0199 after a North "
+                    "American area code (such as +15555550100), or the UK's +44 7700 900000 to +44 7700 900999.",
+                    obj="OTP_SMS_TEST_NUMBERS",
+                ))
+    return problems

@@ -45,7 +45,7 @@ from .backends.base import SEGMENTS_MAX, BaseBackend, SMSMessage
 from .conf import settings
 from .dispatch import Delivery, build_message, gateways, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError, user_message, user_safe_error
-from .phone import mask_number, normalize_number, region_of
+from .phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, region_of, report_test_number
 from .text import whole_seconds
 
 __all__ = [
@@ -583,7 +583,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
     def send_code(
         self, request: HttpRequest | None = None, *, reroute: bool = False
-    ) -> Delivery | ScheduledDelivery | None:
+    ) -> Delivery | ScheduledDelivery | FixedCodeChallenge | None:
         """Claim the cooldown slot, store the new code's hash and send it.
 
         Returns the :class:`~django_sms_gateway.dispatch.Delivery`, or None
@@ -601,7 +601,25 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         returned): a rollback then undoes a claim whose code was never sent,
         and never one that was, and the caller's row locks are released
         before the call. ``reroute``: see :meth:`send_challenge`.
+
+        A number listed in ``OTP_SMS_TEST_NUMBERS`` claims the slot with its
+        listed code and sends nothing (no limits, no vendor, no record): a
+        :class:`~django_sms_gateway.phone.FixedCodeChallenge` is returned.
         """
+        # -- fixed test numbers (OTP_SMS_TEST_NUMBERS): the one branch point; see phone.report_test_number --
+        if self.number in settings.OTP_SMS_TEST_NUMBERS:
+            now = timezone.now()
+            token_hash = _hash_code(self.pk, settings.OTP_SMS_TEST_NUMBERS[self.number])
+            valid_until = now + timedelta(seconds=settings.OTP_SMS_TOKEN_VALIDITY)
+            challenge = new_challenge_id()
+            database = router.db_for_write(type(self), instance=self)
+            if not self._claim(database, now, token_hash, challenge, valid_until):
+                self.refresh_from_db(fields=["last_generated_timestamp"])
+                return None
+            self.last_generated_timestamp, self.token, self.vendor_gateway = now, token_hash, ""
+            self.other_tokens, self.challenge, self.valid_until = "", challenge, valid_until
+            return report_test_number(type(self), self, self.number, TEST_NUMBER_SENT)
+        # -- end of the test-number branch --
         validity = settings.OTP_SMS_TOKEN_VALIDITY
         # One more query, only when a code is asked for while an unused one is held.
         order = self.gateway_order() if reroute and self.has_pending_code() else None
@@ -617,7 +635,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                        self.last_generated_timestamp, now, reservation, order)
         valid_until = now + timedelta(seconds=validity)
         try:
-            claimed = self._claim(database, now, claim, valid_until)
+            claimed = self._claim(database, now, claim.token_hash, claim.challenge, valid_until)
         except BaseException:
             reservation.release()  # a database error: nothing was sent
             raise
@@ -633,7 +651,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             return ScheduledDelivery(database)
         return self._deliver(claim)
 
-    def _claim(self, database: str, now: datetime, claim: _Claim, valid_until: datetime) -> bool:
+    def _claim(self, database: str, now: datetime, token_hash: str, challenge: str, valid_until: datetime) -> bool:
         """Take the challenge slot in one conditional UPDATE: store the new
         code's hash and expiry and stamp ``last_generated_timestamp``. With a
         cooldown, only when no code was made within it, so that of two
@@ -642,8 +660,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         if self.cooldown_enabled:
             since = now - timedelta(seconds=self.get_cooldown_duration())
             rows = rows.filter(Q(last_generated_timestamp__isnull=True) | Q(last_generated_timestamp__lte=since))
-        return bool(rows.update(last_generated_timestamp=now, token=claim.token_hash, vendor_gateway="",
-                                other_tokens="", challenge=claim.challenge, valid_until=valid_until))
+        return bool(rows.update(last_generated_timestamp=now, token=token_hash, vendor_gateway="",
+                                other_tokens="", challenge=challenge, valid_until=valid_until))
 
     def _deliver(self, claim: _Claim) -> Delivery:
         """Walk the gateways with the claimed code, then write what followed

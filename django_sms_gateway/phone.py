@@ -11,7 +11,9 @@ satellite phones allows their ranges by E.164 prefix in
 
 from __future__ import annotations
 
+import logging
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 
+from . import signals
 from .checks import E023
 from .conf import settings
 from .exceptions import ConfigurationError
@@ -94,6 +97,11 @@ def normalize_number(value: object, region: str | None = None) -> str:
     _require_phonenumbers()
     if not isinstance(value, str) or not value.strip():
         raise _invalid(_("Enter a phone number."), "required")
+    listed = settings.OTP_SMS_TEST_NUMBERS
+    if listed:  # a test number is often in a range no phone has, such as +1 555 0100
+        written = "".join(c for c in value.strip() if c not in " -.()/")
+        if written in listed:
+            return written
     return _normalize(value.strip(), region)
 
 
@@ -182,3 +190,44 @@ def national_number(e164: str) -> str:
     _require_phonenumbers()
     formatted = phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.NATIONAL)
     return "".join(c for c in formatted if c.isdigit())
+
+
+# -- fixed test numbers -------------------------------------------------------------------------------
+
+logger = logging.getLogger("django_sms_gateway")
+
+#: ``test_number_used``'s actions.
+TEST_NUMBER_SENT = "sent"
+TEST_NUMBER_VERIFIED = "verified"
+
+
+@dataclass(frozen=True, slots=True)
+class FixedCodeChallenge:
+    """What ``SMSDevice.send_code`` returns for a number listed in
+    ``OTP_SMS_TEST_NUMBERS``: no text message was sent, and the listed code
+    is the challenge. ``number`` is masked."""
+
+    number: str
+
+
+def report_test_number(sender: Any, device: Any, number: str, action: str) -> FixedCodeChallenge:
+    """Log a use of test number ``number`` at WARNING (masked) and send
+    ``signals.test_number_used``; ``action`` is :data:`TEST_NUMBER_SENT` or
+    :data:`TEST_NUMBER_VERIFIED`."""
+    masked = mask_number(number)
+    if action == TEST_NUMBER_SENT:
+        logger.warning("Test number %s (OTP_SMS_TEST_NUMBERS): no text message sent, its fixed code is the "
+                       "challenge", masked)
+    else:
+        logger.warning("Test number %s (OTP_SMS_TEST_NUMBERS): its fixed code was accepted", masked)
+    signals.test_number_used.send(sender=sender, number=masked, device=device, action=action)
+    return FixedCodeChallenge(masked)
+
+
+def _verified_test_number(sender: Any, device: Any = None, **kwargs: Any) -> None:
+    number = getattr(device, "number", None)
+    if isinstance(number, str) and number in settings.OTP_SMS_TEST_NUMBERS:
+        report_test_number(sender, device, number, TEST_NUMBER_VERIFIED)
+
+
+signals.code_verified.connect(_verified_test_number, dispatch_uid="django_sms_gateway.phone.test_numbers")

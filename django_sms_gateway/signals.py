@@ -100,6 +100,10 @@ breaker_closed = RobustSignal()
 #: the number's ISO 3166 region ("" when unknown); ``seconds`` runs from the
 #: send to the delivered receipt (None unless delivered). Sent once per record.
 delivery_reported = RobustSignal()
+#: ``(number, device, action)``: a device whose number is listed in ``OTP_SMS_TEST_NUMBERS`` was
+#: used: ``action`` is ``"sent"`` (its fixed code became the challenge; no text message was sent) or
+#: ``"verified"`` (its fixed code was accepted). Logged at WARNING too.
+test_number_used = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).

@@ -13,6 +13,7 @@ else to ``LOGIN_REDIRECT_URL``.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 
-from .conf import settings
+from .conf import alternative_link, settings
+from .exceptions import ConfigurationError
 from .forms import SMSTokenForm, device_label
 from .models import ChallengeOutcome, SMSDevice
 
@@ -148,6 +150,7 @@ class SMSVerifyView(LoginRequiredMixin, View):
             "chosen": next((p for p in phones if p["chosen"]), None),
             "notice": notice,
             "base_template": self.get_base_template(),
+            **restricted_notice(),
         }
 
     def render_page(self, form: SMSTokenForm) -> HttpResponse:
@@ -210,3 +213,24 @@ def countdown(seconds: int, *, after_failure: bool = False) -> dict[str, Any]:
     html = format_html("{}<span data-sms-seconds>{}</span>{}", parts[0], seconds, parts[1]) if len(parts) == 2 \
         else format_html("{}", parts[0])
     return {"html": html, "sentences": json.dumps(sentences), "forms": "".join(forms)}
+
+
+# -- the restricted-authenticator notice ----------------------------------------------------------------
+
+logger = logging.getLogger("django_sms_gateway")
+
+
+def restricted_notice() -> dict[str, Any]:
+    """The template context of the notice that text messages are the weaker
+    factor (``django_sms_gateway/restricted_notice.html``): ``restricted_notice``
+    (``OTP_SMS_RESTRICTED_NOTICE``) and ``alternative_url`` (``OTP_SMS_ALTERNATIVE_URL``
+    resolved, or None). A wrong setting or a URL name that does not resolve
+    is logged at ERROR (check E044) and the notice shows without a link."""
+    try:
+        if not settings.OTP_SMS_RESTRICTED_NOTICE:
+            return {"restricted_notice": False, "alternative_url": None}
+        url = alternative_link()
+    except ConfigurationError as exc:
+        logger.error("The SMS step's notice has no link: %s (%s)", exc.message, exc.check_id)
+        url = None
+    return {"restricted_notice": True, "alternative_url": url}

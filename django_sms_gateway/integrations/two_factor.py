@@ -40,9 +40,10 @@ from django.http import HttpResponse
 from .. import limits, signals
 from ..backends.base import BaseBackend
 from ..checks import E010, E011, E024
+from ..conf import settings
 from ..dispatch import Delivery, build_message, gateways, send_message
 from ..exceptions import ConfigurationError, DeliveryFailed, RecipientNotReachable, user_message, user_safe_error
-from ..phone import mask_number, normalize_number
+from ..phone import TEST_NUMBER_SENT, FixedCodeChallenge, mask_number, normalize_number, report_test_number
 
 logger = logging.getLogger("django_sms_gateway")
 
@@ -65,7 +66,7 @@ class Gateway:
     """``TWO_FACTOR_SMS_GATEWAY`` implementation (django-two-factor-auth
     builds one per message and calls :meth:`send_sms`)."""
 
-    def send_sms(self, device: Any, token: str) -> Delivery:
+    def send_sms(self, device: Any, token: str) -> Delivery | FixedCodeChallenge:
         """Send ``token`` to ``device.number`` (a ``PhoneNumber`` or a string).
 
         Raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded`
@@ -74,7 +75,8 @@ class Gateway:
         text) when no gateway delivered it, and its subclass
         :class:`~django_sms_gateway.exceptions.SMSUnavailable` for a
         configuration error (such as every gateway making its own codes) or a
-        bug, which is logged at ERROR.
+        bug, which is logged at ERROR. A number listed in
+        ``OTP_SMS_TEST_NUMBERS`` is sent nothing (a ``FixedCodeChallenge``).
         """
         try:
             return self._send_sms(device, token)
@@ -84,7 +86,7 @@ class Gateway:
                 raise
             raise safe from exc
 
-    def _send_sms(self, device: Any, token: str) -> Delivery:
+    def _send_sms(self, device: Any, token: str) -> Delivery | FixedCodeChallenge:
         from ..models import DeliveryRecord
 
         raw = getattr(device.number, "as_e164", None) or str(device.number or "")
@@ -93,6 +95,12 @@ class Gateway:
         except ValidationError as exc:
             logger.warning("SMS to %s not sent: not a mobile number (%s)", mask_number(raw), exc.messages[0])
             raise RecipientNotReachable() from exc
+        if recipient in settings.OTP_SMS_TEST_NUMBERS:
+            # django-two-factor-auth's code is its own TOTP, so the listed code cannot stand in: nothing is sent.
+            logger.warning("Test number %s: a django-two-factor-auth phone device takes its own code, not the "
+                           "listed one; give the test account an SMSDevice named 'default' instead",
+                           mask_number(recipient))
+            return report_test_number(type(self), device, recipient, TEST_NUMBER_SENT)
         backends = code_sending_gateways()
         if not backends:
             raise ConfigurationError(
@@ -190,34 +198,59 @@ def _login_view() -> type:
     from two_factor.views import LoginView as TwoFactorLoginView
     from two_factor.views.utils import IdempotentSessionWizardView
 
+    from ..models import SMSDevice
+    from ..views import restricted_notice
+
     class LoginView(TwoFactorLoginView):
         """django-two-factor-auth's ``LoginView``; when sending the code on the
         token step fails, that step is shown with a user-safe sentence
         (``sms_error`` in the context) in place of "We sent you a text
-        message", from ``failed_template_name``, instead of a 500.
+        message", from ``failed_template_name``, instead of a 500. A token
+        step whose device texts its code (django-two-factor-auth's phone
+        device by text message, or an ``SMSDevice``, whose own sentence
+        ``sms_sentence`` then stands there) uses that template too, with the
+        notice that text messages are the weaker factor (``restricted_notice``,
+        ``alternative_url``; see ``OTP_SMS_RESTRICTED_NOTICE``).
 
         django-two-factor-auth sends a code each time the token step is shown
         (not after a wrong code); each send counts against ``OTP_SMS_LIMITS``.
         """
 
-        #: The token step after a failed send: django-two-factor-auth's own
-        #: page with the sentence in place of its "We sent" line.
+        #: The token step after a failed send, and for a text-message device:
+        #: django-two-factor-auth's own page with the sentence in place of its
+        #: "We sent" line and the notice that text messages are the weaker factor.
         failed_template_name = "django_sms_gateway/two_factor/login.html"
         sms_error: str | None = None
+        #: What an ``SMSDevice``'s challenge said ("We sent a code by text message to ...").
+        sms_sentence: str | None = None
 
         def render(self, form: Any = None, **kwargs: Any) -> HttpResponse:
             if self.steps.current != self.TOKEN_STEP or (form is not None and form.is_bound and not form.is_valid()):
                 return super().render(form, **kwargs)
             try:
-                self.get_device().generate_challenge()
+                sentence = self.get_device().generate_challenge()
             except Exception as exc:
                 # django-two-factor-auth's code (TOTP) stays good whether or not it was sent.
                 self.sms_error = kwargs["sms_error"] = user_message(user_safe_error(exc), code_kept=True)
+            else:
+                if isinstance(sentence, str) and isinstance(self.get_device(), SMSDevice):
+                    self.sms_sentence = kwargs["sms_sentence"] = sentence
             # The challenge was made (or failed) above: skip the parent's, which lets errors escape.
             return IdempotentSessionWizardView.render(self, form, **kwargs)
 
+        def texts_a_code(self) -> bool:
+            """Whether the token step's device gets its code by text message."""
+            device = self.get_device() if self.steps.current == self.TOKEN_STEP else None
+            return isinstance(device, SMSDevice) or getattr(device, "method", None) == "sms"
+
+        def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
+            context: dict[str, Any] = super().get_context_data(form, **kwargs)
+            if self.texts_a_code():
+                context.update(restricted_notice())
+            return context
+
         def get_template_names(self) -> list[str]:
-            if self.sms_error is not None:
+            if self.sms_error is not None or self.texts_a_code():
                 return [self.failed_template_name]
             names: list[str] = super().get_template_names()
             return names
