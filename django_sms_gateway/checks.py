@@ -66,6 +66,12 @@ E022 = "sms_gateway.E022"
 E023 = "sms_gateway.E023"
 #: ``TWO_FACTOR_SMS_GATEWAY`` points at our gateway, but django-two-factor-auth (or its phone plugin) is not installed.
 E024 = "sms_gateway.E024"
+#: ``OTP_SMS_RISK_CHECKS`` or an entry has the wrong shape (a key, ``TIMEOUT``, ``FAIL_CLOSED`` or ``NAME``).
+E046 = "sms_gateway.E046"
+#: A risk check's ``BACKEND`` cannot be imported or is no risk check class.
+E047 = "sms_gateway.E047"
+#: A risk check's ``OPTIONS`` are wrong.
+E048 = "sms_gateway.E048"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
@@ -94,6 +100,10 @@ W015 = "sms_gateway.W015"
 W016 = "sms_gateway.W016"
 #: The site is behind a proxy but the ``ip`` limit would not see clients.
 W017 = "sms_gateway.W017"
+#: The risk checks' timeouts leave the first gateway too little of ``OTP_SMS_CHALLENGE_BUDGET``.
+W035 = "sms_gateway.W035"
+#: Risk checks are set, but django-two-factor-auth sends through our gateway, which does not run them.
+W036 = "sms_gateway.W036"
 
 #: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
 LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")
@@ -179,7 +189,8 @@ def check_codes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Every plain setting converts; code settings that remove a cap; misspelt setting names."""
     from . import conf
 
-    elsewhere = {*LOCKOUT_SETTINGS, "OTP_SMS_ALLOWED_NON_GEOGRAPHIC", "OTP_SMS_LIMITS_CACHE", "OTP_SMS_BREAKER_CACHE"}
+    elsewhere = {*LOCKOUT_SETTINGS, "OTP_SMS_ALLOWED_NON_GEOGRAPHIC", "OTP_SMS_LIMITS_CACHE", "OTP_SMS_BREAKER_CACHE",
+                 "OTP_SMS_RISK_CHECKS"}
     readers = (lambda name=name: getattr(conf.settings, name) for name in conf.READERS if name not in elsewhere)
     return report_all([*errors_of(*readers), *conf.code_problems(), *conf.unknown_setting_problems()])
 
@@ -245,3 +256,36 @@ def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     finally:
         for backend in backends:
             backend.close()
+
+
+@register(Tags.security)
+def check_risk_checks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``OTP_SMS_RISK_CHECKS``: each entry's shape, class and options; the
+    time they leave the gateways; and a django-two-factor-auth gateway that
+    sends without them."""
+    from . import conf
+
+    try:
+        configured = conf.settings.OTP_SMS_RISK_CHECKS
+    except ConfigurationError as exc:
+        return [report(exc)]
+    if not configured:
+        return []
+    from .integrations.two_factor import GATEWAY_PATH
+    from .risk import build_check
+
+    problems: list[Problem] = []
+    for entry in configured:
+        try:
+            build_check(entry).close()
+        except ConfigurationError as exc:
+            problems.append(exc)
+    if getattr(django.conf.settings, "TWO_FACTOR_SMS_GATEWAY", None) == GATEWAY_PATH:
+        problems.append(ConfigurationWarning(
+            "OTP_SMS_RISK_CHECKS is set, but the codes django-two-factor-auth sends through "
+            "TWO_FACTOR_SMS_GATEWAY do not run the risk checks: only SMSDevice codes do.",
+            check_id=W036, obj="OTP_SMS_RISK_CHECKS",
+            hint="Use django_sms_gateway's SMSDevice for SMS codes, or accept that django-two-factor-auth's "
+            "codes go out without the risk checks.",
+        ))
+    return report_all([*problems, *conf.risk_budget_problems()])
