@@ -94,7 +94,7 @@ class CamaraSimSwapCheck(RiskCheck, ClientCredentialsBackend):
             self.raise_for_status(response, vendor_status=code)
         except GatewayError as err:
             if code is not None:
-                err.reason = f"{err.reason} ({code})"
+                err.reason = f"{err.reason}: {code}"
             return err
         return self.error(GatewayUnavailable, f"unexpected answer (HTTP {response.status})",
                           status_code=response.status)

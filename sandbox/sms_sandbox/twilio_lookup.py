@@ -38,7 +38,6 @@ import re
 import threading
 import time
 from datetime import timedelta
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
 
