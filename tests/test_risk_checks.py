@@ -15,7 +15,8 @@ from django.test import RequestFactory
 
 from django_sms_gateway import checks, risk
 from django_sms_gateway.backends.base import Option
-from django_sms_gateway.conf import RISK_CHECK_TIMEOUT, settings as sms_settings
+from django_sms_gateway.conf import RISK_CHECK_TIMEOUT
+from django_sms_gateway.conf import settings as sms_settings
 from django_sms_gateway.exceptions import ConfigurationError, GatewayTimeout, RiskCheckRefused
 from django_sms_gateway.risk import RiskCheck, Verdict, allow, refuse
 
@@ -128,7 +129,7 @@ def test_a_wrong_setting_is_e046_naming_what_is_wrong(settings, value, words):
     settings.OTP_SMS_RISK_CHECKS = value
 
     with pytest.raises(ConfigurationError) as caught:
-        sms_settings.OTP_SMS_RISK_CHECKS
+        _ = sms_settings.OTP_SMS_RISK_CHECKS
 
     assert caught.value.check_id == checks.E046 and words in str(caught.value)
     assert problems() == [(checks.E046, str(caught.value))]
