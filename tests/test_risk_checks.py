@@ -177,7 +177,7 @@ def test_a_lookup_over_plain_http_to_another_host_is_e021(configured):
 def test_the_shipped_checks_build_with_their_documented_defaults(configured):
     configured({"BACKEND": CAMARA, "OPTIONS": CAMARA_OPTIONS}, {"BACKEND": LINE_TYPE, "OPTIONS": TWILIO_OPTIONS})
 
-    (_, camara), (_, line_type) = risk.checks.all()
+    (_, camara), (_, line_type) = risk.registry.all()
 
     assert camara.config["max_age"] == 240 and camara.config["scope"] == "sim-swap:check"
     assert line_type.base_url == "https://lookups.twilio.com" and tuple(line_type.config["allowed_types"]) == (
@@ -277,12 +277,12 @@ def test_no_time_left_in_the_budget_counts_as_a_lookup_that_cannot_answer(config
 
 def test_changed_settings_rebuild_the_checks(configured):
     configured({"BACKEND": path(Allows), "OPTIONS": {"note": "one"}})
-    (_, first), = risk.checks.all()
-    assert risk.checks.all()[0][1] is first
+    (_, first), = risk.registry.all()
+    assert risk.registry.all()[0][1] is first
 
     configured({"BACKEND": path(Allows), "OPTIONS": {"note": "two"}})
 
-    assert risk.checks.all()[0][1].config["note"] == "two"
+    assert risk.registry.all()[0][1].config["note"] == "two"
 
 
 def test_the_app_loads_without_importing_the_risk_checks():
@@ -292,3 +292,24 @@ def test_the_app_loads_without_importing_the_risk_checks():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
+
+
+@pytest.mark.parametrize("language", ["nb", "sv", "id"])
+def test_the_sentence_is_in_the_users_language(configured, phone, language):
+    from django.utils import translation
+
+    configured(path(Refuses))
+    english = phone.send_challenge().message
+
+    with translation.override(language):
+        outcome = phone.send_challenge()
+
+    assert outcome.failed and outcome.message and outcome.message != english
+
+
+def test_a_token_url_over_plain_http_to_another_host_is_e021(configured):
+    configured({"BACKEND": CAMARA, "OPTIONS": {**CAMARA_OPTIONS, "token_url": "http://auth.example.com/token"}})
+
+    [(check_id, message)] = problems()
+
+    assert check_id == checks.E021 and "option 'token_url' is plain http://" in message

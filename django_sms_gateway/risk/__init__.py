@@ -51,7 +51,7 @@ from ..exceptions import ConfigurationError, GatewayError, RiskCheckRefused
 from ..phone import mask_number
 
 __all__ = [
-    "Option", "RiskCheck", "Verdict", "allow", "build_check", "checks", "refuse", "run_risk_checks",
+    "Option", "RiskCheck", "Verdict", "allow", "build_check", "refuse", "registry", "run_risk_checks",
 ]
 
 logger = logging.getLogger("django_sms_gateway")
@@ -139,7 +139,7 @@ def build_check(entry: RiskCheckSettings) -> RiskCheck:
     return check_class(entry.name, entry.options, timeout=entry.timeout, where=entry.where)
 
 
-class _Checks:
+class _Registry:
     """The configured checks, built on first use and shared by all threads."""
 
     def __init__(self) -> None:
@@ -163,13 +163,13 @@ class _Checks:
             check.close()
 
 
-checks = _Checks()
+registry = _Registry()
 
 
 @receiver(setting_changed)
 def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
     if setting in WATCHED_SETTINGS:
-        checks.reset()
+        registry.reset()
 
 
 def run_risk_checks(number: str, *, device: Any = None, request: Any = None) -> float:
@@ -184,7 +184,7 @@ def run_risk_checks(number: str, *, device: Any = None, request: Any = None) -> 
     masked = mask_number(number)
     if request is None:
         request = limits.current_request()
-    for entry, check in checks.all():
+    for entry, check in registry.all():
         left = deadline - time.monotonic()
         began = time.monotonic()
         try:

@@ -32,13 +32,18 @@ not serve (422 ``SERVICE_NOT_APPLICABLE``, 404 ``IDENTIFIER_NOT_FOUND``).
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
 
 from ..backends.base import REQUIRED, Option
 from ..backends.http import VendorResponse, json_object_or_empty
 from ..backends.oauth2 import ClientCredentialsBackend
+from ..checks import E021
 from ..exceptions import GatewayError, GatewayUnavailable
 from . import RiskCheck, Verdict, allow, refuse
 
@@ -73,6 +78,15 @@ class CamaraSimSwapCheck(RiskCheck, ClientCredentialsBackend):
         "max_age": Option(240, kind="int", minimum=1, maximum=2400, doc="hours to look back for a SIM swap"),
     }
 
+    def check_options(self) -> None:
+        token_url = urlsplit(self.config["token_url"])
+        host = token_url.hostname or ""
+        if token_url.scheme == "http" and not django_settings.DEBUG and not _is_loopback(host):
+            raise self.config_error(
+                f"option 'token_url' is plain http:// to {host!r}, which would send the client secret in clear; "
+                "use https:// (http:// is allowed to loopback hosts, or with DEBUG = True)", check_id=E021,
+            )
+
     def check(self, number: str, *, device: Any, request: Any, timeout: float) -> Verdict:
         max_age = self.config["max_age"]
         response = self.authorized_request("POST", CHECK_PATH, deadline=time.monotonic() + timeout,
@@ -98,3 +112,12 @@ class CamaraSimSwapCheck(RiskCheck, ClientCredentialsBackend):
             return err
         return self.error(GatewayUnavailable, f"unexpected answer (HTTP {response.status})",
                           status_code=response.status)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
