@@ -76,6 +76,12 @@ E043 = "sms_gateway.E043"
 #: ``OTP_SMS_ALTERNATIVE_URL`` is no URL or URL name (or does not resolve), or
 #: ``OTP_SMS_RESTRICTED_NOTICE`` is not True or False.
 E044 = "sms_gateway.E044"
+#: ``OTP_SMS_RISK_CHECKS`` or an entry has the wrong shape (a key, ``TIMEOUT``, ``FAIL_CLOSED`` or ``NAME``).
+E046 = "sms_gateway.E046"
+#: A risk check's ``BACKEND`` cannot be imported or is no risk check class.
+E047 = "sms_gateway.E047"
+#: A risk check's ``OPTIONS`` are wrong.
+E048 = "sms_gateway.E048"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
@@ -113,6 +119,10 @@ W032 = "sms_gateway.W032"
 W033 = "sms_gateway.W033"
 #: A number in ``OTP_SMS_TEST_NUMBERS`` is a valid, assignable number (it could be someone's phone).
 W034 = "sms_gateway.W034"
+#: The risk checks' timeouts leave the first gateway too little of ``OTP_SMS_CHALLENGE_BUDGET``.
+W035 = "sms_gateway.W035"
+#: Risk checks are set, but django-two-factor-auth sends through our gateway, which does not run them.
+W036 = "sms_gateway.W036"
 
 #: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
 LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")
@@ -215,7 +225,7 @@ def check_codes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from . import conf
 
     elsewhere = {*LOCKOUT_SETTINGS, "OTP_SMS_ALLOWED_NON_GEOGRAPHIC", "OTP_SMS_LIMITS_CACHE", "OTP_SMS_BREAKER_CACHE",
-                 *RESTRICTED_SETTINGS}
+                 "OTP_SMS_RISK_CHECKS", *RESTRICTED_SETTINGS}
     readers = (lambda name=name: getattr(conf.settings, name) for name in conf.READERS if name not in elsewhere)
     return report_all([*errors_of(*readers), *conf.code_problems(), *conf.unknown_setting_problems()])
 
@@ -299,3 +309,36 @@ def check_test_numbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     from .conf import listed_number_problems
 
     return report_all(listed_number_problems())
+
+
+@register(Tags.security)
+def check_risk_checks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``OTP_SMS_RISK_CHECKS``: each entry's shape, class and options; the
+    time they leave the gateways; and a django-two-factor-auth gateway that
+    sends without them."""
+    from . import conf
+
+    try:
+        configured = conf.settings.OTP_SMS_RISK_CHECKS
+    except ConfigurationError as exc:
+        return [report(exc)]
+    if not configured:
+        return []
+    from .integrations.two_factor import GATEWAY_PATH
+    from .risk import build_check
+
+    problems: list[Problem] = []
+    for entry in configured:
+        try:
+            build_check(entry).close()
+        except ConfigurationError as exc:
+            problems.append(exc)
+    if getattr(django.conf.settings, "TWO_FACTOR_SMS_GATEWAY", None) == GATEWAY_PATH:
+        problems.append(ConfigurationWarning(
+            "OTP_SMS_RISK_CHECKS is set, but the codes django-two-factor-auth sends through "
+            "TWO_FACTOR_SMS_GATEWAY do not run the risk checks: only SMSDevice codes do.",
+            check_id=W036, obj="OTP_SMS_RISK_CHECKS",
+            hint="Use django_sms_gateway's SMSDevice for SMS codes, or accept that django-two-factor-auth's "
+            "codes go out without the risk checks.",
+        ))
+    return report_all([*problems, *conf.risk_budget_problems()])

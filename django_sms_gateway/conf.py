@@ -48,6 +48,7 @@ from .checks import (
     E030,
     E043,
     E044,
+    E046,
     W003,
     W011,
     W012,
@@ -59,6 +60,7 @@ from .checks import (
     W032,
     W033,
     W034,
+    W035,
 )
 from .exceptions import ConfigurationError, ConfigurationWarning
 from .text import MessageText, OriginBinding, OriginError
@@ -70,7 +72,7 @@ except ImportError:  # neither phonenumbers nor phonenumberslite (check E023): p
 
 __all__ = [
     "DEFAULTS", "LIMIT_NAMES", "RECEIVING_TYPES", "BreakerPolicy", "GatewaySettings", "Limit", "LimitsConfig",
-    "LockoutPolicy", "settings",
+    "LockoutPolicy", "RiskCheckSettings", "settings",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -155,6 +157,9 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_ALTERNATIVE_URL": None,
     # E.164 number -> fixed code: such a device sends nothing and takes only its code (reviewers, CI).
     "OTP_SMS_TEST_NUMBERS": {},
+    # Checks run before each send (SIM swap, line type): dotted paths of RiskCheck classes, or dicts
+    # {"BACKEND", "OPTIONS", "TIMEOUT", "FAIL_CLOSED", "NAME"}; see docs/risk-checks.md.
+    "OTP_SMS_RISK_CHECKS": (),
 }
 
 #: The counters, most specific first: when several are hit, the first names the refusal.
@@ -170,6 +175,11 @@ ENTRY_KEYS = frozenset({"BACKEND", "OPTIONS", "COUNTRIES", "TIMEOUT", "BREAKER_T
 NON_GEOGRAPHIC_CODES = tuple(
     sorted(str(code) for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS) if phonenumbers else ()
 )
+
+#: Keys an ``OTP_SMS_RISK_CHECKS`` entry may have.
+RISK_CHECK_KEYS = frozenset({"BACKEND", "OPTIONS", "TIMEOUT", "FAIL_CLOSED", "NAME"})
+#: Seconds one risk check may take when its entry gives no ``TIMEOUT``.
+RISK_CHECK_TIMEOUT = 2.0
 
 #: NIST SP 800-63B rev. 4, 3.1.3: at least six digits, valid for at most ten minutes.
 NIST_MIN_CODE_LENGTH = 6
@@ -290,6 +300,27 @@ class GatewaySettings:
     timeout: float
     breaker: BreakerPolicy
     sender: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskCheckSettings:
+    """One ``OTP_SMS_RISK_CHECKS`` entry, validated: its place in the list,
+    its ``NAME`` (for logs and signals; the class name by default), the
+    dotted path of its class (imported and given ``options`` by
+    :mod:`django_sms_gateway.risk`), its ``TIMEOUT`` in seconds and whether
+    it refuses the send when its lookup cannot answer (``FAIL_CLOSED``)."""
+
+    index: int
+    name: str
+    backend: str
+    options: Mapping[str, Any]
+    timeout: float
+    fail_closed: bool
+
+    @property
+    def where(self) -> str:
+        """The entry as a site finds it in its settings: ``OTP_SMS_RISK_CHECKS[0]``."""
+        return f"OTP_SMS_RISK_CHECKS[{self.index}]"
 
 
 # -- reading one value ----------------------------------------------------------------------------
@@ -767,6 +798,59 @@ def _notice(value: Any) -> bool:
     return value
 
 
+_RISK_HINT = (
+    "Write OTP_SMS_RISK_CHECKS as a list of dotted paths to RiskCheck classes, or of dicts "
+    "{'BACKEND': path, 'OPTIONS': {...}, 'TIMEOUT': 2, 'FAIL_CLOSED': False, 'NAME': 'sim-swap'}; "
+    "see docs/risk-checks.md."
+)
+
+
+def risk_checks(value: Any) -> tuple[RiskCheckSettings, ...]:
+    """``OTP_SMS_RISK_CHECKS``, each entry validated (E046): a dotted path
+    stands for ``{"BACKEND": path}``; ``TIMEOUT`` is positive seconds
+    (default :data:`RISK_CHECK_TIMEOUT`), ``FAIL_CLOSED`` True or False
+    (default False), ``NAME`` unique printable text (default: the class's
+    name)."""
+    if value is None:
+        return ()
+    if isinstance(value, str | Mapping) or not isinstance(value, list | tuple):
+        raise _error(f"OTP_SMS_RISK_CHECKS must be a list, not {value!r}.", E046, _RISK_HINT, "OTP_SMS_RISK_CHECKS")
+    found: list[RiskCheckSettings] = []
+    for index, entry in enumerate(value):
+        where = f"OTP_SMS_RISK_CHECKS[{index}]"
+        if isinstance(entry, str):
+            entry = {"BACKEND": entry}
+        if not isinstance(entry, Mapping):
+            raise _error(f"{where} must be a dotted path or a dict with a 'BACKEND' key, not {entry!r}.", E046,
+                         _RISK_HINT, where)
+        unknown = sorted(str(key) for key in set(entry) - RISK_CHECK_KEYS)
+        if unknown:
+            raise _error(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(RISK_CHECK_KEYS))}).",
+                         E046, _RISK_HINT, where)
+        path = entry.get("BACKEND")
+        if not isinstance(path, str) or "." not in path.strip("."):
+            raise _error(f"{where}: 'BACKEND' must be the dotted path of a risk check class, not {path!r}.", E046,
+                         _RISK_HINT, where)
+        options = entry.get("OPTIONS") or {}
+        if not isinstance(options, Mapping):
+            raise _error(f"{where}: 'OPTIONS' must be a dict, not {options!r}.", E046, _RISK_HINT, where)
+        timeout = seconds(f"{where}['TIMEOUT']", entry.get("TIMEOUT", RISK_CHECK_TIMEOUT), check_id=E046,
+                          hint=f"TIMEOUT is the seconds one lookup may take (default {RISK_CHECK_TIMEOUT:g}).")
+        closed = entry.get("FAIL_CLOSED", False)
+        if not isinstance(closed, bool):
+            raise _error(f"{where}: 'FAIL_CLOSED' must be True or False, not {closed!r}.", E046,
+                         "False (the default) sends the code when the lookup cannot answer; True refuses it.", where)
+        name = entry.get("NAME") or path.rsplit(".", 1)[-1]
+        if not isinstance(name, str) or not name.isprintable() or len(name) > 64:
+            raise _error(f"{where}: 'NAME' must be printable text of at most 64 characters, not {name!r}.", E046,
+                         _RISK_HINT, where)
+        if any(other.name == name for other in found):
+            raise _error(f"{where}: two risk checks are named {name!r}; give one a 'NAME' of its own.", E046,
+                         _RISK_HINT, where)
+        found.append(RiskCheckSettings(index, name, path, dict(options), timeout, closed))
+    return tuple(found)
+
+
 #: How each setting is converted on its first read (a setting not listed is used as written).
 READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_TOKEN_LENGTH": lambda v: whole_number("OTP_SMS_TOKEN_LENGTH", v, minimum=1),
@@ -792,6 +876,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_RESTRICTED_NOTICE": _notice,
     "OTP_SMS_ALTERNATIVE_URL": alternative_url,
     "OTP_SMS_TEST_NUMBERS": read_test_numbers,
+    "OTP_SMS_RISK_CHECKS": risk_checks,
 }
 
 #: Values derived from several settings.
@@ -1114,3 +1199,29 @@ def listed_number_problems() -> list[Problem]:
                     obj="OTP_SMS_TEST_NUMBERS",
                 ))
     return problems
+
+
+def risk_budget_problems() -> list[Problem]:
+    """``W035``: the risk checks' timeouts and the first gateway's leave no
+    room in ``OTP_SMS_CHALLENGE_BUDGET``, so lookups that hang (and then let
+    the send through, failing open) would leave the first gateway less than
+    its own timeout."""
+    try:
+        checks, budget = settings.OTP_SMS_RISK_CHECKS, settings.OTP_SMS_CHALLENGE_BUDGET
+        first = next(iter(settings.gateways.values()), None)
+    except ConfigurationError:
+        return []  # reported by the checks of those settings
+    if not checks or first is None:
+        return []
+    lookups = sum(check.timeout for check in checks)
+    if lookups + first.timeout <= budget:
+        return []
+    return [ConfigurationWarning(
+        f"The risk checks may take {lookups:g} seconds and gateway {first.alias!r} {first.timeout:g}, more than "
+        f"OTP_SMS_CHALLENGE_BUDGET ({budget:g}): lookups that hang would leave the gateway too little time to "
+        "send the code.",
+        check_id=W035,
+        hint="Lower the risk checks' TIMEOUT or raise OTP_SMS_CHALLENGE_BUDGET; the lookups' time comes out of "
+        "the same budget as the gateways'.",
+        obj="OTP_SMS_RISK_CHECKS",
+    )]

@@ -192,15 +192,18 @@ def send_code(recipient: str, code: str, *, validity: int | None = None) -> Deli
 
 
 def send_message(
-    message: SMSMessage, *, backends: Sequence[BaseBackend] | None = None, bypass_breaker: bool = False
+    message: SMSMessage, *, backends: Sequence[BaseBackend] | None = None, bypass_breaker: bool = False,
+    spent: float = 0.0,
 ) -> Delivery:
     """Walk ``backends`` (default: every gateway in ``SMS_GATEWAYS``, in order)
     until one accepts ``message``. Raises :class:`DeliveryFailed` (or a
     subclass) with every attempt when none does.
 
     ``bypass_breaker`` tries gateways whose circuit is open (an operator's
-    test); their outcomes still count for the breaker."""
-    deadline = time.monotonic() + settings.OTP_SMS_CHALLENGE_BUDGET
+    test); their outcomes still count for the breaker. ``spent`` is the
+    seconds of ``OTP_SMS_CHALLENGE_BUDGET`` the challenge already used (its
+    risk checks), which the walk does not get."""
+    deadline = time.monotonic() + settings.OTP_SMS_CHALLENGE_BUDGET - spent
     region = region_of(message.recipient)
     masked = mask_number(message.recipient)
     attempts: list[Attempt] = []

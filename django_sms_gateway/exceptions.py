@@ -233,6 +233,27 @@ class RecipientNotReachable(DeliveryFailed):
     default_message = _("This phone number cannot receive text messages. Please check it.")
 
 
+class RiskCheckRefused(SMSGatewayError):
+    """A risk check (``OTP_SMS_RISK_CHECKS``) refused the send: nothing was
+    sent, counted or written. ``str()`` is a sentence for the end user, which
+    asks them to use another way to verify; ``check`` names the check and
+    ``reason`` says why (for logs, signals and admins, never the user)."""
+
+    default_message = _(
+        "For your security, we cannot send a code by text message to this phone number right now. "
+        "Please use another way to verify, such as an authenticator app or a security key."
+    )
+
+    def __init__(self, check: str, reason: str, message: str | None = None) -> None:
+        self.check = check
+        self.reason = reason
+        self.message: StrOrPromise = message or self.default_message
+        super().__init__(str(self.message))
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
 def _try_again_in(seconds: int) -> str:
     minutes = whole_minutes(seconds)
     return ngettext(

@@ -274,6 +274,8 @@ class _Claim:
     reservation: _Releasable
     #: The gateways to walk, in order (None: ``SMS_GATEWAYS``).
     backends: list[BaseBackend] | None = None
+    #: Seconds of ``OTP_SMS_CHALLENGE_BUDGET`` the risk checks took, which the walk no longer gets.
+    risk_seconds: float = 0.0
 
 
 # -- the device -------------------------------------------------------------------------------------
@@ -590,7 +592,10 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         when another request took the cooldown slot first. The sending limits
         (:mod:`django_sms_gateway.limits`) come first: when one refuses, it
         raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded` and
-        nothing is written or sent. Raises ``DeliveryFailed`` when no gateway
+        nothing is written or sent. The risk checks (``OTP_SMS_RISK_CHECKS``)
+        come before them: a refusal raises
+        :class:`~django_sms_gateway.exceptions.RiskCheckRefused`, and nothing
+        is counted, written or sent. Raises ``DeliveryFailed`` when no gateway
         took the code.
 
         Outside a transaction each write commits on its own: the claim before
@@ -626,13 +631,18 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         code = generate_code(settings.OTP_SMS_TOKEN_LENGTH)
         # A broken template raises here, before anything is counted or written.
         message = build_message(self.number, code, validity=validity)
+        risk_seconds = 0.0
+        if settings.OTP_SMS_RISK_CHECKS:  # imported only then: a site without checks never loads them
+            from .risk import run_risk_checks
+
+            risk_seconds = run_risk_checks(self.number, device=self, request=request)
         reservation = limits.check_send(
             self.number, user_id=self.user_id, request=request, sender=type(self), confirmed=bool(self.confirmed)
         )
         database = router.db_for_write(type(self), instance=self)
         now = timezone.now()
         claim = _Claim(database, message, _hash_code(self.pk, code), new_challenge_id(),
-                       self.last_generated_timestamp, now, reservation, order)
+                       self.last_generated_timestamp, now, reservation, order, risk_seconds)
         valid_until = now + timedelta(seconds=validity)
         try:
             claimed = self._claim(database, now, claim.token_hash, claim.challenge, valid_until)
@@ -672,7 +682,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         stays good until it expires and the cooldown and counts stay, so that
         asking again cannot be charged at once."""
         try:
-            delivery = send_message(claim.message, backends=claim.backends)
+            delivery = send_message(claim.message, backends=claim.backends, spent=claim.risk_seconds)
         except DeliveryFailed as failure:
             if not failure.may_have_sent:
                 claim.reservation.release()

@@ -104,6 +104,12 @@ delivery_reported = RobustSignal()
 #: used: ``action`` is ``"sent"`` (its fixed code became the challenge; no text message was sent) or
 #: ``"verified"`` (its fixed code was accepted). Logged at WARNING too.
 test_number_used = RobustSignal()
+#: ``(check, number, reason, device)``: a risk check refused a send (nothing was sent or
+#: counted); ``check`` is the entry's ``NAME``, ``device`` None outside an ``SMSDevice``.
+risk_check_refused = RobustSignal()
+#: ``(check, number, reason, fail_closed)``: a risk check's lookup could not answer (down,
+#: hung, refused our credentials); with ``fail_closed`` the send was refused, else it went on.
+risk_check_unavailable = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).

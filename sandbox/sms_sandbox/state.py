@@ -19,7 +19,8 @@ from . import zignsec
 from .base import Headers, Vendor, is_loopback_host, iso_utc, utc_now
 
 __all__ = [
-    "COMMON_FAULTS", "CREDENTIALS", "FAULTS", "VENDORS", "VENDOR_CLASSES", "RecordedRequest", "SandboxState",
+    "COMMON_FAULTS", "CREDENTIALS", "FAULTS", "LOOKUP_SERVICES", "VENDORS", "VENDOR_CLASSES", "RecordedRequest",
+    "SandboxState",
 ]
 
 #: The imitated vendors, in the order the pages list them. Each name is a
@@ -27,7 +28,10 @@ __all__ = [
 #: accepts from clients) and ``VENDOR`` (its :class:`~.base.Vendor` subclass,
 #: whose ``name`` is the module's name): a new vendor is its module and its
 #: name here.
-VENDORS: tuple[str, ...] = ("signicat", "zignsec", "accuauth", "ip1", "twilio", "vonage", "infobip", "sinch", "aws")
+VENDORS: tuple[str, ...] = ("signicat", "zignsec", "accuauth", "ip1", "twilio", "vonage", "infobip", "sinch", "aws",
+                            "camara", "twilio_lookup")
+#: The imitated services among :data:`VENDORS` that look numbers up (SIM swap, line type) and send no SMS.
+LOOKUP_SERVICES: tuple[str, ...] = ("camara", "twilio_lookup")
 
 _MODULES = {name: importlib.import_module(f"{__package__}.{name}") for name in VENDORS}
 

@@ -153,4 +153,28 @@ def aws_send(sandbox: Sandbox, timeout: float = TIMEOUT) -> requests.Response:
                                   "X-Amz-Target": "PinpointSMSVoiceV2.SendTextMessage"})
 
 
-MORE_VENDOR_CALLS = {"infobip": infobip_send, "sinch": sinch_send, "aws": aws_send}
+def camara_token_request(sandbox: Sandbox, timeout: float = TIMEOUT, scope: str = "sim-swap:check",
+                         auth: tuple[str, str] | None = None) -> requests.Response:
+    camara = CREDENTIALS["camara"]
+    return requests.post(sandbox.base_url("camara") + "/token", timeout=timeout,
+                         data={"grant_type": "client_credentials", "scope": scope},
+                         auth=auth or (camara["client_id"], camara["client_secret"]))
+
+
+def camara_check(sandbox: Sandbox, timeout: float = TIMEOUT, body: Any = None,
+                 token: str | None = None) -> requests.Response:
+    """A SIM-swap check (with a token fetched first unless one is given)."""
+    token = token or camara_token_request(sandbox).json()["access_token"]
+    return requests.post(sandbox.base_url("camara") + "/sim-swap/v2/check", timeout=timeout,
+                         json={"phoneNumber": "+4798765432", "maxAge": 240} if body is None else body,
+                         headers={"Authorization": f"Bearer {token}"})
+
+
+def twilio_lookup(sandbox: Sandbox, timeout: float = TIMEOUT, number: str = "+4798765432",
+                  fields: str = "sim_swap", auth: tuple[str, str] = TWILIO_AUTH) -> requests.Response:
+    return requests.get(f"{sandbox.base_url('twilio_lookup')}/v2/PhoneNumbers/{number}", timeout=timeout,
+                        params={"Fields": fields}, auth=auth)
+
+
+MORE_VENDOR_CALLS = {"infobip": infobip_send, "sinch": sinch_send, "aws": aws_send, "camara": camara_check,
+                     "camara-token": camara_token_request, "twilio_lookup": twilio_lookup}

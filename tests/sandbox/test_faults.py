@@ -45,7 +45,7 @@ def expected_status(key, fault):
 
 def test_every_key_offers_the_common_faults_and_its_documented_errors():
     assert set(FAULTS) == {"signicat", "signicat-token", "zignsec", "accuauth", "ip1", "twilio", "twilio-verify",
-                           "vonage", "infobip", "sinch", "aws"}
+                           "vonage", "infobip", "sinch", "aws", "camara", "camara-token", "twilio_lookup"}
     for faults in FAULTS.values():
         assert faults[:len(COMMON_FAULTS)] == COMMON_FAULTS
     assert set(FAULTS["accuauth"]) - set(COMMON_FAULTS) == set(ERROR_STATUSES)
@@ -64,7 +64,11 @@ def test_status_faults_answer_the_vendor_error(sandbox, key, fault):
         assert sandbox.messages == []  # Sinch documents JSON bodies for 400 and 403 only
         return
     body = response.json()
-    if key == "signicat":
+    if key == "camara":
+        assert body == {"status": int(fault), "code": body["code"], "message": body["message"]} and body["code"]
+    elif key == "camara-token":
+        assert set(body) == {"error"}
+    elif key == "signicat":
         assert response.headers["Content-Type"].startswith("application/problem+json")
         assert body["status"] == int(fault)
     elif key == "signicat-token":
