@@ -49,6 +49,7 @@ _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 OURS = "ours, limits on"
 OURS_OFF = "ours, limits off"
+OURS_SECOND = "ours, limits on, a healthy second gateway"
 TWO_FACTOR = "django-two-factor-auth (Twilio)"
 OTP_TWILIO = "django-otp-twilio"
 FLOOR = "floor: bare keep-alive POST"
@@ -211,26 +212,33 @@ class PeersBench:
     def twilio_url(self) -> str:
         return self.sandbox.base_url("twilio")
 
-    def ours_gateways(self, base_url: str) -> dict[str, Any]:
+    def ours_gateways(self, base_url: str, *, second: bool = False) -> dict[str, Any]:
+        """Our one Twilio gateway at ``base_url``; ``second``: then the sandbox's Twilio as a second one."""
         from sms_sandbox.twilio import CREDENTIALS
 
         from .peers_settings import SENDER_NUMBER
 
-        return {"twilio": {
-            "BACKEND": "django_sms_gateway.backends.twilio.TwilioBackend",
-            "OPTIONS": {"account_sid": CREDENTIALS["account_sid"], "auth_token": CREDENTIALS["auth_token"],
-                        "base_url": base_url, "sender": SENDER_NUMBER},
-        }}
+        def twilio(url: str) -> dict[str, Any]:
+            return {
+                "BACKEND": "django_sms_gateway.backends.twilio.TwilioBackend",
+                "OPTIONS": {"account_sid": CREDENTIALS["account_sid"], "auth_token": CREDENTIALS["auth_token"],
+                            "base_url": url, "sender": SENDER_NUMBER},
+            }
+
+        gateways = {"twilio": twilio(base_url)}
+        if second:
+            gateways["twilio-second"] = twilio(self.twilio_url())
+        return gateways
 
     @contextmanager
-    def vendor(self, base_url: str) -> Iterator[None]:
+    def vendor(self, base_url: str, *, second: bool = False) -> Iterator[None]:
         """Every contender sends to ``base_url`` (the sandbox's Twilio, or a dead port)."""
         from django.core.cache import cache
         from django.test import override_settings
 
         cache.clear()
-        with override_settings(SMS_GATEWAYS=self.ours_gateways(base_url), BENCH_TWILIO_URL=base_url,
-                               OTP_TWILIO_URL=base_url):
+        with override_settings(SMS_GATEWAYS=self.ours_gateways(base_url, second=second),
+                               BENCH_TWILIO_URL=base_url, OTP_TWILIO_URL=base_url):
             yield
         cache.clear()
 
@@ -392,29 +400,34 @@ class PeersBench:
     # -- a dead vendor --------------------------------------------------------------------------------
 
     def failures(self) -> dict[str, Failures]:
-        """Each contender's only vendor refuses connections, then accepts them
-        and never answers. Ours is called until its breaker opens and once
-        more; a peer's call that still waits after ``hung_cap`` seconds is
-        released by closing the listening socket."""
+        """Each contender's vendor refuses connections, then accepts them and
+        never answers: ours alone (one gateway) and with a healthy second
+        gateway (the sandbox's Twilio under another alias), each called until
+        its breaker opens and once more; each peer once. A peer's call that
+        still waits after ``hung_cap`` seconds is released by closing the
+        listening socket."""
         from django_sms_gateway.conf import settings as ours
 
         found: dict[str, Failures] = {}
-        for contender in self.contenders():
-            if contender.name == OURS_OFF:
-                continue
-            is_ours = contender.name == OURS
-            repeat = ours.OTP_SMS_BREAKER_THRESHOLD + 1 if is_ours else 1
+        threshold = ours.OTP_SMS_BREAKER_THRESHOLD
+        contenders = {c.name: c for c in self.contenders()}
+        variants = [(OURS, OURS, False), (OURS_SECOND, OURS, True), (TWO_FACTOR, TWO_FACTOR, False),
+                    (OTP_TWILIO, OTP_TWILIO, False)]
+        for label, name, second in variants:
+            contender = contenders[name]
+            is_ours = name == OURS
+            repeat = threshold + 1 if is_ours else 1
             with socket.socket() as closed:
                 closed.bind(("127.0.0.1", 0))  # bound, not listening: connection refused
                 url = f"http://127.0.0.1:{closed.getsockname()[1]}/twilio"
-                with self.vendor(url), contender.scope():
+                with self.vendor(url, second=second), contender.scope():
                     refused = [self._timed_call(contender, self.hung_cap) for _ in range(repeat)]
             silent = socket.socket()
             silent.bind(("127.0.0.1", 0))
             silent.listen(64)  # the kernel completes handshakes; nobody reads or answers
             url = f"http://127.0.0.1:{silent.getsockname()[1]}/twilio"
             try:
-                with self.vendor(url), contender.scope():
+                with self.vendor(url, second=second), contender.scope():
                     hung = []
                     for _ in range(repeat):
                         hung.append(self._timed_call(contender, self.hung_cap, release=silent.close))
@@ -422,9 +435,9 @@ class PeersBench:
                             break
             finally:
                 silent.close()
-            later_note = (f"call {repeat}, after {repeat - 1} failures opened its breaker" if is_ours else "")
-            found[contender.name] = Failures(refused[0], refused[-1] if is_ours else None,
-                                             hung[0], hung[-1] if is_ours and len(hung) > 1 else None, later_note)
+            note = f"call {repeat} (the breaker opened after {threshold})" if is_ours else ""
+            found[label] = Failures(refused[0], refused[-1] if is_ours else None,
+                                    hung[0], hung[-1] if is_ours and len(hung) > 1 else None, note)
         return found
 
     def _timed_call(self, contender: Contender, cap: float, release: Callable[[], object] | None = None,
@@ -514,7 +527,7 @@ def render(report: Report) -> str:
             refused, hung = f.refused_later or f.refused_first, f.hung_later or f.hung_first
             dead.append((f"{name}, {f.later_note}", refused.description, refused.held, hung.description,
                          hung.held))
-    failures = _table(("only vendor dead", "refused: outcome", "held", "hung: outcome", "held"), dead, {2, 4})
+    failures = _table(("vendor dead", "refused: outcome", "held", "hung: outcome", "held"), dead, {2, 4})
     return "\n\n".join([main, goal, failures])
 
 
