@@ -554,8 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         import otp_twilio  # noqa: F401
-        import two_factor  # noqa: F401
         import twilio  # noqa: F401
+        import two_factor  # noqa: F401
     except ImportError as exc:
         print(f"the peers are not installed here ({exc}); run `make bench-peers`, which installs them "
               "in .venv-peers", file=sys.stderr)
