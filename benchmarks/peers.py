@@ -608,8 +608,8 @@ def _run(args: argparse.Namespace) -> int:
         report = Report(blocks, sql, sql_text, rates, failures, args.threads, header=(
             f"Peers benchmark: {args.rounds} interleaved rounds of {args.block} calls per contender, "
             f"vendor (the sandbox's Twilio) answering in {VENDOR_LATENCY * 1000:.0f} ms; {database.describe()}, "
-            f"{cache} cache; Python {platform.python_version()}, {os.cpu_count()} CPUs; {_versions()}; "
-            f"{elapsed:.0f}s."
+            f"{cache} cache; Python {platform.python_version()}, {os.cpu_count()} CPUs (load average at the end "
+            f"{os.getloadavg()[0]:.1f}); {_versions()}; {elapsed:.0f}s."
         ))
         print(report.header + "\n")
         print(render(report))
