@@ -453,6 +453,7 @@ class PeersBench:
                 done["result"] = describe(contender.call(), hosts=hosts)
             except Exception as exc:  # noqa: BLE001 (the outcome is what is measured)
                 done["result"] = describe(error=exc, hosts=hosts)
+                done["kind"] = type(exc).__qualname__
             finally:
                 done["seconds"] = time.perf_counter() - started
                 connections.close_all()
@@ -466,7 +467,8 @@ class PeersBench:
         if release is not None:
             release()
         worker.join(10)
-        return Outcome(f"still waiting (no timeout); when the socket closed: {done.get('result', 'nothing')}",
+        after = f"; closing the port then raised {done['kind']}" if "kind" in done else ""
+        return Outcome(f"no answer and no timeout: still waiting{after}",
                        time.perf_counter() - started if worker.is_alive() else cap, finished=False)
 
 

@@ -5,7 +5,8 @@ Two views of many ``generate_challenge()`` calls against the sandbox:
 - :func:`profile_healthy`: cProfile (own time, then cumulative), Signicat;
 - :func:`breakdown` (``--profile --limits``/``--twilio`` choose the set-up):
   each part of the step timed in place by a thin wrapper, wall clock and
-  thread CPU, with the SQL of one step and each statement's time. The wrapper
+  thread CPU (means per step, which add up), with the SQL of one step and
+  each statement's median time. The wrapper
   costs a microsecond or two per part, far less than cProfile's per-call
   overhead, so its shares are the ones to rank changes by.
 """
@@ -126,8 +127,8 @@ def _parts() -> list[tuple[Any, str, str]]:
 
 def breakdown(bench: Bench, *, calls: int = 300, vendor_latency: float = 0.02, limits_on: bool = True,
               twilio: bool = True) -> str:
-    """The login step split into its parts, timed in place (median ms per
-    call, wall and this thread's CPU), against the sandbox answering after
+    """The login step split into its parts, timed in place (mean ms per
+    step, wall and this thread's CPU), against the sandbox answering after
     ``vendor_latency`` seconds; then the SQL of one step with each
     statement's median time."""
     from django.core.cache import cache
@@ -168,18 +169,19 @@ def breakdown(bench: Bench, *, calls: int = 300, vendor_latency: float = 0.02, l
     def ms(values: list[float]) -> float:
         return statistics.median(values) * 1000 if values else 0.0
 
-    total_wall, total_cpu = ms(step.wall), ms(step.cpu)
-    rows = []
-    for part in parts:
-        per_call = len(part.wall) / calls
-        wall, cpu = ms(part.wall) * per_call, ms(part.cpu) * per_call
-        rows.append((part.label, wall, cpu))
+    def per_step(values: list[float]) -> float:
+        return sum(values) * 1000 / calls
+
+    # Means per step, so that the parts and the rest add up to the whole.
+    total_wall, total_cpu = per_step(step.wall), per_step(step.cpu)
+    rows = [(part.label, per_step(part.wall), per_step(part.cpu)) for part in parts]
     accounted_wall = sum(wall for _, wall, _ in rows)
     accounted_cpu = sum(cpu for _, _, cpu in rows)
     out = io.StringIO()
     settings_text = _setup_text(limits_on=limits_on, twilio=twilio)
     out.write(f"The login step in parts: {calls} calls, vendor answering in {vendor_latency * 1000:.0f} ms, "
-              f"{settings_text}; medians per call (a part's median x its calls per step).\n\n")
+              f"{settings_text}; mean ms per step (the step's median: {ms(step.wall):.3f} wall, "
+              f"{ms(step.cpu):.3f} CPU).\n\n")
     out.write("| part | wall ms | share of wall | CPU ms | share of CPU |\n|---|---:|---:|---:|---:|\n")
     out.write(f"| {step.label} | {total_wall:.3f} | 100% | {total_cpu:.3f} | 100% |\n")
     for label, wall, cpu in rows:
