@@ -15,7 +15,7 @@ from django.conf import settings
 from two_factor.gateways.twilio.gateway import Twilio
 
 
-class SandboxTwilio(Twilio):  # type: ignore[misc]
+class SandboxTwilio(Twilio):
     def __init__(self) -> None:
         super().__init__()
         self.client.api.base_url = settings.BENCH_TWILIO_URL
