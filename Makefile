@@ -104,4 +104,4 @@ messages: $(STAMP)
 	cd django_sms_gateway && ../$(BIN)/django-admin compilemessages $(addprefix -l ,$(LANGUAGES))
 
 clean:
-	rm -rf $(VENV) .nox dist build sandbox/build docs/_build example_project/db.sqlite3 .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PEERS_VENV) .nox dist build sandbox/build docs/_build example_project/db.sqlite3 .pytest_cache .hypothesis
