@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: demo test bench soak lint docs matrix messages clean venv
+.PHONY: demo test bench bench-peers soak lint docs matrix messages clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,20 @@ test: $(STAMP)
 # The login step against the loopback vendor sandbox; BENCH_ARGS=--no-fail to only report.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Our login step beside django-two-factor-auth's and django-otp-twilio's (benchmarks/peers.py), in
+# .venv-peers so that the peers never enter the project's own venv; PEERS_ARGS=--no-fail to only report.
+PEERS_VENV := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+PEERS_ARGS ?=
+$(PEERS_STAMP): pyproject.toml sandbox/pyproject.toml
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -e ./sandbox -e ".[peers]" "Django>=5.2,<6.0"
+	touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)
+	$(PEERS_VENV)/bin/python -m benchmarks.peers $(PEERS_ARGS)
 
 # The example site under gunicorn through vendor, Redis and PostgreSQL faults (needs both servers).
 SOAK_STAMP := $(VENV)/.installed-soak
@@ -90,4 +104,4 @@ messages: $(STAMP)
 	cd django_sms_gateway && ../$(BIN)/django-admin compilemessages $(addprefix -l ,$(LANGUAGES))
 
 clean:
-	rm -rf $(VENV) .nox dist build sandbox/build docs/_build example_project/db.sqlite3 .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PEERS_VENV) .nox dist build sandbox/build docs/_build example_project/db.sqlite3 .pytest_cache .hypothesis

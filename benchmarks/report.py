@@ -1,12 +1,13 @@
-"""The targets (issue 12, restated for the ORM) and the tables that show each
-measurement against them.
+"""The targets of ``make bench`` and the tables that show each measurement
+against them.
 
 The latency targets are measured against a vendor that answers in 20 ms (the
-sandbox's latency knob), as a real vendor never answers at once: the login
-step within 3% of the bare keep-alive POST, and a failover behind an open
-breaker within 10% of sending to the second vendor alone. The same pair
-against an instant loopback answer stays in the table as context: it shows
-our own CPU per login, which no vendor latency hides.
+sandbox's latency knob), as a real vendor never answers at once: a failover
+behind an open breaker within 10% of sending to the second vendor alone. The
+login step against the bare keep-alive POST (healthy / floor) is context: its
+target is the peers' login step, measured by ``make bench-peers``
+(:mod:`benchmarks.peers`, issue 22). The same pair against an instant
+loopback answer shows our own CPU per login, which no vendor latency hides.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from .scenarios import Counts, HungResult, Parts, ThreadResult
 
 __all__ = ["Check", "Results", "checks", "render"]
 
-#: Targets (issue 12).
-HEALTHY_OVER_FLOOR = 1.03
+#: Targets (issue 12; the login step's own target is in benchmarks.peers).
 REFUSED_OVER_ALONE = 1.10
 HUNG_OVER_ALONE = 1.10
 MAX_QUERIES_GENERATE = 3
@@ -76,8 +76,7 @@ def latency_checks(r: Results) -> list[tuple[Samples, str, Check | None]]:
     return [
         (r.floor, f"floor: bare keep-alive Session POST ({answers})", None),
         (r.healthy, "healthy: generate_challenge(), Signicat",
-         Check("healthy / floor", f"{healthy_ratio:.3f}", f"<= {HEALTHY_OVER_FLOOR}",
-               healthy_ratio <= HEALTHY_OVER_FLOOR)),
+         Check("healthy / floor", f"{healthy_ratio:.3f}", "(context)", None)),
         (alone, "ZignSec alone (no failover)", None),
         (r.refused, "primary refused, breaker open -> ZignSec",
          Check("refused / alone", f"{refused_ratio:.3f}", f"<= {REFUSED_OVER_ALONE}",
@@ -144,11 +143,9 @@ def parts_rows(r: Results) -> list[tuple[str, str]]:
         return []
     p = r.parts
     added = r.healthy.median_ms - r.floor.median_ms
-    budget = (HEALTHY_OVER_FLOOR - 1) * r.floor.median_ms
     answers = f"vendor answers in {r.vendor_latency * 1000:.0f} ms"
     return [
-        (f"added: healthy - floor, {answers} (the {HEALTHY_OVER_FLOOR - 1:.0%} budget: {budget:.3f})",
-         f"{added:.3f}"),
+        (f"added: healthy - floor, {answers}", f"{added:.3f}"),
         ("of which the claim: one conditional UPDATE, autocommit", f"{p.claim.median_ms:.3f}"),
         ("of which the delivery record: one INSERT, autocommit", f"{p.record.median_ms:.3f}"),
         ("of which the breaker state: one cache read", f"{p.breaker.median_ms:.3f}"),

@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=8, help="threads of the concurrency scenario (default 8)")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target is missed")
     parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of generate_challenge() instead of the tables")
+                        help="print the login step in parts and a cProfile of it instead of the tables")
+    parser.add_argument("--profile-setup", choices=("twilio-limits", "twilio", "signicat-limits", "signicat"),
+                        default="twilio-limits",
+                        help="--profile's gateways and sending limits (default: one Twilio gateway, limits on)")
     parser.add_argument("--show-sql", action="store_true", help="also print the SQL of the counted calls")
     return parser
 
@@ -83,9 +86,12 @@ def _run(args: argparse.Namespace) -> int:
         with SandboxProcess() as sandbox:
             bench = Bench(sandbox, samples=args.loopback_samples, warmup=args.warmup)
             if args.profile:
-                from .profiling import profile_healthy
+                from .profiling import breakdown, profile_healthy
 
-                print(profile_healthy(bench))
+                setup = {"twilio": args.profile_setup.startswith("twilio"),
+                         "limits_on": args.profile_setup.endswith("-limits")}
+                print(breakdown(bench, calls=args.samples, vendor_latency=VENDOR_LATENCY, **setup))
+                print(profile_healthy(bench, **setup))
                 return 0
             started = time.perf_counter()
             core = bench.interleaved(vendor_latency=VENDOR_LATENCY, samples=args.samples)
