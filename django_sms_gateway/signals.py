@@ -100,6 +100,12 @@ breaker_closed = RobustSignal()
 #: the number's ISO 3166 region ("" when unknown); ``seconds`` runs from the
 #: send to the delivered receipt (None unless delivered). Sent once per record.
 delivery_reported = RobustSignal()
+#: ``(alias, region, failures, reports, cooloff)``: of the last ``reports`` final
+#: delivery reports of gateway ``alias`` for ``region``, ``failures`` were failed
+#: or missing, so it is skipped for that country for ``cooloff`` seconds (then one
+#: trial); sent once per trip in the whole cluster (``failures = reports = 1``
+#: when a trial failed).
+delivery_health_tripped = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).
