@@ -4,7 +4,7 @@ median time to the delivered receipt per gateway and country)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -278,7 +278,7 @@ def delivery_rates(now: datetime | None = None, days: int = REPORT_DAYS[0]) -> l
     on_postgresql = connections[router.db_for_read(DeliveryRecord)].vendor == "postgresql"
     median = {"median": _Median(_took(), filter=delivered & Q(delivered_at__isnull=False),
                                 output_field=DurationField())} if on_postgresql else {}
-    rows = (
+    rows: Iterable[Mapping[str, Any]] = (
         records.values("gateway", "region")
         .annotate(
             delivered=Count("id", filter=delivered),
