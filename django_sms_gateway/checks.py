@@ -66,6 +66,8 @@ E022 = "sms_gateway.E022"
 E023 = "sms_gateway.E023"
 #: ``TWO_FACTOR_SMS_GATEWAY`` points at our gateway, but django-two-factor-auth (or its phone plugin) is not installed.
 E024 = "sms_gateway.E024"
+#: ``OTP_SMS_DELIVERY_DEADLINE`` is not a number of seconds above 0 or None.
+E030 = "sms_gateway.E030"
 #: ``OTP_SMS_DELIVERY_HEALTH`` is wrong.
 E033 = "sms_gateway.E033"
 

@@ -43,6 +43,7 @@ from .checks import (
     E015,
     E020,
     E022,
+    E030,
     E033,
     W003,
     W011,
@@ -115,6 +116,9 @@ DEFAULTS: dict[str, Any] = {
     # Vendor webhooks: seconds a signed timestamp may differ from now, and the largest body read.
     "OTP_SMS_WEBHOOK_TOLERANCE": 300,
     "OTP_SMS_WEBHOOK_MAX_BYTES": 16 * 1024,
+    # Seconds after a send through a gateway with receipts by which a "delivered" receipt is due;
+    # without one the challenge fails over to the next gateway (None: no deadline, no fail-over on silence).
+    "OTP_SMS_DELIVERY_DEADLINE": 30.0,
     # Alias in CACHES holding the sending-limit counters (shared between processes in production).
     "OTP_SMS_LIMITS_CACHE": "default",
     # Sending limits: name -> (sends, seconds) in any such sliding window, or None to turn one off.
@@ -641,6 +645,14 @@ def _record_days(value: Any) -> int | None:
     return None if value is None else whole_number("OTP_SMS_DELIVERY_RECORD_DAYS", value, minimum=1)
 
 
+def _delivery_deadline(value: Any) -> float | None:
+    if value is None:
+        return None
+    return seconds("OTP_SMS_DELIVERY_DEADLINE", value, check_id=E030,
+                   hint="Give the seconds a vendor has to report delivery (the default is 30), or None to wait "
+                   "for receipts without a deadline.")
+
+
 _HEALTH_KEYS = ("WINDOW", "MIN_REPORTS", "MAX_FAILURE_SHARE", "COOLOFF")
 _HEALTH_HINT = (
     "Write OTP_SMS_DELIVERY_HEALTH as {'WINDOW': 900, 'MIN_REPORTS': 10, 'MAX_FAILURE_SHARE': 0.5, "
@@ -703,6 +715,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_DELIVERY_RECORD_DAYS": _record_days,
     "OTP_SMS_WEBHOOK_TOLERANCE": lambda v: seconds("OTP_SMS_WEBHOOK_TOLERANCE", v),
     "OTP_SMS_WEBHOOK_MAX_BYTES": lambda v: whole_number("OTP_SMS_WEBHOOK_MAX_BYTES", v, minimum=1),
+    "OTP_SMS_DELIVERY_DEADLINE": _delivery_deadline,
     "OTP_SMS_LIMITS_CACHE": _cache_alias("OTP_SMS_LIMITS_CACHE", E009, optional=False),
     "OTP_SMS_ALLOWED_NON_GEOGRAPHIC": non_geographic,
 }

@@ -156,6 +156,8 @@ class Delivery:
     backend: BaseBackend
     result: SendResult
     attempts: tuple[Attempt, ...]
+    #: ISO 3166 region of the recipient (None when unknown).
+    region: str | None = None
 
     @property
     def alias(self) -> str:
@@ -244,7 +246,7 @@ def send_message(
         circuit.record(backend)
         attempts.append(Attempt(backend.alias, "sent", "accepted", elapsed, reference=result.reference))
         logger.info("SMS sent to %s via %r in %.3fs", masked, backend.alias, elapsed)
-        return Delivery(backend, result, tuple(attempts))
+        return Delivery(backend, result, tuple(attempts), region)
 
     failure = DeliveryFailed(attempts)
     _announce_failure(failure, masked)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -44,7 +45,7 @@ from .backends.base import SEGMENTS_MAX, SMSMessage
 from .conf import settings
 from .dispatch import Delivery, build_message, gateways, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError, user_message, user_safe_error
-from .phone import mask_number, normalize_number
+from .phone import mask_number, normalize_number, region_of
 from .text import whole_seconds
 
 __all__ = [
@@ -82,6 +83,22 @@ def _hash_code(device_id: object, code: str) -> str:
 def _code_matches(device_id: object, code: str, stored_hash: str) -> bool:
     """Constant-time comparison of ``code`` with ``stored_hash``."""
     return hmac.compare_digest(_hash_code(device_id, code), stored_hash)
+
+
+def _any_code_matches(device_id: object, code: str, stored_hashes: Iterable[str]) -> bool:
+    """Whether ``code`` is one of the codes of ``stored_hashes``: each is
+    compared in constant time, and all are compared, so timing tells nothing
+    about which one matched."""
+    typed = _hash_code(device_id, code)
+    matched = False
+    for stored in stored_hashes:
+        matched |= hmac.compare_digest(typed, stored)
+    return matched
+
+
+def new_challenge_id() -> str:
+    """A random id shared by every send of one challenge (32 hex digits)."""
+    return secrets.token_hex(16)
 
 
 def _vendor_marker() -> str:
@@ -131,6 +148,8 @@ def _no_code(now: datetime) -> dict[str, Any]:
     return {
         "token": None,
         "vendor_gateway": "",
+        "other_tokens": "",
+        "challenge": "",
         "valid_until": now,
         "throttling_failure_count": 0,
         "throttling_failure_timestamp": None,
@@ -146,6 +165,23 @@ def _failure(now: datetime) -> dict[str, Any]:
 def _spent(now: datetime) -> dict[str, Any]:
     """What a success writes: the code is spent and the device was used ``now``."""
     return {**_no_code(now), "last_used_at": now}
+
+
+def _deliver_by(delivery: Delivery, sent_at: datetime) -> datetime | None:
+    """When a "delivered" receipt for ``delivery`` is due: None when its
+    gateway gives no receipts or ``OTP_SMS_DELIVERY_DEADLINE`` is None."""
+    deadline = settings.OTP_SMS_DELIVERY_DEADLINE
+    if deadline is None or not delivery.backend.receipts:
+        return None
+    return sent_at + timedelta(seconds=deadline)
+
+
+def _watch_deadline(challenge: str, deliver_by: datetime) -> None:
+    """Have the deadline task look at ``challenge`` at ``deliver_by``, when the
+    site's task backend can run a task later (see :mod:`.failover`)."""
+    from .failover import schedule  # only sends that get a deadline load the fail-over machinery
+
+    schedule(challenge, deliver_by)
 
 
 def _vendor_timeout(alias: str) -> float:
@@ -230,6 +266,8 @@ class _Claim:
     database: str
     message: SMSMessage
     token_hash: str
+    #: The id every send of this challenge records (:attr:`DeliveryRecord.challenge`).
+    challenge: str
     #: ``last_generated_timestamp`` before the claim, given back when nothing was sent.
     previous: datetime | None
     claimed_at: datetime
@@ -302,6 +340,13 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         editable=False,
         help_text="Keyed hashes of the codes that fail-overs sent for the current challenge, space-separated.",
     )
+    challenge = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Id of the current challenge, shared by the delivery records of every send of it.",
+    )
 
     objects = DeviceManager.from_queryset(SMSDeviceQuerySet)()
 
@@ -353,8 +398,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
     #: Fields a new binding resets, with :meth:`_unbind`.
     BINDING_FIELDS = (
-        "number", "confirmed", "token", "vendor_gateway", "valid_until", "last_generated_timestamp",
-        "throttling_failure_count", "throttling_failure_timestamp",
+        "number", "confirmed", "token", "vendor_gateway", "other_tokens", "challenge", "valid_until",
+        "last_generated_timestamp", "throttling_failure_count", "throttling_failure_timestamp",
     )
 
     def _unbind(self) -> None:
@@ -434,10 +479,11 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         """Make a code, keep only its hash (and expiry); return the code."""
         code = generate_code(length or settings.OTP_SMS_TOKEN_LENGTH)
         self.token = _hash_code(self.pk, code)
-        self.vendor_gateway = ""
+        self.vendor_gateway = self.other_tokens = ""
+        self.challenge = new_challenge_id()
         self.valid_until = timezone.now() + timedelta(seconds=valid_secs or settings.OTP_SMS_TOKEN_VALIDITY)
         if commit:
-            self.save(update_fields=["token", "vendor_gateway", "valid_until"])
+            self.save(update_fields=["token", "vendor_gateway", "other_tokens", "challenge", "valid_until"])
         return code
 
     def send_challenge(self, request: HttpRequest | None = None) -> ChallengeOutcome:
@@ -535,10 +581,11 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         )
         database = router.db_for_write(type(self), instance=self)
         now = timezone.now()
-        claim = _Claim(database, message, _hash_code(self.pk, code), self.last_generated_timestamp, now, reservation)
+        claim = _Claim(database, message, _hash_code(self.pk, code), new_challenge_id(),
+                       self.last_generated_timestamp, now, reservation)
         valid_until = now + timedelta(seconds=validity)
         try:
-            claimed = self._claim(database, now, claim.token_hash, valid_until)
+            claimed = self._claim(database, now, claim, valid_until)
         except BaseException:
             reservation.release()  # a database error: nothing was sent
             raise
@@ -547,14 +594,14 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             self.refresh_from_db(fields=["last_generated_timestamp"])
             return None
         self.last_generated_timestamp, self.token, self.vendor_gateway = now, claim.token_hash, ""
-        self.valid_until = valid_until
+        self.other_tokens, self.challenge, self.valid_until = "", claim.challenge, valid_until
         if _in_callers_transaction(connections[database]):
             _warn_once_about_transaction()
             transaction.on_commit(partial(self._deliver_after_commit, claim), using=database, robust=True)
             return ScheduledDelivery(database)
         return self._deliver(claim)
 
-    def _claim(self, database: str, now: datetime, token_hash: str, valid_until: datetime) -> bool:
+    def _claim(self, database: str, now: datetime, claim: _Claim, valid_until: datetime) -> bool:
         """Take the challenge slot in one conditional UPDATE: store the new
         code's hash and expiry and stamp ``last_generated_timestamp``. With a
         cooldown, only when no code was made within it, so that of two
@@ -563,8 +610,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         if self.cooldown_enabled:
             since = now - timedelta(seconds=self.get_cooldown_duration())
             rows = rows.filter(Q(last_generated_timestamp__isnull=True) | Q(last_generated_timestamp__lte=since))
-        return bool(rows.update(last_generated_timestamp=now, token=token_hash, vendor_gateway="",
-                                valid_until=valid_until))
+        return bool(rows.update(last_generated_timestamp=now, token=claim.token_hash, vendor_gateway="",
+                                other_tokens="", challenge=claim.challenge, valid_until=valid_until))
 
     def _deliver(self, claim: _Claim) -> Delivery:
         """Walk the gateways with the claimed code, then write what followed
@@ -584,7 +631,8 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                 ))
                 self.last_generated_timestamp, self.token = claim.previous, None
             attempts = failure.attempts
-            self._write_after_call(claim, "the delivery records", lambda: DeliveryRecord.record(self, attempts))
+            self._write_after_call(claim, "the delivery records",
+                                   lambda: DeliveryRecord.record(self, attempts, challenge=claim.challenge))
             raise
 
         if delivery.vendor_verifies:
@@ -593,12 +641,70 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                 token=marker, vendor_gateway=delivery.alias
             ))
             self.token, self.vendor_gateway = marker, delivery.alias
-        self._write_after_call(claim, "the delivery records",
-                               lambda: DeliveryRecord.record(self, delivery.attempts, delivery.result))
+        deliver_by = _deliver_by(delivery, claim.claimed_at)
+        self._write_after_call(claim, "the delivery records", lambda: DeliveryRecord.record(
+            self, delivery.attempts, delivery.result, challenge=claim.challenge, region=delivery.region,
+            deliver_by=deliver_by,
+        ))
+        if deliver_by is not None:
+            _watch_deadline(claim.challenge, deliver_by)
         if signals.code_sent.has_listeners(type(self)):  # the healthy send's one signal costs nothing unheard
             signals.code_sent.send(
                 sender=type(self), alias=delivery.alias, number=self.masked_number, device=self, delivery=delivery
             )
+        return delivery
+
+    def fail_over(self, challenge: str, *, now: datetime | None = None) -> Delivery | None:
+        """Send a new code for ``challenge`` through the gateways not yet
+        tried for it (``SMS_GATEWAYS`` order; countries, breakers and
+        ``OTP_SMS_CHALLENGE_BUDGET`` apply), while the device still holds
+        that challenge unused and unexpired; returns the delivery, or None
+        when nothing was sent.
+
+        The new code's keyed hash joins the challenge's (``other_tokens``)
+        before the vendor is called, so that it works the moment it arrives,
+        until the challenge's own expiry; any one of its codes spends them
+        all (:meth:`verify_token`). The sending limits are not charged
+        again: the user asked for one code. Gateways whose vendor makes its
+        own code (``verifies_codes``) are not fail-over targets: a device
+        checks at most one vendor-held code. Exactly-once per failed record
+        is the caller's (:func:`django_sms_gateway.failover.fail_over`).
+        """
+        now = now or timezone.now()
+        tried = set(
+            DeliveryRecord.objects.filter(challenge=challenge, outcome=DeliveryRecord.Outcome.SENT)
+            .values_list("gateway", flat=True)
+        )
+        backends = [b for b in gateways if b.alias not in tried and not b.verifies_codes]
+        holds = self._row().filter(challenge=challenge, valid_until__gt=now, token__isnull=False)
+        valid_until = holds.values_list("valid_until", flat=True).first()
+        if valid_until is None:
+            return None
+        if not backends:
+            logger.warning("SMS to %s: no gateway left to fail over to (tried %s)",
+                           self.masked_number, ", ".join(sorted(tried)) or "none")
+            return None
+        code = generate_code(settings.OTP_SMS_TOKEN_LENGTH)
+        message = build_message(self.number, code, validity=max(1, int((valid_until - now).total_seconds())))
+        token_hash = _hash_code(self.pk, code)
+        added = holds.update(other_tokens=Concat(F("other_tokens"), Value(" " + token_hash),
+                                                 output_field=models.TextField()))
+        if not added:
+            return None
+        try:
+            delivery = send_message(message, backends=backends)
+        except DeliveryFailed as failure:
+            DeliveryRecord.record(self, failure.attempts, challenge=challenge)
+            return None
+        deliver_by = _deliver_by(delivery, now)
+        DeliveryRecord.record(self, delivery.attempts, delivery.result, challenge=challenge,
+                              region=delivery.region, deliver_by=deliver_by)
+        logger.info("SMS to %s failed over to gateway %r", self.masked_number, delivery.alias)
+        if deliver_by is not None:
+            _watch_deadline(challenge, deliver_by)
+        signals.code_sent.send(
+            sender=type(self), alias=delivery.alias, number=self.masked_number, device=self, delivery=delivery
+        )
         return delivery
 
     def _deliver_after_commit(self, claim: _Claim) -> None:
@@ -667,13 +773,14 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         outcome).
         """
         state = self._row().values_list(
-            "token", "valid_until", "vendor_gateway", "throttling_failure_count", "throttling_failure_timestamp"
+            "token", "valid_until", "vendor_gateway", "throttling_failure_count", "throttling_failure_timestamp",
+            "other_tokens",
         ).first()
         if state is None:
             return False
-        stored, valid_until, vendor, failures, _failed_at = state
+        stored, valid_until, vendor, failures, _failed_at, others = state
         (self.token, self.valid_until, self.vendor_gateway, self.throttling_failure_count,
-         self.throttling_failure_timestamp) = state
+         self.throttling_failure_timestamp, self.other_tokens) = state
         allowed, details = self.verify_is_allowed()
         if not allowed:
             locked = (details or {}).get("reason") == REBIND_REQUIRED
@@ -685,13 +792,17 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         if candidate is None or not stored or now >= valid_until:
             matched = False
         elif vendor:
-            return self._verify_with_vendor(candidate, stored, vendor, failures, now)
+            # A code a fail-over sent beside the vendor's is ours to check.
+            if not (others and candidate.isdigit() and _any_code_matches(self.pk, candidate, others.split())):
+                return self._verify_with_vendor(candidate, stored, vendor, failures, now)
+            matched = True
         else:
-            matched = _code_matches(self.pk, candidate, stored)
+            matched = _any_code_matches(self.pk, candidate, [stored, *others.split()])
 
         if matched:
             # Succeeds for exactly one request: the one that still finds the
-            # same code and no failure recorded since it read the row.
+            # same code and no failure recorded since it read the row. It
+            # spends every code of the challenge (``_spent``).
             if self._unchanged(stored, failures, now).update(**_spent(now)):
                 self._succeeded(now, alias=None)
                 return True
@@ -880,16 +991,23 @@ class DeliveryRecord(models.Model):
 
     @classmethod
     def record(
-        cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = ""
+        cls, device: SMSDevice | None, attempts: tuple[Attempt, ...], result: Any = None, *, number: str = "",
+        challenge: str = "", region: str | None = None, deliver_by: datetime | None = None,
     ) -> int:
         """Write one row per attempt, the sent attempt with ``result``, in one
         INSERT; returns the number of rows written. Without a ``device`` (a
         send for another package's device, such as django-two-factor-auth's),
         ``number`` (E.164) is stored masked.
 
+        Every row gets ``challenge`` and ``region`` (the number's, looked up
+        when not given); the sent row is ``Delivery.ACCEPTED`` and gets
+        ``deliver_by``.
+
         One row (the usual send) is saved on its own, in autocommit; several
         go in with one ``bulk_create``."""
         masked = device.masked_number if device is not None else mask_number(number)
+        if region is None:
+            region = region_of(device.number if device is not None else number) if (device or number) else None
         now = timezone.now()
         rows: list[DeliveryRecord] = []
         for attempt in attempts:
@@ -908,6 +1026,10 @@ class DeliveryRecord(models.Model):
                     charge=_clamped(result.charge, CHARGE_MAX) if sent else None,
                     elapsed_ms=int(attempt.elapsed * 1000),
                     number_masked=masked,
+                    delivery=cls.Delivery.ACCEPTED if sent else "",
+                    region=(region or "")[:2],
+                    challenge=challenge,
+                    deliver_by=deliver_by if sent else None,
                 )
             )
         if not rows:
@@ -917,3 +1039,33 @@ class DeliveryRecord(models.Model):
             rows[0].save(force_insert=True, using=database)
             return 1
         return len(DeliveryRecord.objects.using(database).bulk_create(rows))
+
+    def settle(
+        self, delivery: str, *, status: str | None = None, segments: int | None = None, now: datetime | None = None
+    ) -> bool:
+        """Make this record's delivery final (``Delivery.DELIVERED``,
+        ``FAILED`` or ``MISSING``) if it is still ``ACCEPTED``; returns
+        whether this call did. One conditional UPDATE: of reports racing,
+        replayed or out of order, exactly one moves the record, and a final
+        delivery never changes. The one that does sends
+        :data:`~django_sms_gateway.signals.delivery_reported`. ``status``
+        (the vendor's raw word) and ``segments`` are stored with it."""
+        now = now or timezone.now()
+        changes: dict[str, Any] = {"delivery": delivery, "updated_at": now}
+        if status is not None:
+            changes["status"] = status[:32]
+        if segments is not None:
+            changes["segments"] = _clamped(segments, SEGMENTS_MAX)
+        delivered = delivery == self.Delivery.DELIVERED
+        if delivered:
+            changes["delivered_at"] = now
+        rows = type(self).objects.filter(pk=self.pk, delivery=self.Delivery.ACCEPTED)
+        if not rows.update(**changes):
+            return False
+        for name, value in changes.items():
+            setattr(self, name, value)
+        seconds = max(0.0, (now - self.created_at).total_seconds()) if delivered else None
+        signals.delivery_reported.send(
+            sender=type(self), alias=self.gateway, region=self.region, delivered=delivered, seconds=seconds
+        )
+        return True

@@ -70,6 +70,11 @@ class TwilioBackend(TwilioAPI):
             raise self.config_error("option 'sender' or 'messaging_service_sid' is required by Twilio")
         self.max_segments = self.config["max_segments"]
 
+    @property
+    def receipts(self) -> bool:
+        """True when ``status_callback`` is set: Twilio then posts each status change there."""
+        return bool(self.config["status_callback"])
+
     def payload(self, message: SMSMessage) -> dict[str, str]:
         """The form fields for ``message``; a GatewayError, with nothing
         sent, when Twilio would refuse it."""

@@ -116,6 +116,12 @@ class VonageBackend(HTTPBackend):
             raise self.config_error("option 'sender' is required by Vonage (or set OTP_SMS_SENDER)")
         self.max_segments = self.config["max_segments"]
 
+    @property
+    def receipts(self) -> bool:
+        """True when ``callback`` and ``signature_secret`` are set: Vonage then
+        sends each delivery receipt there, and the webhook can verify it."""
+        return bool(self.config["callback"] and self.config["signature_secret"])
+
     def payload(self, message: SMSMessage) -> dict[str, str]:
         """The form fields for ``message``; a GatewayError, with nothing
         sent, when Vonage would refuse it."""

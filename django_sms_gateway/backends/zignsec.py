@@ -12,7 +12,8 @@ APIs take it in ``Zs-Product-Key`` (option ``auth_scheme``). The error object
 ``{"errors": [{"code", "description"}]}``:
 https://docs.zignsec.com/api-2/error-handling/. *Inferred*: that the v5
 gateway answers that object (a bare ``message`` is read too), the status
-vocabulary (option ``final_statuses``), alphanumeric senders. Webhooks and
+vocabulary (options ``final_statuses`` and ``failed_statuses``: the page
+names no failure words), alphanumeric senders. Webhooks and
 status polling live in :mod:`django_sms_gateway.webhooks.zignsec`.
 """
 
@@ -71,13 +72,17 @@ class ZignSecBackend(HTTPBackend):
         "webhook_secret": Option(None, kind="secret", doc="key that verifies webhook signatures"),
         "final_statuses": Option(("delivered",), check=status_words_problem,
                                  doc="status words after which a session does not change (any case)"),
+        "failed_statuses": Option(("failed", "undelivered", "expired", "rejected"), check=status_words_problem,
+                                  doc="final status words that say the SMS will not be delivered (any case)"),
     }
     default_base_url: ClassVar[str] = "https://gateway.zignsec.com"
     #: Statuses of a session just created that mean ZignSec took the message
     #: (the page: "Typically ``pending``"); a subclass may add more.
     accepted_statuses: ClassVar[frozenset[str]] = frozenset({"pending"})
-    #: Set from the ``final_statuses`` option.
+    #: Set from the ``final_statuses`` option (the ``failed_statuses`` words are final too).
     final_statuses: frozenset[str]
+    #: Set from the ``failed_statuses`` option, casefolded.
+    failed_statuses: frozenset[str]
     #: Error descriptions a reason may repeat: ZignSec's 2FA SMS v5 page lists
     #: these error types; the exact text of an answer's description is
     #: *inferred*. Any other shows as "unlisted vendor message".
@@ -87,11 +92,27 @@ class ZignSecBackend(HTTPBackend):
 
     def check_options(self) -> None:
         self.max_segments = self.config["max_message_parts"]
+        self.failed_statuses = frozenset(word.casefold() for word in self.config["failed_statuses"])
         self.final_statuses = frozenset(self.config["final_statuses"])
         if self.config["webhook_url"] and not self.config["webhook_secret"]:
             raise self.config_error("option 'webhook_url' needs 'webhook_secret' too, to verify its webhooks")
         if self.config["sender"] is None:
             raise self.config_error("option 'sender' is required by ZignSec (or set OTP_SMS_SENDER)")
+
+    @property
+    def receipts(self) -> bool:
+        """True when ``webhook_url`` is set (it needs ``webhook_secret``): each
+        session then reports its status there."""
+        return bool(self.config["webhook_url"])
+
+    def delivery_of(self, status: str) -> str | None:
+        """``"delivered"`` or ``"failed"`` (``DeliveryRecord.Delivery``) for a
+        final word, None for one on the way: a final word not in
+        ``failed_statuses`` says the SMS was delivered."""
+        word = status.casefold()
+        if word in self.failed_statuses:
+            return "failed"
+        return "delivered" if word in {w.casefold() for w in self.final_statuses} else None
 
     def auth_headers(self) -> dict[str, str]:
         """The header that authenticates a call (``auth_scheme``)."""

@@ -45,4 +45,9 @@ class Migration(migrations.Migration):
             name='other_tokens',
             field=models.TextField(blank=True, default='', editable=False, help_text='Keyed hashes of the codes that fail-overs sent for the current challenge, space-separated.'),
         ),
+        migrations.AddField(
+            model_name='smsdevice',
+            name='challenge',
+            field=models.CharField(blank=True, default='', editable=False, help_text='Id of the current challenge, shared by the delivery records of every send of it.', max_length=32),
+        ),
     ]

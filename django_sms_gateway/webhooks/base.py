@@ -47,6 +47,7 @@ from ..backends.base import BaseBackend
 from ..backends.http import UnreadableJSON, read_json
 from ..conf import settings
 from ..dispatch import gateways
+from ..failover import fail_over
 from ..models import DeliveryRecord
 
 __all__ = [
@@ -65,6 +66,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("django_sms_gateway")
+
+#: Deliveries no report changes.
+FINAL_DELIVERIES = (DeliveryRecord.Delivery.DELIVERED, DeliveryRecord.Delivery.FAILED, DeliveryRecord.Delivery.MISSING)
 
 #: Unix times from this value on are taken as milliseconds (it is the year 5138 in seconds).
 MILLISECONDS_FROM = 10**11
@@ -226,14 +230,45 @@ class WebhookView(View):
         return ()
 
     def record(self, alias: str, reports: list[StatusReport], backend: Any) -> int:
-        """Write ``reports``; returns how many named a record of ``alias``."""
+        """Write ``reports``; returns how many named a record of ``alias``.
+
+        A final report (``delivery`` set) settles each ``ACCEPTED`` record
+        of its reference (:meth:`DeliveryRecord.settle`): a record already
+        final keeps its delivery and status, so a replayed, forged-late or
+        out-of-order report changes nothing. A FAILED report fails the
+        record's challenge over at once (:func:`~django_sms_gateway.failover.fail_over`).
+        A word on the way only updates the raw ``status`` of a record not
+        yet final. Records without a delivery (sent before it was recorded)
+        only get the raw status, which a final word makes final."""
         known = 0
         for report in reports:
             rows = DeliveryRecord.objects.for_reference(alias, report.reference)
-            updated = rows.update_status(report.status, segments=report.segments,
-                                         final_statuses=self.final_statuses(backend))
-            known += 1 if updated or rows.exists() else 0
+            if report.delivery is None:
+                updated = rows.exclude(delivery__in=FINAL_DELIVERIES).update_status(
+                    report.status, segments=report.segments, final_statuses=self.final_statuses(backend)
+                )
+                known += 1 if updated or rows.exists() else 0
+                continue
+            # Records written before deliveries were kept: the raw status alone, final words final.
+            rows.filter(delivery="").update_status(
+                report.status, segments=report.segments, final_statuses=self.final_statuses(backend)
+            )
+            found = list(rows)
+            known += 1 if found else 0
+            for record in found:
+                if record.settle(report.delivery, status=report.status, segments=report.segments) and \
+                        report.delivery == DeliveryRecord.Delivery.FAILED:
+                    self.fail_over(record)
         return known
+
+    def fail_over(self, record: DeliveryRecord) -> None:
+        """Send ``record``'s challenge through the next gateway; a failure is
+        logged, never turned into an error answer (the report was recorded)."""
+        try:
+            fail_over(record)
+        except Exception as exc:
+            logger.error("%s webhook: fail-over after a failed receipt did not complete (%s); "
+                         "manage.py smsfailover retries it", self.vendor, type(exc).__name__, exc_info=True)
 
     def unknown_reference(self, alias: str) -> HttpResponse:
         """The answer to a verified report for no record of ``alias`` (404;

@@ -18,8 +18,12 @@ port). Twilio signs no timestamp, so a captured callback verifies for ever:
 a final status, once recorded, is never changed
 (:meth:`~django_sms_gateway.models.DeliveryRecordQuerySet.update_status`).
 
-Statuses (Messages resource, "Message status values"): ``delivered``,
-``undelivered``, ``failed``, ``canceled`` and ``read`` are final. Twilio
+Statuses (Messages resource, "Message status values",
+https://www.twilio.com/docs/messaging/api/message-resource#message-status-values):
+``delivered``, ``undelivered``, ``failed``, ``canceled`` and ``read`` are
+final; ``delivered`` and ``read`` say the handset got it
+(``Delivery.DELIVERED``), the others that it will not
+(``Delivery.FAILED``, :data:`DELIVERY`). Twilio
 only logs our answers, so a callback for a message we did not record is
 acknowledged (200 ``ignored``).
 """
@@ -36,9 +40,11 @@ from urllib.parse import parse_qs, urlsplit
 from django.http import HttpRequest, HttpResponse
 
 from ..backends.twilio import MESSAGE_SID, TwilioBackend
+from ..models import DeliveryRecord
 from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, plain
 
 __all__ = [
+    "DELIVERY",
     "FINAL_STATUSES",
     "SIGNATURE_HEADER",
     "TwilioWebhookView",
@@ -56,6 +62,14 @@ STATUSES = frozenset({
     "read", "partially_delivered",
 })
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled", "read"})
+#: Final status -> our delivery (Twilio's "Message status values"; the other statuses are on the way).
+DELIVERY = {
+    "delivered": DeliveryRecord.Delivery.DELIVERED,
+    "read": DeliveryRecord.Delivery.DELIVERED,
+    "undelivered": DeliveryRecord.Delivery.FAILED,
+    "failed": DeliveryRecord.Delivery.FAILED,
+    "canceled": DeliveryRecord.Delivery.FAILED,
+}
 
 
 def signature(auth_token: str, url: str, params: Mapping[str, Sequence[str]]) -> str:
@@ -120,7 +134,7 @@ class TwilioWebhookView(WebhookView):
         report = parse_status(_form(body) or {})
         if report is None:
             raise MalformedWebhook("no usable MessageSid or MessageStatus")
-        return [StatusReport(report[0], report[1])]
+        return [StatusReport(report[0], report[1], delivery=DELIVERY.get(report[1]))]
 
     def final_statuses(self, backend: TwilioBackend) -> frozenset[str]:
         return FINAL_STATUSES

@@ -8,7 +8,8 @@ are refused unless signed, since anyone could post an unsigned one.
 Receipt fields (Vonage "Delivery receipts",
 https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts):
 ``messageId``, ``status`` (``delivered``, ``expired``, ``failed``,
-``rejected`` are final; ``accepted``, ``buffered``, ``unknown`` are not),
+``rejected`` are final: ``delivered`` is ``Delivery.DELIVERED``, the others
+``Delivery.FAILED``; ``accepted``, ``buffered``, ``unknown`` are not),
 ``err-code``, ``msisdn``, ``to``, ``api-key``, ...; sent as a query string
 (GET) or as POST form fields or JSON, as the dashboard's "Webhook format"
 says (Vonage "API Settings",
@@ -42,9 +43,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from ..backends.http import UnreadableJSON, read_json_object
 from ..backends.vonage import VonageBackend
+from ..models import DeliveryRecord
 from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, check_fresh, plain, timestamp_seconds
 
 __all__ = [
+    "DELIVERY",
     "FINAL_STATUSES",
     "VonageWebhookView",
     "parse_receipt",
@@ -57,6 +60,13 @@ logger = logging.getLogger("django_sms_gateway")
 
 STATUSES = frozenset({"delivered", "expired", "failed", "rejected", "accepted", "buffered", "unknown"})
 FINAL_STATUSES = frozenset({"delivered", "expired", "failed", "rejected"})
+#: Final status -> our delivery (Vonage "Delivery receipts").
+DELIVERY = {
+    "delivered": DeliveryRecord.Delivery.DELIVERED,
+    "expired": DeliveryRecord.Delivery.FAILED,
+    "failed": DeliveryRecord.Delivery.FAILED,
+    "rejected": DeliveryRecord.Delivery.FAILED,
+}
 _HMAC_DIGESTS = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha512": "sha512"}
 
 
@@ -138,7 +148,7 @@ class VonageWebhookView(WebhookView):
         report = parse_receipt(receipt_fields(request, body) or {})
         if report is None:
             raise MalformedWebhook("no usable messageId or status")
-        return [StatusReport(report[0], report[1])]
+        return [StatusReport(report[0], report[1], delivery=DELIVERY.get(report[1]))]
 
     def final_statuses(self, backend: VonageBackend) -> frozenset[str]:
         return FINAL_STATUSES

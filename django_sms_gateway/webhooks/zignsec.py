@@ -18,7 +18,8 @@ Wire facts and their sources:
   (seconds or milliseconds are both accepted); the SMS status and part count
   in ``result.eventSpecificData`` when it has them, else in ``result``
   (hook :meth:`ZignSecWebhookView.parse`);
-  status words are compared without case (option ``final_statuses``).
+  status words are compared without case (options ``final_statuses`` and
+  ``failed_statuses``, :meth:`ZignSecBackend.delivery_of`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ..backends.base import BaseBackend
 from ..backends.http import UnreadableJSON, read_json_object, whole_number
 from ..backends.zignsec import SESSION_ID, SessionStatus, ZignSecBackend
 from ..dispatch import gateways
+from ..failover import fail_over
 from ..models import DeliveryRecord
 from .base import (
     MalformedWebhook,
@@ -123,10 +125,10 @@ class ZignSecWebhookView(WebhookView):
         if status is None:
             raise MalformedWebhook("no usable status")
         parts = details.get("number_of_message_parts", result.get("number_of_message_parts"))
-        return [StatusReport(session_id, status, whole_number(parts, 0))]
+        return [StatusReport(session_id, status, whole_number(parts, 0), delivery=backend.delivery_of(status))]
 
     def final_statuses(self, backend: ZignSecBackend) -> frozenset[str]:
-        return backend.final_statuses
+        return backend.final_statuses | backend.failed_statuses
 
 
 zignsec_webhook = ZignSecWebhookView.as_view()
@@ -176,7 +178,11 @@ def refresh_delivery(record: DeliveryRecord, *, timeout: float | None = None) ->
     backend = _zignsec_backend(record.gateway)
     state = backend.session_status(record.reference, timeout=timeout)
     record_session_status(record.gateway, record.reference, state.status, state.segments,
-                          final_statuses=backend.final_statuses)
-    record.refresh_from_db(fields=["status", "segments", "updated_at"])
+                          final_statuses=backend.final_statuses | backend.failed_statuses)
+    delivery = backend.delivery_of(state.status)
+    if delivery is not None and record.settle(delivery, status=state.status, segments=state.segments) \
+            and delivery == DeliveryRecord.Delivery.FAILED:
+        fail_over(record)
+    record.refresh_from_db(fields=["status", "segments", "updated_at", "delivery", "delivered_at"])
     logger.info("ZignSec session %s for %s is %s", record.reference, record.number_masked, state.status)
     return state

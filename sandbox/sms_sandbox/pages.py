@@ -1,6 +1,8 @@
 """The sandbox's own pages: the inbox, ``/messages.json`` and the control endpoints.
 
-``GET /`` shows received SMS as a phone inbox with a switch per vendor: plain
+``GET /`` shows received SMS as a phone inbox with a switch per vendor (and,
+for a vendor that sends delivery receipts, the delivery faults "silent" and
+"undelivered": it accepts the SMS, which never arrives): plain
 HTML with inline CSS and no external assets, refreshed every two seconds;
 everything that comes from requests is HTML-escaped. ``/_sandbox/state``,
 ``/_sandbox/reset``, ``/_sandbox/faults`` and ``/_sandbox/latency`` read and
@@ -16,9 +18,13 @@ from html import escape
 from typing import Any
 
 from .base import Response, parse_body
-from .state import VENDORS, SandboxState
+from .state import FAULTS, VENDORS, SandboxState
 
-__all__ = ["CONTROL_PATHS", "VendorStatus", "answer_control", "render_inbox"]
+__all__ = ["CONTROL_PATHS", "DELIVERY_FAULTS", "VendorStatus", "answer_control", "render_inbox"]
+
+#: Delivery faults (accept the SMS, never deliver it) -> what the page says.
+DELIVERY_FAULTS = {"silent": "accepts, never delivers, no receipt",
+                   "undelivered": "accepts, then reports it undelivered"}
 
 #: Paths the sandbox answers itself (any other is a vendor's or a 404).
 CONTROL_PATHS = ("/", "/messages.json", "/_sandbox/state", "/_sandbox/reset", "/_sandbox/faults",
@@ -59,6 +65,8 @@ class VendorStatus:
     base_url: str
     fault: Mapping[str, Any] | None
     requests: int
+    #: The delivery faults this vendor can be switched to.
+    delivery_faults: tuple[str, ...] = ()
 
 
 def _vendor_row(status: VendorStatus) -> str:
@@ -68,7 +76,9 @@ def _vendor_row(status: VendorStatus) -> str:
     else:
         left = fault["remaining"]
         suffix = "" if left is None else f" for the next {left} request{'s' * (left != 1)}"
-        state = f"off (fault {fault['fault']}{suffix})"
+        name = fault["fault"]
+        state = (f"{DELIVERY_FAULTS[name]} (fault {name}{suffix})" if name in DELIVERY_FAULTS
+                 else f"off (fault {name}{suffix})")
         dot, next_fault, label = " off", "", "Switch on"
     requests = f"{status.requests} request{'s' * (status.requests != 1)}"
     return (
@@ -79,7 +89,18 @@ def _vendor_row(status: VendorStatus) -> str:
         '<form method="post" action="/_sandbox/faults">'
         f'<input type="hidden" name="vendor" value="{escape(status.name)}">'
         f'<input type="hidden" name="fault" value="{next_fault}">'
-        f"<button>{label}</button></form></div>"
+        f"<button>{label}</button></form>"
+        + "".join(_fault_button(status.name, name) for name in status.delivery_faults if fault is None)
+        + "</div>"
+    )
+
+
+def _fault_button(vendor: str, fault: str) -> str:
+    return (
+        '<form method="post" action="/_sandbox/faults">'
+        f'<input type="hidden" name="vendor" value="{escape(vendor)}">'
+        f'<input type="hidden" name="fault" value="{escape(fault)}">'
+        f'<button title="{escape(DELIVERY_FAULTS[fault])}">{escape(fault.capitalize())}</button></form>'
     )
 
 
@@ -189,5 +210,7 @@ def _redirect_home() -> Response:
 def _vendor_statuses(sandbox: SandboxState) -> list[VendorStatus]:
     faults, stats = sandbox.faults, sandbox.stats
     return [
-        VendorStatus(v, sandbox.base_url(v), faults.get(v), stats[v]["requests"]) for v in VENDORS
+        VendorStatus(v, sandbox.base_url(v), faults.get(v), stats[v]["requests"],
+                     tuple(name for name in DELIVERY_FAULTS if name in FAULTS.get(v, ())))
+        for v in VENDORS
     ]

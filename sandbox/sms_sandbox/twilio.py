@@ -46,6 +46,11 @@ https://www.twilio.com/docs/verify/api/verification):
   value, names sorted: "Webhooks security",
   https://www.twilio.com/docs/usage/webhooks/webhooks-security). Other hosts
   are never called.
+* Delivery faults on the ``twilio`` key (a send answers 201 as usual, the
+  message never reaches the inbox): ``silent`` sends no callback at all;
+  ``undelivered`` sends ``sent`` then ``undelivered`` with ``ErrorCode``
+  30003, "Unreachable destination handset" (Twilio error 30003,
+  https://www.twilio.com/docs/api/errors/30003).
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ from .segments import segments
 __all__ = [
     "API_KEY",
     "CREDENTIALS",
+    "DELIVERY_FAULTS",
     "MAGIC_FROM",
     "MAGIC_TO",
     "MESSAGING_SERVICE_SID",
@@ -120,6 +126,10 @@ MAGIC_FROM = MappingProxyType({
                             "Twilio phone number for this destination/account."),
     "+15005550008": (21611, "This 'From' number has exceeded the maximum number of queued messages."),
 })
+#: Faults that let a send through and change what follows it: ``silent`` (no
+#: callback, never delivered), ``undelivered`` (the failure callback).
+DELIVERY_FAULTS = ("silent", "undelivered")
+
 #: Status faults' codes and messages (fault name -> code, HTTP status, message).
 _FAULTS = {
     "500": (20500, 500, "Internal Server Error"),
@@ -192,7 +202,7 @@ class Twilio(Vendor):
 
     name = "twilio"
     fault_variants = {
-        "twilio": ("21211", "21408", "21610", "21612", "21614"),
+        "twilio": ("21211", "21408", "21610", "21612", "21614", "silent", "undelivered"),
         "twilio-verify": ("20404", "60200", "60202", "60203"),
     }
     code_length = 6
@@ -228,6 +238,8 @@ class Twilio(Vendor):
             return dict(self._callbacks)
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault in DELIVERY_FAULTS:
+            return self.handle(request, delivery=fault)
         code, status, text = _FAULTS[fault]
         return error(code, status, text, {"Retry-After": "1"} if status == 429 else None)
 
@@ -237,7 +249,9 @@ class Twilio(Vendor):
     def _not_found(self, request: Request) -> Response:
         return error(20404, 404, f"The requested resource {request.route} was not found")
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request, *, delivery: str = "delivered") -> Response:
+        """Answer ``request``; a message it sends ends ``delivery``: ``delivered``,
+        or a delivery fault (:data:`DELIVERY_FAULTS`)."""
         parts = request.route.strip("/").split("/")
         if parts[:2] == ["v2", "Services"] and len(parts) in (3, 4):
             return self._verify(request, parts)
@@ -256,7 +270,7 @@ class Twilio(Vendor):
             fields = _form(request)
             if fields is None:
                 return error(20001, 400, "Unable to parse the request body")
-            return self._create_message(request, account, fields)
+            return self._create_message(request, account, fields, delivery)
         if len(parts) == 4 and parts[3] == "Messages.json" and request.method == "GET":
             return self._message_page(request, account)
         return self._not_found(request)
@@ -272,7 +286,8 @@ class Twilio(Vendor):
                                    "end": max(0, len(sent) - 1), "first_page_uri": uri, "uri": uri,
                                    "next_page_uri": None, "previous_page_uri": None})
 
-    def _create_message(self, request: Request, account: str, fields: dict[str, str]) -> Response:
+    def _create_message(self, request: Request, account: str, fields: dict[str, str],
+                        delivery: str = "delivered") -> Response:
         to, body = fields.get("To", ""), fields.get("Body", "")
         sender, service = fields.get("From", ""), fields.get("MessagingServiceSid", "")
         if not to:
@@ -295,12 +310,15 @@ class Twilio(Vendor):
         if sender and not sender.lstrip("+").isdigit() and to.startswith("+1"):
             return error(21612, 400, f"The 'To' phone number: {to}, is not currently reachable using the "
                                      "'From' phone number via SMS.")
-        self._record(self.name, to, body)
+        if delivery == "delivered":
+            self._record(self.name, to, body)
         sid, now = _sid("SM"), formatdate(usegmt=True)
-        if fields.get("StatusCallback"):
+        if fields.get("StatusCallback") and delivery != "silent":
             with self._lock:
                 generation = self._generation
-            threading.Thread(target=self._call_back, args=(fields["StatusCallback"], sid, account, to, generation),
+            final = "delivered" if delivery == "delivered" else "undelivered"
+            threading.Thread(target=self._call_back,
+                             args=(fields["StatusCallback"], sid, account, to, generation, final),
                              name=f"twilio-callback-{sid}", daemon=True).start()
         resource = {
             "account_sid": account, "api_version": "2010-04-01", "body": body,
@@ -315,9 +333,9 @@ class Twilio(Vendor):
             self._sent.append(resource)
         return Response.json(201, resource)
 
-    def _call_back(self, url: str, sid: str, account: str, to: str, generation: int) -> None:
+    def _call_back(self, url: str, sid: str, account: str, to: str, generation: int, final: str) -> None:
         target = urlsplit(url)
-        for status in ("sent", "delivered"):
+        for status in ("sent", final):
             if self._stopping.wait(self._delay):
                 return
             with self._lock:
@@ -328,6 +346,8 @@ class Twilio(Vendor):
                     return
             fields = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
                       "AccountSid": account, "To": to, "ApiVersion": "2010-04-01"}
+            if status == "undelivered":
+                fields["ErrorCode"] = "30003"
             headers = {"Content-Type": "application/x-www-form-urlencoded",
                        "X-Twilio-Signature": sign(CREDENTIALS["auth_token"], url, fields)}
             outcome = call_back(target, "POST", body=urlencode(fields).encode(), headers=headers)

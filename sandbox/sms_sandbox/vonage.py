@@ -35,6 +35,12 @@ https://developer.vonage.com/en/api/account):
   https://developer.vonage.com/en/dashboard/control/api-settings). Other
   hosts are never called.
 
+Delivery faults on ``/sms/json`` (the send answers status 0 as usual, the
+message never reaches the inbox): ``silent`` sends no receipt;
+``undelivered`` sends each part's receipt with ``status=failed`` and
+``err-code=1`` (a final failure status of Vonage "Delivery receipts"; the
+error code is the sandbox's pick).
+
 Status faults ``1`` ... ``33`` answer 200 with that per-message status, as
 Vonage does; so do the common faults ``401`` (status 4), ``429`` (status 1)
 and ``500`` (status 5) on ``/sms/json``. The balance answers them as HTTP
@@ -57,7 +63,7 @@ from urllib.parse import urlencode, urlsplit
 from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, call_back, is_loopback_host, same
 from .segments import is_gsm7, segments
 
-__all__ = ["CREDENTIALS", "FAULT_STATUSES", "STATUS_TEXTS", "VENDOR", "WEBHOOK_FORMATS", "Vonage", "sign"]
+__all__ = ["CREDENTIALS", "DELIVERY_FAULTS", "FAULT_STATUSES", "STATUS_TEXTS", "VENDOR", "WEBHOOK_FORMATS", "Vonage", "sign"]
 
 CREDENTIALS = MappingProxyType(
     {"api_key": "5a1db0c5", "api_secret": "SandboxSecret1", "signature_secret": "sandbox-vonage-signature-secret"}
@@ -78,6 +84,9 @@ STATUS_TEXTS = MappingProxyType({
     "29": "Non-White-listed Destination - rejected",
     "33": "Number de-activated.",
 })
+#: Faults that let a send through and change what follows it: ``silent`` (no
+#: receipt, never delivered), ``undelivered`` (a ``failed`` receipt).
+DELIVERY_FAULTS = ("silent", "undelivered")
 #: The status ``/sms/json`` answers for each common HTTP fault.
 FAULT_STATUSES = MappingProxyType({"401": "4", "429": "1", "500": "5"})
 #: The dashboard's delivery-receipt webhook formats.
@@ -113,7 +122,7 @@ class Vonage(Vendor):
     """One Vonage account with credit; message ids count up from 1."""
 
     name = "vonage"
-    fault_variants = {"vonage": tuple(STATUS_TEXTS)}
+    fault_variants = {"vonage": (*STATUS_TEXTS, *DELIVERY_FAULTS)}
 
     def __init__(self, record: Recorder, *, delivery_delay: float = 0.05) -> None:
         super().__init__(record)
@@ -149,6 +158,8 @@ class Vonage(Vendor):
             return dict(self._receipts)
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault in DELIVERY_FAULTS:
+            return self.handle(request, delivery=fault)
         if fault in STATUS_TEXTS:
             return refused(fault)
         if request.route == "/sms/json":
@@ -156,7 +167,9 @@ class Vonage(Vendor):
         status = int(fault)
         return problem(status, {"Retry-After": "1"} if status == 429 else None)
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request, *, delivery: str = "delivered") -> Response:
+        """Answer ``request``; a message it sends ends ``delivery``: ``delivered``,
+        or a delivery fault (:data:`DELIVERY_FAULTS`)."""
         if request.route == "/account/get-balance" and request.method == "GET":
             user, password = basic_credentials(request.headers.get("Authorization", "")) or ("", "")
             if not self._authorized({"api_key": user, "api_secret": password}):
@@ -170,13 +183,13 @@ class Vonage(Vendor):
         fields = request.parsed()
         if not isinstance(fields, dict):
             return refused("2", "Missing api_key")
-        return self._send(fields)
+        return self._send(fields, delivery)
 
     def _authorized(self, fields: dict[str, Any]) -> bool:
         key, secret = str(fields.get("api_key", "")), str(fields.get("api_secret", ""))
         return bool(same(key, CREDENTIALS["api_key"]) & same(secret, CREDENTIALS["api_secret"]))
 
-    def _send(self, fields: dict[str, Any]) -> Response:
+    def _send(self, fields: dict[str, Any], delivery: str = "delivered") -> Response:
         for name in ("api_key", "api_secret"):
             if not fields.get(name):
                 return refused("2", f"Missing {name}")
@@ -200,10 +213,12 @@ class Vonage(Vendor):
         with self._lock:
             ids = [f"{next(self._ids):016X}" for _ in range(parts)]
             generation, webhook_format = self._generation, self._webhook_format
-        self._record(self.name, "+" + to, delivered)
-        if isinstance(fields.get("callback"), str) and fields["callback"]:
+        if delivery == "delivered":
+            self._record(self.name, "+" + to, delivered)
+        if isinstance(fields.get("callback"), str) and fields["callback"] and delivery != "silent":
+            final = "delivered" if delivery == "delivered" else "failed"
             threading.Thread(target=self._send_receipts,
-                             args=(fields["callback"], ids, sender, to, generation, webhook_format),
+                             args=(fields["callback"], ids, sender, to, generation, webhook_format, final),
                              name=f"vonage-receipt-{ids[0]}", daemon=True).start()
         return Response.json(200, {
             "message-count": str(parts),
@@ -212,7 +227,7 @@ class Vonage(Vendor):
         })
 
     def _send_receipts(self, url: str, ids: list[str], sender: str, to: str, generation: int,
-                       webhook_format: str) -> None:
+                       webhook_format: str, final: str = "delivered") -> None:
         if self._stopping.wait(self._delay):
             return
         target = urlsplit(url)
@@ -224,8 +239,8 @@ class Vonage(Vendor):
                     self._receipts["skipped"] += 1
                     continue
             params = {"msisdn": to, "to": sender, "network-code": "24201", "messageId": message_id,
-                      "price": "0.03330000", "status": "delivered", "scts": time.strftime("%y%m%d%H%M"),
-                      "err-code": "0", "api-key": CREDENTIALS["api_key"],
+                      "price": "0.03330000", "status": final, "scts": time.strftime("%y%m%d%H%M"),
+                      "err-code": "0" if final == "delivered" else "1", "api-key": CREDENTIALS["api_key"],
                       "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
                       "timestamp": str(int(time.time())), "nonce": secrets.token_hex(8)}
             params["sig"] = sign(CREDENTIALS["signature_secret"], params)

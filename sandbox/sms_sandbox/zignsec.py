@@ -26,6 +26,11 @@ gateway still uses it (its page lists only the statuses), and the codes of
 401, 405, 429 and 500, which that list lacks. Fault variants
 ``no-status`` (200 with an id but no status) and ``202`` (the documented
 body under another 2xx) are answers a client must not take as a yes.
+Delivery faults (the session request answers 200 ``pending`` as usual, the
+message never reaches the inbox): ``silent`` leaves the session ``pending``
+and sends no webhook; ``undelivered`` turns it ``failed`` after the delay
+and sends that in the webhook (the word is *inferred*: the page lists no
+failure status).
 """
 
 from __future__ import annotations
@@ -46,7 +51,11 @@ from urllib.parse import urlsplit
 from .base import E164, SENDER, Recorder, Request, Response, Vendor, call_back, is_loopback_host, same
 from .segments import segments
 
-__all__ = ["CREDENTIALS", "SIGNATURE_HEADER", "VENDOR", "WEBHOOK_EVENT", "ZignSec", "sign"]
+__all__ = ["CREDENTIALS", "DELIVERY_FAULTS", "SIGNATURE_HEADER", "VENDOR", "WEBHOOK_EVENT", "ZignSec", "sign"]
+
+#: Faults that let a send through and change what follows it: ``silent`` (no
+#: webhook, never delivered), ``undelivered`` (the session ends ``failed``).
+DELIVERY_FAULTS = ("silent", "undelivered")
 
 #: ``api_key`` goes in the Authorization header; ``webhook_secret`` is the
 #: default key of the webhook signatures.
@@ -114,13 +123,15 @@ class _Session:
     request_data: dict[str, Any]
     parts: int
     created: float
+    #: ``delivered``, or a delivery fault.
+    delivery: str = "delivered"
 
 
 class ZignSec(Vendor):
     """ZignSec sessions, their status progression and webhooks."""
 
     name = "zignsec"
-    fault_variants = {"zignsec": ("400", "404", "no-status", "202")}
+    fault_variants = {"zignsec": ("400", "404", "no-status", "202", *DELIVERY_FAULTS)}
 
     def __init__(self, record: Recorder, *, webhook_secret: str = CREDENTIALS["webhook_secret"],
                  delivery_delay: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
@@ -149,14 +160,16 @@ class ZignSec(Vendor):
         with self._lock:
             return dict(self._webhooks)
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request, *, delivery: str = "delivered") -> Response:
+        """Answer ``request``; a session it creates ends ``delivery``: ``delivered``,
+        or a delivery fault (:data:`DELIVERY_FAULTS`)."""
         key = request.headers.get("Zs-Product-Key", request.headers.get("Authorization", ""))
         if not same(key, CREDENTIALS["api_key"]):
             return error(401, "missing or invalid Authorization API key")
         if request.route == SEND_ROUTE:
             if request.method != "POST":
                 return error(405, "use POST", {"Allow": "POST"})
-            return self._create(request)
+            return self._create(request, delivery)
         match = _SESSION_ROUTE.fullmatch(request.route)
         if match is None:
             return error(404, "no such endpoint")
@@ -165,6 +178,8 @@ class ZignSec(Vendor):
         return self._status(match.group(1))
 
     def fault_response(self, key: str, fault: str, request: Request) -> Response:
+        if fault in DELIVERY_FAULTS:
+            return self.handle(request, delivery=fault)
         if fault == "no-status":
             return Response.json(200, {"data": {"id": str(uuid.uuid4())}})
         if fault == "202":
@@ -175,7 +190,7 @@ class ZignSec(Vendor):
         return error(status, descriptions.get(status, "an unexpected error occurred on the server"),
                      {"Retry-After": "1"} if status == 429 else None)
 
-    def _create(self, request: Request) -> Response:
+    def _create(self, request: Request, delivery: str = "delivered") -> Response:
         payload = request.parsed() if request.content_type == "application/json" else None
         problem = validate_session(payload)
         if problem is not None or payload is None:
@@ -190,18 +205,22 @@ class ZignSec(Vendor):
                           "webhook": payload.get("webhook")},
             parts=segments(metadata["message"]),
             created=self._clock(),
+            delivery=delivery,
         )
         with self._lock:
             self._sessions[session.id] = session
             generation = self._generation
-        self._record(self.name, metadata["to"], metadata["message"])
-        if session.request_data["webhook"]:
+        if delivery == "delivered":
+            self._record(self.name, metadata["to"], metadata["message"])
+        if session.request_data["webhook"] and delivery != "silent":
             threading.Thread(target=self._deliver_webhook, args=(session, generation),
                              name=f"zignsec-webhook-{session.id}", daemon=True).start()
         return Response.json(200, {"data": {"id": session.id, "status": "pending"}})
 
     def _state(self, session: _Session) -> str:
-        return "delivered" if self._clock() - session.created >= self._delay else "pending"
+        if session.delivery == "silent" or self._clock() - session.created < self._delay:
+            return "pending"
+        return "delivered" if session.delivery == "delivered" else "failed"
 
     def _status(self, session_id: str) -> Response:
         with self._lock:
@@ -234,7 +253,8 @@ class ZignSec(Vendor):
             "event": WEBHOOK_EVENT,
             "id": session.id,
             "relay_state": session.request_data["relay_state"],
-            "result": {"status": "delivered", "errors": [], "number_of_message_parts": session.parts},
+            "result": {"status": "delivered" if session.delivery == "delivered" else "failed", "errors": [],
+                       "number_of_message_parts": session.parts},
         }, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json",
                    SIGNATURE_HEADER: sign(self._secret, int(time.time()), body)}

@@ -18,8 +18,11 @@ from .calls import call, signicat_send, signicat_token
 #: Faults that answer 2xx in a shape the vendor does not document as its yes.
 NOT_A_YES = {("zignsec", "no-status"): 200, ("zignsec", "202"): 202, ("signicat", "json-body"): 200,
              ("signicat", "204"): 204}
+#: Faults that accept the send and change what follows it (tests/sandbox/test_delivery_faults.py).
+DELIVERY_FAULTS = ("silent", "undelivered")
 STATUS_FAULTS = [(key, fault) for key, faults in FAULTS.items() for fault in faults
-                 if fault not in ("refuse", "hang", "malformed", "oversized") and (key, fault) not in NOT_A_YES]
+                 if fault not in ("refuse", "hang", "malformed", "oversized", *DELIVERY_FAULTS)
+                 and (key, fault) not in NOT_A_YES]
 
 
 TWILIO_STATUSES = {"21211": 400, "21408": 400, "21610": 400, "21612": 400, "21614": 400, "60200": 400,
