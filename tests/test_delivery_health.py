@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from django.core.cache import caches
@@ -339,3 +340,51 @@ def test_the_setting_is_merged_over_its_defaults_and_none_turns_it_off(settings)
     assert delivery_health(None) is None
     settings.OTP_SMS_DELIVERY_HEALTH = {"MIN_REPORTS": 0}
     assert [m.id for m in run_checks() if m.id == E033] == [E033]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.vendors.urls")
+def test_failed_receipts_over_http_send_that_countrys_next_codes_through_the_next_vendor(live_server, sandbox,
+                                                                                          settings, django_user_model,
+                                                                                          sms_outbox):
+    """Twilio in the sandbox accepts ten codes to Norway and posts its documented
+    'undelivered' receipt for each; the next Norwegian code goes straight to
+    the next gateway, while a Swedish one still goes through Twilio."""
+    from django_sms_gateway.models import DeliveryRecord, SMSDevice
+
+    from .vendors.helpers import gateway_entry
+
+    callback = live_server.url + "/sms/webhooks/twilio/twilio/"
+    settings.SMS_GATEWAYS = {"twilio": gateway_entry("twilio", sandbox, status_callback=callback),
+                             "backup": {"BACKEND": LOCMEM}}
+    settings.OTP_SMS_DELIVERY_HEALTH = {"WINDOW": WINDOW, "COOLOFF": COOLOFF}
+    settings.OTP_SMS_DELIVERY_DEADLINE = None
+    settings.OTP_SMS_LIMITS = None
+    breaker.health_keys("twilio", "NO"), breaker.health_flag("twilio")  # noqa: B018  (cleaned up after)
+    user = django_user_model.objects.create_user("health")
+    norway = SMSDevice.objects.create(user=user, name="no", number=NORWAY, confirmed=True)
+    sweden = SMSDevice.objects.create(user=user, name="se", number=SWEDEN, confirmed=True)
+
+    sandbox.set_fault("twilio", "undelivered", count=10)
+    with fakes.signals_received("delivery_health_tripped") as tripped:
+        for _ in range(10):
+            norway.generate_challenge()
+        failed = DeliveryRecord.objects.filter(gateway="twilio", delivery=DeliveryRecord.Delivery.FAILED)
+        for _ in range(200):  # the receipts come over HTTP from the sandbox's threads
+            if failed.count() == 10 and tripped:
+                break
+            threading.Event().wait(0.05)
+    assert failed.count() == 10
+    assert [kwargs for _name, kwargs in tripped] == [
+        {"alias": "twilio", "region": "NO", "failures": 10, "reports": 10, "cooloff": COOLOFF}
+    ]
+
+    twilio_sent = len([m for m in sandbox.messages if m["vendor"] == "twilio"])
+    norway.generate_challenge()
+    latest = DeliveryRecord.objects.filter(region="NO").order_by("-id")[:2]
+    assert [(r.gateway, r.outcome, r.reason) for r in reversed(latest)] == [
+        ("twilio", "skipped", breaker.UNHEALTHY), ("backup", "sent", "accepted")
+    ]
+    sweden.generate_challenge()
+    assert DeliveryRecord.objects.filter(region="SE").get().gateway == "twilio"
+    assert len([m for m in sandbox.messages if m["vendor"] == "twilio"]) == twilio_sent + 1
