@@ -98,6 +98,8 @@ W015 = "sms_gateway.W015"
 W016 = "sms_gateway.W016"
 #: The site is behind a proxy but the ``ip`` limit would not see clients.
 W017 = "sms_gateway.W017"
+#: Delivery health is on but the breaker cache keeps its counts in each process (``DEBUG = False``).
+W022 = "sms_gateway.W022"
 
 #: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
 LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")

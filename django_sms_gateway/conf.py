@@ -53,6 +53,7 @@ from .checks import (
     W015,
     W016,
     W017,
+    W022,
 )
 from .exceptions import ConfigurationError, ConfigurationWarning
 from .text import MessageText, OriginBinding, OriginError
@@ -890,7 +891,32 @@ def cache_problems() -> list[Problem]:
         uses.setdefault(alias, []).append("sending limits")
     uses.setdefault(settings.breaker_cache, []).append("circuit breaker state")
     problems.extend(unbounded_cache_problems({name: " and ".join(held) for name, held in uses.items()}))
+    problems.extend(delivery_health_cache_problems())
     return problems
+
+
+def delivery_health_cache_problems() -> list[Problem]:
+    """``W022``: delivery health is on, ``DEBUG`` is False, and the breaker
+    cache keeps its counts in each process: a receipt is counted by the
+    process its webhook reached, so no process may see enough to trip."""
+    try:
+        if settings.OTP_SMS_DELIVERY_HEALTH is None or django.conf.settings.DEBUG:
+            return []
+    except ConfigurationError:
+        return []  # E033, reported by check_codes
+    alias = settings.breaker_cache
+    backend = str(((django.conf.settings.CACHES or {}).get(alias) or {}).get("BACKEND", ""))
+    if backend not in UNSHARED_CACHES:
+        return []
+    return [ConfigurationWarning(
+        f"Delivery health (OTP_SMS_DELIVERY_HEALTH) counts receipts in cache {alias!r} "
+        f"({backend.rsplit('.', 1)[-1]}), which each process keeps apart: a receipt is counted only by the "
+        "process its webhook reached, so a gateway that fails a country may never be skipped.",
+        check_id=W022,
+        hint="Point OTP_SMS_BREAKER_CACHE (or OTP_SMS_LIMITS_CACHE) at a shared cache such as Redis or "
+        "Memcached, or set OTP_SMS_DELIVERY_HEALTH = None.",
+        obj="OTP_SMS_DELIVERY_HEALTH",
+    )]
 
 
 def unbounded_cache_problems(uses: dict[str, str]) -> list[Problem]:

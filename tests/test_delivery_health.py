@@ -388,3 +388,19 @@ def test_failed_receipts_over_http_send_that_countrys_next_codes_through_the_nex
     sweden.generate_challenge()
     assert DeliveryRecord.objects.filter(region="SE").get().gateway == "twilio"
     assert len([m for m in sandbox.messages if m["vendor"] == "twilio"]) == twilio_sent + 1
+
+
+@pytest.mark.parametrize(("cache", "debug", "health", "warned"), [
+    ("django.core.cache.backends.locmem.LocMemCache", False, {}, True),
+    ("django.core.cache.backends.locmem.LocMemCache", True, {}, False),
+    ("django.core.cache.backends.locmem.LocMemCache", False, None, False),
+    ("django.core.cache.backends.db.DatabaseCache", False, {}, False),
+])
+def test_w022_when_each_process_would_count_its_own_receipts(settings, cache, debug, health, warned):
+    from django_sms_gateway.checks import W022
+    from django_sms_gateway.conf import delivery_health_cache_problems
+
+    settings.CACHES = {"default": {"BACKEND": cache, "LOCATION": "sms_cache"}}
+    settings.DEBUG = debug
+    settings.OTP_SMS_DELIVERY_HEALTH = health
+    assert [p.check_id for p in delivery_health_cache_problems()] == ([W022] if warned else [])
