@@ -538,6 +538,20 @@ def _count(cache: BaseCache, key: str, ttl: int) -> int:
 signals.delivery_reported.connect(_delivery_reported, dispatch_uid="django_sms_gateway.breaker.delivery_health")
 
 
+def reset_health(pairs: Iterable[tuple[str, str]]) -> None:
+    """Forget the delivery health of ``pairs`` (gateway alias, region): trip,
+    trial and the current window's counts, and the flags of those gateways."""
+    health = settings.OTP_SMS_DELIVERY_HEALTH or DeliveryHealthPolicy(900.0, 1, 1.0, 1.0)
+    bucket = int(_now() // (health.window / HEALTH_BUCKETS))
+    keys: list[str] = []
+    for alias, region in dict.fromkeys(pairs):
+        trip, trial, base = health_keys(alias, region)
+        keys += [health_flag(alias), trip, trial]
+        keys += [f"{base}{kind}{b}" for b in range(bucket - 2 * HEALTH_BUCKETS, bucket + 2) for kind in "nf"]
+    if keys:
+        caches[settings.breaker_cache].delete_many(keys)
+
+
 def reset(aliases: Iterable[str]) -> None:
     """Close the breakers of ``aliases`` (forget failures, cool-off, trial)."""
     keys = [key for alias in aliases for key in state_keys(alias)]

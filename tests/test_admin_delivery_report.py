@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_sms_gateway.admin import DeliveryRate, delivery_rates
 from django_sms_gateway.models import DeliveryRecord
 
-from .test_delivery_health import _forget_health_state, report  # noqa: F401  (the fixture cleans the keys up)
+from .test_delivery_health import report
 
 pytestmark = pytest.mark.django_db
 

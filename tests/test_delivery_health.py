@@ -37,34 +37,9 @@ GATEWAYS = {"primary": {"BACKEND": OK}, "backup": {"BACKEND": LOCMEM}}
 
 
 @pytest.fixture(autouse=True)
-def _forget_health_state(monkeypatch):
-    """Delete every delivery-health key a test touched (only those: a shared
-    Redis holds other runs' keys)."""
-    pairs: set[tuple[str, str]] = set()
-    aliases: set[str] = set()
-    keys_of, flag_of = breaker.health_keys, breaker.health_flag
-
-    def recording_keys(alias, region):
-        pairs.add((alias, region))
-        return keys_of(alias, region)
-
-    def recording_flag(alias):
-        aliases.add(alias)
-        return flag_of(alias)
-
-    monkeypatch.setattr(breaker, "health_keys", recording_keys)
-    monkeypatch.setattr(breaker, "health_flag", recording_flag)
+def _warnings_again(monkeypatch):
+    """Each test sees the cache warning (the conftest forgets the keys a test touched)."""
     monkeypatch.setattr(breaker, "_cache_warnings", breaker.LogThrottle())
-    yield
-    now = int(breaker._now() // (WINDOW / breaker.HEALTH_BUCKETS))  # every test's window is WINDOW long
-    keys = [flag_of(alias) for alias in aliases]
-    for alias, region in pairs:
-        trip, trial, base = keys_of(alias, region)
-        keys += [trip, trial, *(f"{base}{kind}{bucket}" for bucket in range(now - 40, now + 2) for kind in "nf")]
-    try:
-        caches["default"].delete_many(keys)
-    except Exception:  # noqa: S110  (a test that broke the cache on purpose)
-        pass
 
 
 @pytest.fixture
@@ -302,7 +277,7 @@ def test_a_trip_in_one_process_is_seen_by_another(settings, tripped, sms_outbox)
     settings.OTP_SMS_DELIVERY_HEALTH = {"COOLOFF": 300}
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     assert env["SMS_TEST_CACHE_PREFIX"]  # tests/settings.py set it: the child uses the same keys
-    breaker.health_keys("primary", "NO"), breaker.health_flag("primary")  # noqa: B018  (cleaned up after)
+    breaker.health_keys("primary", "NO")  # noqa: B018  (the conftest forgets the pair after the test)
     done = subprocess.run(  # noqa: S603  (our own interpreter and script)
         [sys.executable, "-c", SUBPROCESS], env=env, capture_output=True, text=True, timeout=60,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -360,7 +335,6 @@ def test_failed_receipts_over_http_send_that_countrys_next_codes_through_the_nex
     settings.OTP_SMS_DELIVERY_HEALTH = {"WINDOW": WINDOW, "COOLOFF": COOLOFF}
     settings.OTP_SMS_DELIVERY_DEADLINE = None
     settings.OTP_SMS_LIMITS = None
-    breaker.health_keys("twilio", "NO"), breaker.health_flag("twilio")  # noqa: B018  (cleaned up after)
     user = django_user_model.objects.create_user("health")
     norway = SMSDevice.objects.create(user=user, name="no", number=NORWAY, confirmed=True)
     sweden = SMSDevice.objects.create(user=user, name="se", number=SWEDEN, confirmed=True)
