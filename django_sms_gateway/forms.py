@@ -145,7 +145,8 @@ class SMSTokenForm(OTPTokenForm):
             if self._challenge_device is None:
                 raise
         if self._challenge_device is not None:
-            self.challenge = self._challenge_device.send_challenge(self.request)
+            # A new code asked for while one is held goes first to a gateway that did not fail to confirm it.
+            self.challenge = self._challenge_device.send_challenge(self.request, reroute=True)
             # Keep the form invalid: sending a code must never sign anybody in.
             raise ValidationError(self.challenge.message, code="challenge_message")
 

@@ -41,7 +41,7 @@ from django_otp.models import (
 )
 
 from . import limits, signals
-from .backends.base import SEGMENTS_MAX, SMSMessage
+from .backends.base import SEGMENTS_MAX, BaseBackend, SMSMessage
 from .conf import settings
 from .dispatch import Delivery, build_message, gateways, send_message
 from .exceptions import Attempt, DeliveryFailed, GatewayError, user_message, user_safe_error
@@ -272,6 +272,8 @@ class _Claim:
     previous: datetime | None
     claimed_at: datetime
     reservation: _Releasable
+    #: The gateways to walk, in order (None: ``SMS_GATEWAYS``).
+    backends: list[BaseBackend] | None = None
 
 
 # -- the device -------------------------------------------------------------------------------------
@@ -486,13 +488,18 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
             self.save(update_fields=["token", "vendor_gateway", "other_tokens", "challenge", "valid_until"])
         return code
 
-    def send_challenge(self, request: HttpRequest | None = None) -> ChallengeOutcome:
+    def send_challenge(self, request: HttpRequest | None = None, *, reroute: bool = False) -> ChallengeOutcome:
         """Send a fresh code, as :meth:`generate_challenge` does, and say what
         happened in a sentence safe to show (for a failure, see
         :func:`~django_sms_gateway.exceptions.user_message`); never raises for
-        a code that could not be sent."""
+        a code that could not be sent.
+
+        ``reroute`` (the shipped SMS step's "send a new code"): when the
+        device still holds an unused code and the last send has no
+        "delivered" receipt, the gateways that sent without one are tried
+        after the others (:meth:`gateway_order`)."""
         try:
-            return self._challenge(request)
+            return self._challenge(request, reroute=reroute)
         except Exception as exc:
             # A code a vendor may have sent stays good (see _deliver).
             return ChallengeOutcome(ChallengeOutcome.FAILED, user_message(user_safe_error(exc), code_kept=True))
@@ -517,11 +524,11 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
                 raise
             raise safe from exc
 
-    def _challenge(self, request: HttpRequest | None) -> ChallengeOutcome:
+    def _challenge(self, request: HttpRequest | None, *, reroute: bool = False) -> ChallengeOutcome:
         """Send a code unless the cooldown runs; errors are raised as they come."""
         allowed, details = self.generate_is_allowed()
         if allowed:
-            delivery = self.send_code(request=request)
+            delivery = self.send_code(request=request, reroute=reroute)
             if isinstance(delivery, ScheduledDelivery):
                 sentence = gettext("A code will be sent by text message to %(number)s.")
                 return ChallengeOutcome(ChallengeOutcome.SENT, sentence % {"number": self.masked_number})
@@ -553,7 +560,30 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         """Whether a code sent to the device is unused and not expired."""
         return bool(self.token) and self.valid_until is not None and self.valid_until > timezone.now()
 
-    def send_code(self, request: HttpRequest | None = None) -> Delivery | ScheduledDelivery | None:
+    def gateway_order(self, now: datetime | None = None) -> list[BaseBackend] | None:
+        """The gateways for a new code while the user waits for one: None
+        (the usual order) when the last send to the device has a "delivered"
+        receipt, or nothing was sent since the device was last used (within
+        ``OTP_SMS_TOKEN_VALIDITY``); else ``SMS_GATEWAYS`` with the gateways
+        that sent since then without a "delivered" receipt moved to the end,
+        in their order, so that each new code tries a gateway not yet tried."""
+        now = now or timezone.now()
+        since = now - timedelta(seconds=settings.OTP_SMS_TOKEN_VALIDITY)
+        if self.last_used_at is not None and self.last_used_at > since:
+            since = self.last_used_at
+        sent = list(
+            DeliveryRecord.objects.filter(device_id=self.pk, outcome=DeliveryRecord.Outcome.SENT, created_at__gt=since)
+            .order_by("created_at", "id").values_list("gateway", "delivery")
+        )
+        if not sent or sent[-1][1] == DeliveryRecord.Delivery.DELIVERED:
+            return None
+        unconfirmed = {alias for alias, delivery in sent if delivery != DeliveryRecord.Delivery.DELIVERED}
+        backends = gateways.all()
+        return [b for b in backends if b.alias not in unconfirmed] + [b for b in backends if b.alias in unconfirmed]
+
+    def send_code(
+        self, request: HttpRequest | None = None, *, reroute: bool = False
+    ) -> Delivery | ScheduledDelivery | None:
         """Claim the cooldown slot, store the new code's hash and send it.
 
         Returns the :class:`~django_sms_gateway.dispatch.Delivery`, or None
@@ -570,9 +600,11 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         vendor is called once it commits (a :class:`ScheduledDelivery` is
         returned): a rollback then undoes a claim whose code was never sent,
         and never one that was, and the caller's row locks are released
-        before the call.
+        before the call. ``reroute``: see :meth:`send_challenge`.
         """
         validity = settings.OTP_SMS_TOKEN_VALIDITY
+        # One more query, only when a code is asked for while an unused one is held.
+        order = self.gateway_order() if reroute and self.has_pending_code() else None
         code = generate_code(settings.OTP_SMS_TOKEN_LENGTH)
         # A broken template raises here, before anything is counted or written.
         message = build_message(self.number, code, validity=validity)
@@ -582,7 +614,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         database = router.db_for_write(type(self), instance=self)
         now = timezone.now()
         claim = _Claim(database, message, _hash_code(self.pk, code), new_challenge_id(),
-                       self.last_generated_timestamp, now, reservation)
+                       self.last_generated_timestamp, now, reservation, order)
         valid_until = now + timedelta(seconds=validity)
         try:
             claimed = self._claim(database, now, claim, valid_until)
@@ -622,7 +654,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         stays good until it expires and the cooldown and counts stay, so that
         asking again cannot be charged at once."""
         try:
-            delivery = send_message(claim.message)
+            delivery = send_message(claim.message, backends=claim.backends)
         except DeliveryFailed as failure:
             if not failure.may_have_sent:
                 claim.reservation.release()

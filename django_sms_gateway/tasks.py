@@ -16,7 +16,7 @@ from .failover import settle_overdue
 if django.VERSION >= (6, 0):
     from django.tasks import task
 else:
-    from django_tasks import task
+    from django_tasks import task  # type: ignore[no-redef]
 
 __all__ = ["fail_over_when_overdue"]
 

@@ -177,7 +177,7 @@ def test_the_challenge_button_sends_and_keeps_the_form_invalid(phone, sms_outbox
 
 
 def test_a_generic_limit_refusal_says_when_to_try_again(phone, monkeypatch):
-    def refuse(self, request=None):
+    def refuse(self, request=None, **options):
         raise SendLimitExceeded("number", retry_after=250)
 
     monkeypatch.setattr(SMSDevice, "send_code", refuse)

@@ -63,7 +63,8 @@ from urllib.parse import urlencode, urlsplit
 from .base import SENDER, Recorder, Request, Response, Vendor, basic_credentials, call_back, is_loopback_host, same
 from .segments import is_gsm7, segments
 
-__all__ = ["CREDENTIALS", "DELIVERY_FAULTS", "FAULT_STATUSES", "STATUS_TEXTS", "VENDOR", "WEBHOOK_FORMATS", "Vonage", "sign"]
+__all__ = ["CREDENTIALS", "DELIVERY_FAULTS", "FAULT_STATUSES", "STATUS_TEXTS", "VENDOR", "WEBHOOK_FORMATS", "Vonage",
+           "sign"]
 
 CREDENTIALS = MappingProxyType(
     {"api_key": "5a1db0c5", "api_secret": "SandboxSecret1", "signature_secret": "sandbox-vonage-signature-secret"}

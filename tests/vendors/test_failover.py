@@ -90,7 +90,7 @@ def test_a_failed_receipt_sends_the_same_challenge_through_the_next_vendor(
                                       dispatch_uid="test-failover-reported")
     try:
         phone.generate_challenge()
-        assert wait_for(lambda: inbox(sandbox, second))
+        assert wait_for(lambda: DeliveryRecord.objects.filter(challenge=phone.challenge).count() == 2)
     finally:
         signals.delivery_reported.disconnect(dispatch_uid="test-failover-reported")
     [message] = inbox(sandbox, second)
