@@ -8,10 +8,16 @@ sandbox, verify) from several client threads through these phases:
 
 1. healthy;
 2. the primary (Signicat) hangs;
-3. every vendor answers 500, then
-4. every vendor is back;
-5. Redis stalls (the soak's proxy in front of it stops forwarding);
-6. PostgreSQL backends are terminated every second.
+3. a silent vendor: Signicat answers 500 and ZignSec accepts every SMS but
+   never delivers it nor reports; with ``OTP_SMS_DELIVERY_DEADLINE`` of 2 s
+   and ``smsfailover``'s sweep running every 0.5 s (the soak's stand-in for
+   cron or a task worker, :mod:`benchmarks.soak_sweeper`), each challenge
+   fails over to AccuAuth. Targets: at least 95 % of logins succeed, and
+   every user gets AccuAuth's code within the deadline + 5 s of the send;
+4. every vendor answers 500, then
+5. every vendor is back;
+6. Redis stalls (the soak's proxy in front of it stops forwarding);
+7. PostgreSQL backends are terminated every second.
 
 Per phase it prints logins that succeeded, friendly failures (a page that
 says what happened), 500s, login time p50/p95/p99, and SMS delivered against
@@ -112,6 +118,8 @@ class Phase:
     delivered: int = 0
     usable: int = 0
     times: list[float] = field(default_factory=list)
+    #: Seconds from the send's answer to the code in the inbox (None: no code came), where measured.
+    waits: list[float | None] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -196,10 +204,12 @@ class Site:
 Outcome = tuple[str, bool, bool, str]
 
 
-def login(site: Site, sandbox: SandboxProcess, user: User, timeout: float) -> Outcome:
+def login(site: Site, sandbox: SandboxProcess, user: User, timeout: float, *, code_wait: float = 2.0,
+          waits: list[float | None] | None = None) -> Outcome:
     """One whole login: ``(outcome, SMS delivered, code accepted, what the page said)``
     with outcome ``ok``, ``friendly`` (a page that said what went wrong), ``500`` or
-    ``transport``."""
+    ``transport``. The code is awaited ``code_wait`` seconds; ``waits`` gets how
+    long it took (None when it never came)."""
     delivered = False
     with requests.Session() as http:
         http.headers["X-Forwarded-For"] = user.address
@@ -217,7 +227,10 @@ def login(site: Site, sandbox: SandboxProcess, user: User, timeout: float) -> Ou
                 "otp_device": user.device_id, "otp_challenge": "1", "csrfmiddlewaretoken": _csrf(step.text)})
             if sent.status_code >= 500:
                 return "500", False, False, "send"
-            code = _wait_for_code(sandbox, user.number, before, timeout=2.0)
+            asked = time.monotonic()
+            code = _wait_for_code(sandbox, user.number, before, timeout=code_wait)
+            if waits is not None:
+                waits.append(None if code is None else time.monotonic() - asked)
             delivered = code is not None
             if code is None:
                 return "friendly", False, False, "send: " + _said(sent.text)
@@ -323,7 +336,7 @@ def scan_log(path: Path, users: Sequence[User]) -> list[str]:
     text = path.read_text(errors="replace") if path.exists() else ""
     numbers = {u.number for u in users} | {u.number.lstrip("+") for u in users}
     return [line for line in text.splitlines()
-            if any(n in line for n in numbers) or re.search(r"(?<![0-9+*])[0-9]{6}(?![0-9])", line)]
+            if any(n in line for n in numbers) or re.search(r"(?<![0-9A-Za-z+*])[0-9]{6}(?![0-9A-Za-z])", line)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -332,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--users", type=int, default=200, help="users with a phone (default 200)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--deadline", type=float, default=2.0,
+                        help="OTP_SMS_DELIVERY_DEADLINE of the site, in seconds (default 2)")
     parser.add_argument("--terminate-every", type=float, default=1.0,
                         help="seconds between PostgreSQL backend terminations in the last phase (default 1)")
     return parser
@@ -340,8 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if (not 1 <= args.phase_seconds <= 120 or not 1 <= args.clients <= 64 or not 1 <= args.users <= 5000
-            or args.users < args.clients):
-        print("--phase-seconds 1-120, --clients 1-64, --users 1-5000 and at least --clients", file=sys.stderr)
+            or args.users < args.clients or not 0.5 <= args.deadline <= 60):
+        print("--phase-seconds 1-120, --clients 1-64, --users 1-5000 and at least --clients, --deadline 0.5-60",
+              file=sys.stderr)
         return 2
     for port, name in ((5432, "PostgreSQL"), (6379, "Redis")):
         try:
@@ -363,18 +379,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             sandbox.set_latency(0.05)
             env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.soak_settings", "SOAK_DATABASE": database,
                    "SOAK_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0", "SOAK_SANDBOX_URL": sandbox.url,
-                   "SOAK_LOG_FILE": str(log_file),
+                   "SOAK_LOG_FILE": str(log_file), "SOAK_DELIVERY_DEADLINE": str(args.deadline),
                    "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")])}
             site = Site(env, args.workers)
+            env["SOAK_SITE_URL"] = site.url  # ZignSec's delivery webhook
             site.manage("migrate", "--noinput")
             users = create_users(env, args.users)
             site.start()
-            phases = run_phases(site, sandbox, proxy, users, database, args)
+            sweeper = subprocess.Popen([sys.executable, "-m", "benchmarks.soak_sweeper"], cwd=ROOT, env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                phases = run_phases(site, sandbox, proxy, users, database, args)
+            finally:
+                sweeper.terminate()
+                sweeper.wait(10)
         print(f"Soak: {args.clients} clients, gunicorn {args.workers} sync workers, PostgreSQL, Redis, "
               f"{args.phase_seconds:g} s per phase, vendors answer in 50 ms.\n")
         print(HEADER)
         for phase in phases:
             print(phase.row())
+        for phase in phases:
+            if phase.waits:
+                print("\n" + silent_vendor_summary(phase, args.deadline, failed_over()))
         print("\nWhat failed logins were told (or where they broke), per phase:")
         for phase in phases:
             for reason, count in phase.reasons.most_common(4):
@@ -393,6 +419,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+SILENT_VENDOR = "silent vendor"
+
+
+def failed_over() -> int:
+    """Sends to the silent vendor (ZignSec) marked missing and failed over, from
+    the site's database (``create_users`` set Django up in this process)."""
+    from django_sms_gateway.models import DeliveryRecord
+
+    return DeliveryRecord.objects.filter(gateway="zignsec", delivery=DeliveryRecord.Delivery.MISSING,
+                                         failed_over_at__isnull=False).count()
+
+
+def silent_vendor_summary(phase: Phase, deadline: float, failed: int) -> str:
+    """The silent-vendor phase against its targets: >= 95 % of logins succeed, and
+    every code from the next vendor arrives within the deadline + 5 s of the send."""
+    came = [wait for wait in phase.waits if wait is not None]
+    within = sum(wait <= deadline + 5 for wait in came)
+    share = phase.ok / phase.logins * 100 if phase.logins else 0.0
+    slowest = f"{max(came):.2f}" if came else "-"
+    return (f"Silent vendor (deadline {deadline:g} s): {phase.ok} of {phase.logins} logins succeeded ({share:.1f} %, "
+            f"target >= 95 %); {within} of {len(phase.waits)} users got the next vendor's code within "
+            f"{deadline + 5:g} s (slowest {slowest} s; median "
+            f"{statistics.median(came) if came else 0:.2f} s); {failed} silent sends marked missing and failed "
+            "over.")
+
+
 def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users: Sequence[User], database: str,
                args: argparse.Namespace) -> list[Phase]:
     vendors = ("signicat", "zignsec", "accuauth")
@@ -402,9 +454,11 @@ def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users
     for user in random.Random(7).sample(list(users), len(users)):  # noqa: S311 (an order of users)
         free.put(user)
 
-    def work() -> Outcome:
+    def work(current: Phase) -> Outcome:
         user = free.get()
         try:
+            if current.name == SILENT_VENDOR:
+                return login(site, sandbox, user, timeout=20, code_wait=args.deadline + 5, waits=current.waits)
             return login(site, sandbox, user, timeout=20)
         finally:
             free.put(user)
@@ -415,16 +469,26 @@ def run_phases(site: Site, sandbox: SandboxProcess, proxy: StallableProxy, users
         current = Phase(name)
         before()
         try:
-            drive(current, args.phase_seconds, args.clients, work)
+            drive(current, args.phase_seconds, args.clients, lambda: work(current))
         finally:
             after()
         phases.append(current)
+
+    def silent() -> None:
+        sandbox.set_fault("signicat", "500")
+        sandbox.set_fault("zignsec", "silent")
+
+    def heard() -> None:
+        sandbox.set_fault("signicat", None)
+        sandbox.set_fault("zignsec", None)
 
     def nothing() -> None:
         pass
 
     phase("healthy", nothing, nothing)
     phase("primary hangs", lambda: sandbox.set_fault("signicat", "hang"), lambda: sandbox.set_fault("signicat", None))
+    # Before "all vendors down" opens every breaker: the silent vendor must still be tried.
+    phase(SILENT_VENDOR, silent, heard)
     phase("all vendors down", lambda: [sandbox.set_fault(v, "500") for v in vendors], nothing)
     phase("all vendors back", lambda: [sandbox.set_fault(v, None) for v in vendors], nothing)
     phase("Redis stalls", proxy.stall, proxy.resume)

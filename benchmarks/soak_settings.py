@@ -2,9 +2,11 @@
 
 ``DEBUG = False``, PostgreSQL, Django's RedisCache (through the soak's
 stallable proxy, with socket timeouts), the shipped SMS step, and Signicat
--> ZignSec -> AccuAuth on the loopback sandbox. Everything the soak changes
-comes from the environment it sets: ``SOAK_DATABASE``, ``SOAK_REDIS_URL``,
-``SOAK_SANDBOX_URL``, ``SOAK_LOG_FILE``.
+-> ZignSec (with its delivery webhook) -> AccuAuth on the loopback sandbox,
+with a short delivery deadline (``SOAK_DELIVERY_DEADLINE``, default 2 s).
+Everything the soak changes comes from the environment it sets:
+``SOAK_DATABASE``, ``SOAK_REDIS_URL``, ``SOAK_SANDBOX_URL``, ``SOAK_SITE_URL``,
+``SOAK_LOG_FILE``.
 """
 
 import os
@@ -38,6 +40,9 @@ CACHES = {
 }
 
 _SANDBOX = os.environ.get("SOAK_SANDBOX_URL", "http://127.0.0.1:8025")
+_SITE = os.environ.get("SOAK_SITE_URL", "http://127.0.0.1:8000")
+# Short, so that the "silent vendor" phase sees fail-overs within its time.
+OTP_SMS_DELIVERY_DEADLINE = float(os.environ.get("SOAK_DELIVERY_DEADLINE", "2"))
 SMS_GATEWAYS = {
     "signicat": {
         "BACKEND": "django_sms_gateway.backends.signicat.SignicatBackend",
@@ -46,7 +51,9 @@ SMS_GATEWAYS = {
     },
     "zignsec": {
         "BACKEND": "django_sms_gateway.backends.zignsec.ZignSecBackend",
-        "OPTIONS": {"base_url": f"{_SANDBOX}/zignsec", "api_key": CREDENTIALS["zignsec"]["api_key"], "sender": "Soak"},
+        "OPTIONS": {"base_url": f"{_SANDBOX}/zignsec", "api_key": CREDENTIALS["zignsec"]["api_key"], "sender": "Soak",
+                    "webhook_url": f"{_SITE}/sms/webhooks/zignsec/zignsec/",
+                    "webhook_secret": CREDENTIALS["zignsec"]["webhook_secret"]},
         "TIMEOUT": 2,
     },
     "accuauth": {

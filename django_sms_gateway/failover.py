@@ -105,11 +105,9 @@ def schedule(challenge: str, deliver_by: datetime) -> bool:
     default ``ImmediateBackend``): then ``manage.py smsfailover`` covers the
     deadline. An enqueue that fails is logged, never raised: the code was
     sent."""
-    task = _task()
-    if task is None:
-        return False
     try:
-        if not task.get_backend().supports_defer:
+        task = _task()
+        if task is None or not task.get_backend().supports_defer:
             return False
         task.using(run_after=deliver_by).enqueue(challenge)
     except Exception as exc:

@@ -237,7 +237,7 @@ def test_delivery_failure_shows_the_user_safe_text(client, user, phone, caplog):
 
 
 def test_a_send_limit_shows_its_user_safe_text(client, user, phone, monkeypatch):
-    def refuse(self, request=None):
+    def refuse(self, request=None, **options):
         raise SendLimitExceeded("per_number", "Too many codes were sent to this number. Try again in an hour.", 3600)
 
     monkeypatch.setattr(SMSDevice, "send_code", refuse)
@@ -518,7 +518,11 @@ def test_demo_sms_gateways_for_each_mode():
     assert demo_sms.sms_gateways("console", "http://127.0.0.1:8025") == {"console": demo_sms.CONSOLE_GATEWAY}
     sandbox_module = pytest.importorskip("sms_sandbox")
     gateways = demo_sms.sms_gateways("sandbox", "http://127.0.0.1:8025")
-    assert list(gateways) == ["signicat", "zignsec", "console"]
+    assert list(gateways) == ["signicat", "zignsec", "twilio", "console"]
+    assert "webhook_url" not in gateways["zignsec"]["OPTIONS"]  # no site URL: no receipts
+    with_receipts = demo_sms.sms_gateways("sandbox", "http://127.0.0.1:8025", "http://127.0.0.1:8000")
+    assert with_receipts["zignsec"]["OPTIONS"]["webhook_url"] == "http://127.0.0.1:8000/sms/webhooks/zignsec/zignsec/"
+    assert with_receipts["twilio"]["OPTIONS"]["status_callback"] == "http://127.0.0.1:8000/sms/webhooks/twilio/twilio/"
     signicat, zignsec = gateways["signicat"]["OPTIONS"], gateways["zignsec"]["OPTIONS"]
     assert signicat["base_url"] == "http://127.0.0.1:8025/signicat"
     assert zignsec["base_url"] == "http://127.0.0.1:8025/zignsec"
@@ -548,4 +552,31 @@ def test_demo_sandbox_gateways_deliver_through_signicat_then_fall_back_to_zignse
             ("zignsec", DEMO_NUMBER),
         ]
         code = re.search(r"\d{6}", sandbox.messages[-1]["text"]).group(0)
+        assert enter_code(client, login.device, code)["Location"] == "/"
+
+
+def test_demo_fails_over_from_a_silent_vendor(transactional_db, live_server, no_throttle):
+    """The walkthrough the banner gives: Signicat off, ZignSec silent; after the
+    deadline the demo's sweep sends the challenge through Twilio, whose code works."""
+    pytest.importorskip("django_sms_gateway.backends.zignsec", reason="needs the ZignSec backend")
+    sandbox_module = pytest.importorskip("sms_sandbox")
+    import time
+
+    from django_sms_gateway.failover import sweep
+
+    login = ensure_demo_user()
+    client = Client()
+    with sandbox_module.Sandbox(port=0) as sandbox, override_settings(
+        SMS_GATEWAYS=demo_sms.sms_gateways("sandbox", sandbox.url, live_server.url), OTP_SMS_DELIVERY_DEADLINE=0.05
+    ):
+        sandbox.set_fault("signicat", "500")
+        sandbox.set_fault("zignsec", "silent")
+        client.post("/accounts/login/", {"username": login.username, "password": login.password})
+        send_code(client, login.device)
+        assert sandbox.messages == []
+        time.sleep(0.1)
+        assert sweep() == 1
+        [message] = sandbox.messages
+        assert message["vendor"] == "twilio"
+        code = re.search(r"\d{6}", message["text"]).group(0)
         assert enter_code(client, login.device, code)["Location"] == "/"

@@ -14,8 +14,10 @@ plain-text answer that never repeats the input:
    items or raises :class:`MalformedWebhook` (400; the log shows only the
    envelope's shape, :func:`describe_envelope`);
 5. :meth:`WebhookView.record` writes each report onto the delivery records
-   of that gateway and reference (no known record:
-   :meth:`WebhookView.unknown_reference`, 404 unless a vendor overrides it);
+   of that gateway and reference: a final one (``StatusReport.delivery``)
+   settles an accepted record once, and a failed one fails its challenge
+   over (no known record: :meth:`WebhookView.unknown_reference`, 404 unless
+   a vendor overrides it);
 6. 200 ``ok`` (also for a verified body that reports nothing).
 
 Subclasses set :attr:`WebhookView.backend_class` and

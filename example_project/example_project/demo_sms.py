@@ -2,9 +2,12 @@
 
 - ``console``: the console backend; the message (code included) is printed
   in the terminal that runs the server.
-- ``sandbox``: Signicat first and ZignSec second, both pointing at the
-  loopback vendor sandbox (``manage.py demo`` starts it), then the console
-  backend as a last resort so a code is visible even with both vendors off.
+- ``sandbox``: Signicat first, ZignSec second and Twilio third, all pointing
+  at the loopback vendor sandbox (``manage.py demo`` starts it), then the
+  console backend as a last resort so a code is visible even with every
+  vendor off. ZignSec and Twilio report delivery to the site's webhooks
+  (given the site's URL), so a silent vendor fails over after
+  ``OTP_SMS_DELIVERY_DEADLINE``.
 
 Unset: ``sandbox`` when the Signicat and ZignSec backends and the sandbox are
 installed, else ``console``.
@@ -21,6 +24,7 @@ MODES = ("console", "sandbox")
 SANDBOX_MODULES = (
     "django_sms_gateway.backends.signicat",
     "django_sms_gateway.backends.zignsec",
+    "django_sms_gateway.backends.twilio",
     "sms_sandbox",
 )
 
@@ -58,15 +62,22 @@ def choose_mode(value: str | None) -> str:
     return mode
 
 
-def sms_gateways(mode: str, sandbox_url: str) -> dict[str, dict[str, Any]]:
-    """``SMS_GATEWAYS`` for ``mode``; ``sandbox_url`` is the sandbox's root URL."""
+def sms_gateways(mode: str, sandbox_url: str, site_url: str | None = None) -> dict[str, dict[str, Any]]:
+    """``SMS_GATEWAYS`` for ``mode``; ``sandbox_url`` is the sandbox's root URL,
+    ``site_url`` the site's, where ZignSec and Twilio send delivery receipts
+    (None: no receipts)."""
     if mode == "console":
         return {"console": CONSOLE_GATEWAY}
     if mode != "sandbox":
         raise ImproperlyConfigured(f"unknown demo SMS mode {mode!r}; choose one of {', '.join(MODES)}.")
     from sms_sandbox import CREDENTIALS
 
-    signicat, zignsec = CREDENTIALS["signicat"], CREDENTIALS["zignsec"]
+    signicat, zignsec, twilio = CREDENTIALS["signicat"], CREDENTIALS["zignsec"], CREDENTIALS["twilio"]
+    zignsec_receipts = twilio_receipts = {}
+    if site_url:
+        zignsec_receipts = {"webhook_url": f"{site_url}/sms/webhooks/zignsec/zignsec/",
+                            "webhook_secret": zignsec["webhook_secret"]}
+        twilio_receipts = {"status_callback": f"{site_url}/sms/webhooks/twilio/twilio/"}
     return {
         "signicat": {
             "BACKEND": "django_sms_gateway.backends.signicat.SignicatBackend",
@@ -84,6 +95,18 @@ def sms_gateways(mode: str, sandbox_url: str) -> dict[str, dict[str, Any]]:
                 "base_url": f"{sandbox_url}/zignsec",
                 "api_key": zignsec["api_key"],
                 "sender": "+4740003410",
+                **zignsec_receipts,
+            },
+            "TIMEOUT": 3,
+        },
+        "twilio": {
+            "BACKEND": "django_sms_gateway.backends.twilio.TwilioBackend",
+            "OPTIONS": {
+                "base_url": f"{sandbox_url}/twilio",
+                "account_sid": twilio["account_sid"],
+                "auth_token": twilio["auth_token"],
+                "sender": "+15005550006",
+                **twilio_receipts,
             },
             "TIMEOUT": 3,
         },

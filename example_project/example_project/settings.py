@@ -84,7 +84,12 @@ OTP_LOGIN_URL = "/sms/verify/"
 DEMO_SMS = choose_mode(os.environ.get("DEMO_SMS"))
 DEMO_SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", "8025"))
 DEMO_SANDBOX_URL = f"http://127.0.0.1:{DEMO_SANDBOX_PORT}"
-SMS_GATEWAYS = sms_gateways(DEMO_SMS, DEMO_SANDBOX_URL)
+# Where the sandbox's ZignSec and Twilio post delivery receipts: this site, as `manage.py demo` serves it.
+DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000")
+SMS_GATEWAYS = sms_gateways(DEMO_SMS, DEMO_SANDBOX_URL, DEMO_SITE_URL)
+# A vendor that accepts a code but never reports it delivered hands the challenge on after this
+# many seconds (the default is 30); `manage.py demo` sweeps for overdue sends every 2 seconds.
+OTP_SMS_DELIVERY_DEADLINE = 10
 OTP_SMS_COOLDOWN_DURATION = 30  # short, so "Resend" can be tried in the demo
 # The breaker's cool-off is four cooldowns: after a vendor fails three times in a row, the next
 # sends skip it (logged as "skipped (circuit open)") instead of trying it again at once.

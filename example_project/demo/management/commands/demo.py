@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from demo.demo_user import DEMO_NUMBER, DEMO_PASSWORD, DEMO_USERNAME, ensure_demo_user
+from django_sms_gateway.conf import settings as sms_settings
 
 DEFAULT_ADDRPORT = "127.0.0.1:8000"
 
@@ -49,10 +51,14 @@ class Command(BaseCommand):
         sandbox = None
         if settings.DEMO_SMS == "sandbox" and not options["no_sandbox"]:
             sandbox = self.start_sandbox()
+        sweeping = threading.Event()
+        if settings.DEMO_SMS == "sandbox":
+            threading.Thread(target=_sweep, args=(sweeping,), name="demo-smsfailover", daemon=True).start()
         self.stdout.write(self.banner(login, options["addrport"]))
         try:
             call_command("runserver", options["addrport"], use_reloader=False)
         finally:
+            sweeping.set()
             if sandbox is not None:
                 sandbox.stop()
 
@@ -99,6 +105,10 @@ class Command(BaseCommand):
                 "             (and in this terminal only if both vendors fail).",
                 "  Fallback:  on the inbox page press 'Switch off' next to signicat,",
                 "             ask for a new code, and watch it come through zignsec.",
+                "  Silent:    also press 'Silent' next to zignsec (it accepts the SMS and",
+                "             never delivers it), ask for a new code: after "
+                f"{sms_settings.OTP_SMS_DELIVERY_DEADLINE:g} s",
+                "             without a delivery receipt it comes through twilio.",
             ]
         else:
             lines += [
@@ -107,6 +117,22 @@ class Command(BaseCommand):
             ]
         lines += ["", "  Press Ctrl-C to stop.", rule, ""]
         return "\n".join(lines)
+
+
+def _sweep(stop: threading.Event, every: float = 2.0) -> None:
+    """``manage.py smsfailover``'s sweep every ``every`` seconds until ``stop``
+    is set: the demo's stand-in for cron or a task worker."""
+    from django.db import close_old_connections
+
+    from django_sms_gateway.failover import sweep
+
+    while not stop.wait(every):
+        try:
+            sweep()
+        except Exception as exc:  # a demo's background helper: say so and go on
+            print(f"demo: smsfailover sweep failed: {type(exc).__name__}")  # noqa: T201
+        finally:
+            close_old_connections()
 
 
 def _site_url(addrport: str) -> str:
