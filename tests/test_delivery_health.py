@@ -340,19 +340,19 @@ def test_failed_receipts_over_http_send_that_countrys_next_codes_through_the_nex
     sweden = SMSDevice.objects.create(user=user, name="se", number=SWEDEN, confirmed=True)
 
     sandbox.set_fault("twilio", "undelivered", count=10)
+    failed = DeliveryRecord.objects.filter(gateway="twilio", delivery=DeliveryRecord.Delivery.FAILED)
+    rerouted = DeliveryRecord.objects.filter(gateway="backup", outcome="sent")
     with fakes.signals_received("delivery_health_tripped") as tripped:
-        for _ in range(10):
+        for sent in range(1, 11):
             norway.generate_challenge()
-        failed = DeliveryRecord.objects.filter(gateway="twilio", delivery=DeliveryRecord.Delivery.FAILED)
-        for _ in range(200):  # the receipts come over HTTP from the sandbox's threads
-            if failed.count() == 10 and tripped:
-                break
-            threading.Event().wait(0.05)
-    assert failed.count() == 10
+            # One receipt at a time: its fail-over's record is the last thing its webhook writes.
+            wait_until(lambda sent=sent: rerouted.count() == sent)
+        assert failed.count() == 10
     assert [kwargs for _name, kwargs in tripped] == [
         {"alias": "twilio", "region": "NO", "failures": 10, "reports": 10, "cooloff": COOLOFF}
     ]
 
+    assert rerouted.count() == 10
     twilio_sent = len([m for m in sandbox.messages if m["vendor"] == "twilio"])
     norway.generate_challenge()
     latest = DeliveryRecord.objects.filter(region="NO").order_by("-id")[:2]
@@ -362,6 +362,14 @@ def test_failed_receipts_over_http_send_that_countrys_next_codes_through_the_nex
     sweden.generate_challenge()
     assert DeliveryRecord.objects.filter(region="SE").get().gateway == "twilio"
     assert len([m for m in sandbox.messages if m["vendor"] == "twilio"]) == twilio_sent + 1
+
+
+def wait_until(condition, seconds=10.0):
+    """Poll ``condition`` (the sandbox's receipts come over HTTP from its threads) until true or ``seconds`` pass."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        threading.Event().wait(0.05)
 
 
 @pytest.mark.parametrize(("cache", "debug", "health", "warned"), [
