@@ -789,8 +789,9 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     # -- checking a code ----------------------------------------------------
 
     def verify_token(self, token: Any) -> bool:
-        """True once for the code that was sent; False for anything else
-        (wrong, expired, reused, malformed, throttled).
+        """True once for a code sent for the current challenge (the first, or
+        one a fail-over sent: any one spends them all); False for anything
+        else (wrong, expired, reused, malformed, throttled).
 
         Race-free without row locks, however the instance was loaded: the row
         is read fresh, a success is a conditional UPDATE that only one request
