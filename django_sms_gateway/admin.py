@@ -1,21 +1,40 @@
 """Admin for SMS devices (masked numbers, throttle state) and delivery records
-(read-only, with per-gateway success rates)."""
+(read-only, with per-gateway success rates, and a report of delivery rate and
+median time to the delivered receipt per gateway and country)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.core.exceptions import PermissionDenied
+from django.db import connections, router
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .breaker import HealthState, health_states
 from .limits.counters import SharedCacheDown
 from .management.commands import clearsmslimits
 from .models import REBIND_REQUIRED, DeliveryRecord, SMSDevice, SMSDeviceQuerySet
@@ -204,10 +223,108 @@ def gateway_health(now: datetime | None = None) -> list[GatewayHealth]:
     ]
 
 
+#: Days the delivery report may cover (the first is the default).
+REPORT_DAYS = (7, 1, 30)
+
+
+class _Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5)``: the median, interpolated."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_distinct = False
+
+
+@dataclass(frozen=True)
+class DeliveryRate:
+    """What became of one gateway's messages to one country in the report's window."""
+
+    gateway: str
+    region: str
+    delivered: int = 0
+    failed: int = 0
+    missing: int = 0
+    pending: int = 0  # accepted, no final report yet
+    median: timedelta | None = None  # created (sent) to the delivered receipt
+
+    @property
+    def final(self) -> int:
+        return self.delivered + self.failed + self.missing
+
+    @property
+    def rate(self) -> float | None:
+        """Percentage of the final reports that said delivered."""
+        return 100.0 * self.delivered / self.final if self.final else None
+
+    @property
+    def median_seconds(self) -> float | None:
+        return None if self.median is None else self.median.total_seconds()
+
+
+def _took() -> ExpressionWrapper:
+    return ExpressionWrapper(F("delivered_at") - F("created_at"), output_field=DurationField())
+
+
+def delivery_rates(now: datetime | None = None, days: int = REPORT_DAYS[0]) -> list[DeliveryRate]:
+    """Per gateway and region, the records sent in the last ``days`` days:
+    delivered, failed, missing and pending counts and the median time from
+    the send to the delivered receipt. One aggregate query on PostgreSQL
+    (``percentile_cont``); elsewhere a second query ranks the delivered
+    records with window functions and returns only each group's middle one or two."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    records = DeliveryRecord.objects.filter(created_at__gte=since).exclude(delivery="")
+    delivered = Q(delivery=DeliveryRecord.Delivery.DELIVERED)
+    on_postgresql = connections[router.db_for_read(DeliveryRecord)].vendor == "postgresql"
+    median = {"median": _Median(_took(), filter=delivered & Q(delivered_at__isnull=False),
+                                output_field=DurationField())} if on_postgresql else {}
+    rows: Iterable[Mapping[str, Any]] = (
+        records.values("gateway", "region")
+        .annotate(
+            delivered=Count("id", filter=delivered),
+            failed=Count("id", filter=Q(delivery=DeliveryRecord.Delivery.FAILED)),
+            missing=Count("id", filter=Q(delivery=DeliveryRecord.Delivery.MISSING)),
+            pending=Count("id", filter=Q(delivery=DeliveryRecord.Delivery.ACCEPTED)),
+            **median,
+        )
+        .order_by("gateway", "region")
+    )
+    medians = {} if on_postgresql else _medians(records.filter(delivered, delivered_at__isnull=False))
+    return [
+        DeliveryRate(
+            row["gateway"], row["region"], row["delivered"], row["failed"], row["missing"], row["pending"],
+            row["median"] if on_postgresql else medians.get((row["gateway"], row["region"])),
+        )
+        for row in rows
+    ]
+
+
+def _medians(delivered: QuerySet[DeliveryRecord]) -> dict[tuple[str, str], timedelta]:
+    """(gateway, region) -> median of ``delivered``'s times to the receipt:
+    of each group of ``n`` ranked by time, the rows ranked ``p`` with
+    ``n <= 2p <= n + 2`` (the middle one, or the middle two, averaged)."""
+    groups = [F("gateway"), F("region")]
+    middle = (
+        delivered.annotate(
+            took=_took(),
+            rank=Window(RowNumber(), partition_by=groups, order_by=[F("took").asc(), F("id").asc()]),
+            size=Window(Count("id"), partition_by=groups),
+        )
+        .annotate(twice=F("rank") * 2)
+        .filter(twice__gte=F("size"), twice__lte=F("size") + 2)
+        .values_list("gateway", "region", "took")
+    )
+    found: dict[tuple[str, str], list[timedelta]] = {}
+    for gateway, region, took in middle:
+        found.setdefault((gateway, region), []).append(took)
+    return {group: sum(times, timedelta()) / len(times) for group, times in found.items()}
+
+
 @admin.register(DeliveryRecord)
 class DeliveryRecordAdmin(admin.ModelAdmin):
     """Read-only (records may be deleted); the changelist opens with each
-    gateway's success rate and last failure."""
+    gateway's success rate and last failure, and links to the delivery report
+    (:meth:`delivery_report_view`)."""
 
     list_display = ("created_at", "gateway", "outcome", "status", "reason", "segments", "charge", "elapsed_ms",
                     "number_masked")
@@ -227,3 +344,36 @@ class DeliveryRecordAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {"gateway_health": gateway_health(), **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
+
+    def get_urls(self) -> list[URLPattern]:
+        report = path("delivery-report/", self.admin_site.admin_view(self.delivery_report_view),
+                      name="django_sms_gateway_deliveryrecord_report")
+        return [report, *super().get_urls()]
+
+    def delivery_report_view(self, request: HttpRequest) -> HttpResponse:
+        """Delivery rate and median time to delivered per gateway and country
+        (``?days=`` one of :data:`REPORT_DAYS`), and the gateway/country
+        pairs that delivery health skips now."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            days = int(request.GET.get("days", REPORT_DAYS[0]))
+        except ValueError:
+            days = REPORT_DAYS[0]
+        if days not in REPORT_DAYS:
+            days = REPORT_DAYS[0]
+        rates = delivery_rates(days=days)
+        tripped: list[HealthState] = health_states((rate.gateway, rate.region) for rate in rates)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Delivery by gateway and country"),
+            "rates": rates,
+            "days": days,
+            "day_choices": REPORT_DAYS,
+            "tripped": [
+                {"state": state, "until": None if state.until is None else datetime.fromtimestamp(state.until, UTC)}
+                for state in tripped
+            ],
+        }
+        return TemplateResponse(request, "admin/django_sms_gateway/deliveryrecord/delivery_report.html", context)

@@ -34,6 +34,31 @@ gateway is tried, and a warning naming the cache alias is logged (at most
 once a minute per process).
 
 Each gateway's policy is read in :mod:`.conf` (:class:`~.conf.BreakerPolicy`).
+
+**Delivery health** (``OTP_SMS_DELIVERY_HEALTH``, :class:`~.conf.DeliveryHealthPolicy`)
+is a second breaker per gateway *and destination country*, fed by the
+vendors' receipts (:data:`~django_sms_gateway.signals.delivery_reported`)
+rather than by their HTTP answers. Each final report is counted in the
+pair's sliding window (``HEALTH_BUCKETS`` buckets of ``window / HEALTH_BUCKETS``
+seconds); when at least ``min_reports`` came and at least
+``max_failure_share`` of them were failed or missing, the pair trips: the
+gateway is skipped for that country for ``cooloff`` seconds
+(:data:`~django_sms_gateway.signals.delivery_health_tripped`, once per trip in
+the cluster), then one send for that country is its trial and the first final
+report after the trial began decides: delivered closes it (and starts a new
+window), failed or missing trips it again. A tripped pair is not skipped when
+no gateway after it in the walk could take the message (each later one is
+tripped for that country or its circuit is open): a vendor that delivers half
+its messages beats none.
+
+Keys, per gateway alias and region (``sms_gateway:health:<alias>:<region>:``):
+``trip`` (the time the cool-off ends; it lives ``cooloff + window`` seconds,
+after which a pair that had no trial starts afresh), ``trial``, and the window's
+counters ``n<bucket>`` (reports) and ``f<bucket>`` (failed or missing). Per
+alias, ``sms_gateway:health:<alias>:flag`` says that some country of the
+gateway may be tripped: the walk reads the flags in its one ``get_many``, and
+reads the flagged gateways' ``trip`` keys for the message's country (one more
+round trip) only when a flag is set.
 """
 
 from __future__ import annotations
@@ -51,7 +76,7 @@ from django.core.cache import BaseCache, caches
 
 from . import signals
 from .backends.base import BaseBackend
-from .conf import BreakerPolicy, breaker_policy, settings
+from .conf import BreakerPolicy, DeliveryHealthPolicy, breaker_policy, settings
 from .exceptions import GatewayError
 from .limits.counters import add_to
 from .signals import LogThrottle
@@ -67,6 +92,12 @@ TRIAL_MARGIN = 5.0
 #: Skip reasons, as shown in :class:`~django_sms_gateway.exceptions.Attempt`.
 OPEN = "circuit open"
 TRIAL_ELSEWHERE = "circuit open (trial in progress)"
+UNHEALTHY = "poor delivery to this country"
+UNHEALTHY_TRIAL_ELSEWHERE = "poor delivery to this country (trial in progress)"
+
+HEALTH_PREFIX = "sms_gateway:health:"
+#: Buckets of one delivery-health window: the window slides by a tenth of its length.
+HEALTH_BUCKETS = 10
 
 _now = time.time  # wall clock: the state is compared across servers
 _cache_warnings = LogThrottle()
@@ -131,6 +162,36 @@ class BreakerState:
     open_until: float | None = None  # epoch seconds
 
 
+class HealthKeys(NamedTuple):
+    trip: str
+    trial: str
+    base: str  # + "n<bucket>" / "f<bucket>": the window's counters
+
+
+@lru_cache(maxsize=256)
+def health_flag(alias: str) -> str:
+    """The key saying that some country of ``alias`` may be tripped."""
+    return f"{HEALTH_PREFIX}{quote(alias, safe='')}:flag"
+
+
+@lru_cache(maxsize=1024)
+def health_keys(alias: str, region: str) -> HealthKeys:
+    """The cache keys of ``alias``'s delivery health for ``region``."""
+    base = f"{HEALTH_PREFIX}{quote(alias, safe='')}:{quote(region, safe='')}:"
+    return HealthKeys(base + "trip", base + "trial", base)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthState:
+    """One gateway's delivery health for one country as the cache holds it now (admin)."""
+
+    alias: str
+    region: str
+    state: str  # "tripped" (cool-off), "half-open" (a trial may go or is under way), "unknown" (cache error)
+    until: float | None = None  # epoch seconds: the end of the cool-off
+    trial: bool = False  # a trial send is waiting for its receipt
+
+
 class Circuit:
     """The breakers of one walk over the gateways.
 
@@ -139,11 +200,15 @@ class Circuit:
     """
 
     def __init__(self, cache: BaseCache | None, alias: str, breakers: dict[str, _GatewayBreaker],
-                 *, bypass: bool = False, unguarded: int = 0) -> None:
+                 *, bypass: bool = False, unguarded: int = 0, aliases: Sequence[str] = (),
+                 flagged: frozenset[str] = frozenset()) -> None:
         self._cache = cache
         self._alias = alias
         self._breakers = breakers
         self._bypass = bypass
+        self._aliases = tuple(aliases)  # the walk's gateways, in order
+        self._flagged = flagged  # gateways with a delivery-health flag
+        self._trips: dict[str, dict[str, float]] = {}  # region -> alias -> end of cool-off
         # A gateway without a breaker (``unguarded``) is always tried: then the walk is never all open.
         self._trial_now = None if unguarded else self._soonest_if_all_open()
 
@@ -160,10 +225,13 @@ class Circuit:
             if gateway_policy.threshold > 0:
                 breakers[backend.alias] = _GatewayBreaker(gateway_policy)
         alias = settings.breaker_cache
-        if not breakers:
-            return cls(None, alias, {})
-        # The trial key is not read: only the half-open state needs it, and there add() decides.
+        aliases = tuple(dict.fromkeys(b.alias for b in backends))
+        # The trial keys are not read: only the half-open state needs them, and there add() decides.
         keys = [key for name in breakers for key in state_keys(name)[:2]]
+        if settings.OTP_SMS_DELIVERY_HEALTH is not None and len(aliases) > 1:
+            keys.extend(health_flag(name) for name in aliases)
+        if not keys:
+            return cls(None, alias, {})
         try:
             cache = caches[alias]
             state = cache.get_many(keys)
@@ -175,7 +243,9 @@ class Circuit:
             breaker.failures = _as_int(state.get(keys_of.failures))
             until = state.get(keys_of.open)
             breaker.open_until = None if until is None else _as_float(until)
-        return cls(cache, alias, breakers, bypass=bypass, unguarded=len({b.alias for b in backends}) - len(breakers))
+        flagged = frozenset(name for name in aliases if health_flag(name) in state)
+        return cls(cache, alias, breakers, bypass=bypass, unguarded=len(aliases) - len(breakers), aliases=aliases,
+                   flagged=flagged)
 
     def _soonest_if_all_open(self) -> str | None:
         """The alias whose cool-off ends soonest, when every gateway of this
@@ -187,9 +257,20 @@ class Circuit:
             return None
         return min(self._breakers, key=lambda name: self._breakers[name].open_until or 0.0)
 
-    def skip_reason(self, backend: BaseBackend) -> str | None:
-        """Why ``backend`` is skipped now, or None when it may be tried.
-        May claim the half-open trial for this request (one cache write)."""
+    def skip_reason(self, backend: BaseBackend, region: str | None = None) -> str | None:
+        """Why ``backend`` is skipped now for a message to ``region``, or None
+        when it may be tried. May claim a half-open trial for this request
+        (one cache write); reads the delivery health of ``region`` (one cache
+        read per walk) only when some gateway of the walk is flagged."""
+        reason = self._breaker_skip(backend)
+        if reason is not None or not region or backend.alias not in self._flagged:
+            return reason
+        breaker = self._breakers.get(backend.alias)
+        if breaker is not None and breaker.trial:  # the circuit's trial probes the vendor already
+            return None
+        return self._health_skip(backend, region)
+
+    def _breaker_skip(self, backend: BaseBackend) -> str | None:
         breaker = self._breakers.get(backend.alias)
         if breaker is None or self._cache is None or self._bypass:
             return None
@@ -214,6 +295,55 @@ class Circuit:
         else:
             logger.info("SMS gateway %r: cool-off over, this request is the circuit trial", backend.alias)
         return None
+
+    def _health_skip(self, backend: BaseBackend, region: str) -> str | None:
+        """The delivery-health verdict on ``backend`` for ``region`` (a
+        flagged gateway, its circuit not in the way)."""
+        health = settings.OTP_SMS_DELIVERY_HEALTH
+        if self._cache is None or self._bypass or health is None:
+            return None
+        trips = self._trips_of(region)
+        until = trips.get(backend.alias)
+        if until is None or not self._alternative_after(backend.alias, trips):
+            return None
+        if _now() < until:
+            return UNHEALTHY
+        try:
+            claimed = self._cache.add(health_keys(backend.alias, region).trial, _now(),
+                                      timeout=math.ceil(max(health.cooloff, backend.timeout + TRIAL_MARGIN)))
+        except Exception as exc:
+            _cache_failed(self._alias, exc)
+            return None
+        if not claimed:
+            return UNHEALTHY_TRIAL_ELSEWHERE
+        logger.info("SMS gateway %r: delivery health cool-off for %s over, this request is the trial",
+                    backend.alias, region)
+        return None
+
+    def _trips_of(self, region: str) -> dict[str, float]:
+        """alias -> end of cool-off of each flagged gateway tripped for ``region`` (read once per walk)."""
+        trips = self._trips.get(region)
+        if trips is not None:
+            return trips
+        keys = {health_keys(name, region).trip: name for name in self._flagged}
+        try:
+            state = self._cache.get_many(list(keys)) if self._cache is not None else {}
+        except Exception as exc:
+            _cache_failed(self._alias, exc)
+            state = {}
+        trips = self._trips[region] = {keys[key]: _as_float(until) for key, until in state.items() if key in keys}
+        return trips
+
+    def _alternative_after(self, alias: str, trips: dict[str, float]) -> bool:
+        """Whether a gateway after ``alias`` in this walk could take the
+        message: not tripped for its country, its circuit not open."""
+        now = _now()
+        for name in self._aliases[self._aliases.index(alias) + 1:]:
+            breaker = self._breakers.get(name)
+            if name in trips or (breaker is not None and breaker.state(now) == "open" and name != self._trial_now):
+                continue
+            return True
+        return False
 
     def record(self, backend: BaseBackend, error: GatewayError | None = None, *, cut_short: bool = False) -> None:
         """Note the outcome of one try of ``backend``: ``error`` None for an
@@ -295,6 +425,131 @@ def states(backends: Sequence[BaseBackend]) -> dict[str, BreakerState]:
     """The breaker state of each of ``backends`` (one cache round trip)."""
     circuit = Circuit.read(backends)
     return {backend.alias: circuit.state_of(backend) for backend in backends}
+
+
+def health_states(pairs: Iterable[tuple[str, str]]) -> list[HealthState]:
+    """The tripped pairs among ``pairs`` (gateway alias, region), in one
+    cache round trip; on a cache error, every pair as "unknown"."""
+    pairs = [(alias, region) for alias, region in dict.fromkeys(pairs) if alias and region]
+    if not pairs or settings.OTP_SMS_DELIVERY_HEALTH is None:
+        return []
+    keys = [key for alias, region in pairs for key in health_keys(alias, region)[:2]]
+    try:
+        state = caches[settings.breaker_cache].get_many(keys)
+    except Exception as exc:
+        _cache_failed(settings.breaker_cache, exc)
+        return [HealthState(alias, region, "unknown") for alias, region in pairs]
+    now = _now()
+    found = []
+    for alias, region in pairs:
+        keys_of = health_keys(alias, region)
+        if keys_of.trip not in state:
+            continue
+        until = _as_float(state[keys_of.trip])
+        found.append(HealthState(alias, region, "tripped" if now < until else "half-open", until,
+                                 keys_of.trial in state))
+    return found
+
+
+def _delivery_reported(sender: Any, alias: str = "", region: str = "", delivered: bool = False,
+                       **kwargs: Any) -> None:
+    """Count one final delivery report in its gateway and country's window
+    (the receiver of :data:`~django_sms_gateway.signals.delivery_reported`)."""
+    health = settings.OTP_SMS_DELIVERY_HEALTH
+    if health is None or not alias or not region:
+        return
+    cache_alias = settings.breaker_cache
+    try:
+        verdict = _count_report(caches[cache_alias], health, alias, region, bool(delivered))
+    except Exception as exc:
+        _cache_failed(cache_alias, exc)
+        return
+    if verdict is None:
+        return
+    failures, reports = verdict
+    if reports == 0:
+        logger.info("SMS gateway %r delivery health for %s restored: its trial was delivered", alias, region)
+        return
+    logger.warning(
+        "SMS gateway %r skipped for %s for %s s: %d of the last %d delivery reports failed or missing",
+        alias, region, f"{health.cooloff:g}", failures, reports,
+    )
+    signals.delivery_health_tripped.send(
+        sender=Circuit, alias=alias, region=region, failures=failures, reports=reports, cooloff=health.cooloff
+    )
+
+
+def _count_report(cache: BaseCache, health: DeliveryHealthPolicy, alias: str, region: str,
+                  delivered: bool) -> tuple[int, int] | None:
+    """Apply one report; ``(failures, reports)`` when this report tripped the
+    pair (this process alone, in the cluster), ``(0, 0)`` when its trial
+    closed it, else None."""
+    keys = health_keys(alias, region)
+    now = _now()
+    state = cache.get_many([keys.trip, keys.trial])
+    if keys.trip in state:
+        # Tripped: only the first report after the trial began counts, and decides.
+        if keys.trial not in state or now < _as_float(state[keys.trip]) or not cache.delete(keys.trial):
+            return None
+        if delivered:
+            cache.delete(keys.trip)
+            return 0, 0
+        _trip(cache, health, alias, keys, now)
+        return 1, 1
+    width = health.window / HEALTH_BUCKETS
+    bucket = int(now // width)
+    ttl = math.ceil(health.window + width) + 1
+    _count(cache, f"{keys.base}n{bucket}", ttl)
+    if not delivered:
+        _count(cache, f"{keys.base}f{bucket}", ttl)
+    counters = [f"{keys.base}{kind}{b}" for b in range(bucket - HEALTH_BUCKETS + 1, bucket + 1) for kind in "nf"]
+    counts = cache.get_many(counters)
+    reports = sum(_as_int(value) for key, value in counts.items() if key[len(keys.base)] == "n")
+    failures = sum(_as_int(value) for key, value in counts.items() if key[len(keys.base)] == "f")
+    if reports < health.min_reports or failures < math.ceil(health.max_failure_share * reports - 1e-9):
+        return None
+    if not _trip(cache, health, alias, keys, now, first=True):
+        return None  # another process tripped it
+    cache.delete_many(counters)
+    return failures, reports
+
+
+def _trip(cache: BaseCache, health: DeliveryHealthPolicy, alias: str, keys: HealthKeys, now: float,
+          *, first: bool = False) -> bool:
+    """Start a cool-off; with ``first``, only when no process started one (``add``)."""
+    until = now + health.cooloff
+    ttl = math.ceil(health.cooloff + health.window) + 1
+    if first:
+        if not cache.add(keys.trip, until, timeout=ttl):
+            return False
+    else:
+        cache.set(keys.trip, until, timeout=ttl)
+    cache.set(health_flag(alias), now, timeout=ttl)
+    return True
+
+
+def _count(cache: BaseCache, key: str, ttl: int) -> int:
+    try:
+        return add_to(cache, key, 1, ttl)
+    except ValueError:  # no count yet (or it just expired)
+        return 1 if cache.add(key, 1, timeout=ttl) else add_to(cache, key, 1, ttl)
+
+
+signals.delivery_reported.connect(_delivery_reported, dispatch_uid="django_sms_gateway.breaker.delivery_health")
+
+
+def reset_health(pairs: Iterable[tuple[str, str]]) -> None:
+    """Forget the delivery health of ``pairs`` (gateway alias, region): trip,
+    trial and the current window's counts, and the flags of those gateways."""
+    health = settings.OTP_SMS_DELIVERY_HEALTH or DeliveryHealthPolicy(900.0, 1, 1.0, 1.0)
+    bucket = int(_now() // (health.window / HEALTH_BUCKETS))
+    keys: list[str] = []
+    for alias, region in dict.fromkeys(pairs):
+        trip, trial, base = health_keys(alias, region)
+        keys += [health_flag(alias), trip, trial]
+        keys += [f"{base}{kind}{b}" for b in range(bucket - 2 * HEALTH_BUCKETS, bucket + 2) for kind in "nf"]
+    if keys:
+        caches[settings.breaker_cache].delete_many(keys)
 
 
 def reset(aliases: Iterable[str]) -> None:

@@ -68,6 +68,8 @@ E023 = "sms_gateway.E023"
 E024 = "sms_gateway.E024"
 #: ``OTP_SMS_DELIVERY_DEADLINE`` is not a number of seconds above 0 or None.
 E030 = "sms_gateway.E030"
+#: ``OTP_SMS_DELIVERY_HEALTH`` is wrong.
+E033 = "sms_gateway.E033"
 #: A Sinch ``callback_url`` or Infobip ``notify_url`` is plain HTTP to a host that is not loopback (``DEBUG = False``).
 E035 = "sms_gateway.E035"
 #: ``OTP_SMS_TEST_NUMBERS`` is wrong: a number not in E.164, or a code that is not ASCII digits of
@@ -110,6 +112,8 @@ W015 = "sms_gateway.W015"
 W016 = "sms_gateway.W016"
 #: The site is behind a proxy but the ``ip`` limit would not see clients.
 W017 = "sms_gateway.W017"
+#: Delivery health is on but the breaker cache keeps its counts in each process (``DEBUG = False``).
+W022 = "sms_gateway.W022"
 #: A Sinch or Infobip gateway's receipt URL is not a path this site serves its receipt webhook at.
 W024 = "sms_gateway.W024"
 #: No django-otp device type but text-message ones is installed: users have no unrestricted

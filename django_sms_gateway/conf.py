@@ -46,6 +46,7 @@ from .checks import (
     E020,
     E022,
     E030,
+    E033,
     E043,
     E044,
     E046,
@@ -57,6 +58,7 @@ from .checks import (
     W015,
     W016,
     W017,
+    W022,
     W032,
     W033,
     W034,
@@ -72,7 +74,7 @@ except ImportError:  # neither phonenumbers nor phonenumberslite (check E023): p
 
 __all__ = [
     "DEFAULTS", "LIMIT_NAMES", "RECEIVING_TYPES", "BreakerPolicy", "GatewaySettings", "Limit", "LimitsConfig",
-    "LockoutPolicy", "RiskCheckSettings", "settings",
+    "DeliveryHealthPolicy", "LockoutPolicy", "RiskCheckSettings", "settings",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -116,6 +118,9 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_BREAKER_THRESHOLD": 3,
     "OTP_SMS_BREAKER_COOLOFF": 30.0,
     "OTP_SMS_BREAKER_CACHE": None,
+    # Delivery health per gateway and destination country (state in the breaker cache; None: off).
+    # A site's dict is merged over these; see DeliveryHealthPolicy.
+    "OTP_SMS_DELIVERY_HEALTH": {"WINDOW": 900.0, "MIN_REPORTS": 10, "MAX_FAILURE_SHARE": 0.5, "COOLOFF": 300.0},
     # Days DeliveryRecord rows are kept; `manage.py prunesmsdeliveries` deletes older ones (None: keep all).
     "OTP_SMS_DELIVERY_RECORD_DAYS": 90,
     # Vendor webhooks: seconds a signed timestamp may differ from now, and the largest body read.
@@ -282,6 +287,18 @@ class BreakerPolicy(NamedTuple):
     (0: the breaker is off) and seconds it then stays open."""
 
     threshold: int
+    cooloff: float
+
+
+class DeliveryHealthPolicy(NamedTuple):
+    """``OTP_SMS_DELIVERY_HEALTH``: a gateway is skipped for a country when,
+    of the final delivery reports of the last ``window`` seconds for that
+    pair, at least ``min_reports`` came and at least ``max_failure_share`` of
+    them were failed or missing; then for ``cooloff`` seconds before one trial."""
+
+    window: float
+    min_reports: int
+    max_failure_share: float
     cooloff: float
 
 
@@ -681,6 +698,37 @@ def _delivery_deadline(value: Any) -> float | None:
                    "for receipts without a deadline.")
 
 
+_HEALTH_KEYS = ("WINDOW", "MIN_REPORTS", "MAX_FAILURE_SHARE", "COOLOFF")
+_HEALTH_HINT = (
+    "Write OTP_SMS_DELIVERY_HEALTH as {'WINDOW': 900, 'MIN_REPORTS': 10, 'MAX_FAILURE_SHARE': 0.5, "
+    "'COOLOFF': 300} (any of these keys; the others keep their defaults), or None to turn it off."
+)
+
+
+def delivery_health(value: Any) -> DeliveryHealthPolicy | None:
+    """``OTP_SMS_DELIVERY_HEALTH`` merged over its defaults, or None (off)."""
+    name = "OTP_SMS_DELIVERY_HEALTH"
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _error(f"{name} must be a dict or None, not {value!r}.", E033, _HEALTH_HINT, name)
+    unknown = sorted(str(key) for key in value if key not in _HEALTH_KEYS)
+    if unknown:
+        raise _error(f"{name}: unknown key {unknown[0]!r} (allowed: {', '.join(_HEALTH_KEYS)}).", E033,
+                     _HEALTH_HINT, name)
+    merged = {**DEFAULTS[name], **value}
+    share = merged["MAX_FAILURE_SHARE"]
+    if not _is_number(share) or not 0 < share <= 1:
+        raise _error(f"{name}['MAX_FAILURE_SHARE'] must be a number above 0 and at most 1, not {share!r}.", E033,
+                     _HEALTH_HINT, name)
+    return DeliveryHealthPolicy(
+        seconds(f"{name}['WINDOW']", merged["WINDOW"], check_id=E033, hint=_HEALTH_HINT),
+        whole_number(f"{name}['MIN_REPORTS']", merged["MIN_REPORTS"], minimum=1, check_id=E033, hint=_HEALTH_HINT),
+        float(share),
+        seconds(f"{name}['COOLOFF']", merged["COOLOFF"], check_id=E033, hint=_HEALTH_HINT),
+    )
+
+
 def _cache_alias(name: str, check_id: str, *, optional: bool) -> Callable[[Any], str | None]:
     def read(value: Any) -> str | None:
         if value is None and optional:
@@ -867,6 +915,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_GATEWAY_TIMEOUT": lambda v: seconds("OTP_SMS_GATEWAY_TIMEOUT", v),
     "OTP_SMS_CHALLENGE_BUDGET": lambda v: seconds("OTP_SMS_CHALLENGE_BUDGET", v),
     "OTP_SMS_BREAKER_CACHE": _cache_alias("OTP_SMS_BREAKER_CACHE", E014, optional=True),
+    "OTP_SMS_DELIVERY_HEALTH": delivery_health,
     "OTP_SMS_DELIVERY_RECORD_DAYS": _record_days,
     "OTP_SMS_WEBHOOK_TOLERANCE": lambda v: seconds("OTP_SMS_WEBHOOK_TOLERANCE", v),
     "OTP_SMS_WEBHOOK_MAX_BYTES": lambda v: whole_number("OTP_SMS_WEBHOOK_MAX_BYTES", v, minimum=1),
@@ -1049,7 +1098,32 @@ def cache_problems() -> list[Problem]:
         uses.setdefault(alias, []).append("sending limits")
     uses.setdefault(settings.breaker_cache, []).append("circuit breaker state")
     problems.extend(unbounded_cache_problems({name: " and ".join(held) for name, held in uses.items()}))
+    problems.extend(delivery_health_cache_problems())
     return problems
+
+
+def delivery_health_cache_problems() -> list[Problem]:
+    """``W022``: delivery health is on, ``DEBUG`` is False, and the breaker
+    cache keeps its counts in each process: a receipt is counted by the
+    process its webhook reached, so no process may see enough to trip."""
+    try:
+        if settings.OTP_SMS_DELIVERY_HEALTH is None or django.conf.settings.DEBUG:
+            return []
+    except ConfigurationError:
+        return []  # E033, reported by check_codes
+    alias = settings.breaker_cache
+    backend = str(((django.conf.settings.CACHES or {}).get(alias) or {}).get("BACKEND", ""))
+    if backend not in UNSHARED_CACHES:
+        return []
+    return [ConfigurationWarning(
+        f"Delivery health (OTP_SMS_DELIVERY_HEALTH) counts receipts in cache {alias!r} "
+        f"({backend.rsplit('.', 1)[-1]}), which each process keeps apart: a receipt is counted only by the "
+        "process its webhook reached, so a gateway that fails a country may never be skipped.",
+        check_id=W022,
+        hint="Point OTP_SMS_BREAKER_CACHE (or OTP_SMS_LIMITS_CACHE) at a shared cache such as Redis or "
+        "Memcached, or set OTP_SMS_DELIVERY_HEALTH = None.",
+        obj="OTP_SMS_DELIVERY_HEALTH",
+    )]
 
 
 def unbounded_cache_problems(uses: dict[str, str]) -> list[Problem]:

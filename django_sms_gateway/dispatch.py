@@ -222,7 +222,7 @@ def send_message(
         if remaining <= 0.05:
             attempts.append(Attempt(backend.alias, "skipped", "time budget spent"))
             continue
-        skipped = circuit.skip_reason(backend)
+        skipped = circuit.skip_reason(backend, region)
         if skipped is not None:
             attempts.append(Attempt(backend.alias, "skipped", skipped))
             logger.info("SMS gateway %r skipped for %s (%s)", backend.alias, masked, skipped)

@@ -110,6 +110,12 @@ risk_check_refused = RobustSignal()
 #: ``(check, number, reason, fail_closed)``: a risk check's lookup could not answer (down,
 #: hung, refused our credentials); with ``fail_closed`` the send was refused, else it went on.
 risk_check_unavailable = RobustSignal()
+#: ``(alias, region, failures, reports, cooloff)``: of the last ``reports`` final
+#: delivery reports of gateway ``alias`` for ``region``, ``failures`` were failed
+#: or missing, so it is skipped for that country for ``cooloff`` seconds (then one
+#: trial); sent once per trip in the whole cluster (``failures = reports = 1``
+#: when a trial failed).
+delivery_health_tripped = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).

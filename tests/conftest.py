@@ -56,20 +56,27 @@ def _forget_fake_calls():
 
 @pytest.fixture(autouse=True)
 def _forget_breaker_state(monkeypatch):
-    """Close every circuit a test touched, so failures never carry over to the
-    next test (only those keys: with Redis, cache.clear() would flush the
-    whole database other runs share)."""
+    """Close every circuit and forget the delivery health a test touched, so
+    failures never carry over to the next test (only those keys: with Redis,
+    cache.clear() would flush the whole database other runs share)."""
     touched: set[str] = set()
-    keys_of = breaker.state_keys
+    pairs: set[tuple[str, str]] = set()
+    keys_of, health_keys_of = breaker.state_keys, breaker.health_keys
 
     def recording(alias):
         touched.add(alias)
         return keys_of(alias)
 
+    def recording_health(alias, region):
+        pairs.add((alias, region))
+        return health_keys_of(alias, region)
+
     monkeypatch.setattr(breaker, "state_keys", recording)
+    monkeypatch.setattr(breaker, "health_keys", recording_health)
     yield
     try:
         breaker.reset(touched)
+        breaker.reset_health(pairs)
     except Exception:  # noqa: S110  (a test that broke the cache on purpose)
         pass
 

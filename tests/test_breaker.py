@@ -279,7 +279,7 @@ def count_cache_calls(monkeypatch):
     return used
 
 
-@override_settings(OTP_SMS_BREAKER_THRESHOLD=0)
+@override_settings(OTP_SMS_BREAKER_THRESHOLD=0, OTP_SMS_DELIVERY_HEALTH=None)
 def test_threshold_zero_turns_it_off_without_touching_the_cache(monkeypatch, sms_outbox):
     used = count_cache_calls(monkeypatch)
     with gateways(a={"BACKEND": FAIL}, b={"BACKEND": LOCMEM}):
