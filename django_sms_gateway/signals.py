@@ -94,6 +94,12 @@ code_refused = RobustSignal()
 breaker_opened = RobustSignal()
 #: ``(alias)``: the trial after a cool-off succeeded; the gateway is used again.
 breaker_closed = RobustSignal()
+#: ``(range, state, sends, verified, baseline, refused)``: the fraud guard throttles or blocks the number
+#: range ``range`` (``"+47 9876"``: calling code and leading national digits, never a whole number);
+#: ``state`` is ``"throttled"`` or ``"blocked"``, ``sends`` and ``verified`` the range's judged sends
+#: and entered codes in the window, ``baseline`` the rest of the site's conversion (0 to 1), and
+#: ``refused`` whether this send was refused (False in monitor mode and for a throttled range's trickle).
+fraud_guard_tripped = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).
