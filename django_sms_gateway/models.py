@@ -769,7 +769,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     def _succeeded(self, now: datetime, *, alias: str | None) -> None:
         for name, value in _spent(now).items():
             setattr(self, name, value)
-        limits.note_verified(self.number)
+        limits.note_verified(self.number, owner=bool(self.confirmed) and self.user_id is not None)
         signals.code_verified.send(sender=type(self), alias=alias, number=self.masked_number, device=self)
 
     def _count_failure(self, now: datetime, failures: int) -> None:

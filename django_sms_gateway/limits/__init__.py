@@ -236,7 +236,9 @@ def check_send(
     sender = sender if sender is not None else check_send
     region = _check_number(cfg, number, sender)
     guard = cfg.guard
-    ranges = ranges_of(number, guard.depths) if guard is not None else ()
+    # A confirmed owner's logins are never refused by the guard, nor counted in it: it judges the sends it may refuse.
+    owner = confirmed and user_id is not None
+    ranges = ranges_of(number, guard.depths) if guard is not None and not owner else ()
     if not cfg.limits and not ranges:
         return Reservation()
     now = time.time()
@@ -259,9 +261,8 @@ def check_send(
             Reservation(held, cfg.cache_alias).release()
             raise _refused_by(hit, number, sender)
         if guard is not None and guarded:
-            owner = confirmed and user_id is not None
-            verdict = _judge(guard, ranges, tally.buckets[len(group):], tally.peeked, owner)
-            if verdict is not None and _tripped(cfg, guard, verdict, tally, sender):
+            verdict = _judge(guard, ranges, tally.buckets[len(group):], tally.peeked)
+            if verdict.state != "watching" and _tripped(cfg, guard, verdict, tally, sender):
                 Reservation(held, cfg.cache_alias).release()
                 raise FraudGuardRefused(verdict.range)
     return Reservation(held, cfg.cache_alias)
@@ -428,44 +429,42 @@ def evidence(sends: int, verified: int, expected: float) -> float:
 
 
 def _judge(
-    guard: FraudGuard, ranges: Sequence[str], buckets: Sequence[Sequence[int]], peeked: Sequence[int], owner: bool,
-) -> Verdict | None:
-    """The verdict for one send (None: every range it is in is watched and
-    nothing was decided), from the buckets of the site and of each range
-    (shallowest first) and the peeked decision keys."""
+    guard: FraudGuard, ranges: Sequence[str], buckets: Sequence[Sequence[int]], peeked: Sequence[int]
+) -> Verdict:
+    """The verdict for one send from the buckets of the site and of each
+    range it is in (shallowest first) and the peeked decision keys.
+
+    The deepest range with at least ``MIN_SENDS`` judged sends decides
+    (thinner ones are merged into the range above them): it is throttled
+    when so few of its codes were entered that an honest range converting at
+    ``RATIO`` times the rest of the site's rate would show that fewer than
+    once in ``THROTTLE_ODDS``, and blocked at ``BLOCK_ODDS``. A throttled
+    range still gets ``TRICKLE`` sends per two buckets, whose codes (if
+    entered) let it recover. An operator's decision on the deepest range
+    that has one overrides the guard."""
     decisions = peeked[1:] if peeked and peeked[0] else _load_decisions(ranges)
     site_sends, site_verified = _settled(buckets[0])
-    worst: Verdict | None = None
-    for depth, found in enumerate(ranges):
+    verdict = Verdict(ranges[-1], "watching", 0, 0, 0.0, False)
+    for depth in reversed(range(len(ranges))):
         sends, verified = _settled(buckets[1 + depth])
         rest_sends, rest_verified = max(site_sends - sends, 0), max(site_verified - verified, 0)
         baseline = min((rest_verified + PRIOR_SENDS * PRIOR_CONVERSION) / (rest_sends + PRIOR_SENDS), 1.0)
-        state = "watching"
-        if sends >= guard.min_sends and baseline >= LOWEST_BASELINE:
+        verdict = Verdict(ranges[depth], "watching", sends, verified, baseline, False)
+        if sends < guard.min_sends:
+            continue
+        if baseline >= LOWEST_BASELINE:
             seen = evidence(sends, verified, guard.ratio * baseline)
-            state = "blocked" if seen >= guard.block_at else "throttled" if seen >= guard.throttle_at else state
-        if state == "throttled" and _recent_sends(buckets[1 + depth]) <= guard.trickle:
-            refused = False
-        else:
-            refused = state != "watching"
-        verdict = Verdict(found, state, sends, verified, baseline, refused)
-        if worst is None or _STATES.index(state) >= _STATES.index(worst.state):
-            worst = verdict
-    decided = next((decision for decision in reversed(decisions) if decision), 0)
-    if decided == RELEASED or owner:
-        return None if worst is None or worst.state == "watching" else _replace(worst, refused=False)
-    if decided == BLOCKED:
-        at = max(index for index, decision in enumerate(decisions) if decision)
-        sends, verified = _settled(buckets[1 + at])
-        return Verdict(ranges[at], "blocked", sends, verified, worst.baseline if worst else 0.0, True)
-    return None if worst is None or worst.state == "watching" else worst
-
-
-_STATES = ("watching", "throttled", "blocked")
-
-
-def _replace(verdict: Verdict, *, refused: bool) -> Verdict:
-    return Verdict(verdict.range, verdict.state, verdict.sends, verdict.verified, verdict.baseline, refused)
+            state = "blocked" if seen >= guard.block_at else "throttled" if seen >= guard.throttle_at else "watching"
+            trickle = state == "throttled" and _recent_sends(buckets[1 + depth]) <= guard.trickle
+            verdict = Verdict(ranges[depth], state, sends, verified, baseline, state != "watching" and not trickle)
+        break
+    decided = max((index for index, decision in enumerate(decisions) if decision), default=None)
+    if decided is None:
+        return verdict
+    if decisions[decided] == RELEASED:
+        return Verdict(verdict.range, verdict.state, verdict.sends, verdict.verified, verdict.baseline, False)
+    sends, verified = _settled(buckets[1 + decided])
+    return Verdict(ranges[decided], "blocked", sends, verified, verdict.baseline, True)
 
 
 def _tripped(cfg: LimitsConfig, guard: FraudGuard, verdict: Verdict, tally: counters.Tally, sender: Any) -> bool:
@@ -561,12 +560,14 @@ def decide_range(range: str, decision: str) -> None:
     counters.local_cache().delete(_decision_key(cfg, range))
 
 
-def note_verified(number: str) -> None:
+def note_verified(number: str, *, owner: bool = False) -> None:
     """Count one entered code for ``number`` (E.164): the conversion of each
     range it is in and of the site. Called after a successful ``verify_token``;
-    never raises (a cache that is down counts in this process, as sends do)."""
+    ``owner``: the device is confirmed and has a user, so its send was not
+    counted either (see :func:`check_send`). Never raises (a cache that is
+    down counts in this process, as sends do)."""
     cfg = settings.limits
-    if cfg.guard is None:
+    if cfg.guard is None or owner:
         return
     ranges = ranges_of(number, cfg.guard.depths)
     if not ranges:
@@ -607,7 +608,7 @@ def range_figures(ranges: Sequence[str]) -> list[RangeFigures]:
     found: list[RangeFigures] = []
     for index, name in enumerate(ranges):
         buckets = tally.buckets[1 + index]
-        verdict = _judge(guard, [name], [site, buckets], [1, 0], False) if guard is not None else None
+        verdict = _judge(guard, [name], [site, buckets], [1, 0]) if guard is not None else None
         sends, verified = _settled(buckets)
         rest_sends, rest_verified = max(_settled(site)[0] - sends, 0), max(_settled(site)[1] - verified, 0)
         baseline = min((rest_verified + PRIOR_SENDS * PRIOR_CONVERSION) / (rest_sends + PRIOR_SENDS), 1.0)
