@@ -98,7 +98,8 @@ breaker_closed = RobustSignal()
 #: range ``range`` (``"+47 9876"``: calling code and leading national digits, never a whole number);
 #: ``state`` is ``"throttled"`` or ``"blocked"``, ``sends`` and ``verified`` the range's judged sends
 #: and entered codes in the window, ``baseline`` the rest of the site's conversion (0 to 1), and
-#: ``refused`` whether this send was refused (False in monitor mode and for a throttled range's trickle).
+#: ``refused`` whether this send was refused (False in monitor mode). Sent for each send the guard refuses
+#: (or would refuse, in monitor mode).
 fraud_guard_tripped = RobustSignal()
 
 

@@ -519,24 +519,29 @@ def _save_range(range: str, *, state: str) -> None:
 
 def _load_decisions(ranges: Sequence[str]) -> list[int]:
     """The operators' decisions, read from the database into the cache after
-    the cache lost them (a flush, a new server); the decisions of ``ranges``."""
+    the cache lost them (a flush, a new server; also into this process's own
+    counts, read while the shared cache is down); the decisions of ``ranges``."""
     global _decisions_retry_at
     if time.monotonic() < _decisions_retry_at:
         return [0] * len(ranges)
     cfg = settings.limits
     try:
-        from django.core.cache import caches
-
         decided = dict(_range_model().objects.exclude(decision="").values_list("range", "decision"))
-        cache = caches[cfg.cache_alias]
-        cache.set_many({_decision_key(cfg, found): DECISIONS[decision] for found, decision in decided.items()}, None)
-        cache.set(_DECISIONS_LOADED, 1, None)
-    except Exception as exc:  # no table yet, a database or cache error: try again in a minute
+    except Exception as exc:  # no table yet, a database error: try again in a minute
+        _decisions_retry_at = time.monotonic() + DECISIONS_RETRY
         held_back = _guard_warnings.allow("decisions")
         if held_back is not None:
             logger.warning("SMS fraud guard: could not load the operators' range decisions (%s)", type(exc).__name__)
-        _decisions_retry_at = time.monotonic() + DECISIONS_RETRY
         return [0] * len(ranges)
+    kept = {_decision_key(cfg, found): DECISIONS[decision] for found, decision in decided.items()}
+    kept[_DECISIONS_LOADED] = 1
+    from django.core.cache import caches
+
+    for cache in (counters.local_cache(), caches[cfg.cache_alias]):
+        try:
+            cache.set_many(kept, None)
+        except Exception:  # the shared cache is down: this process's copy serves meanwhile
+            _decisions_retry_at = time.monotonic() + DECISIONS_RETRY
     return [DECISIONS.get(decided.get(found, ""), 0) for found in ranges]
 
 
