@@ -267,7 +267,7 @@ class NumberRangeAdmin(admin.ModelAdmin):
             if found.decision:
                 return str(NumberRange.Decision(found.decision).label)
             entry = figure(found)
-            return _STATE_LABELS.get(entry.state, entry.state) if entry is not None else "-"
+            return str(_STATE_LABELS.get(entry.state, entry.state)) if entry is not None else "-"
 
         @admin.display(description=_("codes sent"))
         def sends(found: NumberRange) -> str:

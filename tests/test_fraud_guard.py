@@ -6,7 +6,12 @@ only the guard on unless a test says otherwise.
 """
 
 import logging
+import os
 import random
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import phonenumbers
 import pytest
@@ -340,3 +345,55 @@ def test_the_refusal_is_translated():
         assert str(FraudGuardRefused("+44 7911")).startswith("Tekstmeldinger til dette telefonnummeret kan ikke")
     with translation.override("sv"):
         assert str(FraudGuardRefused("+44 7911")).startswith("Sms till det här telefonnumret kan inte skickas")
+
+
+# -- across processes (Redis) ---------------------------------------------------------------------------
+
+SECOND_PROCESS = """
+import random, sys
+from datetime import UTC, datetime
+import django
+django.setup()
+from django.test import override_settings
+from freezegun import freeze_time
+from django_sms_gateway import limits
+from django_sms_gateway.exceptions import FraudGuardRefused
+from tests.test_fraud_guard import ATTACKED, mobile
+start = float(sys.argv[1])
+rng = random.Random(5)
+refused = 0
+fixed_off = dict.fromkeys(("number", "prefix", "user", "ip", "global"))
+with override_settings(OTP_SMS_LIMITS=fixed_off, OTP_SMS_FRAUD_GUARD={"MODE": "enforce"}), \\
+        freeze_time(datetime.fromtimestamp(start, UTC)) as clock:
+    for second in range(0, 1800, 2):  # half an hour: honest sends (90 % entered), then an attack too
+        number = mobile("+44 7", rng)
+        limits.check_send(number)
+        if rng.random() < 0.9:
+            limits.note_verified(number)
+        if second >= 600:
+            try:
+                limits.check_send(mobile(ATTACKED, rng))
+            except FraudGuardRefused:
+                refused += 1
+        clock.tick(2)
+print("refused", refused)
+"""
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="set REDIS_URL=redis://127.0.0.1:6379/0 to run")
+def test_the_guard_is_shared_between_processes_on_redis():
+    start = 1_900_000_000.0 + random.randrange(10**6) * 3600  # an hour of its own in the shared cache
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    done = subprocess.run([sys.executable, "-c", SECOND_PROCESS, str(start)], cwd=Path(__file__).parent.parent,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    refused = int(done.stdout.split()[-1])
+    assert refused > 400  # of 600 attack sends in that process, the first ones let through until judged
+    fixed_off = dict.fromkeys(("number", "prefix", "user", "ip", "global"))
+    with override_settings(OTP_SMS_LIMITS=fixed_off, OTP_SMS_FRAUD_GUARD=ENFORCE), \
+            freeze_time(datetime.fromtimestamp(start + 1800, UTC)):
+        assert caches["default"].__class__.__name__ == "RedisCache"
+        with pytest.raises(FraudGuardRefused):  # this process sees what the other counted
+            limits.check_send(mobile(ATTACKED, random.Random(9)))
+        limits.check_send(mobile("+44 78", random.Random(9)))
