@@ -336,7 +336,8 @@ def test_wrong_settings_are_e040(value):
 
 def test_defaults_and_merging():
     guard = fraud_guard({"MODE": "monitor", "MIN_SENDS": 40})
-    assert (guard.enforce, guard.window, guard.depths, guard.min_sends, guard.trickle) == (False, 3600, (4, 5, 6), 40, 3)
+    found = (guard.enforce, guard.window, guard.depths, guard.min_sends, guard.trickle)
+    assert found == (False, 3600, (4, 5, 6), 40, 3)
     assert fraud_guard({"MODE": "off"}) is None and fraud_guard(None) is None
 
 
