@@ -398,3 +398,36 @@ def test_the_guard_is_shared_between_processes_on_redis():
         with pytest.raises(FraudGuardRefused):  # this process sees what the other counted
             limits.check_send(mobile(ATTACKED, random.Random(9)))
         limits.check_send(mobile("+44 78", random.Random(9)))
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="set REDIS_URL=redis://127.0.0.1:6379/0 to run")
+def test_the_guard_rides_in_the_round_trip_of_the_shared_budgets_and_its_counters_expire():
+    cache = caches["default"]
+    client = cache._cache.get_client(write=True)
+    executed = []
+    pipeline_class = type(client.pipeline())
+    original = pipeline_class.execute
+
+    def counting_execute(self, *args, **kwargs):
+        executed.append(len(self.command_stack))
+        return original(self, *args, **kwargs)
+
+    number = mobile("+44 78", random.Random())
+    values = {"number": (5, 3600), "prefix": None, "ip": None, "user": (5, 3600), "global": None}
+    with override_settings(OTP_SMS_LIMITS=values, OTP_SMS_FRAUD_GUARD=ENFORCE):
+        limits.check_send(number, user_id="someone")  # loads the operators' decisions once
+        pipeline_class.execute = counting_execute
+        try:
+            limits.check_send(number, user_id="someone")
+            limits.note_verified(number)
+            limits.check_send(number, user_id="owner", confirmed=True)
+        finally:
+            pipeline_class.execute = original
+    # user; then number with the site's and 3 ranges' counters (INCRBY, EXPIRE, MGET each) and one
+    # MGET of the decisions; an entered code (INCRBY, EXPIRE per counter); an owner's login: no guard.
+    assert executed == [3, 3 + 4 * 3 + 1, 4 * 2, 3, 3]
+    counted = list(client.scan_iter(match=cache.make_and_validate_key(f"{limits.KEY_PREFIX}:fraud:*")))
+    assert counted and all(client.ttl(key) > 0 for key in counted)
+    kept = list(client.scan_iter(match=cache.make_and_validate_key(f"{limits.DECISIONS_PREFIX}:*")))
+    assert kept and all(client.ttl(key) == -1 for key in kept)  # the operators' decisions stay

@@ -19,6 +19,15 @@ device (its user proved they receive texts at the number) is counted in
 (enrolment, another account that typed the number) shares one ``number``
 budget and the ``prefix`` budget, which the owner's logins never need.
 
+The fraud guard (``OTP_SMS_FRAUD_GUARD``, :func:`note_verified`) counts, in
+the same round trip as the shared budgets, each send and each entered code
+per number range (calling code and leading national digits) and for the
+site, and throttles, then blocks, the ranges whose codes are sent but rarely
+entered against the rest of the site's conversion (SMS pumping). Confirmed
+owners are neither counted nor refused by it. Operators' decisions
+(:func:`decide_range`, the ``NumberRange`` model) are kept in the cache and
+read by every send.
+
 Each counter is a sliding window (:mod:`django_sms_gateway.limits.counters`): at most
 ``sends`` in any ``seconds``, with no boundary to burst across. A refused
 send counts against nothing, and :meth:`Reservation.release` gives a send's
@@ -334,7 +343,9 @@ UNSETTLED = 2
 #: What operators decided for a range (kept in the cache as these whole numbers).
 RELEASED, BLOCKED = 1, 2
 DECISIONS = {"released": RELEASED, "blocked": BLOCKED}
-_DECISIONS_LOADED = f"{KEY_PREFIX}:fraud:decisions-loaded"
+#: Where the operators' decisions are kept in the limits cache (without expiry: they are no counters).
+DECISIONS_PREFIX = "sms_gateway:fraud-decision"
+_DECISIONS_LOADED = f"{DECISIONS_PREFIX}:loaded"
 #: Seconds before decisions are read from the database again after that failed.
 DECISIONS_RETRY = 60
 
@@ -384,7 +395,7 @@ def _range_counter(cfg: LimitsConfig, subject: str, window: int) -> counters.Cou
 
 
 def _decision_key(cfg: LimitsConfig, range: str) -> str:
-    return f"{KEY_PREFIX}:fraud:decision:{_digest(cfg, 'fraud-decision', range)}"
+    return f"{DECISIONS_PREFIX}:{_digest(cfg, 'fraud-decision', range)}"
 
 
 def _guard_counters(
