@@ -96,6 +96,8 @@ class Clock:
 class Run:
     sent: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
+    #: Of ``refused``, those the fraud guard refused (the rest: the ``number`` limit).
+    by_guard: Counter[str] = field(default_factory=Counter)
     attack_after_60: list[bool] = field(default_factory=list)
     signals: int = 0
     states: Counter[str] = field(default_factory=Counter)
@@ -189,8 +191,9 @@ def replay(mode: str, args: argparse.Namespace) -> Run:
                     continue
                 try:
                     limits.check_send(number, user_id=user or f"acct-{next(order)}", confirmed=kind == "owner")
-                except SendLimitExceeded:
+                except SendLimitExceeded as refused:
                     run.refused[kind] += 1
+                    run.by_guard[kind] += refused.limit == "fraud_guard"
                     allowed = False
                 else:
                     run.sent[kind] += 1
@@ -218,8 +221,8 @@ def report(mode: str, run: Run, price: float) -> list[str]:
     lines = [
         f"mode {mode}",
         f"  attack sends refused:           {run.refused['attack']} of {attack_total} "
-        f"({100 * run.share('attack'):.1f} %); after the first 60: {sum(after)} of {len(after)} "
-        f"({100 * sum(after) / max(len(after), 1):.1f} %)",
+        f"({100 * run.share('attack'):.1f} %; by the guard {run.by_guard['attack']}); after the first 60: "
+        f"{sum(after)} of {len(after)} ({100 * sum(after) / max(len(after), 1):.1f} %)",
         f"  honest sends refused (other ranges): {honest_refused} of {honest_sent} "
         f"({100 * honest_refused / max(honest_sent, 1):.2f} %): thin ranges {run.refused['honest']}, "
         f"busy range {run.refused['busy']} of {run.sent['busy'] + run.refused['busy']}, "
@@ -244,8 +247,8 @@ def misses(enforced: Run, monitored: Run) -> list[str]:
         found.append("more than 1 % of honest sends to other ranges were refused")
     if enforced.refused["owner"] or monitored.refused["owner"]:
         found.append("a confirmed owner in the attacked range was refused")
-    if sum(monitored.refused.values()):
-        found.append("monitor mode refused a send")
+    if sum(monitored.by_guard.values()):
+        found.append("the guard refused a send in monitor mode")
     if not monitored.signals:
         found.append("monitor mode sent no fraud_guard_tripped signal")
     return found
