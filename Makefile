@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: demo test bench bench-peers soak lint docs matrix messages clean venv
+.PHONY: demo test bench bench-peers soak pumping lint docs matrix messages clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ $(SOAK_STAMP): pyproject.toml sandbox/pyproject.toml | $(BIN)/python
 
 soak: $(SOAK_STAMP)
 	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
+
+# An SMS pumping attack against the fraud guard on a simulated clock (Redis when REDIS_URL is set).
+PUMPING_ARGS ?=
+pumping: $(STAMP)
+	$(BIN)/python -m benchmarks.pumping $(PUMPING_ARGS)
 
 demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py demo

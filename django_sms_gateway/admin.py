@@ -34,10 +34,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import limits
 from .breaker import HealthState, health_states
 from .limits.counters import SharedCacheDown
 from .management.commands import clearsmslimits
-from .models import REBIND_REQUIRED, DeliveryRecord, SMSDevice, SMSDeviceQuerySet
+from .models import REBIND_REQUIRED, DeliveryRecord, NumberRange, SMSDevice, SMSDeviceQuerySet
 
 
 @admin.register(SMSDevice)
@@ -377,3 +378,112 @@ class DeliveryRecordAdmin(admin.ModelAdmin):
             ],
         }
         return TemplateResponse(request, "admin/django_sms_gateway/deliveryrecord/delivery_report.html", context)
+
+# -- the fraud guard's number ranges ------------------------------------------------------------------
+
+
+@admin.register(NumberRange)
+class NumberRangeAdmin(admin.ModelAdmin):
+    """The ranges the fraud guard throttled or blocked, and those an operator
+    decided on, with their figures in the window from the limits cache.
+    Release or block a range with the actions, or add one by hand."""
+
+    list_display_base = ("range", "decision", "last_state", "last_tripped_at")
+    list_filter = ("decision", "last_state")
+    search_fields = ("range",)
+    fields = ("range", "decision", "last_state", "last_tripped_at", "decided_at")
+    readonly_fields = ("last_state", "last_tripped_at", "decided_at")
+    actions = ("release_ranges", "block_ranges", "automatic_ranges")
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        """The columns, with figures read from the cache once per page (not once per cell)."""
+        figures: dict[str, limits.RangeFigures] | None = None
+
+        def figure(found: NumberRange) -> limits.RangeFigures | None:
+            nonlocal figures
+            if figures is None:
+                ranges = list(self.get_queryset(request).values_list("range", flat=True)[:500])
+                try:
+                    figures = {entry.range: entry for entry in limits.range_figures(ranges)}
+                except SharedCacheDown:
+                    figures = {}
+            return figures.get(found.range)
+
+        @admin.display(description=_("state"))
+        def state(found: NumberRange) -> str:
+            if found.decision:
+                return str(NumberRange.Decision(found.decision).label)
+            entry = figure(found)
+            return str(_STATE_LABELS.get(entry.state, entry.state)) if entry is not None else "-"
+
+        @admin.display(description=_("codes sent"))
+        def sends(found: NumberRange) -> str:
+            entry = figure(found)
+            return f"{entry.sends} (+{entry.recent})" if entry is not None else "-"
+
+        @admin.display(description=_("codes entered"))
+        def verified(found: NumberRange) -> str:
+            entry = figure(found)
+            if entry is None or entry.conversion is None:
+                return "-"
+            return f"{entry.verified} ({100 * entry.conversion:.0f} %; site {100 * entry.baseline:.0f} %)"
+
+        return ("range", state, sends, verified, "decision", "last_tripped_at")
+
+    def save_model(self, request: HttpRequest, obj: NumberRange, form: Any, change: bool) -> None:
+        if "decision" in form.changed_data or not change:
+            obj.decided_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        self._mirror(request, [obj.range], obj.decision)
+
+    def delete_model(self, request: HttpRequest, obj: NumberRange) -> None:
+        super().delete_model(request, obj)
+        self._mirror(request, [obj.range], "")
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        ranges = list(queryset.values_list("range", flat=True))
+        super().delete_queryset(request, queryset)
+        self._mirror(request, ranges, "")
+
+    def _decide(self, request: HttpRequest, queryset: Any, decision: str) -> None:
+        ranges = list(queryset.values_list("range", flat=True))
+        queryset.update(decision=decision, decided_at=timezone.now())
+        if self._mirror(request, ranges, decision):
+            self.message_user(
+                request,
+                ngettext("%(count)d number range was updated.", "%(count)d number ranges were updated.",
+                         len(ranges)) % {"count": len(ranges)},
+                messages.SUCCESS,
+            )
+
+    def _mirror(self, request: HttpRequest, ranges: list[str], decision: str) -> bool:
+        """Copy the decision into the limits cache, which every send reads."""
+        try:
+            for found in ranges:
+                limits.decide_range(found, decision)
+        except SharedCacheDown:
+            self.message_user(
+                request,
+                _("The decision was saved, but the sending limits cache could not be reached, so sends do not "
+                  "follow it yet. Try again."),
+                messages.ERROR,
+            )
+            return False
+        return True
+
+    @admin.action(description=_("Release the selected number ranges (the fraud guard never refuses them)"),
+                  permissions=["change"])
+    def release_ranges(self, request: HttpRequest, queryset: Any) -> None:
+        self._decide(request, queryset, NumberRange.Decision.RELEASED)
+
+    @admin.action(description=_("Block the selected number ranges (no codes but to confirmed owners)"),
+                  permissions=["change"])
+    def block_ranges(self, request: HttpRequest, queryset: Any) -> None:
+        self._decide(request, queryset, NumberRange.Decision.BLOCKED)
+
+    @admin.action(description=_("Let the fraud guard decide for the selected number ranges"), permissions=["change"])
+    def automatic_ranges(self, request: HttpRequest, queryset: Any) -> None:
+        self._decide(request, queryset, NumberRange.Decision.AUTOMATIC)
+
+
+_STATE_LABELS = {"watching": _("watching"), "throttled": _("throttled"), "blocked": _("blocked")}

@@ -84,6 +84,8 @@ E046 = "sms_gateway.E046"
 E047 = "sms_gateway.E047"
 #: A risk check's ``OPTIONS`` are wrong.
 E048 = "sms_gateway.E048"
+#: ``OTP_SMS_FRAUD_GUARD`` is wrong.
+E040 = "sms_gateway.E040"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.
@@ -253,7 +255,7 @@ def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.security)
 def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The limit, client-IP and allowlist settings, a proxy the ``ip`` limit
+    """The limit, client-IP, allowlist and fraud guard settings, a proxy the ``ip`` limit
     cannot see past, and the middleware the ``ip`` limit needs."""
     from . import conf
     from .middleware import request_middleware_problems
@@ -266,6 +268,7 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         lambda: conf.ip_settings(s.raw("OTP_SMS_CLIENT_IP_HEADER"), s.raw("OTP_SMS_TRUSTED_PROXIES")),
         lambda: conf.allowlists(s.raw("OTP_SMS_ALLOWED_COUNTRIES"), s.raw("OTP_SMS_ALLOWED_NUMBER_TYPES")),
         lambda: s.OTP_SMS_ALLOWED_NON_GEOGRAPHIC,
+        lambda: conf.fraud_guard(s.raw("OTP_SMS_FRAUD_GUARD")),
     )
     if errors:
         return report_all(errors)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from .checks import (
     E022,
     E030,
     E033,
+    E040,
     E043,
     E044,
     E046,
@@ -75,6 +77,8 @@ except ImportError:  # neither phonenumbers nor phonenumberslite (check E023): p
 __all__ = [
     "DEFAULTS", "LIMIT_NAMES", "RECEIVING_TYPES", "BreakerPolicy", "GatewaySettings", "Limit", "LimitsConfig",
     "DeliveryHealthPolicy", "LockoutPolicy", "RiskCheckSettings", "settings",
+    "DEFAULTS", "LIMIT_NAMES", "RECEIVING_TYPES", "BreakerPolicy", "FraudGuard", "GatewaySettings", "Limit",
+    "LimitsConfig", "LockoutPolicy", "settings",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -165,6 +169,18 @@ DEFAULTS: dict[str, Any] = {
     # Checks run before each send (SIM swap, line type): dotted paths of RiskCheck classes, or dicts
     # {"BACKEND", "OPTIONS", "TIMEOUT", "FAIL_CLOSED", "NAME"}; see docs/risk-checks.md.
     "OTP_SMS_RISK_CHECKS": (),
+    # The fraud guard: conversion (codes entered / codes sent) per number range against the site's own.
+    # A site's dict is merged over these; see docs/limits.md for how they were chosen.
+    "OTP_SMS_FRAUD_GUARD": {
+        "MODE": "enforce",  # "enforce", "monitor" (decide and signal, refuse nothing) or "off"
+        "WINDOW": 3600,  # seconds of the sliding window sends and entered codes are counted in
+        "DEPTHS": (4, 5, 6),  # national digits of the ranges counted (at least 4)
+        "MIN_SENDS": 20,  # judged sends a range needs before it can be throttled
+        "RATIO": 0.5,  # a range is suspect when it converts significantly below RATIO x the site's conversion
+        "THROTTLE_ODDS": 10**6,  # how unlikely its few entered codes must be for an honest range to throttle it
+        "BLOCK_ODDS": 10**12,  # ... to refuse it every send
+        "TRICKLE": 3,  # sends a throttled range still gets per two buckets (about four minutes at 3600 s)
+    },
 }
 
 #: The counters, most specific first: when several are hit, the first names the refusal.
@@ -259,6 +275,30 @@ class LimitsConfig:
     ip_proxies: int
     non_geographic: tuple[str, ...]
     hmac: Any  # keyed HMAC-SHA256, copied for each subject
+    #: The fraud guard (``OTP_SMS_FRAUD_GUARD``), None when it is off.
+    guard: FraudGuard | None = None
+
+
+#: Buckets of the fraud guard's window (one cache key each per range); the last two are not judged yet.
+GUARD_BUCKETS = 30
+#: The fraud guard's modes.
+GUARD_MODES = ("enforce", "monitor", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class FraudGuard:
+    """``OTP_SMS_FRAUD_GUARD``, validated: ``enforce`` (False: monitor mode),
+    the window, the depths (national digits) of the ranges counted, deepest
+    last, and the thresholds, the odds as natural logarithms (nats)."""
+
+    enforce: bool
+    window: int
+    depths: tuple[int, ...]
+    min_sends: int
+    ratio: float
+    throttle_at: float
+    block_at: float
+    trickle: int
 
 
 class LockoutPolicy(NamedTuple):
@@ -465,6 +505,63 @@ def fail_closed(value: Any) -> bool:
     return value
 
 
+_GUARD_HINT = (
+    "Write OTP_SMS_FRAUD_GUARD as {'MODE': 'enforce', 'WINDOW': 3600, ...} with the keys MODE, WINDOW, DEPTHS, "
+    "MIN_SENDS, RATIO, THROTTLE_ODDS, BLOCK_ODDS and TRICKLE; see 'The fraud guard' in docs/limits.md."
+)
+
+
+def fraud_guard(configured: Any, limits_on: bool = True) -> FraudGuard | None:
+    """``OTP_SMS_FRAUD_GUARD`` merged over its defaults; None when ``MODE`` is
+    ``"off"`` or ``OTP_SMS_LIMITS`` is None (``limits_on`` False), which
+    turns every counter off."""
+    name = "OTP_SMS_FRAUD_GUARD"
+    if configured is None:
+        configured = {"MODE": "off"}
+    if not isinstance(configured, Mapping):
+        raise _error(f"{name} must be a dict, not {configured!r}.", E040, _GUARD_HINT, name)
+    defaults = DEFAULTS[name]
+    unknown = [key for key in configured if key not in defaults]
+    if unknown:
+        raise _error(f"{name} has an unknown key {unknown[0]!r}; the keys are {', '.join(defaults)}.", E040,
+                     _GUARD_HINT, name)
+    merged = {**defaults, **configured}
+
+    def bad(key: str, rule: str) -> ConfigurationError:
+        return _error(f"{name}[{key!r}] must be {rule}, not {merged[key]!r}.", E040, _GUARD_HINT, name)
+
+    mode = merged["MODE"]
+    if mode not in GUARD_MODES:
+        raise bad("MODE", "'enforce', 'monitor' or 'off'")
+    window = merged["WINDOW"]
+    if not _is_whole(window) or window < 10 * GUARD_BUCKETS:
+        raise bad("WINDOW", f"a whole number of seconds, at least {10 * GUARD_BUCKETS}")
+    depths = merged["DEPTHS"]
+    if (not isinstance(depths, list | tuple) or not depths or not all(_is_whole(d) and 4 <= d <= 12 for d in depths)
+            or len(set(depths)) != len(depths)):
+        raise bad("DEPTHS", "a list of different whole numbers of national digits from 4 to 12, such as [4, 5, 6]")
+    min_sends = merged["MIN_SENDS"]
+    if not _is_whole(min_sends) or min_sends < 10:
+        raise bad("MIN_SENDS", "a whole number of at least 10")
+    ratio = merged["RATIO"]
+    if not _is_number(ratio) or not 0 < ratio < 1:
+        raise bad("RATIO", "a number between 0 and 1")
+    odds = {}
+    for key in ("THROTTLE_ODDS", "BLOCK_ODDS"):
+        if not _is_number(merged[key]) or not 100 <= merged[key] < float("inf"):
+            raise bad(key, "a number of at least 100 (one honest range in that many would be refused)")
+        odds[key] = math.log(merged[key])
+    if odds["BLOCK_ODDS"] < odds["THROTTLE_ODDS"]:
+        raise bad("BLOCK_ODDS", "at least THROTTLE_ODDS")
+    trickle = merged["TRICKLE"]
+    if not _is_whole(trickle) or trickle < 0:
+        raise bad("TRICKLE", "a whole number of at least 0")
+    if mode == "off" or not limits_on:
+        return None
+    return FraudGuard(mode == "enforce", window, tuple(sorted(depths)), min_sends, float(ratio),
+                      odds["THROTTLE_ODDS"], odds["BLOCK_ODDS"], trickle)
+
+
 def ip_settings(header: Any, proxies: Any) -> tuple[str | None, int]:
     """``(OTP_SMS_CLIENT_IP_HEADER, OTP_SMS_TRUSTED_PROXIES)``."""
     if header is not None:
@@ -626,6 +723,7 @@ def _limits(s: Settings) -> LimitsConfig:
         limits, country_limits(s.raw("OTP_SMS_COUNTRY_LIMITS")), digits, countries, types,
         s.OTP_SMS_LIMITS_CACHE, fail_closed(s.raw("OTP_SMS_LIMITS_FAIL_CLOSED")), header, proxies,
         s.OTP_SMS_ALLOWED_NON_GEOGRAPHIC, hmac.new(key, digestmod=hashlib.sha256),
+        fraud_guard(s.raw("OTP_SMS_FRAUD_GUARD"), s.raw("OTP_SMS_LIMITS") is not None),
     )
 
 

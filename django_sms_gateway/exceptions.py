@@ -289,6 +289,21 @@ class SendLimitExceeded(SMSGatewayError):
         return str(self.message)
 
 
+class FraudGuardRefused(SendLimitExceeded):
+    """The fraud guard refused a send to a number range whose codes are sent
+    but rarely entered (SMS pumping). ``limit`` is ``"fraud_guard"``;
+    ``range`` is the range (``"+47 9876"``, never a whole number)."""
+
+    default_message = _(
+        "Text messages to this phone number cannot be sent right now. Please try again later or use another "
+        "way to sign in."
+    )
+
+    def __init__(self, range: str, retry_after: int | None = None) -> None:
+        self.range = range
+        super().__init__("fraud_guard", message=str(self.default_message), retry_after=retry_after)
+
+
 logger = logging.getLogger("django_sms_gateway")
 
 #: SendLimitExceeded's text when the limit gave none of its own (its msgid).

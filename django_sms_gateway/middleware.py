@@ -32,7 +32,6 @@ OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
-
 class SMSRequestMiddleware:
     """Keep the current request where the sending limits can find it (sync and async)."""
 

@@ -21,6 +21,7 @@ from functools import partial, reduce
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Q, QuerySet, Value
@@ -946,6 +947,7 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
     def _succeeded(self, now: datetime, *, alias: str | None) -> None:
         for name, value in _spent(now).items():
             setattr(self, name, value)
+        limits.note_verified(self.number, owner=bool(self.confirmed) and self.user_id is not None)
         signals.code_verified.send(sender=type(self), alias=alias, number=self.masked_number, device=self)
 
     def _count_failure(self, now: datetime, failures: int) -> None:
@@ -1130,3 +1132,38 @@ class DeliveryRecord(models.Model):
             sender=type(self), alias=self.gateway, region=self.region, delivered=delivered, seconds=seconds
         )
         return True
+
+# -- the fraud guard's number ranges ----------------------------------------------------------------
+
+
+class NumberRange(models.Model):
+    """A number range the fraud guard throttled or blocked, or an operator
+    decided on (:mod:`django_sms_gateway.limits`, "The fraud guard" in
+    docs/limits.md). ``range`` is a calling code and leading national digits
+    (``"+47 9876"``). ``decision`` overrides the guard: ``released`` ranges are
+    never refused by it, ``blocked`` ones always (confirmed owners aside); the
+    limits cache keeps a copy that every send reads. The figures are in the cache."""
+
+    class Decision(models.TextChoices):
+        AUTOMATIC = "", _("the guard decides")
+        RELEASED = "released", _("released")
+        BLOCKED = "blocked", _("blocked")
+
+    range = models.CharField(
+        _("number range"), max_length=24, unique=True,
+        help_text=_("A calling code and the leading national digits, such as “+47 9876”."),
+        validators=[RegexValidator(r"^\+[1-9][0-9]{0,2} [0-9]{4,12}$",
+                                   _("Write a calling code and 4 to 12 national digits, such as “+47 9876”."))],
+    )
+    decision = models.CharField(_("decision"), max_length=16, choices=Decision.choices, blank=True, default="")
+    last_state = models.CharField(_("last state found"), max_length=16, blank=True, default="")
+    last_tripped_at = models.DateTimeField(_("last throttled"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS number range")
+        verbose_name_plural = _("SMS number ranges")
+        ordering = ("range",)
+
+    def __str__(self) -> str:
+        return self.range

@@ -116,6 +116,13 @@ risk_check_unavailable = RobustSignal()
 #: trial); sent once per trip in the whole cluster (``failures = reports = 1``
 #: when a trial failed).
 delivery_health_tripped = RobustSignal()
+#: ``(range, state, sends, verified, baseline, refused)``: the fraud guard throttles or blocks the number
+#: range ``range`` (``"+47 9876"``: calling code and leading national digits, never a whole number);
+#: ``state`` is ``"throttled"`` or ``"blocked"``, ``sends`` and ``verified`` the range's judged sends
+#: and entered codes in the window, ``baseline`` the rest of the site's conversion (0 to 1), and
+#: ``refused`` whether this send was refused (False in monitor mode). Sent for each send the guard refuses
+#: (or would refuse, in monitor mode).
+fraud_guard_tripped = RobustSignal()
 
 
 #: Seconds between two warnings of the same kind (per process).

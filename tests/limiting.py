@@ -25,15 +25,17 @@ def limits_cache(backend=LOCMEM, **entry):
 
 
 @contextmanager
-def sending_limits(cache=None, **values):
+def sending_limits(cache=None, guard=None, **values):
     """Only the limits named in ``values`` on, counted in ``cache`` (a ``CACHES``
     entry; a fresh local-memory cache by default). The breaker keeps its state in
-    the ``default`` cache, so that only the limits use ``cache``."""
+    the ``default`` cache, so that only the limits use ``cache``. The fraud guard
+    is off unless ``guard`` gives its ``OTP_SMS_FRAUD_GUARD``."""
     with override_settings(
         CACHES={"default": {"BACKEND": LOCMEM}, LIMITS_CACHE: cache or limits_cache()},
         OTP_SMS_LIMITS_CACHE=LIMITS_CACHE,
         OTP_SMS_BREAKER_CACHE="default",
         OTP_SMS_LIMITS={**OFF, **values},
+        OTP_SMS_FRAUD_GUARD=guard or {"MODE": "off"},
     ):
         yield caches[LIMITS_CACHE]
 

@@ -90,7 +90,7 @@ def test_one_round_trip_per_budget_group_and_every_key_expires():
     values = {name: (1, 600) for name in ("number", "prefix", "user")}
     pipeline_class.execute = counting_execute
     try:
-        with override_settings(OTP_SMS_LIMITS={**OFF, **values}):
+        with override_settings(OTP_SMS_LIMITS={**OFF, **values}, OTP_SMS_FRAUD_GUARD={"MODE": "off"}):
             reservation = limits.check_send(number, user_id=f"u-{number}")
             with pytest.raises(SendLimitExceeded):
                 limits.check_send(number, user_id=f"u-{number}")

@@ -19,6 +19,15 @@ device (its user proved they receive texts at the number) is counted in
 (enrolment, another account that typed the number) shares one ``number``
 budget and the ``prefix`` budget, which the owner's logins never need.
 
+The fraud guard (``OTP_SMS_FRAUD_GUARD``, :func:`note_verified`) counts, in
+the same round trip as the shared budgets, each send and each entered code
+per number range (calling code and leading national digits) and for the
+site, and throttles, then blocks, the ranges whose codes are sent but rarely
+entered against the rest of the site's conversion (SMS pumping). Confirmed
+owners are neither counted nor refused by it. Operators' decisions
+(:func:`decide_range`, the ``NumberRange`` model) are kept in the cache and
+read by every send.
+
 Each counter is a sliding window (:mod:`django_sms_gateway.limits.counters`): at most
 ``sends`` in any ``seconds``, with no boundary to burst across. A refused
 send counts against nothing, and :meth:`Reservation.release` gives a send's
@@ -50,6 +59,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import time
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
@@ -63,15 +73,22 @@ from django.http import HttpRequest
 from python_ipware import IpWare
 
 from .. import signals
-from ..conf import Limit, LimitsConfig, settings
-from ..exceptions import DeliveryFailed, NoGatewayForNumber, RecipientNotReachable, SendLimitExceeded
-from ..phone import NON_GEOGRAPHIC_REGION, mask_number, region_and_type
+from ..conf import GUARD_BUCKETS, FraudGuard, Limit, LimitsConfig, settings
+from ..exceptions import (
+    DeliveryFailed,
+    FraudGuardRefused,
+    NoGatewayForNumber,
+    RecipientNotReachable,
+    SendLimitExceeded,
+)
+from ..phone import NON_GEOGRAPHIC_REGION, mask_number, phonenumbers, region_and_type
 from ..signals import LogThrottle
 from . import counters
 
 __all__ = [
     "FORWARDED_HEADERS", "IPV6_PREFIX", "KEY_PREFIX", "REQUESTER_LIMITS", "UNAVAILABLE", "Cleared", "Reservation",
-    "check_send", "clear", "client_ip", "limit_key",
+    "RangeFigures", "check_send", "clear", "client_ip", "decide_range", "limit_key", "note_verified",
+    "range_figures", "ranges_of",
 ]
 
 logger = logging.getLogger("django_sms_gateway")
@@ -210,37 +227,53 @@ def _counters(
 def check_send(
     number: str, *, user_id: Any = None, request: Any = None, sender: Any = None, confirmed: bool = False
 ) -> Reservation:
-    """Apply every sending limit to one send to ``number`` (E.164) and count it.
+    """Apply every sending limit and the fraud guard to one send to ``number`` (E.164) and count it.
 
     ``request`` gives the client IP; without one, the request kept by
     :class:`~django_sms_gateway.middleware.SMSRequestMiddleware` is used.
     ``user_id`` feeds the ``user`` limit; ``confirmed`` says the device is
-    confirmed, so the send counts in its owner's own ``number`` budget.
+    confirmed, so the send counts in its owner's own ``number`` budget and
+    the fraud guard never refuses it.
     Returns the :class:`Reservation` of the counts taken. Raises
     :class:`~django_sms_gateway.exceptions.SendLimitExceeded` (user-safe
     text, ``retry_after`` in seconds) after sending ``signals.limit_hit``
-    and logging the masked number.
+    and logging the masked number, or its subclass
+    :class:`~django_sms_gateway.exceptions.FraudGuardRefused` after sending
+    ``signals.fraud_guard_tripped``.
     """
     cfg = settings.limits
     sender = sender if sender is not None else check_send
     region = _check_number(cfg, number, sender)
-    if not cfg.limits:
+    guard = cfg.guard
+    # A confirmed owner's logins are never refused by the guard, nor counted in it: it judges the sends it may refuse.
+    owner = confirmed and user_id is not None
+    ranges = ranges_of(number, guard.depths) if guard is not None and not owner else ()
+    if not cfg.limits and not ranges:
         return Reservation()
     now = time.time()
     held: list[counters.Tally] = []
-    for group in _counters(cfg, number, region, user_id, confirmed, request):
-        if not group:
+    requester, shared = _counters(cfg, number, region, user_id, confirmed, request)
+    for group, guarded in ((requester, False), (shared, bool(ranges))):
+        if not group and not guarded:
             continue
-        tally = _count(cfg, group, now, number, sender, held)
+        # The guard's counters ride in the round trip of the shared budgets (or make it, when none is on).
+        guard_counters, peek = _guard_counters(cfg, guard, ranges) if guard is not None and guarded else ((), ())
+        tally = _count(cfg, group, now, number, sender, held, guard_counters, peek)
         held.append(tally)
+        fixed = tally.buckets[: len(group)]
         hit = [
             (limit, opaque, counters.retry_after(_as_counter(limit, opaque), buckets, now))
-            for (limit, opaque), buckets in zip(group, tally.buckets, strict=True)
+            for (limit, opaque), buckets in zip(group, fixed, strict=True)
             if sum(buckets) > limit.count
         ]
         if hit:
             Reservation(held, cfg.cache_alias).release()
             raise _refused_by(hit, number, sender)
+        if guard is not None and guarded:
+            verdict = _judge(guard, ranges, tally.buckets[len(group):], tally.peeked)
+            if verdict.state != "watching" and _tripped(cfg, guard, verdict, tally, sender):
+                Reservation(held, cfg.cache_alias).release()
+                raise FraudGuardRefused(verdict.range)
     return Reservation(held, cfg.cache_alias)
 
 
@@ -250,12 +283,13 @@ def _as_counter(limit: Limit, opaque: str) -> counters.Counter:
 
 def _count(
     cfg: LimitsConfig, group: Sequence[tuple[Limit, str]], now: float, number: str, sender: Any,
-    held: list[counters.Tally],
+    held: list[counters.Tally], extra: Sequence[counters.Counter] = (), peek: Sequence[str] = (),
 ) -> counters.Tally:
     alias = cfg.cache_alias
     try:
         tally = counters.raise_counters(
-            alias, [_as_counter(limit, opaque) for limit, opaque in group], now, fallback=not cfg.fail_closed
+            alias, [*(_as_counter(limit, opaque) for limit, opaque in group), *extra], now,
+            fallback=not cfg.fail_closed, peek=peek,
         )
     except counters.SharedCacheDown as down:
         Reservation(held, alias).release()
@@ -290,6 +324,313 @@ def _refused_by(hit: Sequence[tuple[Limit, str, int]], number: str, sender: Any)
     for limit, opaque, wait in hit:
         signals.limit_hit.send(sender=sender, limit=limit.name, number=masked, key=opaque, retry_after=wait)
     return SendLimitExceeded(limit=hit[0][0].name, retry_after=retry_after)
+
+
+# -- the fraud guard: conversion per number range ------------------------------------------------------
+
+#: A verified code adds this much to a range's bucket, which counts sends below it: one cache key per
+#: bucket holds both (sends ``value % VERIFIED``, entered codes ``value // VERIFIED``).
+VERIFIED = 1 << 20
+#: The baseline starts from this many sends at this conversion, so that a site with few sends of its
+#: own (or whose only traffic is the attack) is judged against a low conversion, never a high one.
+PRIOR_SENDS = 50
+PRIOR_CONVERSION = 0.2
+#: Below this conversion of the rest of the site nothing is judged (a site whose codes are entered
+#: elsewhere, such as django-two-factor-auth's, or that barely converts at all).
+LOWEST_BASELINE = 0.05
+#: Buckets at the end of the window that are not judged yet: codes sent then may still be entered.
+UNSETTLED = 2
+#: What operators decided for a range (kept in the cache as these whole numbers).
+RELEASED, BLOCKED = 1, 2
+DECISIONS = {"released": RELEASED, "blocked": BLOCKED}
+#: Where the operators' decisions are kept in the limits cache (without expiry: they are no counters).
+DECISIONS_PREFIX = "sms_gateway:fraud-decision"
+_DECISIONS_LOADED = f"{DECISIONS_PREFIX}:loaded"
+#: Seconds before decisions are read from the database again after that failed.
+DECISIONS_RETRY = 60
+
+_guard_warnings = LogThrottle()
+_decisions_retry_at = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the guard found for one send: the range it judged (the deepest at
+    its worst state), that state, the range's judged sends and entered codes,
+    the rest of the site's conversion, and whether the send is refused."""
+
+    range: str
+    state: str  # "watching", "throttled" or "blocked"
+    sends: int
+    verified: int
+    baseline: float
+    refused: bool
+
+
+def _calling_code(number: str) -> str | None:
+    digits = number[1:]
+    for length in (1, 2, 3):
+        if int(digits[:length] or 0) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return digits[:length]
+    return None
+
+
+def ranges_of(number: str, depths: Sequence[int]) -> tuple[str, ...]:
+    """The ranges ``number`` (E.164) is counted in, shallowest first, written
+    ``"+47 9876"``: its calling code and ``depth`` leading national digits for
+    each of ``depths`` that leaves at least 3 digits out (a range holds at
+    least 1,000 numbers, and no range is a whole number)."""
+    if not number.startswith("+") or not number[1:].isdigit() or phonenumbers is None:
+        return ()
+    code = _calling_code(number)
+    if code is None:
+        return ()
+    national = number[1 + len(code):]
+    return tuple(f"+{code} {national[:depth]}" for depth in depths if depth <= len(national) - 3)
+
+
+def _range_counter(cfg: LimitsConfig, subject: str, window: int) -> counters.Counter:
+    key = "fraud:site" if subject == "site" else _opaque(cfg, "fraud", subject)
+    return counters.Counter(f"{KEY_PREFIX}:{key}", Limit("fraud_guard", VERIFIED - 1, window), GUARD_BUCKETS)
+
+
+def _decision_key(cfg: LimitsConfig, range: str) -> str:
+    return f"{DECISIONS_PREFIX}:{_digest(cfg, 'fraud-decision', range)}"
+
+
+def _guard_counters(
+    cfg: LimitsConfig, guard: FraudGuard, ranges: Sequence[str]
+) -> tuple[list[counters.Counter], list[str]]:
+    """The counters of the site and of each range, and the keys to peek at
+    (whether decisions were loaded, each range's decision)."""
+    window = guard.window
+    found = [_range_counter(cfg, "site", window), *(_range_counter(cfg, found, window) for found in ranges)]
+    return found, [_DECISIONS_LOADED, *(_decision_key(cfg, found) for found in ranges)]
+
+
+def _settled(buckets: Sequence[int]) -> tuple[int, int]:
+    """Sends and entered codes of the judged buckets (all but the last ``UNSETTLED``)."""
+    sends = verified = 0
+    for value in buckets[:-UNSETTLED]:
+        if value > 0:
+            sends += value % VERIFIED
+            verified += value // VERIFIED
+    return sends, verified
+
+
+def _recent_sends(buckets: Sequence[int]) -> int:
+    return sum(value % VERIFIED for value in buckets[-UNSETTLED:] if value > 0)
+
+
+def evidence(sends: int, verified: int, expected: float) -> float:
+    """How unlikely (in nats: ``ln`` of the odds) it is that a range whose
+    codes are entered at the rate ``expected`` shows only ``verified`` of
+    ``sends``: ``sends`` times the Kullback-Leibler divergence of the seen
+    rate from ``expected``, the Chernoff bound of the binomial tail (0 when
+    the seen rate is not below ``expected``)."""
+    if sends <= 0 or expected <= 0:
+        return 0.0
+    seen = min(verified / sends, 1.0)
+    if seen >= expected:
+        return 0.0
+    divergence = (1 - seen) * math.log((1 - seen) / (1 - expected))
+    if seen > 0:
+        divergence += seen * math.log(seen / expected)
+    return sends * divergence
+
+
+def _judge(
+    guard: FraudGuard, ranges: Sequence[str], buckets: Sequence[Sequence[int]], peeked: Sequence[int]
+) -> Verdict:
+    """The verdict for one send from the buckets of the site and of each
+    range it is in (shallowest first) and the peeked decision keys.
+
+    The deepest range with at least ``MIN_SENDS`` judged sends decides
+    (thinner ones are merged into the range above them): it is throttled
+    when so few of its codes were entered that an honest range converting at
+    ``RATIO`` times the rest of the site's rate would show that fewer than
+    once in ``THROTTLE_ODDS``, and blocked at ``BLOCK_ODDS``. A throttled
+    range still gets ``TRICKLE`` sends per two buckets, whose codes (if
+    entered) let it recover. An operator's decision on the deepest range
+    that has one overrides the guard."""
+    decisions = peeked[1:] if peeked and peeked[0] else _load_decisions(ranges)
+    site_sends, site_verified = _settled(buckets[0])
+    verdict = Verdict(ranges[-1], "watching", 0, 0, 0.0, False)
+    for depth in reversed(range(len(ranges))):
+        sends, verified = _settled(buckets[1 + depth])
+        rest_sends, rest_verified = max(site_sends - sends, 0), max(site_verified - verified, 0)
+        baseline = min((rest_verified + PRIOR_SENDS * PRIOR_CONVERSION) / (rest_sends + PRIOR_SENDS), 1.0)
+        verdict = Verdict(ranges[depth], "watching", sends, verified, baseline, False)
+        if sends < guard.min_sends:
+            continue
+        if baseline >= LOWEST_BASELINE:
+            seen = evidence(sends, verified, guard.ratio * baseline)
+            state = "blocked" if seen >= guard.block_at else "throttled" if seen >= guard.throttle_at else "watching"
+            trickle = state == "throttled" and _recent_sends(buckets[1 + depth]) <= guard.trickle
+            verdict = Verdict(ranges[depth], state, sends, verified, baseline, state != "watching" and not trickle)
+        break
+    decided = max((index for index, decision in enumerate(decisions) if decision), default=None)
+    if decided is None:
+        return verdict
+    if decisions[decided] == RELEASED:
+        return Verdict(verdict.range, verdict.state, verdict.sends, verdict.verified, verdict.baseline, False)
+    sends, verified = _settled(buckets[1 + decided])
+    return Verdict(ranges[decided], "blocked", sends, verified, verdict.baseline, True)
+
+
+def _tripped(cfg: LimitsConfig, guard: FraudGuard, verdict: Verdict, tally: counters.Tally, sender: Any) -> bool:
+    """Signal and log a verdict that throttles or blocks a range; return
+    whether the send is refused (never in monitor mode)."""
+    refuse = verdict.refused and guard.enforce
+    if verdict.refused:
+        signals.fraud_guard_tripped.send(
+            sender=sender, range=verdict.range, state=verdict.state, sends=verdict.sends,
+            verified=verdict.verified, baseline=round(verdict.baseline, 3), refused=refuse,
+        )
+        _note_trip(cfg, guard, verdict, tally, refuse)
+    return refuse
+
+
+def _note_trip(cfg: LimitsConfig, guard: FraudGuard, verdict: Verdict, tally: counters.Tally, refused: bool) -> None:
+    """One WARNING per range and window in the whole cluster (in each process
+    while the shared cache is down), and the range's row for the admin."""
+    key = f"{KEY_PREFIX}:fraud:warned:{_digest(cfg, 'fraud-warned', verdict.range)}"
+    try:
+        first = bool(tally.cache.add(key, 1, guard.window))
+    except Exception:  # any cache backend's error: count it as the first, per process
+        first = _guard_warnings.allow(verdict.range) is not None
+    if not first:
+        return
+    logger.warning(
+        "SMS fraud guard: number range %s is %s (%d of its %d codes in the window entered, against %.0f%% "
+        "for the rest of the site)%s",
+        verdict.range, verdict.state, verdict.verified, verdict.sends, 100 * verdict.baseline,
+        "" if refused else "; monitor mode: nothing refused" if not guard.enforce else "",
+    )
+    _save_range(verdict.range, state=verdict.state)
+
+
+def _range_model() -> Any:
+    # The model is in the device layer, above this one: looked up by name, never imported.
+    from django.apps import apps
+
+    return apps.get_model("django_sms_gateway", "NumberRange")
+
+
+def _save_range(range: str, *, state: str) -> None:
+    from django.utils import timezone
+
+    try:
+        _range_model().objects.update_or_create(
+            range=range, defaults={"last_state": state, "last_tripped_at": timezone.now()}
+        )
+    except Exception as exc:  # a database error must not stop the send it was noticed in
+        logger.warning("SMS fraud guard: could not record number range %s (%s)", range, type(exc).__name__)
+
+
+def _load_decisions(ranges: Sequence[str]) -> list[int]:
+    """The operators' decisions, read from the database into the cache after
+    the cache lost them (a flush, a new server; also into this process's own
+    counts, read while the shared cache is down); the decisions of ``ranges``."""
+    global _decisions_retry_at
+    if time.monotonic() < _decisions_retry_at:
+        return [0] * len(ranges)
+    cfg = settings.limits
+    try:
+        decided = dict(_range_model().objects.exclude(decision="").values_list("range", "decision"))
+    except Exception as exc:  # no table yet, a database error: try again in a minute
+        _decisions_retry_at = time.monotonic() + DECISIONS_RETRY
+        held_back = _guard_warnings.allow("decisions")
+        if held_back is not None:
+            logger.warning("SMS fraud guard: could not load the operators' range decisions (%s)", type(exc).__name__)
+        return [0] * len(ranges)
+    kept = {_decision_key(cfg, found): DECISIONS[decision] for found, decision in decided.items()}
+    kept[_DECISIONS_LOADED] = 1
+    from django.core.cache import caches
+
+    for cache in (counters.local_cache(), caches[cfg.cache_alias]):
+        try:
+            cache.set_many(kept, None)
+        except Exception:  # the shared cache is down: this process's copy serves meanwhile
+            _decisions_retry_at = time.monotonic() + DECISIONS_RETRY
+    return [DECISIONS.get(decided.get(found, ""), 0) for found in ranges]
+
+
+def decide_range(range: str, decision: str) -> None:
+    """Keep an operator's ``decision`` (``"released"``, ``"blocked"`` or ``""``
+    for the guard's own judgement) for ``range`` in the limits cache, where
+    every send reads it; the database row is the caller's. Raises
+    :class:`~django_sms_gateway.limits.counters.SharedCacheDown` when the cache fails."""
+    from django.core.cache import caches
+
+    cfg = settings.limits
+    try:
+        cache = caches[cfg.cache_alias]
+        if decision:
+            cache.set(_decision_key(cfg, range), DECISIONS[decision], None)
+        else:
+            cache.delete(_decision_key(cfg, range))
+        cache.delete(f"{KEY_PREFIX}:fraud:warned:{_digest(cfg, 'fraud-warned', range)}")
+    except Exception as exc:  # any cache backend's error
+        raise counters.SharedCacheDown(cfg.cache_alias, type(exc).__name__) from exc
+    counters.local_cache().delete(_decision_key(cfg, range))
+
+
+def note_verified(number: str, *, owner: bool = False) -> None:
+    """Count one entered code for ``number`` (E.164): the conversion of each
+    range it is in and of the site. Called after a successful ``verify_token``;
+    ``owner``: the device is confirmed and has a user, so its send was not
+    counted either (see :func:`check_send`). Never raises (a cache that is
+    down counts in this process, as sends do)."""
+    cfg = settings.limits
+    if cfg.guard is None or owner:
+        return
+    ranges = ranges_of(number, cfg.guard.depths)
+    if not ranges:
+        return
+    window = cfg.guard.window
+    chosen = [_range_counter(cfg, "site", window), *(_range_counter(cfg, found, window) for found in ranges)]
+    counters.add_counts(cfg.cache_alias, chosen, time.time(), VERIFIED)
+
+
+@dataclass(frozen=True, slots=True)
+class RangeFigures:
+    """One range's figures in the window, for operators: judged ``sends`` and
+    ``verified`` codes, ``recent`` sends not judged yet, the rest of the
+    site's ``baseline`` conversion and the guard's ``state``."""
+
+    range: str
+    sends: int
+    verified: int
+    recent: int
+    baseline: float
+    state: str
+
+    @property
+    def conversion(self) -> float | None:
+        return self.verified / self.sends if self.sends else None
+
+
+def range_figures(ranges: Sequence[str]) -> list[RangeFigures]:
+    """The figures of ``ranges`` (as :func:`ranges_of` writes them) from the
+    limits cache, judged as a send to each would be (operators' decisions
+    aside). Raises :class:`~django_sms_gateway.limits.counters.SharedCacheDown`."""
+    cfg = settings.limits
+    guard = cfg.guard
+    window = guard.window if guard is not None else 3600
+    chosen = [_range_counter(cfg, "site", window), *(_range_counter(cfg, found, window) for found in ranges)]
+    tally = counters.read(cfg.cache_alias, chosen, time.time())
+    site = tally.buckets[0]
+    found: list[RangeFigures] = []
+    for index, name in enumerate(ranges):
+        buckets = tally.buckets[1 + index]
+        verdict = _judge(guard, [name], [site, buckets], [1, 0]) if guard is not None else None
+        sends, verified = _settled(buckets)
+        rest_sends, rest_verified = max(_settled(site)[0] - sends, 0), max(_settled(site)[1] - verified, 0)
+        baseline = min((rest_verified + PRIOR_SENDS * PRIOR_CONVERSION) / (rest_sends + PRIOR_SENDS), 1.0)
+        found.append(RangeFigures(name, sends, verified, _recent_sends(buckets), baseline,
+                                  verdict.state if verdict is not None else "watching"))
+    return found
 
 
 # -- clearing, for support ----------------------------------------------------------------------------

@@ -42,11 +42,13 @@ __all__ = [
     "Counter",
     "SharedCacheDown",
     "Tally",
+    "add_counts",
     "add_to",
     "clear",
     "local_cache",
     "lower",
     "raise_counters",
+    "read",
 ]
 
 #: Buckets per window: a send leaves its count at most ``seconds / BUCKETS`` early.
@@ -63,6 +65,8 @@ class Counter:
 
     key: str
     limit: Limit
+    #: Buckets its window is cut into.
+    buckets: int = BUCKETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,8 @@ class Tally:
     buckets: tuple[tuple[int, ...], ...]
     #: Why the shared cache was not used (the exception class), when it was not.
     error: str | None = None
+    #: The whole-number values of the keys ``raise_counters`` was asked to peek at (0 when absent).
+    peeked: tuple[int, ...] = ()
 
 
 class SharedCacheDown(Exception):
@@ -100,7 +106,7 @@ class SharedCacheDown(Exception):
 
 
 def bucket_seconds(counter: Counter) -> float:
-    return counter.limit.seconds / BUCKETS
+    return counter.limit.seconds / counter.buckets
 
 
 def retry_after(counter: Counter, buckets: Sequence[int], now: float) -> int:
@@ -114,7 +120,7 @@ def retry_after(counter: Counter, buckets: Sequence[int], now: float) -> int:
     while over > 0:
         over -= buckets[leaving]
         leaving += 1
-    # the oldest bucket left is ``current - BUCKETS + 1``; the n-th leaves when bucket ``current + n`` begins
+    # the oldest bucket left is ``current - buckets + 1``; the n-th leaves when bucket ``current + n`` begins
     return max(1, math.ceil((current + leaving) * width - now))
 
 
@@ -131,8 +137,11 @@ def local_cache() -> BaseCache:
     return _local
 
 
-def raise_counters(alias: str, counters: Sequence[Counter], now: float, *, fallback: bool) -> Tally:
-    """Add one to each counter in the cache ``alias`` and read their buckets.
+def raise_counters(
+    alias: str, counters: Sequence[Counter], now: float, *, fallback: bool, peek: Sequence[str] = ()
+) -> Tally:
+    """Add one to each counter in the cache ``alias`` and read their buckets,
+    and the whole numbers kept under the keys ``peek``, in the same round trip.
 
     When that cache fails (or failed in the last ``FALLBACK_SECONDS``), the
     counters are raised in :func:`local_cache` if ``fallback`` is true, and
@@ -143,14 +152,52 @@ def raise_counters(alias: str, counters: Sequence[Counter], now: float, *, fallb
     error = "failed in the last few seconds"
     if not shared_cache_failed_recently(alias):
         try:
-            return _raise_in(caches[alias], counters, now, shared=True)
+            return _raise_in(caches[alias], counters, now, shared=True, peek=peek)
         except Exception as exc:  # any cache backend's error: redis-py, pymemcache, a database
             with _down_lock:
                 _down_until[alias] = time.monotonic() + FALLBACK_SECONDS
             error = type(exc).__name__
     if not fallback:
         raise SharedCacheDown(alias, error)
-    return replace(_raise_in(local_cache(), counters, now, shared=False), error=error)
+    return replace(_raise_in(local_cache(), counters, now, shared=False, peek=peek), error=error)
+
+
+def add_counts(alias: str, counters: Sequence[Counter], now: float, delta: int) -> bool:
+    """Add ``delta`` to the current bucket of each counter in the cache
+    ``alias`` (in one round trip on Redis), reading nothing. While that cache
+    fails (or failed in the last ``FALLBACK_SECONDS``) the counts go to
+    :func:`local_cache`. Returns whether the shared cache took them; never raises
+    for a cache error."""
+    plan = [_bucket_keys(counter, now)[1] for counter in counters]
+    if not shared_cache_failed_recently(alias):
+        try:
+            _add_in(caches[alias], plan, now, delta)
+            return True
+        except Exception:  # any cache backend's error: redis-py, pymemcache, a database
+            with _down_lock:
+                _down_until[alias] = time.monotonic() + FALLBACK_SECONDS
+    _add_in(local_cache(), plan, now, delta)
+    return False
+
+
+def _add_in(cache: BaseCache, plan: Sequence[Bucket], now: float, delta: int) -> None:
+    client = _redis_client(cache)
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for bucket in plan:
+            key = cache.make_and_validate_key(bucket.key)
+            pipe.incrby(key, delta)
+            pipe.expire(key, bucket.ttl(now))
+        pipe.execute()
+        return
+    for bucket in plan:
+        for _try in range(3):
+            try:
+                add_to(cache, bucket.key, delta, bucket.ttl(now))
+                break
+            except ValueError:  # no such bucket yet
+                if cache.add(bucket.key, delta, bucket.ttl(now)):
+                    break
 
 
 def shared_cache_failed_recently(alias: str) -> bool:
@@ -172,10 +219,25 @@ def _bucket_keys(counter: Counter, now: float, *, ahead: int = 0) -> tuple[list[
     not yet begun) and the current bucket."""
     width = bucket_seconds(counter)
     current = math.floor(now / width)
-    indexes = range(current - BUCKETS + 1, current + 1 + ahead)
+    count = counter.buckets
+    indexes = range(current - count + 1, current + 1 + ahead)
     keys = [f"{counter.key}:{counter.limit.seconds}:{index}" for index in indexes]
-    # The current bucket is counted until the one BUCKETS later begins.
-    return keys, Bucket(keys[BUCKETS - 1], (current + BUCKETS) * width + TTL_MARGIN)
+    # The current bucket is counted until the one ``count`` later begins.
+    return keys, Bucket(keys[count - 1], (current + count) * width + TTL_MARGIN)
+
+
+def read(alias: str, counters: Sequence[Counter], now: float, peek: Sequence[str] = ()) -> Tally:
+    """Read each counter's buckets (oldest first) and the whole numbers under
+    ``peek`` from the cache ``alias`` without raising anything (for the admin).
+    Raises :class:`SharedCacheDown` when the cache fails."""
+    plan = [_bucket_keys(counter, now)[0] for counter in counters]
+    cache = caches[alias]
+    try:
+        found = cache.get_many([key for keys in plan for key in keys] + list(peek))
+    except Exception as exc:  # any cache backend's error: redis-py, pymemcache, a database
+        raise SharedCacheDown(alias, type(exc).__name__) from exc
+    buckets = tuple(tuple(_whole(found.get(key)) for key in keys) for keys in plan)
+    return Tally(cache, True, (), buckets, peeked=tuple(_whole(found.get(key)) for key in peek))
 
 
 def clear(alias: str, counters: Sequence[Counter], now: float) -> tuple[int, ...]:
@@ -198,14 +260,16 @@ def clear(alias: str, counters: Sequence[Counter], now: float) -> tuple[int, ...
     return tuple(held)
 
 
-def _raise_in(cache: BaseCache, counters: Sequence[Counter], now: float, *, shared: bool) -> Tally:
+def _raise_in(
+    cache: BaseCache, counters: Sequence[Counter], now: float, *, shared: bool, peek: Sequence[str] = ()
+) -> Tally:
     plan = [_bucket_keys(counter, now) for counter in counters]
     client = _redis_client(cache)
     if client is not None:
-        buckets = _redis_raise(client, cache, plan, now)
+        buckets, peeked = _redis_raise(client, cache, plan, now, peek)
     else:
-        buckets = _plain_raise(cache, plan, now)
-    return Tally(cache, shared, tuple(bucket for _keys, bucket in plan), buckets)
+        buckets, peeked = _plain_raise(cache, plan, now, peek)
+    return Tally(cache, shared, tuple(bucket for _keys, bucket in plan), buckets, peeked=peeked)
 
 
 def _redis_client(cache: BaseCache) -> Any:
@@ -220,39 +284,51 @@ def _redis_client(cache: BaseCache) -> Any:
 
 
 def _redis_raise(
-    client: Any, cache: BaseCache, plan: Sequence[tuple[list[str], Bucket]], now: float
-) -> tuple[tuple[int, ...], ...]:
+    client: Any, cache: BaseCache, plan: Sequence[tuple[list[str], Bucket]], now: float, peek: Sequence[str]
+) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
     pipe = client.pipeline(transaction=False)
     for keys, bucket in plan:
         current = cache.make_and_validate_key(bucket.key)
         pipe.incrby(current, 1)
         pipe.expire(current, bucket.ttl(now))
         pipe.mget([cache.make_and_validate_key(key) for key in keys[:-1]])
+    if peek:
+        pipe.mget([cache.make_and_validate_key(key) for key in peek])
     results = pipe.execute()
     buckets = []
     for index in range(len(plan)):
         count, _expiry, older = results[3 * index : 3 * index + 3]
         buckets.append((*(int(value or 0) for value in older), int(count)))
-    return tuple(buckets)
+    peeked = tuple(_whole(value) for value in results[-1]) if peek else ()
+    return tuple(buckets), peeked
+
+
+def _whole(value: Any) -> int:
+    """A whole number kept in the cache (Django's Redis cache keeps integers as their digits), else 0."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _plain_raise(
-    cache: BaseCache, plan: Sequence[tuple[list[str], Bucket]], now: float
-) -> tuple[tuple[int, ...], ...]:
+    cache: BaseCache, plan: Sequence[tuple[list[str], Bucket]], now: float, peek: Sequence[str]
+) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
     raised: list[Bucket] = []
     try:
         currents = []
         for _keys, bucket in plan:
             currents.append(_add_one(cache, bucket, now))
             raised.append(bucket)
-        older = cache.get_many([key for keys, _bucket in plan for key in keys[:-1]])
+        older = cache.get_many([key for keys, _bucket in plan for key in keys[:-1]] + list(peek))
     except Exception:
         lower(cache, raised, now)  # nothing stays counted for a send that is refused
         raise
-    return tuple(
+    buckets = tuple(
         (*(int(older.get(key) or 0) for key in keys[:-1]), current)
         for (keys, _bucket), current in zip(plan, currents, strict=True)
     )
+    return buckets, tuple(_whole(older.get(key)) for key in peek)
 
 
 def _add_one(cache: BaseCache, bucket: Bucket, now: float) -> int:
