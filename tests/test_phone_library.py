@@ -169,7 +169,8 @@ settings.configure(
     ROOT_URLCONF="site_urls",
     INSTALLED_APPS=[
         "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
-        "django.contrib.sessions", "django.contrib.messages", "django_otp", "django_sms_gateway",
+        "django.contrib.sessions", "django.contrib.messages", "django_otp", "django_otp.plugins.otp_totp",
+        "django_sms_gateway",
     ],
     MIDDLEWARE=[
         "django.contrib.sessions.middleware.SessionMiddleware",
