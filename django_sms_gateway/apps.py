@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,3 +10,10 @@ class SMSGatewayConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+
+        if apps.is_installed("two_factor"):
+            from two_factor.signals import user_verified
+
+            from .integrations.two_factor import note_phone_device_verified
+
+            user_verified.connect(note_phone_device_verified, dispatch_uid="django_sms_gateway.two_factor_conversions")

@@ -154,3 +154,25 @@ def test_login_view_sends_the_code_when_the_token_step_shows(client, login_site,
     response = sign_in(client)
     assert response.status_code == 200 and [m.recipient for m in sms_outbox] == [NUMBER]
     assert "We sent you a text message" in response.content.decode()  # django-two-factor-auth's own page
+
+
+def test_a_phone_device_code_entered_counts_for_the_fraud_guard(user):
+    """The guard judges ranges by codes entered against codes sent: the codes
+    our gateway sends for django-two-factor-auth's phone devices are counted
+    as sends, so their entry must count as a conversion too."""
+    from freezegun import freeze_time
+    from two_factor.signals import user_verified
+
+    from django_sms_gateway import limits
+    from tests.limiting import limits_cache, sending_limits
+
+    unconfirmed = PhoneDevice.objects.create(user=user, name="new", number="+447911123456", method="sms",
+                                             confirmed=False)
+    with sending_limits(limits_cache(), guard={"MODE": "enforce"}), freeze_time("2026-03-02 10:00:00") as clock:
+        user_verified.send(sender=__name__, request=None, user=user, device=unconfirmed)
+        clock.tick(600)
+        (figures,) = limits.range_figures(["+44 791112"])
+        assert figures.verified == 1
+        with override_settings(TWO_FACTOR_SMS_GATEWAY="two_factor.gateways.fake.Fake"):
+            user_verified.send(sender=__name__, request=None, user=user, device=unconfirmed)
+        assert limits.range_figures(["+44 791112"])[0].verified == 1  # another gateway's codes are not ours

@@ -144,6 +144,20 @@ class Gateway:
         raise user_safe_error(error) from error
 
 
+def note_phone_device_verified(sender: Any, device: Any = None, **kwargs: Any) -> None:
+    """Receiver of django-two-factor-auth's ``user_verified``: a code its SMS
+    ``PhoneDevice`` sent through :class:`Gateway` and the user entered counts
+    as a conversion for the fraud guard, as an ``SMSDevice``'s does in
+    ``verify_token`` (which counts its own, so it is not counted here)."""
+    ours = getattr(django.conf.settings, "TWO_FACTOR_SMS_GATEWAY", None) == GATEWAY_PATH
+    if not ours or getattr(device, "method", None) != "sms":
+        return
+    number = getattr(device, "number", None)
+    number = getattr(number, "as_e164", None) or (str(number) if number else "")
+    if number:
+        limits.note_verified(number, owner=bool(getattr(device, "confirmed", False)) and device.user_id is not None)
+
+
 def two_factor_problems(backends: list[BaseBackend] | None) -> list[ConfigurationError]:
     """django-two-factor-auth's gateway settings can work: our gateway is not
     its call gateway (E010), and when it is its SMS gateway, django-two-factor-auth
