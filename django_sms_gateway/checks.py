@@ -127,8 +127,6 @@ W033 = "sms_gateway.W033"
 W034 = "sms_gateway.W034"
 #: The risk checks' timeouts leave the first gateway too little of ``OTP_SMS_CHALLENGE_BUDGET``.
 W035 = "sms_gateway.W035"
-#: Risk checks are set, but django-two-factor-auth sends through our gateway, which does not run them.
-W036 = "sms_gateway.W036"
 
 #: The settings of the wrong-code throttle, reported by :func:`check_lockout`.
 LOCKOUT_SETTINGS = ("OTP_SMS_THROTTLE_FACTOR", "OTP_SMS_THROTTLE_MAX_DELAY", "OTP_SMS_MAX_FAILURES")
@@ -320,9 +318,8 @@ def check_test_numbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 
 @register(Tags.security)
 def check_risk_checks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``OTP_SMS_RISK_CHECKS``: each entry's shape, class and options; the
-    time they leave the gateways; and a django-two-factor-auth gateway that
-    sends without them."""
+    """``OTP_SMS_RISK_CHECKS``: each entry's shape, class and options, and the
+    time they leave the gateways."""
     from . import conf
 
     try:
@@ -331,7 +328,6 @@ def check_risk_checks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         return [report(exc)]
     if not configured:
         return []
-    from .integrations.two_factor import GATEWAY_PATH
     from .risk import build_check
 
     problems: list[Problem] = []
@@ -340,12 +336,4 @@ def check_risk_checks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             build_check(entry).close()
         except ConfigurationError as exc:
             problems.append(exc)
-    if getattr(django.conf.settings, "TWO_FACTOR_SMS_GATEWAY", None) == GATEWAY_PATH:
-        problems.append(ConfigurationWarning(
-            "OTP_SMS_RISK_CHECKS is set, but the codes django-two-factor-auth sends through "
-            "TWO_FACTOR_SMS_GATEWAY do not run the risk checks: only SMSDevice codes do.",
-            check_id=W036, obj="OTP_SMS_RISK_CHECKS",
-            hint="Use django_sms_gateway's SMSDevice for SMS codes, or accept that django-two-factor-auth's "
-            "codes go out without the risk checks.",
-        ))
     return report_all([*problems, *conf.risk_budget_problems()])

@@ -1,5 +1,5 @@
 """``OTP_SMS_RISK_CHECKS``: reading the setting (E046), building each check (E047, E048,
-E021), the start-up warnings (W035, W036), and the contract a site's own check relies on
+E021), the start-up warning (W035), and the contract a site's own check relies on
 (what it is given, its verdicts, its errors, the order and the budget)."""
 
 from __future__ import annotations
@@ -198,13 +198,6 @@ def test_lookups_that_leave_the_first_gateway_too_little_time_are_w035(settings,
 
     [(check_id, message)] = problems()
     assert check_id == checks.W035 and "may take 4 seconds and gateway 'locmem' 3" in message
-
-
-def test_risk_checks_with_django_two_factor_auths_gateway_are_w036(settings, configured):
-    configured(path(Allows))
-    settings.TWO_FACTOR_SMS_GATEWAY = "django_sms_gateway.integrations.two_factor.Gateway"
-
-    assert [check_id for check_id, _ in problems()] == [checks.W036]
 
 
 def test_manage_py_check_reports_them(configured):

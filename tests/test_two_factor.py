@@ -176,3 +176,13 @@ def test_a_phone_device_code_entered_counts_for_the_fraud_guard(user):
         with override_settings(TWO_FACTOR_SMS_GATEWAY="two_factor.gateways.fake.Fake"):
             user_verified.send(sender=__name__, request=None, user=user, device=unconfirmed)
         assert limits.range_figures(["+44 791112"])[0].verified == 1  # another gateway's codes are not ours
+
+
+def test_risk_checks_run_before_django_two_factor_auths_code_is_sent(settings, phone_device, sms_outbox):
+    from django_sms_gateway.exceptions import RiskCheckRefused
+
+    settings.OTP_SMS_RISK_CHECKS = ["tests.test_risk_checks.Refuses"]
+    with pytest.raises(RiskCheckRefused) as refused:
+        phone_device.generate_challenge()
+    assert sms_outbox == [] and not DeliveryRecord.objects.exists()
+    assert "another" in str(refused.value)  # the user-safe sentence asks for another way to sign in

@@ -69,7 +69,9 @@ class Gateway:
     def send_sms(self, device: Any, token: str) -> Delivery | FixedCodeChallenge:
         """Send ``token`` to ``device.number`` (a ``PhoneNumber`` or a string).
 
-        Raises :class:`~django_sms_gateway.exceptions.SendLimitExceeded`
+        Raises :class:`~django_sms_gateway.exceptions.RiskCheckRefused` when
+        a check of ``OTP_SMS_RISK_CHECKS`` refuses the number,
+        :class:`~django_sms_gateway.exceptions.SendLimitExceeded`
         (user-safe text) when a sending limit refuses it,
         :class:`~django_sms_gateway.exceptions.DeliveryFailed` (user-safe
         text) when no gateway delivered it, and its subclass
@@ -112,13 +114,18 @@ class Gateway:
             )
         # A broken template raises here, before the send is counted.
         message = build_message(recipient, token, validity=TOTP_VALIDITY)
+        spent = 0.0
+        if settings.OTP_SMS_RISK_CHECKS:
+            from ..risk import run_risk_checks
+
+            spent = run_risk_checks(recipient, device=device)
         # No request reaches a gateway: the client IP comes from SMSRequestMiddleware.
         reservation = limits.check_send(
             recipient, user_id=getattr(device, "user_id", None), sender=type(self),
             confirmed=bool(getattr(device, "confirmed", False)),
         )
         try:
-            delivery = send_message(message, backends=backends)
+            delivery = send_message(message, backends=backends, spent=spent)
         except DeliveryFailed as failure:
             if not failure.may_have_sent:
                 reservation.release()
