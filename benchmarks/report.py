@@ -24,7 +24,9 @@ __all__ = ["Check", "Results", "checks", "render"]
 REFUSED_OVER_ALONE = 1.10
 HUNG_OVER_ALONE = 1.10
 MAX_QUERIES_GENERATE = 3
-MAX_QUERIES_VERIFY = 2
+#: A right code is spent in one UPDATE; a wrong one also reads the row and counts the failure.
+MAX_QUERIES_VERIFY_RIGHT = 1
+MAX_QUERIES_VERIFY_WRONG = 3
 MIN_THREAD_SPEEDUP = 6.0
 
 
@@ -103,7 +105,6 @@ def _context_rows(r: Results) -> list[tuple[Samples, str, Check | None]]:
 def count_checks(r: Results) -> list[Check]:
     c, t = r.counts, r.threads
     single, multi = t.single, t.multi
-    verify = max(c.queries_verify_right, c.queries_verify_wrong)
 
     def cores(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"
@@ -123,8 +124,10 @@ def count_checks(r: Results) -> list[Check]:
         Check("SQL queries per generate_challenge()", str(c.queries_generate),
               f"<= {MAX_QUERIES_GENERATE}", c.queries_generate <= MAX_QUERIES_GENERATE),
         Check("SQL queries per verify_token() right / wrong",
-              f"{c.queries_verify_right} / {c.queries_verify_wrong}", f"<= {MAX_QUERIES_VERIFY}",
-              verify <= MAX_QUERIES_VERIFY),
+              f"{c.queries_verify_right} / {c.queries_verify_wrong}",
+              f"<= {MAX_QUERIES_VERIFY_RIGHT} / <= {MAX_QUERIES_VERIFY_WRONG}",
+              c.queries_verify_right <= MAX_QUERIES_VERIFY_RIGHT
+              and c.queries_verify_wrong <= MAX_QUERIES_VERIFY_WRONG),
         Check(f"throughput, 1 thread (SMS/s; vendor answers in {t.vendor_latency * 1000:.0f} ms)",
               f"{single.per_second:.0f}/s (client {single.cpu_share:.2f}, "
               f"sandbox {cores(t.sandbox_cpu_single)} cores)", "", None),

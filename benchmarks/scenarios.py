@@ -377,16 +377,17 @@ class Bench:
                 raise RuntimeError("no code found in the last message the sandbox received")
             code = match.group(1)
             wrong = "000000" if code != "000000" else "111111"
-            with CaptureQueriesContext(connection) as ctx:
-                if device.verify_token(wrong):
-                    raise RuntimeError("a wrong code was accepted")
-            result.queries_verify_wrong = len(_statements(ctx.captured_queries))
-            result.sql["verify_token (wrong)"] = [q["sql"] for q in ctx.captured_queries]
+            # The right code first: after a counted failure it would take the read path too.
             with CaptureQueriesContext(connection) as ctx:
                 if not device.verify_token(code):
                     raise RuntimeError("the code that was sent was refused")
             result.queries_verify_right = len(_statements(ctx.captured_queries))
             result.sql["verify_token (right)"] = [q["sql"] for q in ctx.captured_queries]
+            with CaptureQueriesContext(connection) as ctx:
+                if device.verify_token(wrong):
+                    raise RuntimeError("a wrong code was accepted")
+            result.queries_verify_wrong = len(_statements(ctx.captured_queries))
+            result.sql["verify_token (wrong)"] = [q["sql"] for q in ctx.captured_queries]
         return result
 
     def threads(self, threads: int = 8, per_thread: int = 60, single_calls: int = 150,

@@ -830,10 +830,18 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         the caller. A code the vendor holds is checked with that vendor, one
         request at a time (:meth:`_verify_with_vendor`).
 
-        SQL: 2 statements for our own codes (SELECT, UPDATE); 3 for a
-        vendor-held code that is checked with the vendor (SELECT, reserve,
-        outcome).
+        A right code of ours, on a device with no failure counted, is spent
+        in one conditional UPDATE (:meth:`_spend_at_once`); anything else
+        reads the row and decides as below.
+
+        SQL: 1 statement for a right code of ours with no failure counted; 3
+        for a wrong one or one after a failure (the UPDATE that spent
+        nothing, SELECT, UPDATE); for a vendor-held code checked with the
+        vendor, SELECT, reserve, outcome (and the first UPDATE before them
+        when a fail-over code of ours is also held).
         """
+        if self._spend_at_once(token):
+            return True
         state = self._row().values_list(
             "token", "valid_until", "vendor_gateway", "throttling_failure_count", "throttling_failure_timestamp",
             "other_tokens",
@@ -874,6 +882,38 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         self._count_failure(now, failures)
         self._refused("wrong, expired or malformed code", vendor)
         return False
+
+    def _spend_at_once(self, token: Any) -> bool:
+        """Spend the challenge when ``token`` is one of its codes of ours,
+        unexpired, and the device has no failure counted, in one conditional
+        UPDATE; False when it updated nothing (then :meth:`verify_token`
+        reads the row and decides, counting a failure as usual).
+
+        The UPDATE matches the candidate's keyed hash (:func:`_hash_code`)
+        against the stored hashes with SQL equality (``token``) and a
+        substring match (``other_tokens``, fixed-length hex hashes separated
+        by spaces, so only a whole hash can match). Whatever the database's
+        comparison time reveals is about how two HMAC-SHA256 values keyed with
+        ``SECRET_KEY`` compare, which without the key says nothing about the
+        code: the same guarantee as the constant-time comparison the read path
+        makes. Requiring no failure counted keeps the throttle and lock-out
+        exactly as strong (they start at the first failure, which sends every
+        later code through the read path and :meth:`verify_is_allowed`), and
+        of racing requests only one can match the row before the code is spent.
+        A device whose code the vendor holds tries this only for a fail-over
+        code of ours (``other_tokens``); this instance's attributes only decide
+        whether to try, the row decides the outcome."""
+        candidate = _well_formed(token, vendor=False)
+        if candidate is None or (self.vendor_gateway and not self.other_tokens):
+            return False
+        now = timezone.now()
+        typed = _hash_code(self.pk, candidate)
+        ours = Q(token=typed, vendor_gateway="") | Q(other_tokens__contains=typed)
+        rows = self._row().filter(ours, valid_until__gt=now, throttling_failure_count=0)
+        if not rows.update(**_spent(now)):
+            return False
+        self._succeeded(now, alias=None)
+        return True
 
     def _verify_with_vendor(self, candidate: str, stored: str, vendor: str, failures: int, now: datetime) -> bool:
         """Check a well-formed, unexpired ``candidate`` with the vendor that

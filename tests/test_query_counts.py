@@ -1,4 +1,6 @@
-"""SQL cost of the login step: at most 3 statements to send a code, 2 to check one.
+"""SQL cost of the login step: at most 3 statements to send a code; 1 to check
+a right one (a conditional UPDATE spends it), 3 to refuse a wrong one (that
+UPDATE, then the read and the counted failure).
 
 Statements are what does the work (SELECT, INSERT, UPDATE, DELETE). A send
 through one gateway writes its one delivery row in autocommit; after a
@@ -30,7 +32,20 @@ def test_verify_token_queries(device, sms_outbox, right):
     code = last_code() if right else ("000000" if last_code() != "000000" else "111111")
     with CaptureQueriesContext(connection) as ctx:
         assert device.verify_token(code) is right
-    assert len(ctx.captured_queries) <= 2, [q["sql"] for q in ctx.captured_queries]
+    kinds = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
+    assert kinds == (["UPDATE"] if right else ["UPDATE", "SELECT", "UPDATE"]), kinds
+
+
+def test_a_right_code_after_a_failure_is_read_first(device, sms_outbox, settings):
+    """A failure counted sends the next code through the read and the throttle check."""
+    settings.OTP_SMS_THROTTLE_FACTOR = 0
+    device.generate_challenge()
+    code = last_code()
+    assert device.verify_token("000000" if code != "000000" else "111111") is False
+    with CaptureQueriesContext(connection) as ctx:
+        assert device.verify_token(code) is True
+    kinds = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
+    assert kinds == ["UPDATE", "SELECT", "UPDATE"], kinds
 
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
@@ -75,7 +90,7 @@ def test_queries_through_the_sandbox_outside_a_transaction(device, sandbox_gatew
 
     with CaptureQueriesContext(connection) as ctx:
         assert device.verify_token(_sandbox_code(sandbox_gateways)) is True
-    assert len(ctx.captured_queries) <= 2, [q["sql"] for q in ctx.captured_queries]
+    assert [q["sql"].split()[0].upper() for q in ctx.captured_queries] == ["UPDATE"], ctx.captured_queries
 
 
 @pytest.mark.parametrize("right", [True, False])
