@@ -55,6 +55,15 @@ def _forget_fake_calls():
 
 
 @pytest.fixture(autouse=True)
+def _no_breaker_memo(settings):
+    """Every walk reads the breaker cache: many tests change circuits behind
+    this process's back (another "process", a cleared key, a moved clock).
+    The memo's own tests turn it on."""
+    settings.OTP_SMS_BREAKER_MEMO = 0
+    breaker.forget_memo()
+
+
+@pytest.fixture(autouse=True)
 def _forget_breaker_state(monkeypatch):
     """Close every circuit and forget the delivery health a test touched, so
     failures never carry over to the next test (only those keys: with Redis,
