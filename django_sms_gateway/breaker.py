@@ -237,11 +237,12 @@ class Circuit:
         self._trial_now = None if unguarded else self._soonest_if_all_open()
 
     @classmethod
-    def read(cls, backends: Iterable[BaseBackend], *, bypass: bool = False) -> Circuit:
+    def read(cls, backends: Iterable[BaseBackend], *, bypass: bool = False, remembered: bool = True) -> Circuit:
         """The breaker state of ``backends`` (the gateways this walk may use)
-        in one ``get_many``. With ``bypass`` no gateway is skipped, but
-        outcomes are still recorded (``manage.py sendtestsms`` testing a
-        gateway on purpose)."""
+        in one ``get_many``, or none within ``OTP_SMS_BREAKER_MEMO`` seconds
+        of a read that found them all closed (unless not ``remembered``).
+        With ``bypass`` no gateway is skipped, but outcomes are still
+        recorded (``manage.py sendtestsms`` testing a gateway on purpose)."""
         backends = list(backends)
         breakers = {}
         for backend in backends:
@@ -258,7 +259,7 @@ class Circuit:
             return cls(None, alias, {})
         memo_key = (alias, tuple(keys))
         memo = settings.OTP_SMS_BREAKER_MEMO
-        if memo and _closed_memo.get(memo_key, 0.0) > _monotonic():
+        if memo and remembered and _closed_memo.get(memo_key, 0.0) > _monotonic():
             try:
                 cache = caches[alias]
             except Exception as exc:
@@ -463,8 +464,8 @@ class Circuit:
 
 
 def states(backends: Sequence[BaseBackend]) -> dict[str, BreakerState]:
-    """The breaker state of each of ``backends`` (one cache round trip)."""
-    circuit = Circuit.read(backends)
+    """The breaker state of each of ``backends`` (one cache round trip, never the memo)."""
+    circuit = Circuit.read(backends, remembered=False)
     return {backend.alias: circuit.state_of(backend) for backend in backends}
 
 

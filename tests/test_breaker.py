@@ -346,6 +346,15 @@ def test_open_failing_or_flagged_reads_are_never_remembered(settings, monkeypatc
     assert used.count("get_many") == 4
 
 
+def test_the_admins_states_never_come_from_the_memo(settings, sms_outbox):
+    settings.OTP_SMS_BREAKER_MEMO = 60
+    with gateways(a={"BACKEND": LOCMEM}, b={"BACKEND": LOCMEM}):
+        send()
+        caches["default"].set(breaker.state_keys("a").open, breaker._now() + 300)
+        backends = [breaker_backend("a"), breaker_backend("b")]
+        assert breaker.states(backends)["a"].state == "open"
+
+
 @pytest.mark.parametrize("value", [-1, "1", True, float("inf")])
 def test_a_wrong_memo_setting_is_e014(value):
     from django_sms_gateway.checks import E014
