@@ -29,7 +29,13 @@ seconds), ``trial`` (held by the trial request, expires after the gateway's
 timeout plus a margin if that request dies).
 
 A healthy walk reads all its gateways' state in one ``get_many`` and writes
-nothing. When the cache cannot be reached the breaker fails open: every
+nothing. A read that finds every circuit of the walk closed with no failure
+and no delivery-health flag is remembered in the process for
+``OTP_SMS_BREAKER_MEMO`` seconds (0: never): the next walks over the same
+gateways within that time skip the cache read. A circuit another process
+opens is therefore seen up to that long late here; any vendor failure, and
+any delivery-health trip, this process records forgets the memo at once.
+When the cache cannot be reached the breaker fails open: every
 gateway is tried, and a warning naming the cache alias is logged (at most
 once a minute per process).
 
@@ -73,6 +79,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from django.core.cache import BaseCache, caches
+from django.core.signals import setting_changed
 
 from . import signals
 from .backends.base import BaseBackend
@@ -100,7 +107,24 @@ HEALTH_PREFIX = "sms_gateway:health:"
 HEALTH_BUCKETS = 10
 
 _now = time.time  # wall clock: the state is compared across servers
+_monotonic = time.monotonic
 _cache_warnings = LogThrottle()
+
+#: (breaker cache alias, the keys a walk reads) -> monotonic time until which
+#: those keys are known to be absent: every circuit closed, no failure, no flag.
+_closed_memo: dict[tuple[str, tuple[str, ...]], float] = {}
+#: Bound on the memo's entries (distinct gateway sets a process walks).
+MEMO_ENTRIES = 256
+_memo_generation = [0]  # bumped by each forget: a read that began before one is not remembered
+
+
+def forget_memo(**kwargs: Any) -> None:
+    """Forget every remembered all-closed read (connected to ``setting_changed``)."""
+    _memo_generation[0] += 1
+    _closed_memo.clear()
+
+
+setting_changed.connect(forget_memo, dispatch_uid="django_sms_gateway.breaker.memo")
 
 
 def policy(backend: BaseBackend) -> BreakerPolicy:
@@ -213,11 +237,12 @@ class Circuit:
         self._trial_now = None if unguarded else self._soonest_if_all_open()
 
     @classmethod
-    def read(cls, backends: Iterable[BaseBackend], *, bypass: bool = False) -> Circuit:
+    def read(cls, backends: Iterable[BaseBackend], *, bypass: bool = False, remembered: bool = True) -> Circuit:
         """The breaker state of ``backends`` (the gateways this walk may use)
-        in one ``get_many``. With ``bypass`` no gateway is skipped, but
-        outcomes are still recorded (``manage.py sendtestsms`` testing a
-        gateway on purpose)."""
+        in one ``get_many``, or none within ``OTP_SMS_BREAKER_MEMO`` seconds
+        of a read that found them all closed (unless not ``remembered``).
+        With ``bypass`` no gateway is skipped, but outcomes are still
+        recorded (``manage.py sendtestsms`` testing a gateway on purpose)."""
         backends = list(backends)
         breakers = {}
         for backend in backends:
@@ -232,12 +257,27 @@ class Circuit:
             keys.extend(health_flag(name) for name in aliases)
         if not keys:
             return cls(None, alias, {})
+        memo_key = (alias, tuple(keys))
+        memo = settings.OTP_SMS_BREAKER_MEMO
+        if memo and remembered and _closed_memo.get(memo_key, 0.0) > _monotonic():
+            try:
+                cache = caches[alias]
+            except Exception as exc:
+                _cache_failed(alias, exc)
+                return cls(None, alias, {})
+            return cls(cache, alias, breakers, bypass=bypass, unguarded=len(aliases) - len(breakers),
+                       aliases=aliases)
+        generation = _memo_generation[0]
         try:
             cache = caches[alias]
             state = cache.get_many(keys)
         except Exception as exc:
             _cache_failed(alias, exc)
             return cls(None, alias, {})
+        if memo and not state and generation == _memo_generation[0]:
+            if len(_closed_memo) >= MEMO_ENTRIES:
+                _closed_memo.clear()
+            _closed_memo[memo_key] = _monotonic() + memo
         for name, breaker in breakers.items():
             keys_of = state_keys(name)
             breaker.failures = _as_int(state.get(keys_of.failures))
@@ -351,6 +391,8 @@ class Circuit:
         unless ``cut_short`` (the time budget, not the gateway's timeout,
         ended a wait). A failure that does not count is no verdict: it
         neither resets the count nor settles a trial."""
+        if error is not None:
+            forget_memo()
         breaker = self._breakers.get(backend.alias)
         cache = self._cache
         if breaker is None or cache is None:
@@ -422,8 +464,8 @@ class Circuit:
 
 
 def states(backends: Sequence[BaseBackend]) -> dict[str, BreakerState]:
-    """The breaker state of each of ``backends`` (one cache round trip)."""
-    circuit = Circuit.read(backends)
+    """The breaker state of each of ``backends`` (one cache round trip, never the memo)."""
+    circuit = Circuit.read(backends, remembered=False)
     return {backend.alias: circuit.state_of(backend) for backend in backends}
 
 
@@ -519,6 +561,7 @@ def _trip(cache: BaseCache, health: DeliveryHealthPolicy, alias: str, keys: Heal
     """Start a cool-off; with ``first``, only when no process started one (``add``)."""
     until = now + health.cooloff
     ttl = math.ceil(health.cooloff + health.window) + 1
+    forget_memo()
     if first:
         if not cache.add(keys.trip, until, timeout=ttl):
             return False

@@ -122,6 +122,8 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_BREAKER_THRESHOLD": 3,
     "OTP_SMS_BREAKER_COOLOFF": 30.0,
     "OTP_SMS_BREAKER_CACHE": None,
+    # Seconds a process may remember a read that found every circuit of a walk closed (0: never).
+    "OTP_SMS_BREAKER_MEMO": 1.0,
     # Delivery health per gateway and destination country (state in the breaker cache; None: off).
     # A site's dict is merged over these; see DeliveryHealthPolicy.
     "OTP_SMS_DELIVERY_HEALTH": {"WINDOW": 900.0, "MIN_REPORTS": 10, "MAX_FAILURE_SHARE": 0.5, "COOLOFF": 300.0},
@@ -1013,6 +1015,8 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "OTP_SMS_GATEWAY_TIMEOUT": lambda v: seconds("OTP_SMS_GATEWAY_TIMEOUT", v),
     "OTP_SMS_CHALLENGE_BUDGET": lambda v: seconds("OTP_SMS_CHALLENGE_BUDGET", v),
     "OTP_SMS_BREAKER_CACHE": _cache_alias("OTP_SMS_BREAKER_CACHE", E014, optional=True),
+    "OTP_SMS_BREAKER_MEMO": lambda v: seconds("OTP_SMS_BREAKER_MEMO", v, minimum=0, allow_minimum=True,
+                                              check_id=E014, hint="Such as 1; 0 turns the memo off."),
     "OTP_SMS_DELIVERY_HEALTH": delivery_health,
     "OTP_SMS_DELIVERY_RECORD_DAYS": _record_days,
     "OTP_SMS_WEBHOOK_TOLERANCE": lambda v: seconds("OTP_SMS_WEBHOOK_TOLERANCE", v),

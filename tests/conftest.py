@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 
 from django_sms_gateway import breaker, signals
 from django_sms_gateway.exceptions import GatewayError
@@ -52,6 +53,17 @@ def _forget_fake_calls():
     fakes.calls.clear()
     yield
     fakes.calls.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_breaker_memo():
+    """Every walk reads the breaker cache: many tests change circuits behind
+    this process's back (another "process", a cleared key, a moved clock).
+    The memo's own tests turn it on. (Not pytest-django's ``settings``
+    fixture: some tests have a parameter of that name.)"""
+    with override_settings(OTP_SMS_BREAKER_MEMO=0):
+        breaker.forget_memo()
+        yield
 
 
 @pytest.fixture(autouse=True)

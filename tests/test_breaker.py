@@ -305,6 +305,67 @@ def test_success_after_a_failure_forgets_it_with_one_write(monkeypatch, sms_outb
     assert used == ["get_many", "delete"]
 
 
+def test_a_closed_breaker_is_remembered_for_the_memos_length(settings, monkeypatch, sms_outbox):
+    """With the memo on, a read that found every circuit closed skips the
+    cache until it expires; a circuit opened elsewhere is seen after that."""
+    settings.OTP_SMS_BREAKER_MEMO = 1
+    now = [100.0]
+    monkeypatch.setattr(breaker, "_monotonic", lambda: now[0])
+    with gateways(a={"BACKEND": "tests.fakes.RecordingBackend"}, b={"BACKEND": LOCMEM}):
+        used = count_cache_calls(monkeypatch)
+        assert send() == [("a", "sent", "accepted")]
+        caches["default"].set(breaker.state_keys("a").open, breaker._now() + 300)  # another process opens it
+        now[0] += 0.9
+        assert send() == [("a", "sent", "accepted")]
+        assert used == ["get_many", "set"]
+        now[0] += 0.2
+        assert send() == [("a", "skipped", "circuit open"), ("b", "sent", "accepted")]
+    assert used == ["get_many", "set", "get_many"]
+
+
+def test_a_failure_in_this_process_drops_the_memo_at_once(settings, monkeypatch, sms_outbox):
+    settings.OTP_SMS_BREAKER_MEMO = 60
+    ScriptedBackend.script = ["ok", "GatewayTimeout"]
+    with gateways(a={"BACKEND": SCRIPTED, "BREAKER_THRESHOLD": 1}, b={"BACKEND": LOCMEM}):
+        used = count_cache_calls(monkeypatch)
+        assert send() == [("a", "sent", "accepted")]
+        assert send()[0] == ("a", "failed", "scripted failure")
+        assert send() == [("a", "skipped", "circuit open"), ("b", "sent", "accepted")]
+    assert used.count("get_many") == 2  # the memo served the second walk, not the third
+
+
+def test_open_failing_or_flagged_reads_are_never_remembered(settings, monkeypatch, sms_outbox):
+    settings.OTP_SMS_BREAKER_MEMO = 60
+    with gateways(a={"BACKEND": LOCMEM}, b={"BACKEND": LOCMEM}):
+        used = count_cache_calls(monkeypatch)
+        for key, value in ((breaker.state_keys("a").open, breaker._now() + 300), (breaker.health_flag("b"), 1)):
+            caches["default"].set(key, value)
+            send()
+            send()
+            caches["default"].delete(key)
+    assert used.count("get_many") == 4
+
+
+def test_the_admins_states_never_come_from_the_memo(settings, sms_outbox):
+    settings.OTP_SMS_BREAKER_MEMO = 60
+    with gateways(a={"BACKEND": LOCMEM}, b={"BACKEND": LOCMEM}):
+        send()
+        caches["default"].set(breaker.state_keys("a").open, breaker._now() + 300)
+        backends = [breaker_backend("a"), breaker_backend("b")]
+        assert breaker.states(backends)["a"].state == "open"
+
+
+@pytest.mark.parametrize("value", [-1, "1", True, float("inf")])
+def test_a_wrong_memo_setting_is_e014(value):
+    from django_sms_gateway.checks import E014
+    from django_sms_gateway.conf import READERS
+    from django_sms_gateway.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="OTP_SMS_BREAKER_MEMO") as raised:
+        READERS["OTP_SMS_BREAKER_MEMO"](value)
+    assert raised.value.check_id == E014
+
+
 def test_hung_vendor_costs_its_timeout_once_per_cooloff(sandbox, sms_outbox):
     """After the breaker opens, further logins never reach the hung vendor."""
     sandbox.set_fault("zignsec", "hang")

@@ -182,6 +182,24 @@ def test_a_refused_send_does_not_use_up_the_other_limits(sms_outbox):
     assert len(sms_outbox) == 2
 
 
+def test_a_send_the_requesters_budget_refuses_gives_back_its_shared_counts(sms_outbox, hits):
+    """The requester's and the shared budgets are raised together; a send its
+    user budget refuses is judged by nothing else and holds no shared count."""
+    with sending_limits(user=(1, 3600), number=(2, 3600)):
+        first = make_device(confirmed=False)
+        first.generate_challenge()
+        for _ in range(3):
+            with pytest.raises(SendLimitExceeded) as refused:
+                first.generate_challenge()
+            assert refused.value.limit == "user"
+        make_device(confirmed=False).generate_challenge()  # the number's second send: the refused ones gave theirs back
+        with pytest.raises(SendLimitExceeded) as refused:
+            make_device(confirmed=False).generate_challenge()
+    assert refused.value.limit == "number"
+    assert [hit["limit"] for hit in hits] == ["user"] * 3 + ["number"]
+    assert len(sms_outbox) == 2
+
+
 def test_a_lost_cooldown_race_does_not_count(sms_outbox, device):
     with sending_limits(number=(2, 3600)), override_settings(OTP_SMS_COOLDOWN_DURATION=60):
         with freeze_time(timezone.now()) as clock:
@@ -224,6 +242,22 @@ def test_cache_keys_hold_no_number_or_address(sms_outbox):
         keys = list(cache._cache)
     assert len(keys) == 5
     assert not [key for key in keys if "98765" in key or "203.0.113" in key]
+
+
+def test_a_new_secret_key_gives_new_counter_keys(sms_outbox):
+    """Subject digests are remembered per process, but keyed with SECRET_KEY:
+    a new key counts in new counters at once."""
+    with sending_limits(number=(1, 3600)) as cache:
+        device = make_device()
+        device.generate_challenge()
+        with pytest.raises(SendLimitExceeded):
+            device.generate_challenge()
+        before = set(cache._cache)
+        with override_settings(SECRET_KEY="another-key"):
+            device.generate_challenge()  # another key: another counter
+        assert set(cache._cache) - before
+        with pytest.raises(SendLimitExceeded):
+            device.generate_challenge()
 
 
 def test_the_message_is_translated(sms_outbox):

@@ -8,7 +8,8 @@ turn a login page into a money pump. Before anything is written or sent,
    ``OTP_SMS_ALLOWED_NUMBER_TYPES`` and ``OTP_SMS_ALLOWED_NON_GEOGRAPHIC``
    (non-geographic numbers outside it are refused);
 2. the budgets of whoever asks: ``user`` (one account) and ``ip`` (one
-   client address, an IPv6 /64). A send they refuse touches nothing else;
+   client address, an IPv6 /64). A send they refuse is judged by nothing
+   else, and every count it took is given back at once;
 3. the budgets shared with others: ``number``, ``prefix`` (the number without
    its last ``OTP_SMS_LIMIT_PREFIX_DIGITS`` digits) and ``global`` (every send
    to one destination country; ``OTP_SMS_COUNTRY_LIMITS`` sizes it per country).
@@ -27,6 +28,13 @@ entered against the rest of the site's conversion (SMS pumping). Confirmed
 owners are neither counted nor refused by it. Operators' decisions
 (:func:`decide_range`, the ``NumberRange`` model) are kept in the cache and
 read by every send.
+
+Every counter of one send (both groups of budgets and the guard's) is raised
+in one cache round trip (one Redis pipeline). So a send the requester's
+budgets refuse holds one count in the shared budgets and the guard's ranges
+for as long as that round trip and the one giving it back take (a
+millisecond or two on Redis): a concurrent send to the same number or
+prefix can be refused in that moment by a budget it would just fit in.
 
 Each counter is a sliding window (:mod:`django_sms_gateway.limits.counters`): at most
 ``sends`` in any ``seconds``, with no boundary to burst across. A refused
@@ -64,6 +72,7 @@ import time
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core.cache import BaseCache
@@ -107,6 +116,8 @@ REQUESTER_LIMITS = ("user", "ip")
 #: ``limit`` of the refusal when the limits cache cannot be reached (fail closed).
 UNAVAILABLE = "unavailable"
 KEY_PREFIX = "sms_gateway:limit"
+#: Subject digests (HMACs) remembered per process: a number's, its prefix's and ranges', a user's, an address's.
+DIGESTS_KEPT = 2048
 #: IPv6 clients are counted per /64: one subscriber usually gets a whole /64.
 IPV6_PREFIX = 64
 #: ``request.META`` keys a reverse proxy or load balancer sets.
@@ -158,7 +169,14 @@ def _lower_quietly(cache: BaseCache, raised: Sequence[counters.Bucket], alias: s
 
 
 def _digest(cfg: LimitsConfig, name: str, subject: str) -> str:
-    mac = cfg.hmac.copy()
+    return _keyed_digest(cfg.hmac, name, subject)
+
+
+@lru_cache(maxsize=DIGESTS_KEPT)
+def _keyed_digest(keyed: Any, name: str, subject: str) -> str:
+    """HMAC of one subject under ``keyed`` (the settings' HMAC, which a new
+    ``SECRET_KEY`` replaces: the old one's digests are then never looked up)."""
+    mac = keyed.copy()
     mac.update(f"{name}\0{subject}".encode())
     return str(mac.hexdigest()[:24])
 
@@ -251,29 +269,31 @@ def check_send(
     if not cfg.limits and not ranges:
         return Reservation()
     now = time.time()
-    held: list[counters.Tally] = []
     requester, shared = _counters(cfg, number, region, user_id, confirmed, request)
-    for group, guarded in ((requester, False), (shared, bool(ranges))):
-        if not group and not guarded:
-            continue
-        # The guard's counters ride in the round trip of the shared budgets (or make it, when none is on).
-        guard_counters, peek = _guard_counters(cfg, guard, ranges) if guard is not None and guarded else ((), ())
-        tally = _count(cfg, group, now, number, sender, held, guard_counters, peek)
-        held.append(tally)
-        fixed = tally.buckets[: len(group)]
+    # The guard's counters ride in the same round trip as the budgets.
+    guard_counters, peek = _guard_counters(cfg, guard, ranges) if guard is not None and ranges else ((), ())
+    group = [*requester, *shared]
+    if not group and not guard_counters:
+        return Reservation()
+    tally = _count(cfg, group, now, number, sender, [], guard_counters, peek)
+    held = [tally]
+    fixed = tally.buckets[: len(group)]
+    # The requester's budgets are judged first: when they refuse, the shared ones (and the guard) are not judged,
+    # and the counts this send took in them go back with the rest.
+    for part, start in ((requester, 0), (shared, len(requester))):
         hit = [
             (limit, opaque, counters.retry_after(_as_counter(limit, opaque), buckets, now))
-            for (limit, opaque), buckets in zip(group, fixed, strict=True)
+            for (limit, opaque), buckets in zip(part, fixed[start : start + len(part)], strict=True)
             if sum(buckets) > limit.count
         ]
         if hit:
             Reservation(held, cfg.cache_alias).release()
             raise _refused_by(hit, number, sender)
-        if guard is not None and guarded:
-            verdict = _judge(guard, ranges, tally.buckets[len(group):], tally.peeked)
-            if verdict.state != "watching" and _tripped(cfg, guard, verdict, tally, sender):
-                Reservation(held, cfg.cache_alias).release()
-                raise FraudGuardRefused(verdict.range)
+    if guard is not None and ranges:
+        verdict = _judge(guard, ranges, tally.buckets[len(group):], tally.peeked)
+        if verdict.state != "watching" and _tripped(cfg, guard, verdict, tally, sender):
+            Reservation(held, cfg.cache_alias).release()
+            raise FraudGuardRefused(verdict.range)
     return Reservation(held, cfg.cache_alias)
 
 

@@ -10,7 +10,9 @@ and ``seconds`` after it was made.
 
 On Django's Redis cache every counter of one send is raised, and the other
 buckets read, in one pipelined round trip (``INCR``, ``EXPIRE``, ``MGET`` per
-counter). Other caches use ``incr`` (``add`` for a new bucket) and one
+counter); each key goes through the cache's ``make_key`` (its prefix,
+version and ``KEY_FUNCTION``), and one key per counter through its
+``validate_key``. Other caches use ``incr`` (``add`` for a new bucket) and one
 ``get_many``. Django's ``BaseCache.incr``, which the database and file
 caches use, is a get and a set that gives the key the cache's default
 ``TIMEOUT``; :func:`add_to` keeps each bucket's own expiry instead.
@@ -185,7 +187,7 @@ def _add_in(cache: BaseCache, plan: Sequence[Bucket], now: float, delta: int) ->
     if client is not None:
         pipe = client.pipeline(transaction=False)
         for bucket in plan:
-            key = cache.make_and_validate_key(bucket.key)
+            key = cache.make_key(bucket.key)  # a bucket's key, checked when a send raised it
             pipe.incrby(key, delta)
             pipe.expire(key, bucket.ttl(now))
         pipe.execute()
@@ -221,7 +223,8 @@ def _bucket_keys(counter: Counter, now: float, *, ahead: int = 0) -> tuple[list[
     current = math.floor(now / width)
     count = counter.buckets
     indexes = range(current - count + 1, current + 1 + ahead)
-    keys = [f"{counter.key}:{counter.limit.seconds}:{index}" for index in indexes]
+    base = f"{counter.key}:{counter.limit.seconds}:"
+    keys = [f"{base}{index}" for index in indexes]
     # The current bucket is counted until the one ``count`` later begins.
     return keys, Bucket(keys[count - 1], (current + count) * width + TTL_MARGIN)
 
@@ -287,11 +290,15 @@ def _redis_raise(
     client: Any, cache: BaseCache, plan: Sequence[tuple[list[str], Bucket]], now: float, peek: Sequence[str]
 ) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
     pipe = client.pipeline(transaction=False)
+    make_key = cache.make_key
     for keys, bucket in plan:
-        current = cache.make_and_validate_key(bucket.key)
+        made = [make_key(key) for key in keys]
+        current = made[-1]
+        # One key per counter is checked (the cache's warnings about odd keys): its others differ only in a number.
+        cache.validate_key(current)
         pipe.incrby(current, 1)
         pipe.expire(current, bucket.ttl(now))
-        pipe.mget([cache.make_and_validate_key(key) for key in keys[:-1]])
+        pipe.mget(made[:-1])
     if peek:
         pipe.mget([cache.make_and_validate_key(key) for key in peek])
     results = pipe.execute()
@@ -352,7 +359,7 @@ def lower(cache: BaseCache, raised: Sequence[Bucket], now: float | None = None) 
     if client is not None:
         pipe = client.pipeline(transaction=False)
         for bucket in live:
-            key = cache.make_and_validate_key(bucket.key)
+            key = cache.make_key(bucket.key)  # checked when it was raised
             pipe.decrby(key, 1)
             # A bucket that expired between the check and DECR must not stay forever at -1.
             pipe.expire(key, bucket.ttl(now))
