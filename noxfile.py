@@ -146,7 +146,7 @@ settings.configure(
     SECRET_KEY="the wheel's own check, not a secret",
     INSTALLED_APPS=[
         "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
-        "django_otp", "django_sms_gateway",
+        "django_otp", "django_otp.plugins.otp_totp", "django_sms_gateway",
     ],
     MIDDLEWARE=[
         "django.contrib.sessions.middleware.SessionMiddleware",

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connections, router
 from django.db.models import (
     Aggregate,
+    Case,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -24,6 +25,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    When,
     Window,
 )
 from django.db.models.functions import RowNumber
@@ -277,8 +279,10 @@ def delivery_rates(now: datetime | None = None, days: int = REPORT_DAYS[0]) -> l
     records = DeliveryRecord.objects.filter(created_at__gte=since).exclude(delivery="")
     delivered = Q(delivery=DeliveryRecord.Delivery.DELIVERED)
     on_postgresql = connections[router.db_for_read(DeliveryRecord)].vendor == "postgresql"
-    median = {"median": _Median(_took(), filter=delivered & Q(delivered_at__isnull=False),
-                                output_field=DurationField())} if on_postgresql else {}
+    # percentile_cont skips NULLs; a CASE, as Aggregate's FILTER rendering changed in Django 6.0.
+    took_if_delivered = Case(When(delivered & Q(delivered_at__isnull=False), then=_took()),
+                             output_field=DurationField())
+    median = {"median": _Median(took_if_delivered, output_field=DurationField())} if on_postgresql else {}
     rows: Iterable[Mapping[str, Any]] = (
         records.values("gateway", "region")
         .annotate(

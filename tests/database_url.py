@@ -1,6 +1,5 @@
 """``DATABASE_URL`` as a Django ``DATABASES`` entry, for the test suite's and
-the benchmarks' settings (the sdist ships tests/ but not benchmarks/, so the
-helper lives here)."""
+the benchmarks' settings."""
 
 from __future__ import annotations
 
