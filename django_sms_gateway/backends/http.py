@@ -51,7 +51,6 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -410,6 +409,10 @@ class DeadlineAdapter(HTTPAdapter):
 # -- the HTTP backend ------------------------------------------------------------------------------
 
 
+#: What :meth:`HTTPBackend.request` passes on to :meth:`requests.PreparedRequest.prepare`.
+_REQUEST_ARGUMENTS = frozenset({"data", "json", "params", "auth", "files"})
+
+
 @dataclass(frozen=True, slots=True)
 class VendorResponse:
     """A vendor's answer, read whole (and bounded) before the socket is freed."""
@@ -480,7 +483,7 @@ class HTTPBackend(BaseBackend):
     def request(self, method: str, path_or_url: str, *, timeout: float, **kwargs: Any) -> VendorResponse:
         """Make one call and read its answer, all within ``timeout`` seconds.
 
-        ``kwargs`` go to :meth:`requests.Session.request` (``json``, ``data``,
+        ``kwargs`` go to :meth:`requests.PreparedRequest.prepare` (``json``, ``data``,
         ``headers``, where a None value removes a session header, ``auth``).
         Redirects are never followed: a 3xx is an answer like any other.
 
@@ -492,17 +495,47 @@ class HTTPBackend(BaseBackend):
         ``max_response_bytes``.
         """
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        prepared = self._prepare(method, url, kwargs)
+        session = self.session
         with deadline(timeout) as call:
             try:
-                response = self.session.request(
-                    method, url, timeout=(timeout, timeout), allow_redirects=False, stream=True,
-                    hooks={"response": partial(self._read_body, call=call)}, **kwargs,
+                response = session.get_adapter(url).send(
+                    prepared, stream=True, timeout=(timeout, timeout), verify=session.verify, cert=session.cert,
+                    proxies=session.proxies,
                 )
             except requests.ConnectTimeout as exc:
                 raise self.error(GatewayTimeout, "timeout", not_sent=True) from exc
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise self.transport_error(exc, call) from exc
-        return VendorResponse(response.status_code, response.headers, response.content)
+            try:
+                body = self._bounded_body(response, call)
+            except BaseException:
+                response.close()
+                raise
+            response._content_consumed = True  # type: ignore[attr-defined]  # read whole: close() keeps the socket
+            response.close()  # back to the pool
+        if response.cookies:
+            session.cookies.update(response.cookies)
+        return VendorResponse(response.status_code, response.headers, body)
+
+    def _prepare(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.PreparedRequest:
+        """The request :meth:`request` sends: the session's headers and
+        cookies, then ``kwargs``. The session's adapter sends it without
+        :meth:`requests.Session.send`'s bookkeeping, none of which a vendor
+        call uses (no redirects followed, no environment, no hooks)."""
+        headers = self.session.headers
+        if extra := kwargs.pop("headers", None):
+            headers = requests.structures.CaseInsensitiveDict(headers)
+            for name, value in extra.items():
+                if value is None:
+                    headers.pop(name, None)
+                else:
+                    headers[name] = value
+        if unknown := set(kwargs) - _REQUEST_ARGUMENTS:
+            raise TypeError(f"request() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=method, url=url, headers=headers, cookies=self.session.cookies or None, **kwargs)
+        return prepared
 
     def transport_error(self, exc: BaseException, call: Call) -> GatewayError:
         """The error for a call that failed before a whole answer was read."""
@@ -511,18 +544,6 @@ class HTTPBackend(BaseBackend):
         if _connection_refused(exc):
             return self.error(GatewayConnectionError, "connection refused", not_sent=True)
         return self.error(GatewayConnectionError, "connection failed")
-
-    def _read_body(self, response: requests.Response, *, call: Call, **kwargs: Any) -> None:
-        """Read the whole answer, bounded by ``max_response_bytes`` (and by the
-        call's deadline), before requests' redirect bookkeeping would read a
-        3xx answer's body unbounded; the body is kept as ``response.content``."""
-        try:
-            response._content = self._bounded_body(response, call)
-        except BaseException:
-            response.close()
-            raise
-        response._content_consumed = True  # type: ignore[attr-defined]  # set as Response.content sets it
-        response.close()  # back to the pool: the body was read whole
 
     def _bounded_body(self, response: requests.Response, call: Call) -> bytes:
         limit = self.max_response_bytes

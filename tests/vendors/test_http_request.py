@@ -1,7 +1,7 @@
 """What HTTPBackend puts on the wire, seen by a loopback server: the session's
 headers (a None value removes one), credentials written in the base URL, no
-proxy from the environment, uncompressed answers asked for, and a redirect
-returned as an answer, never followed."""
+proxy from the environment, uncompressed answers asked for, a redirect
+returned as an answer, never followed, and the vendor's cookies sent back."""
 
 from __future__ import annotations
 
@@ -74,3 +74,26 @@ def test_a_redirect_is_an_answer_like_any_other():
     assert backend.session.cookies.get("lb") == "node-3"  # kept for the next call
     with pytest.raises(RequestRejected):
         backend.raise_for_status(response)
+
+
+def test_a_cookie_the_vendor_set_goes_back_with_the_next_call():
+    server = Hostile(lambda: iter([REDIRECT]), pause=0)
+    backend = Probe("probe", {"base_url": server.url})
+    try:
+        backend.request("POST", "/first", timeout=2, json={})
+        server.close()
+        server = Hostile(lambda: iter([OK]), pause=0)
+        backend.request("POST", f"{server.url}/second", timeout=2, json={})
+    finally:
+        backend.close()
+        server.close()
+    assert b"\r\nCookie: lb=node-3\r\n" in server.request
+
+
+def test_an_argument_the_request_does_not_take_is_named():
+    backend = Probe("probe", {"base_url": "http://127.0.0.1:9"})
+    try:
+        with pytest.raises(TypeError, match="unexpected keyword arguments: allow_redirects, stream"):
+            backend.request("POST", "/x", timeout=1, stream=True, allow_redirects=True)
+    finally:
+        backend.close()
