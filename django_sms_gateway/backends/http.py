@@ -500,7 +500,8 @@ class HTTPBackend(BaseBackend):
         with deadline(timeout) as call:
             try:
                 response = session.get_adapter(url).send(
-                    prepared, stream=True, timeout=(timeout, timeout), verify=session.verify, cert=session.cert,
+                    prepared, stream=True, timeout=(timeout, timeout), cert=session.cert,
+                    verify=True if session.verify is None else session.verify,
                     proxies=session.proxies,
                 )
             except requests.ConnectTimeout as exc:
