@@ -45,8 +45,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from ..backends.http import UnreadableJSON, read_json_object
-from ..backends.sinch import SECRET_PARAMETER, SinchBackend
+from ..backends.http import SECRET_PARAMETER, UnreadableJSON, read_json_object
+from ..backends.sinch import SinchBackend
 from ..models import DeliveryRecord
 from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, status_word
 
