@@ -52,8 +52,7 @@ from ..backends.sinch import SinchBackend
 from ..checks import W024
 from ..exceptions import ConfigurationWarning
 from ..models import DeliveryRecord
-from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, plain, status_word
-from .sinch import secret_matches
+from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, plain, secret_matches, status_word
 
 __all__ = [
     "DELIVERED_NAME",
