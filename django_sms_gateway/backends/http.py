@@ -15,6 +15,9 @@ shares, so that a vendor module only builds its request and reads the answer.
   friends; webhooks use them too), and turning a vendor's error text into a
   short, safe part of ``GatewayError.reason`` (:func:`summarize`,
   :func:`scrub`).
+- A receipt URL proved genuine by the alias's secret in its query, for
+  vendors that sign no delivery report (:func:`callback_url` and its
+  checks).
 
 Why a deadline needs more than socket timeouts: they bound each read, not
 the call, so a vendor trickling its status line or headers a byte at a
@@ -663,3 +666,46 @@ def _connection_refused(exc: BaseException) -> bool:
             continue
         current = current.__cause__ or current.__context__
     return False
+
+
+# -- a receipt URL with the alias's secret in its query --------------------------------------------
+# A vendor that signs no delivery report (Sinch's callback_url, Infobip's notify_url) is given a
+# URL whose query holds an unguessable per-alias secret, which the webhook compares. The query, not
+# the path: django.request logs the path of every 4xx answer.
+
+#: The query parameter of a receipt URL that holds the alias's secret.
+SECRET_PARAMETER = "secret"  # noqa: S105 (a parameter name, not a secret)
+#: Fewest characters of a callback secret: 32 URL-safe characters hold 192 bits.
+SECRET_MIN_LENGTH = 32
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def callback_secret_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a per-alias callback secret: it goes into a URL
+    query unencoded, so only ``A-Z a-z 0-9 - _``, and at least :data:`SECRET_MIN_LENGTH`
+    of them (``secrets.token_urlsafe(32)`` makes one)."""
+    if len(value) < SECRET_MIN_LENGTH or not set(value) <= _URL_SAFE:
+        return (f"must be at least {SECRET_MIN_LENGTH} characters of A-Z, a-z, 0-9, '-' and '_' "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return None
+
+
+def callback_url_problem(value: str) -> str | None:
+    """Why ``value`` cannot take a callback secret as its query."""
+    if "?" in value or "#" in value or not value.endswith("/"):
+        return "must end with '/' and have no query or fragment (the callback secret is added as the query)"
+    return None
+
+
+def callback_url_in_clear(url: str) -> bool:
+    """Whether a receipt URL would carry its secret in clear: plain http://
+    to a host that is not loopback, with ``DEBUG = False``."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or django_settings.DEBUG:
+        return False
+    return not _is_loopback(parts.hostname or "")
+
+
+def callback_url(base: str, secret: str) -> str:
+    """The URL a vendor is given: ``base`` with ``secret`` as its query."""
+    return f"{base}?{SECRET_PARAMETER}={secret}"

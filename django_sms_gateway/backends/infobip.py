@@ -60,8 +60,15 @@ from typing import Any, ClassVar
 from ..checks import E035
 from ..exceptions import GatewayError, GatewayRateLimited, GatewayUnavailable, RecipientRateLimited, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .http import HTTPBackend, json_object_or_empty, summarize
-from .sinch import callback_secret_problem, callback_url, callback_url_in_clear, callback_url_problem
+from .http import (
+    HTTPBackend,
+    callback_secret_problem,
+    callback_url,
+    callback_url_in_clear,
+    callback_url_problem,
+    json_object_or_empty,
+    summarize,
+)
 
 __all__ = ["InfobipBackend"]
 

@@ -50,28 +50,27 @@ Wire facts and their sources:
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
-
-from django.conf import settings as django_settings
 
 from ..checks import E035
 from ..exceptions import GatewayAuthError, GatewayError, GatewayUnavailable, RequestRejected
 from .base import CredentialCheck, Option, SendResult, SMSMessage
-from .http import HTTPBackend, VendorResponse, json_object_or_empty, summarize
+from .http import (
+    HTTPBackend,
+    VendorResponse,
+    callback_secret_problem,
+    callback_url,
+    callback_url_in_clear,
+    callback_url_problem,
+    json_object_or_empty,
+    summarize,
+)
 
 __all__ = [
     "DELIVERY_REPORTS",
     "REGIONS",
-    "SECRET_MIN_LENGTH",
-    "SECRET_PARAMETER",
     "SinchBackend",
-    "callback_secret_problem",
-    "callback_url",
-    "callback_url_in_clear",
-    "callback_url_problem",
 ]
 
 REGIONS = ("us", "eu", "au", "br", "ca")
@@ -79,14 +78,9 @@ REGION_URL = "https://{region}.sms.api.sinch.com"
 BATCHES_PATH = "/xms/v1/{plan}/batches"
 #: 403 codes that say the account or plan, not the message, is the problem.
 ACCOUNT_CODES = frozenset({"blocked_account", "missing_callback_url", "unknown_campaign"})
-#: 400 and 403 codes kept in a failure's reason (Sinch's published codes).
 #: ``delivery_report`` values that post one report per recipient (the kind the webhook reads).
 DELIVERY_REPORTS = ("per_recipient_final", "per_recipient")
-#: The query parameter of a receipt URL that holds the alias's secret.
-SECRET_PARAMETER = "secret"  # noqa: S105 (a parameter name, not a secret)
-#: Fewest characters of a callback secret: 32 URL-safe characters hold 192 bits.
-SECRET_MIN_LENGTH = 32
-_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+#: 400 and 403 codes kept in a failure's reason (Sinch's published codes).
 KNOWN_CODES = frozenset(
     {"syntax_invalid_json", "syntax_invalid_parameter_format", "syntax_constraint_violation",
      "blocked_account", "illegal_number_type", "missing_callback_url", "unprovisioned_region",
@@ -96,41 +90,6 @@ KNOWN_CODES = frozenset(
 
 def _plan_problem(value: str) -> str | None:
     return None if value.isalnum() else "must hold only letters and digits (it is part of the URL path)"
-
-
-def callback_secret_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a per-alias callback secret: it goes into a URL
-    query unencoded, so only ``A-Z a-z 0-9 - _``, and at least :data:`SECRET_MIN_LENGTH`
-    of them (``secrets.token_urlsafe(32)`` makes one)."""
-    if len(value) < SECRET_MIN_LENGTH or not set(value) <= _URL_SAFE:
-        return (f"must be at least {SECRET_MIN_LENGTH} characters of A-Z, a-z, 0-9, '-' and '_' "
-                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
-    return None
-
-
-def callback_url_problem(value: str) -> str | None:
-    """Why ``value`` cannot take a callback secret as its query."""
-    if "?" in value or "#" in value or not value.endswith("/"):
-        return "must end with '/' and have no query or fragment (the callback secret is added as the query)"
-    return None
-
-
-def callback_url_in_clear(url: str) -> bool:
-    """Whether a receipt URL would carry its secret in clear: plain http://
-    to a host that is not loopback, with ``DEBUG = False``."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or django_settings.DEBUG:
-        return False
-    host = (parts.hostname or "").lower()
-    try:
-        return not (host == "localhost" or ipaddress.ip_address(host).is_loopback)
-    except ValueError:
-        return True
-
-
-def callback_url(base: str, secret: str) -> str:
-    """The URL a vendor is given: ``base`` with ``secret`` as its query."""
-    return f"{base}?{SECRET_PARAMETER}={secret}"
 
 
 class SinchBackend(HTTPBackend):

@@ -26,7 +26,8 @@ override ``accepts``, ``final_statuses``, ``tolerance`` and
 ``http_method_names`` (POST only by default).
 
 The signature helpers (:func:`hmac_sha256_hex`, :func:`any_digest_matches`,
-:func:`timestamp_seconds`, :func:`check_fresh`) are for the vendor modules.
+:func:`secret_matches`, :func:`timestamp_seconds`, :func:`check_fresh`) are
+for the vendor modules.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ __all__ = [
     "hmac_sha256_hex",
     "plain",
     "read_limited",
+    "secret_matches",
     "status_word",
     "timestamp_seconds",
 ]
@@ -124,6 +126,12 @@ def any_digest_matches(candidates: Iterable[str], expected: str) -> bool:
     for candidate in candidates:
         matched |= hmac.compare_digest(candidate.lower(), expected.lower())
     return matched
+
+
+def secret_matches(given: str, expected: str | None) -> bool:
+    """Whether the URL's secret ``given`` is ``expected``, in constant time
+    (False when the alias has none)."""
+    return bool(expected) and hmac.compare_digest(given.encode(), str(expected).encode())
 
 
 def timestamp_seconds(raw: str) -> float | None:

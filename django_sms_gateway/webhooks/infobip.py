@@ -46,14 +46,13 @@ from urllib.parse import urlsplit
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 
-from ..backends.http import UnreadableJSON, read_json_object
+from ..backends.http import SECRET_PARAMETER, UnreadableJSON, read_json_object
 from ..backends.infobip import InfobipBackend
-from ..backends.sinch import SECRET_PARAMETER, SinchBackend
+from ..backends.sinch import SinchBackend
 from ..checks import W024
 from ..exceptions import ConfigurationWarning
 from ..models import DeliveryRecord
-from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, plain, status_word
-from .sinch import secret_matches
+from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, plain, secret_matches, status_word
 
 __all__ = [
     "DELIVERED_NAME",

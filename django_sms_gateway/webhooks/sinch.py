@@ -39,16 +39,15 @@ gets the base's 404 and is not retried.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
 from django.http import HttpRequest
 
-from ..backends.http import UnreadableJSON, read_json_object
-from ..backends.sinch import SECRET_PARAMETER, SinchBackend
+from ..backends.http import SECRET_PARAMETER, UnreadableJSON, read_json_object
+from ..backends.sinch import SinchBackend
 from ..models import DeliveryRecord
-from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, status_word
+from .base import MalformedWebhook, StatusReport, WebhookRefused, WebhookView, secret_matches, status_word
 
 __all__ = [
     "DELIVERED",
@@ -56,7 +55,6 @@ __all__ = [
     "FINAL_STATUSES",
     "SinchWebhookView",
     "parse_report",
-    "secret_matches",
     "sinch_report_webhook",
 ]
 
@@ -70,12 +68,6 @@ STATUSES = FINAL_STATUSES | {"Queued", "Dispatched"}
 RECIPIENT_REPORT = "recipient_delivery_report_sms"
 BATCH_REPORT = "delivery_report_sms"
 _PARTS_MAX = 255
-
-
-def secret_matches(given: str, expected: str | None) -> bool:
-    """Whether the URL's secret ``given`` is ``expected``, in constant time
-    (False when the alias has none)."""
-    return bool(expected) and hmac.compare_digest(given.encode(), str(expected).encode())
 
 
 def delivery_of(status: str) -> str | None:

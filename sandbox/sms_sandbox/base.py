@@ -1,4 +1,5 @@
-"""Shared plumbing of the sandbox: requests, responses and small helpers.
+"""Shared plumbing of the sandbox: requests, responses, delayed delivery
+reports and small helpers.
 
 Standard library only (no Django), like the rest of the sandbox package.
 """
@@ -12,16 +13,19 @@ import http.client
 import ipaddress
 import json
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, parse_qs, parse_qsl
+from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
 
 __all__ = [
     "E164",
     "Headers",
+    "RECEIPT_FAULTS",
+    "Receipts",
     "Recorder",
     "SENDER",
     "Request",
@@ -44,6 +48,9 @@ SENDER = re.compile(r"\+?[0-9]{1,15}|[A-Za-z0-9 ]{1,11}")
 
 #: ``record(vendor, recipient_e164, text)``: how a vendor reports a sent SMS.
 Recorder = Callable[[str, str, str], None]
+
+#: Faults that accept a message and then report nothing, or a failure (DELIVERY.md's names).
+RECEIPT_FAULTS = ("silent", "undelivered")
 
 
 class Headers(Mapping[str, str]):
@@ -192,6 +199,55 @@ def call_back(target: SplitResult, method: str, *, body: bytes | None = None, qu
     finally:
         connection.close()
     return "sent" if 200 <= status < 300 else "failed"
+
+
+class Receipts:
+    """Posts a vendor's delivery reports from a background thread, after a
+    delay, to loopback hosts only; counts them ``sent`` (2xx), ``failed``
+    and ``skipped`` (not loopback). :meth:`reset` drops reports not yet sent."""
+
+    def __init__(self, vendor: str, delay: float) -> None:
+        self._vendor, self._delay = vendor, delay
+        self._lock = threading.Lock()
+        self._counts = {"sent": 0, "failed": 0, "skipped": 0}
+        self._generation = 0
+        self._stopping = threading.Event()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts = dict.fromkeys(self._counts, 0)
+            self._generation += 1
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def post_later(self, url: str, bodies: list[Callable[[], Any]], name: str) -> None:
+        """POST each of ``bodies`` (each made when sent) to ``url`` as JSON, in order."""
+        with self._lock:
+            generation = self._generation
+        threading.Thread(target=self._post, args=(url, bodies, generation),
+                         name=f"{self._vendor}-report-{name}", daemon=True).start()
+
+    def _post(self, url: str, bodies: list[Callable[[], Any]], generation: int) -> None:
+        target = urlsplit(url)
+        for body in bodies:
+            if self._stopping.wait(self._delay):
+                return
+            with self._lock:
+                if generation != self._generation:
+                    return
+                if not is_loopback_host(target.hostname or ""):
+                    self._counts["skipped"] += 1
+                    return
+            outcome = call_back(target, "POST", body=json.dumps(body(), separators=(",", ":")).encode(),
+                                headers={"Content-Type": "application/json"})
+            with self._lock:
+                if generation == self._generation:
+                    self._counts[outcome] += 1
 
 
 class Vendor(ABC):

@@ -52,9 +52,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from .base import Recorder, Request, Response, Vendor, same
+from .base import RECEIPT_FAULTS, Receipts, Recorder, Request, Response, Vendor, same
 from .segments import segments
-from .sinch import RECEIPT_FAULTS, Receipts
 
 __all__ = ["CREDENTIALS", "FLOOD_IDENTICAL", "FLOOD_VARIED", "REJECTED_PREFIX", "VENDOR", "Infobip"]
 

@@ -31,7 +31,6 @@ Node SDK").
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -39,10 +38,10 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import E164, SENDER, Recorder, Request, Response, Vendor, call_back, is_loopback_host, iso_utc, same, utc_now
+from .base import E164, RECEIPT_FAULTS, SENDER, Receipts, Recorder, Request, Response, Vendor, iso_utc, same, utc_now
 from .segments import segments
 
-__all__ = ["CREDENTIALS", "DELIVERY_REPORTS", "ILLEGAL_NUMBER_PREFIX", "RECEIPT_FAULTS", "VENDOR", "Receipts", "Sinch"]
+__all__ = ["CREDENTIALS", "DELIVERY_REPORTS", "ILLEGAL_NUMBER_PREFIX", "VENDOR", "Sinch"]
 
 CREDENTIALS = MappingProxyType({"service_plan_id": "sandboxplan0001", "api_token": "sandbox-sinch-api-token"})
 #: Recipients starting with this get 403 ``illegal_number_type``.
@@ -50,57 +49,6 @@ ILLEGAL_NUMBER_PREFIX = "+1500555"
 _BODY_MAX = 2000
 _URL_MAX = 2048
 DELIVERY_REPORTS = ("none", "summary", "full", "per_recipient", "per_recipient_final")
-#: Faults that accept a message and then report nothing, or a failure (DELIVERY.md's names).
-RECEIPT_FAULTS = ("silent", "undelivered")
-
-
-class Receipts:
-    """Posts a vendor's delivery reports from a background thread, after a
-    delay, to loopback hosts only; counts them ``sent`` (2xx), ``failed``
-    and ``skipped`` (not loopback). :meth:`reset` drops reports not yet sent."""
-
-    def __init__(self, vendor: str, delay: float) -> None:
-        self._vendor, self._delay = vendor, delay
-        self._lock = threading.Lock()
-        self._counts = {"sent": 0, "failed": 0, "skipped": 0}
-        self._generation = 0
-        self._stopping = threading.Event()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts = dict.fromkeys(self._counts, 0)
-            self._generation += 1
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def post_later(self, url: str, bodies: list[Callable[[], Any]], name: str) -> None:
-        """POST each of ``bodies`` (each made when sent) to ``url`` as JSON, in order."""
-        with self._lock:
-            generation = self._generation
-        threading.Thread(target=self._post, args=(url, bodies, generation),
-                         name=f"{self._vendor}-report-{name}", daemon=True).start()
-
-    def _post(self, url: str, bodies: list[Callable[[], Any]], generation: int) -> None:
-        target = urlsplit(url)
-        for body in bodies:
-            if self._stopping.wait(self._delay):
-                return
-            with self._lock:
-                if generation != self._generation:
-                    return
-                if not is_loopback_host(target.hostname or ""):
-                    self._counts["skipped"] += 1
-                    return
-            outcome = call_back(target, "POST", body=json.dumps(body(), separators=(",", ":")).encode(),
-                                headers={"Content-Type": "application/json"})
-            with self._lock:
-                if generation == self._generation:
-                    self._counts[outcome] += 1
 
 
 def error(status: int, code: str, text: str) -> Response:
