@@ -86,6 +86,8 @@ E047 = "sms_gateway.E047"
 E048 = "sms_gateway.E048"
 #: ``OTP_SMS_FRAUD_GUARD`` is wrong.
 E040 = "sms_gateway.E040"
+#: ``OTP_SMS_DELIVERY_RECORD_CACHE`` is not a Redis cache (Django's ``RedisCache``) in ``CACHES``.
+E049 = "sms_gateway.E049"
 
 # -- warnings ----------------------------------------------------------------------------------------
 #: A console or locmem backend (which sends nothing) with ``DEBUG = False``.

@@ -52,6 +52,7 @@ from .checks import (
     E043,
     E044,
     E046,
+    E049,
     W003,
     W011,
     W012,
@@ -129,6 +130,9 @@ DEFAULTS: dict[str, Any] = {
     "OTP_SMS_DELIVERY_HEALTH": {"WINDOW": 900.0, "MIN_REPORTS": 10, "MAX_FAILURE_SHARE": 0.5, "COOLOFF": 300.0},
     # Days DeliveryRecord rows are kept; `manage.py prunesmsdeliveries` deletes older ones (None: keep all).
     "OTP_SMS_DELIVERY_RECORD_DAYS": 90,
+    # Alias in CACHES (a Redis cache) where a send's delivery records wait to be written to the
+    # database in batches, off the login's critical path (None: each send writes its rows at once).
+    "OTP_SMS_DELIVERY_RECORD_CACHE": None,
     # Vendor webhooks: seconds a signed timestamp may differ from now, and the largest body read.
     "OTP_SMS_WEBHOOK_TOLERANCE": 300,
     "OTP_SMS_WEBHOOK_MAX_BYTES": 16 * 1024,
@@ -1019,6 +1023,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
                                               check_id=E014, hint="Such as 1; 0 turns the memo off."),
     "OTP_SMS_DELIVERY_HEALTH": delivery_health,
     "OTP_SMS_DELIVERY_RECORD_DAYS": _record_days,
+    "OTP_SMS_DELIVERY_RECORD_CACHE": _cache_alias("OTP_SMS_DELIVERY_RECORD_CACHE", E049, optional=True),
     "OTP_SMS_WEBHOOK_TOLERANCE": lambda v: seconds("OTP_SMS_WEBHOOK_TOLERANCE", v),
     "OTP_SMS_WEBHOOK_MAX_BYTES": lambda v: whole_number("OTP_SMS_WEBHOOK_MAX_BYTES", v, minimum=1),
     "OTP_SMS_DELIVERY_DEADLINE": _delivery_deadline,
@@ -1191,6 +1196,7 @@ def cache_problems() -> list[Problem]:
             hint=f"Set OTP_SMS_BREAKER_CACHE to one of {sorted(caches)}, add a {breaker_alias!r} cache to "
             "CACHES, or remove it to keep breaker state in the limits cache (OTP_SMS_LIMITS_CACHE).",
         ))
+    problems.extend(record_cache_problems())
     uses: dict[str, list[str]] = {}
     try:
         limits_on = bool(limit_settings(settings.raw("OTP_SMS_LIMITS"), settings.raw("OTP_SMS_LIMIT_PREFIX_DIGITS"))[0])
@@ -1202,6 +1208,31 @@ def cache_problems() -> list[Problem]:
     problems.extend(unbounded_cache_problems({name: " and ".join(held) for name, held in uses.items()}))
     problems.extend(delivery_health_cache_problems())
     return problems
+
+
+REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+
+
+def record_cache_problems() -> list[Problem]:
+    """``E049``: ``OTP_SMS_DELIVERY_RECORD_CACHE`` names no Redis cache in ``CACHES``."""
+    name = "OTP_SMS_DELIVERY_RECORD_CACHE"
+    try:
+        alias = settings.OTP_SMS_DELIVERY_RECORD_CACHE
+    except ConfigurationError as exc:
+        return [exc]
+    if alias is None:
+        return []
+    backend = str(((django.conf.settings.CACHES or {}).get(alias) or {}).get("BACKEND", ""))
+    if backend == REDIS_CACHE:
+        return []
+    found = f"a {backend.rsplit('.', 1)[-1]} cache" if backend else "not in CACHES"
+    return [ConfigurationError(
+        f"{name} is {alias!r}, which is {found}; delivery records wait only in a Redis cache.",
+        check_id=E049,
+        hint=f"Point {name} at a cache whose BACKEND is {REDIS_CACHE!r}, or set it to None to write each "
+        "send's records at once.",
+        obj=name,
+    )]
 
 
 def delivery_health_cache_problems() -> list[Problem]:

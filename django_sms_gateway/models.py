@@ -9,12 +9,14 @@ row per gateway tried.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import math
 import operator
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial, reduce
@@ -1008,8 +1010,239 @@ def _clamped(value: int | None, most: int) -> int | None:
     return None if value is None else max(0, min(int(value), most))
 
 
+# -- records waiting in Redis (OTP_SMS_DELIVERY_RECORD_CACHE) ---------------------------------------
+
+
+class WaitingRecords:
+    """Delivery records a send left in the Redis list of
+    ``OTP_SMS_DELIVERY_RECORD_CACHE`` instead of writing them itself: one
+    RPUSH on the login's critical path instead of an INSERT.
+
+    They are written in batches (``bulk_create``) by the send that finds
+    :attr:`batch` of them waiting, and before every query of
+    ``DeliveryRecord.objects`` (a receipt's webhook, the deadline task, the
+    admin, ``gateway_order``), so no reader misses one. An entry leaves the
+    list only after its row is committed, and carries a key (the row's
+    ``waiting_key``, unique) that makes writing it twice keep one row: a
+    process that dies after the response, or while it writes a batch, loses
+    nothing; the next reader or batch writes what it left. What Redis itself
+    loses (a restart without persistence) is lost.
+    """
+
+    #: The list's key, under the cache's prefix and version.
+    key = "sms_gateway:waiting-records"
+    #: Entries a send lets wait before it writes them; also the most one INSERT writes.
+    batch = 50
+    #: Batches one reader writes at most before it reads.
+    most_batches = 20
+    _last_warning = 0.0
+
+    @staticmethod
+    def _redis() -> tuple[Any, str]:
+        """The Redis client of ``OTP_SMS_DELIVERY_RECORD_CACHE`` and the list's full key."""
+        from django.core.cache import caches
+        from django.core.cache.backends.redis import RedisCache
+
+        cache = caches[settings.OTP_SMS_DELIVERY_RECORD_CACHE]
+        if not isinstance(cache, RedisCache):
+            raise TypeError(f"{type(cache).__name__} is not a RedisCache")  # E049 at start-up; here at run time
+        return cache._cache.get_client(write=True), cache.make_key(WaitingRecords.key)
+
+    @classmethod
+    def park(cls, rows: Sequence[DeliveryRecord], database: str) -> bool:
+        """Leave ``rows`` waiting; False (nothing left waiting) when the cache failed."""
+        if settings.OTP_SMS_DELIVERY_RECORD_CACHE is None:
+            return False
+        entries = []
+        for row in rows:
+            row.waiting_key = secrets.token_hex(16)
+            entries.append(json.dumps(_entry(row, database), separators=(",", ":")))
+        try:
+            client, key = cls._redis()
+            waiting = client.rpush(key, *entries)
+        except Exception as exc:  # any redis-py error: the caller writes the rows itself
+            cls._warn("could not leave delivery records waiting in OTP_SMS_DELIVERY_RECORD_CACHE (%s); "
+                      "writing them at once", type(exc).__name__)
+            for row in rows:
+                row.waiting_key = None
+            return False
+        if waiting % cls.batch == 0:  # one send in each batch writes it, not every send while it is written
+            cls.write(batches=1)
+        return True
+
+    @classmethod
+    def write(cls, batches: int | None = None) -> int:
+        """Write up to ``batches`` batches (default :attr:`most_batches`) of
+        waiting records; returns the rows written. Never raises: a failure is
+        logged and the records keep waiting."""
+        if settings.OTP_SMS_DELIVERY_RECORD_CACHE is None:
+            return 0
+        written = start = 0
+        try:
+            client, key = cls._redis()
+            for _batch in range(cls.most_batches if batches is None else batches):
+                entries = client.lrange(key, start, start + cls.batch - 1)
+                if not entries:
+                    break
+                if not cls._write_batch(client, key, entries):
+                    start += len(entries)  # still listed until the caller's transaction commits
+                written += len(entries)
+                if len(entries) < cls.batch:
+                    break
+        except Exception as exc:  # redis-py or the database: the records stay for the next reader
+            cls._warn("could not write the delivery records waiting in OTP_SMS_DELIVERY_RECORD_CACHE (%s); "
+                      "they keep waiting", type(exc).__name__)
+        return written
+
+    @classmethod
+    def _write_batch(cls, client: Any, key: str, entries: list[bytes]) -> bool:
+        """Write ``entries``; returns whether they already left the list."""
+        by_database: dict[str, tuple[list[dict[str, Any]], list[bytes]]] = {}
+        unreadable: list[bytes] = []
+        for entry in entries:
+            try:
+                fields = _from_entry(json.loads(entry))
+                database = fields.pop("database")
+                connections[database]  # noqa: B018  (a database alias no longer in DATABASES)
+            except Exception:  # written by another version, or by hand: set aside, never retried forever
+                unreadable.append(entry)
+                continue
+            rows, taken = by_database.setdefault(database, ([], []))
+            rows.append(fields)
+            taken.append(entry)
+        if unreadable:
+            cls._set_aside(client, key, unreadable)
+        forgotten = True
+        for database, (rows, taken) in by_database.items():
+            written = _written_in_transaction(database)
+            if written is not None:  # still listed until the commit: never write one twice in it
+                fresh = [index for index, entry in enumerate(taken) if entry not in written]
+                rows, taken = [rows[index] for index in fresh], [taken[index] for index in fresh]
+                forgotten = False
+                if not rows:
+                    continue
+            devices = {row["device_id"] for row in rows} - {None}
+            if devices:  # a device deleted since the send: its rows keep no device, as SET_NULL would have
+                found = set(SMSDevice._base_manager.using(database).filter(pk__in=devices)
+                            .values_list("pk", flat=True))
+                for row in rows:
+                    if row["device_id"] not in found:
+                        row["device_id"] = None
+            with transaction.atomic(using=database):
+                DeliveryRecord._base_manager.using(database).bulk_create(
+                    [DeliveryRecord(**row) for row in rows], ignore_conflicts=True
+                )
+            if written is not None:
+                written.update(taken)
+            # Only once the rows are committed (at once outside a transaction): a rollback leaves them waiting.
+            transaction.on_commit(partial(cls._forget, client, key, taken), using=database)
+        return forgotten
+
+    @staticmethod
+    def _set_aside(client: Any, key: str, entries: list[bytes]) -> None:
+        """Move entries no database can take to the list ``<key>:unreadable``, for an operator."""
+        pipe = client.pipeline(transaction=True)
+        pipe.rpush(f"{key}:unreadable", *entries)
+        for entry in entries:
+            pipe.lrem(key, 1, entry)
+        pipe.execute()
+        logger.error("%d delivery record(s) waiting in OTP_SMS_DELIVERY_RECORD_CACHE could not be read (another "
+                     "version's, or a database alias no longer in DATABASES); moved to the list %r",
+                     len(entries), f"{key}:unreadable")
+
+    @staticmethod
+    def _forget(client: Any, key: str, entries: list[bytes]) -> None:
+        pipe = client.pipeline(transaction=False)
+        for entry in entries:
+            pipe.lrem(key, 1, entry)
+        pipe.execute()
+
+    @classmethod
+    def _warn(cls, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - cls._last_warning >= 60:  # at most once a minute per process
+            cls._last_warning = now
+            logger.warning(message, *args)
+
+
+def _written_in_transaction(database: str) -> set[bytes] | None:
+    """The entries written in the transaction open on ``database`` (None
+    outside one): they stay listed until it commits, and a row deleted in it
+    must not come back at its next read."""
+    connection = connections[database]
+    if not connection.in_atomic_block:
+        return None
+    outermost = connection.atomic_blocks[0]
+    memo = getattr(connection, "_sms_waiting_written", None)
+    if memo is None or memo[0] is not outermost:  # another transaction since: a rolled-back one's are listed again
+        memo = (outermost, set())
+        connection._sms_waiting_written = memo  # type: ignore[attr-defined]
+    return memo[1]
+
+
+_DATES = ("created_at", "updated_at", "deliver_by")
+_ENTRY_FIELDS = (
+    "waiting_key", "created_at", "updated_at", "device_id", "gateway", "reference", "outcome", "status", "reason",
+    "segments", "charge", "elapsed_ms", "number_masked", "delivery", "region", "challenge", "deliver_by",
+)
+
+
+def _entry(row: DeliveryRecord, database: str) -> dict[str, Any]:
+    fields = {name: getattr(row, name) for name in _ENTRY_FIELDS}
+    for name in _DATES:
+        if fields[name] is not None:
+            fields[name] = fields[name].isoformat()
+    fields["database"] = database
+    return fields
+
+
+def _from_entry(fields: dict[str, Any]) -> dict[str, Any]:
+    """The model fields (and ``database``) of a waiting entry; raises on anything else."""
+    if set(_ENTRY_FIELDS) - set(fields) or not isinstance(fields.get("database"), str):
+        raise ValueError("not a waiting delivery record")
+    known = {name: fields[name] for name in (*_ENTRY_FIELDS, "database")}
+    for name in _DATES:
+        if known.get(name) is not None:
+            known[name] = datetime.fromisoformat(known[name])
+    return known
+
+
 class DeliveryRecordQuerySet(models.QuerySet["DeliveryRecord"]):
-    """Delivery records as vendor status reports find them."""
+    """Delivery records as vendor status reports find them. Each query
+    first writes the records waiting in ``OTP_SMS_DELIVERY_RECORD_CACHE``
+    (:class:`WaitingRecords`), so that none is missed, however early the
+    queryset was made."""
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None:
+            WaitingRecords.write()
+        super()._fetch_all()
+
+    def count(self) -> int:
+        if self._result_cache is None:
+            WaitingRecords.write()
+        return super().count()
+
+    def exists(self) -> bool:
+        if self._result_cache is None:
+            WaitingRecords.write()
+        return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        WaitingRecords.write()
+        return super().aggregate(*args, **kwargs)
+
+    def iterator(self, *args: Any, **kwargs: Any) -> Any:
+        WaitingRecords.write()
+        return super().iterator(*args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        WaitingRecords.write()
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        WaitingRecords.write()
+        return super().delete()
 
     def for_reference(self, gateway: str, reference: str) -> DeliveryRecordQuerySet:
         """The sent records of vendor reference ``reference`` through gateway ``gateway``."""
@@ -1081,11 +1314,17 @@ class DeliveryRecord(models.Model):
     deliver_by = models.DateTimeField(_("delivered receipt due"), null=True, blank=True, db_index=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     failed_over_at = models.DateTimeField(_("failed over"), null=True, blank=True)
+    #: The key of a row that waited in ``OTP_SMS_DELIVERY_RECORD_CACHE``: written twice, it stays one row.
+    waiting_key = models.CharField(max_length=32, null=True, blank=True, editable=False)
 
     objects = DeliveryRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["waiting_key"], condition=Q(waiting_key__isnull=False),
+                                    name="sms_delivery_unique_waiting_key"),
+        ]
         verbose_name = _("SMS delivery")
         verbose_name_plural = _("SMS deliveries")
 
@@ -1107,7 +1346,10 @@ class DeliveryRecord(models.Model):
         ``deliver_by``.
 
         One row (the usual send) is saved on its own, in autocommit; several
-        go in with one ``bulk_create``."""
+        go in with one ``bulk_create``. With ``OTP_SMS_DELIVERY_RECORD_CACHE``
+        set, the rows wait in Redis instead, written later in batches
+        (:class:`WaitingRecords`); every read of ``DeliveryRecord.objects``
+        sees them."""
         masked = device.masked_number if device is not None else mask_number(number)
         if region is None:
             region = region_of(device.number if device is not None else number) if (device or number) else None
@@ -1138,6 +1380,8 @@ class DeliveryRecord(models.Model):
         if not rows:
             return 0
         database = router.db_for_write(cls, instance=device)
+        if WaitingRecords.park(rows, database):
+            return len(rows)
         if len(rows) == 1:
             rows[0].save(force_insert=True, using=database)
             return 1

@@ -1,12 +1,14 @@
 """Each misconfiguration is its own system check, and its hint says how to fix it."""
 
+import pytest
+from django.core.cache import caches
 from django.core.checks import run_checks
 from django.test import override_settings
 from django.utils import translation
 from django.utils.functional import lazy
 from django.utils.translation import ngettext_lazy
 
-from django_sms_gateway import checks
+from django_sms_gateway import checks, conf
 from tests.fakes import FAIL
 
 LOCMEM = "django_sms_gateway.backends.locmem.LocmemBackend"
@@ -304,3 +306,13 @@ def test_a_message_setting_of_another_kind_is_reported_once():
     with override_settings(OTP_SMS_MESSAGE=("{token}",), DEBUG=True):
         found = [m for m in run_checks() if m.id == "sms_gateway.E002"]
     assert len(found) == 1 and "OTP_SMS_MESSAGE must be" in found[0].msg
+
+
+@pytest.mark.parametrize("alias, found", [("missing", "not in CACHES"), ("local", "a LocMemCache cache")])
+def test_the_delivery_record_cache_must_be_redis(alias, found):
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    with override_settings(CACHES={**caches.settings, "local": local}, OTP_SMS_DELIVERY_RECORD_CACHE=alias):
+        (problem,) = conf.record_cache_problems()
+    assert problem.check_id == checks.E049
+    assert f"OTP_SMS_DELIVERY_RECORD_CACHE is {alias!r}, which is {found}" in str(problem)
+    assert "RedisCache" in problem.hint
