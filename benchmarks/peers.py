@@ -607,10 +607,16 @@ def _run(args: argparse.Namespace) -> int:
             failures = bench.failures()
             elapsed = time.perf_counter() - started
         cache = "Redis" if "redis" in type(caches["default"]).__module__ else "local-memory"
+        from django_sms_gateway.models import WaitingRecords
+
+        if getattr(settings, "OTP_SMS_DELIVERY_RECORD_CACHE", None):
+            cache += f" cache, where our delivery records wait to go in by batches of {WaitingRecords.batch};"
+        else:
+            cache += " cache;"
         report = Report(blocks, sql, sql_text, rates, failures, args.threads, header=(
             f"Peers benchmark: {args.rounds} interleaved rounds of {args.block} calls per contender, "
             f"vendor (the sandbox's Twilio) answering in {VENDOR_LATENCY * 1000:.0f} ms; {database.describe()}, "
-            f"{cache} cache; Python {platform.python_version()}, {os.cpu_count()} CPUs (load average at the end "
+            f"{cache} Python {platform.python_version()}, {os.cpu_count()} CPUs (load average at the end "
             f"{os.getloadavg()[0]:.1f}); {_versions()}; {elapsed:.0f}s."
         ))
         print(report.header + "\n")

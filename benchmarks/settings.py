@@ -58,6 +58,9 @@ CACHES = {
     )
 }
 
+# With Redis, a send's delivery record waits there and goes in with a batch (OTP_SMS_DELIVERY_RECORD_CACHE).
+OTP_SMS_DELIVERY_RECORD_CACHE = "default" if REDIS_URL else None
+
 # Warnings (a refused or hung vendor) are created as in production but not
 # written anywhere, so that the table stays readable.
 LOGGING = {
