@@ -15,7 +15,6 @@ import math
 import operator
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -1035,7 +1034,7 @@ class WaitingRecords:
     batch = 50
     #: Batches one reader writes at most before it reads.
     most_batches = 20
-    _last_warning = 0.0
+    _warnings = signals.LogThrottle()
 
     @staticmethod
     def _redis() -> tuple[Any, str]:
@@ -1159,9 +1158,7 @@ class WaitingRecords:
 
     @classmethod
     def _warn(cls, message: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - cls._last_warning >= 60:  # at most once a minute per process
-            cls._last_warning = now
+        if cls._warnings.allow(message) is not None:
             logger.warning(message, *args)
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from django_sms_gateway.models import DeliveryRecord, SMSDevice, WaitingRecords
+from django_sms_gateway.signals import LogThrottle
 
 REDIS_URL = os.environ.get("REDIS_URL")
 
@@ -122,7 +123,7 @@ def test_a_device_deleted_meanwhile_leaves_its_rows_without_a_device(phone, sms_
 
 
 def test_when_redis_fails_the_send_writes_its_row_at_once(phone, sms_outbox, caplog, monkeypatch):
-    monkeypatch.setattr(WaitingRecords, "_last_warning", -1e9)
+    monkeypatch.setattr(WaitingRecords, "_warnings", LogThrottle())
     broken = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
               "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
     with override_settings(CACHES={**caches.settings, "broken": broken}, OTP_SMS_DELIVERY_RECORD_CACHE="broken"), \
