@@ -603,8 +603,9 @@ class SMSDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
         Outside a transaction each write commits on its own: the claim before
         the vendor is called (so no row lock is held during the call), the
         records after it, on a new connection if the old one was lost
-        meanwhile. Inside the caller's transaction the claim joins it, and the
-        vendor is called once it commits (a :class:`ScheduledDelivery` is
+        meanwhile (or they wait in Redis: ``OTP_SMS_DELIVERY_RECORD_CACHE``).
+        Inside the caller's transaction the claim joins it, and the vendor is
+        called once it commits (a :class:`ScheduledDelivery` is
         returned): a rollback then undoes a claim whose code was never sent,
         and never one that was, and the caller's row locks are released
         before the call. ``reroute``: see :meth:`send_challenge`.
